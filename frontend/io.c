@@ -1,0 +1,27 @@
+/* qc_model_load: pick a reader from the path. */
+#include "quarc/io.h"
+#include "quarc/qir.h"
+
+#include <string.h>
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+qc_format qc_format_from_path(const char *path) {
+  if (ends_with(path, ".qir")) return QC_FORMAT_QIR;
+  if (ends_with(path, ".onnx")) return QC_FORMAT_ONNX;
+  return QC_FORMAT_AUTO;
+}
+
+qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
+  *out = NULL;
+  if (fmt == QC_FORMAT_AUTO) fmt = qc_format_from_path(path);
+  switch (fmt) {
+  case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
+  default:
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "%s: cannot tell the model format from the name (known: .qir)", path);
+  }
+}

@@ -1,0 +1,46 @@
+/*
+ * quarc/io.h — loading and saving models by file name.
+ *
+ * One entry point per direction that picks the format from the path: `.qir`
+ * (quarc's text IR), `.onnx`, and (as the frontends land) Hugging Face
+ * directories, `.gguf` and `.safetensors`. Writers are atomic: they write a
+ * temporary file beside the target and rename it, so a failure leaves no
+ * partial output.
+ */
+#ifndef QUARC_IO_H
+#define QUARC_IO_H
+
+#include "quarc/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qc_format {
+  QC_FORMAT_AUTO = 0,
+  QC_FORMAT_QIR = 1,
+  QC_FORMAT_ONNX = 2,
+} qc_format;
+
+/** The format implied by a path ("m.onnx" -> ONNX), QC_FORMAT_AUTO if none. */
+qc_format qc_format_from_path(const char *path);
+
+qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) QC_MUST_USE;
+qc_status qc_model_save(const qc_graph *g, const char *path, qc_format fmt) QC_MUST_USE;
+
+/** Atomic file writing used by every writer: open `<path>.tmp.<pid>`, write, fsync,
+ *  rename over `path`; on any failure the temporary is removed. */
+typedef struct qc_atomic_file qc_atomic_file;
+qc_status qc_atomic_open(const char *path, qc_atomic_file **out) QC_MUST_USE;
+qc_status qc_atomic_write(qc_atomic_file *f, const void *data, size_t n) QC_MUST_USE;
+/** Current write offset. */
+uint64_t qc_atomic_tell(const qc_atomic_file *f);
+/** Commit (rename into place) and free. */
+qc_status qc_atomic_commit(qc_atomic_file *f) QC_MUST_USE;
+/** Discard the temporary and free (safe on NULL). */
+void qc_atomic_abort(qc_atomic_file *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

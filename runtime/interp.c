@@ -1,0 +1,357 @@
+/*
+ * The reference interpreter: walks a graph in topological order and calls one
+ * kernel per node. Intermediates are freed after their last use (main graph),
+ * sub-graphs run in frames that see the enclosing frames' values by name.
+ */
+#include "runtime/internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- values ---------------------------------------------------------------------------------- */
+
+qc_rvalue qc_rvalue_tensor(const qc_tensor *t) {
+  qc_rvalue v;
+  memset(&v, 0, sizeof v);
+  v.kind = QC_RV_TENSOR;
+  v.elem = t->dtype;
+  qc_tensor_copy_ref(&v.t, t);
+  return v;
+}
+
+qc_status qc_rvalue_copy(qc_rvalue *dst, const qc_rvalue *src) {
+  *dst = *src;
+  if (src->kind == QC_RV_TENSOR) qc_buffer_retain(src->t.buf);
+  if (src->kind == QC_RV_SEQUENCE) {
+    dst->items = NULL;
+    if (src->n_items) {
+      dst->items = malloc(sizeof(qc_tensor) * (size_t)src->n_items);
+      if (!dst->items) {
+        memset(dst, 0, sizeof *dst);
+        return QC_OOM();
+      }
+      for (int32_t i = 0; i < src->n_items; i++) qc_tensor_copy_ref(&dst->items[i], &src->items[i]);
+    }
+  }
+  return QC_OK;
+}
+
+void qc_rvalue_release(qc_rvalue *v) {
+  if (v->kind == QC_RV_TENSOR) qc_tensor_release(&v->t);
+  if (v->kind == QC_RV_SEQUENCE) {
+    for (int32_t i = 0; i < v->n_items; i++) qc_tensor_release(&v->items[i]);
+    free(v->items);
+  }
+  memset(v, 0, sizeof *v);
+}
+
+/* ---- kernels ----------------------------------------------------------------------------------- */
+
+static qc_kernel_fn *table;
+static int32_t table_size;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void table_init(void) {
+  table_size = QC_OP_BUILTIN_COUNT;
+  table = calloc((size_t)table_size, sizeof *table);
+  if (!table) {
+    table_size = 0;
+    return;
+  }
+#define QC_FILL_FAMILY(f)                                                                         \
+  for (const qc_kernel_entry *e = qc_kernels_##f; e->fn; e++)                                    \
+    if (e->op < table_size) table[e->op] = e->fn;
+  QC_KERNEL_FAMILIES(QC_FILL_FAMILY)
+#undef QC_FILL_FAMILY
+}
+
+qc_kernel_fn qc_kernel_lookup(qc_op op) {
+  pthread_once(&table_once, table_init);
+  pthread_mutex_lock(&table_lock);
+  qc_kernel_fn f = op < table_size ? table[op] : NULL;
+  pthread_mutex_unlock(&table_lock);
+  return f;
+}
+
+qc_status qc_kernel_register(qc_op op, qc_kernel_fn fn) {
+  pthread_once(&table_once, table_init);
+  if (!qc_op_schema_of(op)) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "unknown op id %d", op);
+  pthread_mutex_lock(&table_lock);
+  if (op >= table_size) {
+    int32_t n = op + 1;
+    qc_kernel_fn *t = realloc(table, sizeof *t * (size_t)n);
+    if (!t) {
+      pthread_mutex_unlock(&table_lock);
+      return QC_OOM();
+    }
+    memset(t + table_size, 0, sizeof *t * (size_t)(n - table_size));
+    table = t;
+    table_size = n;
+  }
+  table[op] = fn;
+  pthread_mutex_unlock(&table_lock);
+  return QC_OK;
+}
+
+bool qc_interp_supports(qc_op op) { return qc_kernel_lookup(op) != NULL; }
+
+/* ---- kernel context helpers ------------------------------------------------------------------ */
+
+const qc_rvalue *qc_k_in_value(const qc_kctx *k, int32_t i) {
+  return i >= 0 && i < k->n_in ? k->in[i] : NULL;
+}
+
+const qc_tensor *qc_k_in(const qc_kctx *k, int32_t i) {
+  const qc_rvalue *v = qc_k_in_value(k, i);
+  return v && v->kind == QC_RV_TENSOR ? &v->t : NULL;
+}
+
+qc_status qc_k_error(const qc_kctx *k, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  qc_status s = qc_status_newv(QC_CODE_RUNTIME, fmt, ap);
+  va_end(ap);
+  return qc_status_wrap(s, "%s", qc_node_desc(k->g, k->node));
+}
+
+bool qc_k_out_used(const qc_kctx *k, int32_t i) {
+  return i >= 0 && i < k->n_out && k->n->out[i] != QC_NONE;
+}
+
+qc_status qc_k_out(qc_kctx *k, int32_t i, qc_dtype dt, int32_t rank, const int64_t *dims,
+                   qc_tensor **out) {
+  if (i < 0 || i >= k->n_out) return qc_k_error(k, "output %d out of range", i);
+  if (rank < 0 || rank > QC_MAX_RANK)
+    return qc_k_error(k, "output %d: rank %d exceeds quarc's limit of %d", i, rank, QC_MAX_RANK);
+  for (int32_t d = 0; d < rank; d++)
+    if (dims[d] < 0) return qc_k_error(k, "output %d: negative dimension %lld", i, (long long)dims[d]);
+  qc_rvalue_release(&k->out[i]);
+  qc_status s = qc_tensor_alloc(&k->out[i].t, k->alloc, dt, rank, dims);
+  if (s) return qc_status_wrap(s, "%s: output %d", qc_node_desc(k->g, k->node), i);
+  k->out[i].kind = QC_RV_TENSOR;
+  k->out[i].elem = dt;
+  *out = &k->out[i].t;
+  return QC_OK;
+}
+
+qc_status qc_k_out_like(qc_kctx *k, int32_t i, const qc_tensor *like, qc_tensor **out) {
+  return qc_k_out(k, i, like->dtype, like->rank, like->dims, out);
+}
+
+void qc_k_out_alias(qc_kctx *k, int32_t i, const qc_tensor *t) {
+  qc_rvalue_release(&k->out[i]);
+  k->out[i] = qc_rvalue_tensor(t);
+}
+
+void qc_k_parallel_for(const qc_kctx *k, int64_t n, int64_t grain,
+                       void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx) {
+  qc_pool_for(k->interp ? k->interp->pool : NULL, n, grain, fn, ctx);
+}
+
+/* ---- execution ------------------------------------------------------------------------------ */
+
+static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rvalue *in,
+                           int32_t n_out, qc_rvalue *out, const int32_t *last_use);
+
+qc_status qc_k_run_subgraph(qc_kctx *k, const qc_graph *sub, int32_t n_in, const qc_rvalue *in,
+                            int32_t n_out, qc_rvalue *out) {
+  qc_kctx_full *kf = (qc_kctx_full *)k;
+  qc_frame f = {sub, NULL, kf->frame};
+  return run_frame(k->interp, &f, n_in, in, n_out, out, NULL);
+}
+
+static const qc_rvalue *lookup_outer(const qc_frame *f, const char *name) {
+  for (const qc_frame *p = f->parent; p; p = p->parent) {
+    qc_vid v = qc_graph_find(p->g, name);
+    if (v >= 0 && p->g->values[v].kind != QC_VALUE_OUTER) return &p->vals[v];
+  }
+  return NULL;
+}
+
+static qc_status check_kernels(const qc_graph *g) {
+  for (qc_nid n = 0; n < g->n_nodes; n++) {
+    const qc_node *nd = &g->nodes[n];
+    if (nd->dead) continue;
+    if (!qc_kernel_lookup(nd->op))
+      return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: the interpreter has no kernel for this op",
+                           qc_node_desc(g, n));
+    for (int32_t k = 0; k < nd->n_attr; k++) {
+      const qc_attr *a = &nd->attr[k];
+      if (a->kind == QC_ATTR_GRAPH) QC_RETURN_IF_ERROR(check_kernels(a->u.g));
+      if (a->kind == QC_ATTR_GRAPHS)
+        for (int32_t j = 0; j < a->n; j++) QC_RETURN_IF_ERROR(check_kernels(a->u.graphs[j]));
+    }
+  }
+  return QC_OK;
+}
+
+static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rvalue *in,
+                           int32_t n_out, qc_rvalue *out, const int32_t *last_use) {
+  const qc_graph *g = f->g;
+  if (n_in != g->n_inputs)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "graph '%s' takes %d inputs, %d given", g->name,
+                         g->n_inputs, n_in);
+  if (n_out > g->n_outputs)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "graph '%s' has %d outputs, %d requested",
+                         g->name, g->n_outputs, n_out);
+  f->vals = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(qc_rvalue));
+  if (!f->vals) return QC_OOM();
+  qc_status s = QC_OK;
+  const qc_rvalue **ins = NULL;
+  for (int32_t i = 0; i < n_in && !s; i++) {
+    s = qc_rvalue_copy(&f->vals[g->inputs[i]], &in[i]);
+    if (!s && it->opts.observe) s = it->opts.observe(it->opts.observe_user, g, g->inputs[i], &in[i]);
+  }
+  for (qc_vid v = 0; v < g->n_values && !s; v++) {
+    const qc_value *val = &g->values[v];
+    if (val->kind == QC_VALUE_CONST) {
+      f->vals[v] = qc_rvalue_tensor(&val->cst);
+    } else if (val->kind == QC_VALUE_OUTER) {
+      const qc_rvalue *o = lookup_outer(f, val->name);
+      if (!o) s = qc_status_new(QC_CODE_RUNTIME, "graph '%s': captured value '%s' is not visible",
+                                g->name, val->name);
+      else s = qc_rvalue_copy(&f->vals[v], o);
+    }
+  }
+  int32_t max_in = 1;
+  for (qc_nid n = 0; n < g->n_nodes; n++)
+    if (g->nodes[n].n_in > max_in) max_in = g->nodes[n].n_in;
+  if (!s) {
+    ins = malloc(sizeof *ins * (size_t)max_in);
+    if (!ins) s = QC_OOM();
+  }
+  for (qc_nid n = 0; n < g->n_nodes && !s; n++) {
+    const qc_node *nd = &g->nodes[n];
+    if (nd->dead) continue;
+    qc_kernel_fn fn = qc_kernel_lookup(nd->op);
+    if (!fn) {
+      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: the interpreter has no kernel for this op",
+                        qc_node_desc(g, n));
+      break;
+    }
+    for (int32_t i = 0; i < nd->n_in; i++) ins[i] = nd->in[i] >= 0 ? &f->vals[nd->in[i]] : NULL;
+    qc_rvalue outs_local[8];
+    qc_rvalue *outs = nd->n_out <= 8 ? outs_local : calloc((size_t)nd->n_out, sizeof(qc_rvalue));
+    if (!outs) {
+      s = QC_OOM();
+      break;
+    }
+    memset(outs, 0, sizeof(qc_rvalue) * (size_t)(nd->n_out <= 8 ? 8 : nd->n_out));
+    qc_kctx_full kf;
+    memset(&kf, 0, sizeof kf);
+    kf.k.g = g;
+    kf.k.node = n;
+    kf.k.n = nd;
+    kf.k.version = qc_node_version(g, n);
+    kf.k.n_in = nd->n_in;
+    kf.k.n_out = nd->n_out;
+    kf.k.in = ins;
+    kf.k.out = outs;
+    kf.k.interp = it;
+    kf.k.alloc = &it->alloc;
+    kf.frame = f;
+    s = fn(&kf.k);
+    if (s && !strstr(qc_status_message(s), qc_node_desc(g, n)))
+      s = qc_status_wrap(s, "%s", qc_node_desc(g, n));
+    for (int32_t i = 0; i < nd->n_out; i++) {
+      if (nd->out[i] < 0) {
+        qc_rvalue_release(&outs[i]);
+        continue;
+      }
+      if (!s && outs[i].kind == QC_RV_NONE && !outs[i].optional &&
+          g->values[nd->out[i]].type.kind == QC_TYPE_TENSOR)
+        s = qc_status_new(QC_CODE_INTERNAL, "%s: kernel left output %d unset", qc_node_desc(g, n), i);
+      f->vals[nd->out[i]] = outs[i];
+      if (!s && it->opts.observe)
+        s = it->opts.observe(it->opts.observe_user, g, nd->out[i], &f->vals[nd->out[i]]);
+    }
+    if (outs != outs_local) free(outs);
+    /* Free values whose last use was this node. */
+    if (last_use && !it->opts.keep_all) {
+      for (int32_t i = 0; i < nd->n_in; i++) {
+        qc_vid v = nd->in[i];
+        if (v >= 0 && last_use[v] == n) qc_rvalue_release(&f->vals[v]);
+      }
+    }
+  }
+  for (int32_t i = 0; i < n_out && !s; i++) {
+    qc_vid v = g->outputs[i];
+    s = qc_rvalue_copy(&out[i], &f->vals[v]);
+    if (s) {
+      for (int32_t j = 0; j < i; j++) qc_rvalue_release(&out[j]);
+    }
+  }
+  for (qc_vid v = 0; v < g->n_values; v++) qc_rvalue_release(&f->vals[v]);
+  free(f->vals);
+  f->vals = NULL;
+  free(ins);
+  return s;
+}
+
+qc_status qc_interp_create(const qc_graph *g, const qc_interp_options *opts, qc_interp **out) {
+  *out = NULL;
+  QC_RETURN_IF_ERROR(check_kernels(g));
+  qc_interp *it = calloc(1, sizeof *it);
+  if (!it) return QC_OOM();
+  it->g = g;
+  if (opts) it->opts = *opts;
+  it->alloc = it->opts.alloc ? *it->opts.alloc : *qc_allocator_default();
+  qc_status s = qc_pool_create(it->opts.n_threads, &it->pool);
+  if (s) {
+    free(it);
+    return s;
+  }
+  /* Last use of each value in the main graph (captures count as uses by the node). */
+  qc_uses u;
+  s = qc_uses_compute(g, &u);
+  if (s) {
+    qc_interp_destroy(it);
+    return s;
+  }
+  it->last_use = malloc(sizeof(int32_t) * (size_t)(g->n_values ? g->n_values : 1));
+  if (!it->last_use) {
+    qc_uses_free(g, &u);
+    qc_interp_destroy(it);
+    return QC_OOM();
+  }
+  for (qc_vid v = 0; v < g->n_values; v++) {
+    int32_t last = -1;
+    for (int32_t k = u.start[v]; k < u.start[v + 1]; k++) {
+      const qc_use *us = &u.use[k];
+      if (us->node == QC_NONE) {
+        last = INT32_MAX;
+        break;
+      }
+      if (us->node > last) last = us->node;
+    }
+    it->last_use[v] = last;
+  }
+  qc_uses_free(g, &u);
+  *out = it;
+  return QC_OK;
+}
+
+void qc_interp_destroy(qc_interp *it) {
+  if (!it) return;
+  qc_pool_destroy(it->pool);
+  free(it->last_use);
+  free(it);
+}
+
+qc_status qc_interp_run(qc_interp *it, int32_t n_in, const qc_rvalue *inputs, int32_t n_out,
+                        qc_rvalue *outputs) {
+  for (int32_t i = 0; i < n_out; i++) memset(&outputs[i], 0, sizeof outputs[i]);
+  qc_frame f = {it->g, NULL, NULL};
+  return run_frame(it, &f, n_in, inputs, n_out, outputs, it->last_use);
+}
+
+qc_status qc_run_graph(const qc_graph *g, const qc_interp_options *opts, int32_t n_in,
+                       const qc_rvalue *inputs, int32_t n_out, qc_rvalue *outputs) {
+  qc_interp *it;
+  QC_RETURN_IF_ERROR(qc_interp_create(g, opts, &it));
+  qc_status s = qc_interp_run(it, n_in, inputs, n_out, outputs);
+  qc_interp_destroy(it);
+  return s;
+}
