@@ -1,0 +1,30 @@
+/* The quarc command line: shared declarations of the subcommands (tools/cmd_*.c). */
+#ifndef QUARC_TOOLS_CLI_H
+#define QUARC_TOOLS_CLI_H
+
+#include "quarc/quarc.h"
+
+#include <stdio.h>
+
+/* A subcommand: main-style entry; returns the process exit code. */
+typedef struct cli_command {
+  const char *name;
+  const char *summary;
+  const char *usage; /* printed by `quarc help NAME` and on usage errors */
+  int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Print "quarc: error: <status message>" and free the status; returns 1. */
+int cli_fail(qc_status s);
+/* Print "quarc <cmd>: error: <printf message>"; returns 2 (usage error). */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
+
+#define CLI_COMMANDS(X)                                                                          \
+  X(version)                                                                                     \
+  X(help)
+
+#define CLI_DECLARE(name) extern const cli_command cli_cmd_##name;
+CLI_COMMANDS(CLI_DECLARE)
+#undef CLI_DECLARE
+
+#endif
