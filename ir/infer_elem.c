@@ -481,12 +481,17 @@ qc_status qc_infer_range(qc_infer_ctx *c) {
   int32_t cnt;
   bool all = true;
   for (int32_t i = 0; i < 3 && all; i++) {
-    if (!qc_inf_input_floats(c, i, &v[i], 1, &cnt) || cnt != 1) {
-      int64_t iv;
-      if (qc_inf_input_ints(c, i, &iv, 1, &cnt) && cnt == 1) v[i] = (double)iv;
-      else all = false;
-    }
+    int64_t iv;
+    if (qc_inf_input_ints(c, i, &iv, 1, &cnt) && cnt == 1) v[i] = (double)iv;
+    else if (!qc_inf_input_floats(c, i, &v[i], 1, &cnt) || cnt != 1) all = false;
   }
+  /* Range(0, dim, 1): as many elements as the (symbolic) dim */
+  qc_inf_vals s0, s1, s2;
+  if (!all && qc_inf_input_vals(c, 0, &s0) && qc_inf_input_vals(c, 1, &s1) &&
+      qc_inf_input_vals(c, 2, &s2) && s0.n == 1 && s1.n == 1 && s2.n == 1 &&
+      s0.k[0] == QC_INF_INT && s0.v[0] == 0 && s2.k[0] == QC_INF_INT && s2.v[0] == 1 &&
+      s1.k[0] == QC_INF_SYM)
+    n = s1.v[0];
   if (all) {
     if (v[2] == 0) return qc_infer_error(c, "delta is zero");
     double len = ceil((v[1] - v[0]) / v[2]);

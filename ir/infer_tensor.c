@@ -6,7 +6,9 @@
 
 #include <stdio.h>
 
-#define BIG_END (INT64_MAX / 2) /* ends at or beyond this mean "to the end" */
+/* Ends at or beyond this mean "to the end" of a symbolic dim: exporters write INT64_MAX or
+ * INT32_MAX, and no symbolic dim is that large in practice. */
+#define BIG_END INT32_MAX
 
 /* An axes list from an attribute (old opsets) or an input (new opsets).
  * *present: the list was given; *known: its values are known. */
@@ -533,8 +535,17 @@ qc_status qc_infer_slice(qc_infer_ctx *c) {
     has_axes = qc_inf_attr_ints(c, "axes", axes, QC_INF_MAX_VALS, &na);
     has_steps = false;
   } else {
-    for (int32_t i = 1; i < 5; i++)
-      if (qc_infer_input(c, i)) QC_RETURN_IF_ERROR(qc_inf_require_index(c, i));
+    int64_t len = QC_DIM_UNKNOWN;
+    for (int32_t i = 1; i < 5; i++) {
+      if (!qc_infer_input(c, i)) continue;
+      QC_RETURN_IF_ERROR(qc_inf_require_index(c, i));
+      QC_RETURN_IF_ERROR(qc_infer_require_rank(c, i, 1));
+      int64_t l = qc_inf_dim(c, i, 0);
+      if (l >= 0 && len >= 0 && l != len)
+        return qc_infer_error(c, "input %d has %lld entries, input 1 has %lld", i, (long long)l,
+                              (long long)len);
+      if (i == 1) len = l;
+    }
     known_se = qc_inf_input_ints(c, 1, starts, QC_INF_MAX_VALS, &ns) &&
                qc_inf_input_ints(c, 2, ends, QC_INF_MAX_VALS, &ne);
     has_axes = qc_infer_input(c, 3) != NULL;

@@ -364,9 +364,14 @@ END_TEST
 START_TEST(range_rule) {
   qc_nid a = N1(Range, "r", scalar_i64("a", 0), scalar_i64("b", 10), scalar_i64("c", 3));
   qc_nid b = N1(Range, "f", input("x", "f32[]"), input("y", "f32[]"), input("z", "f32[]"));
+  /* position ids: Range(0, Shape(ids)[1], 1) has seq elements */
+  qc_nid sh = N1(Shape, "shape", input("ids", "i64[batch,seq]"));
+  qc_nid g1 = N1(Gather, "g1", out(sh, 0), scalar_i64("one", 1));
+  qc_nid c = N1(Range, "pos", scalar_i64("z0", 0), out(g1, 0), scalar_i64("d1", 1));
   infer();
   EXPECT(a, 0, "i64[4]");
   EXPECT(b, 0, "f32[?]");
+  EXPECT(c, 0, "i64[seq]");
   N1(Range, "bad", scalar_i64("p", 0), scalar_i64("q", 1), scalar_i64("zero", 0));
   expect_error("node 'bad' (Range): delta is zero");
 }
@@ -650,6 +655,12 @@ START_TEST(slice_errors) {
   N1(Slice, "sl", input("x", "f32[4]"), ints("s", 1, 0), ints("e", 1, 2), ints("a", 1, 0),
      ints("st", 1, 0));
   expect_error("node 'sl' (Slice): step is zero on axis 0");
+}
+END_TEST
+
+START_TEST(slice_length_error) {
+  N1(Slice, "sl", input("x", "f32[4,4]"), ints("s", 1, 0), input("e", "i64[2]"));
+  expect_error("node 'sl' (Slice): input 2 has 2 entries, input 1 has 1");
 }
 END_TEST
 
@@ -1554,7 +1565,7 @@ int main(void) {
         reshape_errors, reshape_error_minus_ones, reshape_error_indivisible, flatten_rule,
         concat_rule, concat_errors, concat_rank_error, split_rule, split_old_attr, split_errors,
         squeeze_unsqueeze, squeeze_old_attr, squeeze_errors, unsqueeze_errors, transpose_rule,
-        slice_rule, slice_old_attrs, slice_errors, gather_rules, gather_errors, gather_index_type,
+        slice_rule, slice_old_attrs, slice_errors, slice_length_error, gather_rules, gather_errors, gather_index_type,
         scatter_rules, expand_tile_pad, pad_old_attr, pad_errors, depth_space, data_dependent,
         onehot_topk_trilu, topk_old_attr, misc_tensor_ops, NULL}},
       {"nn",
