@@ -155,6 +155,20 @@ qc_status qc_infer_optimizer(qc_infer_ctx *c) {
   return QC_OK;
 }
 
+/* Gradient: output i is d y / d xs[i], of the type of the value named xs[i]. */
+qc_status qc_infer_gradient(qc_infer_ctx *c) {
+  const qc_attr *xs = qc_infer_attr(c, "xs");
+  if (!xs || xs->kind != QC_ATTR_STRINGS) return QC_OK;
+  if (xs->n != qc_infer_num_outputs(c))
+    return qc_infer_error(c, "xs names %d values for %d outputs", xs->n, qc_infer_num_outputs(c));
+  for (int32_t i = 0; i < xs->n; i++) {
+    qc_vid v = qc_graph_find(qc_infer_graph(c), xs->u.strs.v[i]);
+    if (v < 0) return qc_infer_error(c, "xs[%d]: no value named '%s'", i, xs->u.strs.v[i]);
+    qc_infer_set_output(c, i, &qc_graph_value(qc_infer_graph(c), v)->type);
+  }
+  return QC_OK;
+}
+
 /* ---- strings ---------------------------------------------------------------------------------- */
 
 static const qc_dtype STRING_T[] = {QC_STRING};

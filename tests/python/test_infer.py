@@ -1,6 +1,6 @@
 """Shape inference against real outputs: the ONNX backend node tests.
 
-For every node/*/model.onnx under QUARC_CONFORMANCE_DIR, tests/infer/dump_types loads the
+For every node/*/model.onnx and simple/*/model.onnx under QUARC_CONFORMANCE_DIR, tests/infer/dump_types loads the
 model (which runs inference against the declared types), clears the types of node
 outputs, infers them again from the graph inputs alone, and prints each graph output's
 type. Every dtype and static dim printed must equal the real output in
@@ -182,7 +182,8 @@ def main():
             line = line.split("#")[0].strip()
             if line:
                 xfail.add(line)
-    models = sorted(glob.glob(os.path.join(node_dir, "*", "model.onnx")))
+    models = sorted(glob.glob(os.path.join(node_dir, "*", "model.onnx")) +
+                    glob.glob(os.path.join(CONF, "simple", "*", "model.onnx")))
     tmp = tempfile.TemporaryDirectory(prefix="quarc-infer-")
     variants = {}
     for m in models:

@@ -1415,12 +1415,19 @@ START_TEST(training_and_strings) {
   qc_nid a = node(QC_OP_TR_Adam, "adam",
                   IN(r, t, input("x", "f32[3,4]"), input("g", "f32[3,4]"), input("v", "f32[3,4]"),
                      input("h", "f32[3,4]")), 3);
+  qc_nid grad = node(QC_OP_TR_Gradient, "grad", IN(input("ga", "f32[2]"), input("gb", "f64[3]")), 2);
+  qc_attr xs = {.name = "xs", .kind = QC_ATTR_STRINGS, .n = 2,
+                .u.strs = {.v = (const char *[]){"gb", "ga"}, .len = (int32_t[]){2, 2}}};
+  ok(qc_node_set_attr(G, grad, &xs));
+  ok(qc_node_set_string(G, grad, "y", "ga"));
   qc_nid b = node(QC_OP_StringSplit, "ss", IN(input("s", "string[2]")), 2);
   qc_nid c = N1(TfIdfVectorizer, "tfidf", input("i", "i32[2,6]"));
   ok(qc_node_set_ints(G, c, "ngram_indexes", 3, (int64_t[]){0, 1, 4}));
   infer();
   EXPECT(a, 0, "f32[3,4]");
   EXPECT(a, 2, "f32[3,4]");
+  EXPECT(grad, 0, "f64[3]");
+  EXPECT(grad, 1, "f32[2]");
   EXPECT(b, 0, "string[2,?]");
   EXPECT(b, 1, "i64[2]");
   EXPECT(c, 0, "f32[2,5]");
