@@ -483,10 +483,14 @@ static qc_status ew_apply(const qc_kctx *k, ew_ctx *c, int32_t n, const qc_tenso
       if (qc_dtype_is_float(x[j]->dtype) == (c->dom == QC_EW_F)) dn = qc_dtype_name(x[j]->dtype);
     return qc_k_error(k, "dtype %s is not supported", dn);
   }
+  /* The output takes part in the broadcast, so inputs may broadcast up to its shape. */
   qc_bcast b;
-  QC_RETURN_IF_ERROR(qc_k_bcast(k, n, x, &b));
+  const qc_tensor *all[QC_BCAST_MAX_IN];
+  for (int32_t j = 0; j < n; j++) all[j] = x[j];
+  all[n] = out;
+  QC_RETURN_IF_ERROR(qc_k_bcast(k, n + 1, all, &b));
   if (b.rank != out->rank || memcmp(b.dims, out->dims, sizeof(int64_t) * (size_t)b.rank) != 0)
-    return qc_k_error(k, "internal: output shape does not match the broadcast shape");
+    return qc_k_error(k, "inputs broadcast beyond the output shape");
   c->arity = n;
   c->b = &b;
   c->f32path = c->dom == QC_EW_F && out->dtype == QC_F32;

@@ -195,9 +195,9 @@ qc_status qc_k_ew1(qc_kctx *k, const qc_ew1 *op, const void *p, const qc_tensor 
 /** Output `oi` = op(a, b) with numpy broadcasting, of dtype out_dt (QC_DT_UNDEFINED: a's). */
 qc_status qc_k_ew2(qc_kctx *k, const qc_ew2 *op, const void *p, const qc_tensor *a,
                    const qc_tensor *b, qc_dtype out_dt, int32_t oi) QC_MUST_USE;
-/** As qc_k_ew1/qc_k_ew2 into an existing output `out` whose shape must be the
- *  (broadcast) shape of the inputs. `out` may be one of the inputs when it has the output
- *  shape (in-place accumulation). */
+/** As qc_k_ew1/qc_k_ew2 into an existing tensor `out`; the inputs must broadcast to out's
+ *  shape. `out` may be one of the inputs when that input has out's shape (in-place
+ *  accumulation, as variadic Sum/Max do). */
 qc_status qc_ew1_into(const qc_kctx *k, const qc_ew1 *op, const void *p, const qc_tensor *x,
                       qc_tensor *out) QC_MUST_USE;
 qc_status qc_ew2_into(const qc_kctx *k, const qc_ew2 *op, const void *p, const qc_tensor *a,
