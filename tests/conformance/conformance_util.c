@@ -164,3 +164,140 @@ bool conf_compare(const qc_rvalue *got, const qc_data_value *want, char *why, si
   }
   return true;
 }
+
+/* ---- graph comparison --------------------------------------------------------------------- */
+
+static bool types_same(const qc_graph *ga, const qc_type *a, const qc_graph *gb, const qc_type *b) {
+  if (a->kind != b->kind || a->dtype != b->dtype || a->rank != b->rank) return false;
+  for (int32_t i = 0; i < a->rank; i++) {
+    const char *sa = qc_graph_sym_name(ga, a->dims[i]), *sb = qc_graph_sym_name(gb, b->dims[i]);
+    if (sa || sb) {
+      if (!sa || !sb || strcmp(sa, sb) != 0) return false;
+    } else if (a->dims[i] != b->dims[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+#define DIFF(...)                                                                                  \
+  do {                                                                                             \
+    snprintf(why, n, __VA_ARGS__);                                                                 \
+    return false;                                                                                  \
+  } while (0)
+
+static bool attr_same(const qc_attr *x, const qc_attr *y, char *why, size_t n) {
+  if (strcmp(x->name, y->name) != 0 || x->kind != y->kind || x->n != y->n)
+    DIFF("attribute '%s' (kind %d, n %d) vs '%s' (kind %d, n %d)", x->name, x->kind, x->n, y->name,
+         y->kind, y->n);
+  switch (x->kind) {
+  case QC_ATTR_INT:
+    if (x->u.i != y->u.i) DIFF("attribute '%s': %lld vs %lld", x->name, (long long)x->u.i, (long long)y->u.i);
+    break;
+  case QC_ATTR_FLOAT:
+    if (x->u.f != y->u.f && !(isnan(x->u.f) && isnan(y->u.f)))
+      DIFF("attribute '%s': %g vs %g", x->name, x->u.f, y->u.f);
+    break;
+  case QC_ATTR_STRING:
+    if (memcmp(x->u.s, y->u.s, (size_t)x->n) != 0) DIFF("attribute '%s' differs", x->name);
+    break;
+  case QC_ATTR_INTS:
+    if (x->n && memcmp(x->u.ints, y->u.ints, sizeof(int64_t) * (size_t)x->n) != 0)
+      DIFF("attribute '%s' differs", x->name);
+    break;
+  case QC_ATTR_FLOATS:
+    for (int32_t i = 0; i < x->n; i++)
+      if (x->u.floats[i] != y->u.floats[i] && !(isnan(x->u.floats[i]) && isnan(y->u.floats[i])))
+        DIFF("attribute '%s' differs at %d", x->name, i);
+    break;
+  case QC_ATTR_STRINGS:
+    for (int32_t i = 0; i < x->n; i++)
+      if (x->u.strs.len[i] != y->u.strs.len[i] ||
+          memcmp(x->u.strs.v[i], y->u.strs.v[i], (size_t)x->u.strs.len[i]) != 0)
+        DIFF("attribute '%s' differs at %d", x->name, i);
+    break;
+  case QC_ATTR_TENSOR:
+    if (!qc_tensor_equal(x->u.t, y->u.t)) DIFF("attribute '%s': tensors differ", x->name);
+    break;
+  case QC_ATTR_TENSORS:
+    for (int32_t i = 0; i < x->n; i++)
+      if (!qc_tensor_equal(&x->u.tensors[i], &y->u.tensors[i]))
+        DIFF("attribute '%s': tensor %d differs", x->name, i);
+    break;
+  case QC_ATTR_GRAPH: {
+    char inner[1024];
+    if (!conf_graph_equal(x->u.g, y->u.g, inner, sizeof inner))
+      DIFF("attribute '%s': %s", x->name, inner);
+    break;
+  }
+  case QC_ATTR_GRAPHS:
+    for (int32_t i = 0; i < x->n; i++) {
+      char inner[1024];
+      if (!conf_graph_equal(x->u.graphs[i], y->u.graphs[i], inner, sizeof inner))
+        DIFF("attribute '%s' graph %d: %s", x->name, i, inner);
+    }
+    break;
+  case QC_ATTR_TYPE:
+    if (x->u.type->kind != y->u.type->kind || x->u.type->dtype != y->u.type->dtype ||
+        x->u.type->rank != y->u.type->rank)
+      DIFF("attribute '%s': types differ", x->name);
+    break;
+  default: break;
+  }
+  return true;
+}
+
+bool conf_graph_equal(const qc_graph *a, const qc_graph *b, char *why, size_t n) {
+  if (strcmp(qc_graph_name(a), qc_graph_name(b)) != 0)
+    DIFF("graph name '%s' vs '%s'", qc_graph_name(a), qc_graph_name(b));
+  if (qc_graph_num_opsets(a) != qc_graph_num_opsets(b)) DIFF("number of opsets differs");
+  for (int32_t i = 0; i < qc_graph_num_opsets(a); i++) {
+    const char *d;
+    int64_t v;
+    qc_graph_opset_at(a, i, &d, &v);
+    if (qc_graph_opset(b, d) != v) DIFF("opset of domain '%s' differs", d);
+  }
+  if (qc_graph_num_meta(a) != qc_graph_num_meta(b))
+    DIFF("%d vs %d metadata entries", qc_graph_num_meta(a), qc_graph_num_meta(b));
+  for (int32_t i = 0; i < qc_graph_num_meta(a); i++) {
+    const char *k, *v;
+    qc_graph_meta_at(a, i, &k, &v);
+    const char *w = qc_graph_meta(b, k);
+    if (!w || strcmp(v, w) != 0) DIFF("metadata '%s': '%s' vs '%s'", k, v, w ? w : "(none)");
+  }
+  if (qc_graph_num_values(a) != qc_graph_num_values(b))
+    DIFF("%d vs %d values", qc_graph_num_values(a), qc_graph_num_values(b));
+  for (qc_vid v = 0; v < qc_graph_num_values(a); v++) {
+    const qc_value *x = qc_graph_value(a, v), *y = qc_graph_value(b, v);
+    if (strcmp(x->name, y->name) != 0) DIFF("value %d: '%s' vs '%s'", v, x->name, y->name);
+    if (x->kind != y->kind || x->node != y->node || x->index != y->index)
+      DIFF("value '%s': kind/definition differs", x->name);
+    if (!types_same(a, &x->type, b, &y->type)) DIFF("value '%s': types differ", x->name);
+    if (x->kind == QC_VALUE_CONST && !qc_tensor_equal(&x->cst, &y->cst))
+      DIFF("constant '%s': data differs", x->name);
+  }
+  if (qc_graph_num_inputs(a) != qc_graph_num_inputs(b)) DIFF("number of inputs differs");
+  for (int32_t i = 0; i < qc_graph_num_inputs(a); i++)
+    if (qc_graph_input(a, i) != qc_graph_input(b, i)) DIFF("input %d differs", i);
+  if (qc_graph_num_outputs(a) != qc_graph_num_outputs(b)) DIFF("number of outputs differs");
+  for (int32_t i = 0; i < qc_graph_num_outputs(a); i++)
+    if (qc_graph_output(a, i) != qc_graph_output(b, i)) DIFF("output %d differs", i);
+  if (qc_graph_num_nodes(a) != qc_graph_num_nodes(b))
+    DIFF("%d vs %d nodes", qc_graph_num_nodes(a), qc_graph_num_nodes(b));
+  for (qc_nid k = 0; k < qc_graph_num_nodes(a); k++) {
+    const qc_node *x = qc_graph_node(a, k), *y = qc_graph_node(b, k);
+    if (x->op != y->op || strcmp(x->name, y->name) != 0 || x->n_in != y->n_in ||
+        x->n_out != y->n_out || x->n_attr != y->n_attr)
+      DIFF("node %d ('%s' %s) differs in op, name, arity or attribute count", k, x->name,
+           qc_op_name(x->op));
+    if (memcmp(x->in, y->in, sizeof(qc_vid) * (size_t)x->n_in) != 0 ||
+        memcmp(x->out, y->out, sizeof(qc_vid) * (size_t)x->n_out) != 0)
+      DIFF("node %d ('%s'): inputs or outputs differ", k, x->name);
+    for (int32_t j = 0; j < x->n_attr; j++) {
+      char inner[1024];
+      if (!attr_same(&x->attr[j], &y->attr[j], inner, sizeof inner))
+        DIFF("node %d ('%s' %s): %s", k, x->name, qc_op_name(x->op), inner);
+    }
+  }
+  return true;
+}

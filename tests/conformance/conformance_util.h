@@ -23,4 +23,9 @@ bool conf_compare(const qc_rvalue *got, const qc_data_value *want, char *why, si
 /* Compare two tensors (dtype, shape, data with the tolerances above). */
 bool conf_tensor_equal(const qc_tensor *got, const qc_tensor *want, char *why, size_t n);
 
+/* Structural equality of two graphs: names, opsets, metadata, values (kind, type with
+ * symbolic dims compared by name, constant data), inputs, outputs, nodes and attributes,
+ * sub-graphs recursively. Returns true if equal; otherwise writes where they differ. */
+bool conf_graph_equal(const qc_graph *a, const qc_graph *b, char *why, size_t n);
+
 #endif
