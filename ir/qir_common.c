@@ -75,9 +75,13 @@ double qir_code_to_double(qc_dtype dt, uint64_t code) {
   return qc_float_decode(dt, (uint32_t)code);
 }
 
+/* Whether `text` reads back as `code`. In formats that saturate (fp6, fp4: no Inf, no NaN)
+ * the text must lie in range: "8" reads back as f6e2m3's 7.5, but says something else. */
 static bool text_gives(qc_dtype dt, const char *text, uint64_t code) {
   double d;
-  return qir_text_to_double(text, &d) && qir_double_to_code(dt, d) == code;
+  if (!qir_text_to_double(text, &d) || qir_double_to_code(dt, d) != code) return false;
+  const qc_dtype_traits *t = qc_dtype_traits_of(dt);
+  return t->nan_rule != QC_NAN_NONE || fabs(d) <= t->max_normal;
 }
 
 bool qir_float_text(qc_dtype dt, uint64_t code, char *buf, size_t size) {

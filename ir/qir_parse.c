@@ -1030,7 +1030,8 @@ static qc_status parse_call(parser *p, qc_graph *g, const result *res, int32_t n
     QC_RETURN_IF_ERROR(next(p));
     if (is_punct(p, '.')) {
       QC_RETURN_IF_ERROR(next(p));
-      if (p->t.kind != T_STRING) return expected(p, "the op name as a string after the domain");
+      if (p->t.kind != T_STRING && p->t.kind != T_WORD)
+        return expected(p, "the op name after the domain");
       dom = name;
       QC_RETURN_IF_ERROR(tok_text(p, g, &p->t, "an op name", &name, NULL));
       QC_RETURN_IF_ERROR(next(p));

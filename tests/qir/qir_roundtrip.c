@@ -1,10 +1,15 @@
 /* qir_roundtrip: checks one .qir file.
  *
- *   qir_roundtrip [--canonical] FILE.qir
+ *   qir_roundtrip [--canonical] [--print] FILE.qir
  *
  * Parses FILE, verifies the graph (qc_graph_verify) and prints it (paths relative to
- * FILE's directory). With --canonical the print must equal FILE byte for byte. Then the
- * print is parsed and printed again and must not change. Exit status 0 when all hold. */
+ * FILE's directory; --print writes the print to stdout). With --canonical the print must
+ * equal FILE byte for byte. Then the print is parsed and printed again and must not
+ * change. Exit status 0 when all hold.
+ *
+ * The cases may use the test op qir.test.Any: any inputs and outputs, and attributes of
+ * any kind named i, f, s, t, g, ints, floats, strings, tensors, graphs and type — the
+ * built-in ops have no attribute of kind tensors or graphs to show those with. */
 #include "quarc/quarc.h"
 
 #include <stdio.h>
@@ -46,6 +51,16 @@ static void show_diff(const char *what, const char *a, size_t na, const char *b,
           line, la, a + ls, lb, b + ls);
 }
 
+static const qc_attr_schema ANY_ATTRS[] = {
+    {"i", QC_ATTR_NONE, 0, 0, 0, 0, NULL},       {"f", QC_ATTR_NONE, 0, 0, 0, 0, NULL},
+    {"s", QC_ATTR_NONE, 0, 0, 0, 0, NULL},       {"t", QC_ATTR_NONE, 0, 0, 0, 0, NULL},
+    {"g", QC_ATTR_NONE, 0, 0, 0, 0, NULL},       {"ints", QC_ATTR_NONE, 0, 0, 0, 0, NULL},
+    {"floats", QC_ATTR_NONE, 0, 0, 0, 0, NULL},  {"strings", QC_ATTR_NONE, 0, 0, 0, 0, NULL},
+    {"tensors", QC_ATTR_NONE, 0, 0, 0, 0, NULL}, {"graphs", QC_ATTR_NONE, 0, 0, 0, 0, NULL},
+    {"type", QC_ATTR_NONE, 0, 0, 0, 0, NULL}};
+static const qc_op_schema ANY = {"qir.test", "Any", 1,    999, 0, -1, 0, -1, QC_OPF_SUBGRAPH,
+                                 NULL,       ANY_ATTRS, (int32_t)(sizeof ANY_ATTRS / sizeof *ANY_ATTRS)};
+
 static int fail(qc_status s) {
   fprintf(stderr, "%s\n", qc_status_message(s));
   qc_status_free(s);
@@ -53,10 +68,11 @@ static int fail(qc_status s) {
 }
 
 int main(int argc, char **argv) {
-  bool canonical = false;
+  bool canonical = false, print = false;
   const char *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--canonical") == 0) canonical = true;
+    else if (strcmp(argv[i], "--print") == 0) print = true;
     else path = argv[i];
   }
   if (!path) {
@@ -77,10 +93,13 @@ int main(int argc, char **argv) {
   qc_graph *g, *g2;
   char *t1, *t2;
   size_t n1, n2;
-  qc_status s = qc_qir_parse(src, len, path, &g);
+  qc_op any;
+  qc_status s = qc_op_register(&ANY, &any);
   if (s) return fail(s);
+  if ((s = qc_qir_parse(src, len, path, &g))) return fail(s);
   if ((s = qc_graph_verify(g))) return fail(qc_status_wrap(s, "%s", path));
   if ((s = qc_qir_print(g, &opts, &t1, &n1))) return fail(s);
+  if (print) fwrite(t1, 1, n1, stdout);
   int rc = 0;
   if (canonical && (n1 != len || memcmp(t1, src, len) != 0)) {
     show_diff("the file is not what its graph prints", src, len, t1, n1);
