@@ -202,6 +202,67 @@ void qc_bcast_runs(const qc_bcast *b, int64_t begin, int64_t end, qc_bcast_run_f
   }
 }
 
+/* ---- convolution geometry ------------------------------------------------------------------- */
+
+qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *w,
+                         qc_conv_geom *g) {
+  memset(g, 0, sizeof *g);
+  if (x->rank < 3 || w->rank != x->rank)
+    return qc_k_error(k, "expected x [N,C,D1..Dn] and w [M,C/group,k1..kn], got ranks %d and %d",
+                      x->rank, w->rank);
+  int32_t n = x->rank - 2;
+  g->nsp = n;
+  g->batch = x->dims[0];
+  g->c_in = x->dims[1];
+  g->c_out = w->dims[0];
+  g->group = qc_k_int(k, "group", 1);
+  if (g->group <= 0 || g->c_in % g->group || g->c_out % g->group || w->dims[1] * g->group != g->c_in)
+    return qc_k_error(k, "group %lld does not divide channels (x has %lld, w [%lld, %lld, ...])",
+                      (long long)g->group, (long long)g->c_in, (long long)w->dims[0],
+                      (long long)w->dims[1]);
+  int64_t v[2 * QC_MAX_RANK];
+  int32_t cnt;
+  for (int32_t i = 0; i < n; i++) {
+    g->in[i] = x->dims[2 + i];
+    g->k[i] = w->dims[2 + i];
+    g->stride[i] = g->dil[i] = 1;
+  }
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", v, QC_MAX_RANK, &cnt));
+  if (cnt >= 0) {
+    if (cnt != n) return qc_k_error(k, "kernel_shape has %d values for %d spatial dims", cnt, n);
+    for (int32_t i = 0; i < n; i++)
+      if (v[i] != g->k[i])
+        return qc_k_error(k, "kernel_shape does not match the weight's shape");
+  }
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", v, QC_MAX_RANK, &cnt));
+  if (cnt >= 0) {
+    if (cnt != n) return qc_k_error(k, "strides has %d values for %d spatial dims", cnt, n);
+    memcpy(g->stride, v, sizeof(int64_t) * (size_t)n);
+  }
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "dilations", v, QC_MAX_RANK, &cnt));
+  if (cnt >= 0) {
+    if (cnt != n) return qc_k_error(k, "dilations has %d values for %d spatial dims", cnt, n);
+    memcpy(g->dil, v, sizeof(int64_t) * (size_t)n);
+  }
+  int64_t pads[2 * QC_MAX_RANK] = {0};
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", v, 2 * QC_MAX_RANK, &cnt));
+  if (cnt >= 0) {
+    if (cnt != 2 * n) return qc_k_error(k, "pads has %d values for %d spatial dims", cnt, n);
+    memcpy(pads, v, sizeof(int64_t) * (size_t)(2 * n));
+  }
+  const char *ap = qc_k_string(k, "auto_pad", "NOTSET");
+  if (!qc_auto_pad(ap, n, g->in, g->k, g->stride, g->dil, pads))
+    return qc_k_error(k, "unknown auto_pad '%s'", ap);
+  for (int32_t i = 0; i < n; i++) {
+    g->pad_begin[i] = pads[i];
+    g->pad_end[i] = pads[i + n];
+    g->out[i] = qc_window_out(g->in[i], g->k[i], g->stride[i], g->dil[i], pads[i], pads[i + n], false);
+    if (g->out[i] < 0)
+      return qc_k_error(k, "spatial dim %d: the kernel does not fit the padded input", i);
+  }
+  return QC_OK;
+}
+
 /* ---- reductions -------------------------------------------------------------------------------- */
 
 void qc_rplan_init(qc_rplan *p, int32_t rank, const int64_t *dims, const bool *reduce) {

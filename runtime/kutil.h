@@ -8,6 +8,7 @@
  *   int lists    qc_k_ints: an int32/int64 tensor (axes, shapes, pads) read into int64s;
  *                qc_k_attr_ints: the same from an INTS attribute
  *   axes         qc_k_axis, qc_k_axes_mask: normalization with errors naming the node
+ *   convolution  qc_k_conv_geom: Conv attributes and shapes resolved to explicit geometry
  *   layouts      qc_strides: dense row-major element strides
  *   broadcasting qc_bcast: numpy broadcasting of k shapes, offsets of any output element,
  *                and iteration in runs along which every input advances by a fixed step
@@ -106,6 +107,22 @@ typedef void (*qc_bcast_run_fn)(void *ctx, int64_t out, const int64_t *in, const
                                 int64_t count);
 /** Visit output elements [begin, end) run by run, in order. */
 void qc_bcast_runs(const qc_bcast *b, int64_t begin, int64_t end, qc_bcast_run_fn fn, void *ctx);
+
+/* ---- convolution geometry ------------------------------------------------------------------- */
+
+/** The geometry of an N-d convolution (Conv, ConvInteger, QLinearConv, ...): x is
+ *  [N, C, D1..Dn], w is [M, C/group, k1..kn]. */
+typedef struct qc_conv_geom {
+  int32_t nsp;                  /**< spatial dims n */
+  int64_t batch, c_in, c_out, group;
+  int64_t in[QC_MAX_RANK], k[QC_MAX_RANK], stride[QC_MAX_RANK], dil[QC_MAX_RANK];
+  int64_t pad_begin[QC_MAX_RANK], pad_end[QC_MAX_RANK], out[QC_MAX_RANK];
+} qc_conv_geom;
+
+/** Read the Conv attributes (auto_pad, dilations, group, kernel_shape, pads, strides) of
+ *  the node and the shapes of x and w into g; errors name the node. */
+qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *w,
+                         qc_conv_geom *g) QC_MUST_USE;
 
 /* ---- reductions -------------------------------------------------------------------------------- */
 
