@@ -255,31 +255,44 @@ static const qc_value *resolve_outer(const qc_graph *g, const char *name, const 
   return NULL;
 }
 
+/* Give a sub-graph's captures the types of the values they name. Captures declare no
+ * type of their own, so the enclosing value's type (symbols carried by name) replaces
+ * whatever an earlier run left. */
+static void type_captures(qc_graph *sub) {
+  for (qc_vid v = 0; v < sub->n_values; v++) {
+    qc_value *val = &sub->values[v];
+    if (val->kind != QC_VALUE_OUTER) continue;
+    const qc_graph *owner = NULL;
+    const qc_value *o = resolve_outer(sub, val->name, &owner);
+    if (!o || (o->type.dtype == QC_DT_UNDEFINED && o->type.rank < 0)) continue;
+    qc_type t = o->type;
+    for (int32_t i = 0; i < t.rank; i++) {
+      const char *sym = qc_graph_sym_name(owner, t.dims[i]);
+      if (t.dims[i] < 0 && t.dims[i] != QC_DIM_UNKNOWN)
+        t.dims[i] = sym ? qc_graph_sym(sub, sym) : QC_DIM_UNKNOWN;
+    }
+    val->type = t;
+  }
+}
+
 static qc_status infer_subgraphs(qc_graph *g, qc_nid n) {
-  qc_inf_prepare_bodies(g, n);
   qc_node *nd = &g->nodes[n];
+  /* captures first: typing body inputs (a fixed point for loops) infers copies of bodies */
   for (int32_t k = 0; k < nd->n_attr; k++) {
     qc_attr *a = &nd->attr[k];
     int32_t cnt = a->kind == QC_ATTR_GRAPH ? 1 : a->kind == QC_ATTR_GRAPHS ? a->n : 0;
     for (int32_t j = 0; j < cnt; j++) {
       qc_graph *sub = a->kind == QC_ATTR_GRAPH ? a->u.g : a->u.graphs[j];
       sub->parent = g;
-      for (qc_vid v = 0; v < sub->n_values; v++) {
-        qc_value *val = &sub->values[v];
-        if (val->kind != QC_VALUE_OUTER) continue;
-        const qc_graph *owner = NULL;
-        const qc_value *o = resolve_outer(sub, val->name, &owner);
-        if (o && (val->type.dtype == QC_DT_UNDEFINED || val->type.rank < 0)) {
-          /* Symbolic dims are per graph: carry them over by name. */
-          qc_type t = o->type;
-          for (int32_t i = 0; i < t.rank; i++) {
-            const char *sym = qc_graph_sym_name(owner, t.dims[i]);
-            if (t.dims[i] < 0 && t.dims[i] != QC_DIM_UNKNOWN)
-              t.dims[i] = sym ? qc_graph_sym(sub, sym) : QC_DIM_UNKNOWN;
-          }
-          val->type = t;
-        }
-      }
+      type_captures(sub);
+    }
+  }
+  qc_inf_prepare_bodies(g, n);
+  for (int32_t k = 0; k < nd->n_attr; k++) {
+    qc_attr *a = &nd->attr[k];
+    int32_t cnt = a->kind == QC_ATTR_GRAPH ? 1 : a->kind == QC_ATTR_GRAPHS ? a->n : 0;
+    for (int32_t j = 0; j < cnt; j++) {
+      qc_graph *sub = a->kind == QC_ATTR_GRAPH ? a->u.g : a->u.graphs[j];
       qc_status s = qc_graph_infer_types(sub);
       if (s) return qc_status_wrap(s, "%s: attribute '%s'", qc_node_desc(g, n), a->name);
     }
