@@ -565,14 +565,14 @@ qc_status qc_infer_resize(qc_infer_ctx *c) {
         s = larger ? fmax(s, q) : fmin(s, q);
       }
       for (int32_t i = 0; i < na; i++)
-        t.dims[axes[i]] = ok ? (int64_t)floor(s * (double)x->dims[axes[i]] + 0.5) : QC_DIM_UNKNOWN;
+        t.dims[axes[i]] = ok ? qc_inf_dim_from_double(floor(s * (double)x->dims[axes[i]] + 0.5)) : QC_DIM_UNKNOWN;
     }
   } else if (ns >= 0) {
     if (ns != na) return qc_infer_error(c, "scales has %d entries, expected %d", ns, na);
     for (int32_t i = 0; i < na; i++) {
       if (!(scales[i] > 0)) return qc_infer_error(c, "scales must be positive, got %g", scales[i]);
       int64_t d = x->dims[axes[i]];
-      if (d >= 0) t.dims[axes[i]] = (int64_t)floor((double)d * (double)(float)scales[i]);
+      if (d >= 0) t.dims[axes[i]] = qc_inf_dim_from_double(floor((double)d * (double)(float)scales[i]));
       else if (scales[i] != 1.0) t.dims[axes[i]] = QC_DIM_UNKNOWN;
     }
   } else {

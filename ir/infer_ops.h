@@ -94,6 +94,10 @@ int32_t qc_inf_rank(const qc_infer_ctx *c, int32_t i);
 /** Dim d of input i, or QC_DIM_UNKNOWN. */
 int64_t qc_inf_dim(const qc_infer_ctx *c, int32_t i, int32_t d);
 
+/** A computed size as a dim: QC_DIM_UNKNOWN unless finite, >= 0 and below 2^62. */
+static inline int64_t qc_inf_dim_from_double(double x) {
+  return x >= 0 && x < 4611686018427387904.0 ? (int64_t)x : QC_DIM_UNKNOWN;
+}
 /** Dim arithmetic: static where both are, exact shortcuts with 0 and 1, else unknown. */
 int64_t qc_inf_dim_mul(int64_t a, int64_t b);
 int64_t qc_inf_dim_add(int64_t a, int64_t b);

@@ -975,7 +975,7 @@ qc_status qc_infer_onehot(qc_infer_ctx *c) {
     int64_t dd = QC_DIM_UNKNOWN;
     if (qc_inf_input_floats(c, 1, &depth, 1, &n) && n == 1) {
       if (depth < 1) return qc_infer_error(c, "depth must be positive, got %g", depth);
-      dd = (int64_t)depth;
+      dd = qc_inf_dim_from_double(depth);
     }
     t = qc_inf_type(dt, r, NULL);
     for (int32_t i = 0, k = 0; i < r; i++) t.dims[i] = i == axis ? dd : x->dims[k++];
