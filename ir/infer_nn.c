@@ -392,8 +392,13 @@ qc_status qc_infer_batch_norm(qc_infer_ctx *c) {
       QC_RETURN_IF_ERROR(qc_inf_require_dim(c, i, 0, ch, "per-channel input size and channels differ"));
     }
   }
-  if (ver < 15) /* one type for everything before opset 15 */
+  /* one type for everything before opset 14; 14: scale and B as X, mean and var alike;
+   * 15: scale and B alike, mean and var alike */
+  if (ver < 14)
     for (int32_t i = 1; i < 5; i++) QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 0, i));
+  QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, ver >= 15 ? 1 : 0, 2));
+  if (ver == 14) QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 0, 1));
+  QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 3, 4));
   QC_RETURN_IF_ERROR(qc_infer_same(c));
   qc_dtype st = qc_inf_dtype(c, 3) ? qc_inf_dtype(c, 3) : qc_inf_dtype(c, 0);
   qc_type t = qc_inf_type(st, 1, &ch);
