@@ -1552,6 +1552,40 @@ START_TEST(more_other_rules) {
 }
 END_TEST
 
+
+/* ---- shared shape helpers (also used by the kernels) -------------------------------------- */
+
+START_TEST(shared_helpers) {
+  int32_t r, a;
+  int64_t d[QC_MAX_RANK];
+  int64_t s1 = -1, s2 = -2; /* two symbols */
+  ck_assert(qc_broadcast_dims(2, (int64_t[]){s1, 1}, 1, (int64_t[]){5}, &r, d));
+  ck_assert(r == 2 && d[0] == s1 && d[1] == 5);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){s1}, &r, d) && d[0] == s1);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){s2}, &r, d) && d[0] == QC_DIM_UNKNOWN);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){7}, &r, d) && d[0] == 7);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){0}, 1, (int64_t[]){1}, &r, d) && d[0] == 0);
+  ck_assert(!qc_broadcast_dims(1, (int64_t[]){2}, 1, (int64_t[]){3}, &r, d));
+  ck_assert(qc_norm_axis(-1, 3, &a) && a == 2);
+  ck_assert(!qc_norm_axis(3, 3, &a));
+  ck_assert(!qc_norm_axis(-4, 3, &a));
+  ck_assert_int_eq(qc_window_out(32, 3, 2, 1, 1, 1, false), 16);
+  ck_assert_int_eq(qc_window_out(5, 2, 2, 1, 0, 0, false), 2);
+  ck_assert_int_eq(qc_window_out(5, 2, 2, 1, 0, 0, true), 3);
+  /* ceil mode: a window that would start in the end padding is dropped */
+  ck_assert_int_eq(qc_window_out(4, 2, 2, 1, 0, 1, true), 2);
+  ck_assert_int_eq(qc_window_out(10, 3, 1, 2, 0, 0, false), 6);
+  ck_assert_int_eq(qc_window_out(2, 3, 1, 1, 0, 0, false), -1);
+  int64_t pads[4] = {9, 9, 9, 9};
+  ck_assert(qc_auto_pad("SAME_UPPER", 2, (int64_t[]){5, 6}, (int64_t[]){3, 2}, (int64_t[]){2, 1},
+                        NULL, pads));
+  ck_assert(pads[0] == 1 && pads[2] == 1 && pads[1] == 0 && pads[3] == 1);
+  ck_assert(qc_auto_pad("SAME_LOWER", 1, (int64_t[]){6}, (int64_t[]){2}, NULL, NULL, pads));
+  ck_assert(pads[0] == 1 && pads[1] == 0);
+  ck_assert(!qc_auto_pad("SAME", 1, (int64_t[]){6}, (int64_t[]){2}, NULL, NULL, pads));
+}
+END_TEST
+
 /* ---- suite -------------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -1587,7 +1621,7 @@ int main(void) {
        {if_rule, if_errors, loop_rule, loop_carried_grows, scan_rule, sequence_map_rule,
         sequence_rules, optional_rules, NULL}},
       {"other",
-       {ml_rules, training_and_strings, more_other_rules, declared_types_refined, declared_types_contradicted,
+       {ml_rules, training_and_strings, more_other_rules, shared_helpers, declared_types_refined, declared_types_contradicted,
         verify_reports_type_errors, verify_after_propagation, NULL}},
   };
   for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
