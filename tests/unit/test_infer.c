@@ -1297,10 +1297,29 @@ START_TEST(loop_rule) {
   qc_nid n = loop_with(false);
   infer();
   EXPECT(n, 0, "f32[2]");
-  EXPECT(n, 1, "f32[?,2]");
+  EXPECT(n, 1, "f32[?,2]"); /* the condition input is not known */
   const qc_graph *b = qc_node_attr(G, n, "body")->u.g;
   ck_assert_str_eq(type_text(b, &qc_graph_value(b, qc_graph_input(b, 0))->type), "i64[]");
   ck_assert_str_eq(type_text(b, &qc_graph_value(b, qc_graph_input(b, 2))->type), "f32[2]");
+}
+END_TEST
+
+/* A known trip count with a condition that starts and stays true: scan outputs have
+ * that many rows. */
+START_TEST(loop_trip_count) {
+  qc_vid m = scalar_i64("M", 5);
+  qc_vid c = cst_in(G, "c", QC_BOOL, 0, NULL, (double[]){1});
+  qc_graph *b = subgraph();
+  input_in(b, "i", "?[*]");
+  qc_vid ci = input_in(b, "cin", "?[*]");
+  qc_vid co = sub_op(b, QC_OP_Identity, "cout", 1, &ci);
+  qc_vid k = cst_in(b, "k", QC_F32, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+  sub_out(b, co);
+  sub_out(b, sub_op(b, QC_OP_Neg, "row", 1, &k));
+  qc_nid n = node(QC_OP_Loop, "loop", IN(m, c), 1);
+  attach(n, "body", b);
+  infer();
+  EXPECT(n, 0, "f32[5,3]");
 }
 END_TEST
 
@@ -1618,7 +1637,7 @@ int main(void) {
        {reduce_rules, reduce_old_attr, reduce_errors, quant_rules, quant_axis_error, quant_zp_error,
         integer_ops, com_microsoft_ops, NULL}},
       {"control",
-       {if_rule, if_errors, loop_rule, loop_carried_grows, scan_rule, sequence_map_rule,
+       {if_rule, if_errors, loop_rule, loop_trip_count, loop_carried_grows, scan_rule, sequence_map_rule,
         sequence_rules, optional_rules, NULL}},
       {"other",
        {ml_rules, training_and_strings, more_other_rules, shared_helpers, declared_types_refined, declared_types_contradicted,
