@@ -354,7 +354,7 @@ qc_status qc_infer_scan(qc_infer_ctx *c) {
       if (s0->rank >= 2) batch = s0->dims[0], seq = s0->dims[1];
     } else {
       int32_t a;
-      if (qc_norm_axis(n_in_axes ? in_axes[0] : 0, s0->rank, &a)) seq = s0->dims[a];
+      if (qc_norm_axis(n_in_axes > 0 ? in_axes[0] : 0, s0->rank, &a)) seq = s0->dims[a];
     }
   }
   for (int32_t i = 0; i < n_out; i++) {

@@ -445,7 +445,8 @@ qc_status qc_infer_random(qc_infer_ctx *c) {
   QC_RETURN_IF_ERROR(onnx_dtype_attr(c, "dtype", qc_infer_int(c, "dtype", 1), &dt));
   int64_t shape[QC_MAX_RANK];
   int32_t n;
-  if (!qc_inf_attr_ints(c, "shape", shape, QC_MAX_RANK, &n)) {
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "shape", shape, QC_MAX_RANK, &n));
+  if (n < 0) {
     qc_type t = qc_inf_dtype_only(dt);
     qc_infer_set_output(c, 0, &t);
     return QC_OK;

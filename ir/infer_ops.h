@@ -21,9 +21,13 @@
  *  reads as the newest version. */
 int64_t qc_inf_version(const qc_infer_ctx *c);
 
-/** The integer list attribute `name` (up to cap entries); false if absent. */
+/** The integer list attribute `name` (up to cap entries); false if absent or longer. */
 bool qc_inf_attr_ints(const qc_infer_ctx *c, const char *name, int64_t *out, int32_t cap,
                       int32_t *n);
+/** The integer list attribute `name` into out; *n = -1 when absent. More than cap entries
+ *  (more than any tensor quarc represents can use) is an error naming the attribute. */
+qc_status qc_inf_attr_list(const qc_infer_ctx *c, const char *name, int64_t *out, int32_t cap,
+                           int32_t *n);
 
 /** The data of input i if it is known at compile time: a constant, or the output of a
  *  Constant node with a `value` tensor. NULL otherwise (or if it has no data). */

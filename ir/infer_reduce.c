@@ -23,10 +23,8 @@ qc_status qc_infer_reduce(qc_infer_ctx *c) {
       known = qc_inf_input_ints(c, 1, axes, QC_MAX_RANK + 1, &n);
     }
   } else {
-    if (!qc_inf_attr_ints(c, "axes", axes, QC_MAX_RANK + 1, &n)) {
-      if (qc_infer_attr(c, "axes")) return qc_infer_error(c, "too many axes");
-      n = 0;
-    }
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, QC_MAX_RANK + 1, &n));
+    if (n < 0) n = 0;
   }
   if (!x || x->rank < 0) {
     qc_type t = qc_inf_dtype_only(dt);

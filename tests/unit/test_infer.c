@@ -624,6 +624,13 @@ START_TEST(transpose_rule) {
 }
 END_TEST
 
+START_TEST(attribute_too_long) {
+  qc_nid a = N1(Conv, "c", input("x", "f32[1,1,4,4]"), input("w", "f32[1,1,3,3]"));
+  ok(qc_node_set_ints(G, a, "pads", 20, (int64_t[20]){0}));
+  expect_error("node 'c' (Conv): attribute 'pads' has 20 entries, more than 16");
+}
+END_TEST
+
 START_TEST(slice_rule) {
   qc_vid x = input("x", "f32[10,n,8]");
   qc_nid a = N1(Slice, "a", x, ints("s", 2, 1, 0), ints("e", 2, 8, 1000000), ints("ax", 2, 0, 2),
@@ -1625,7 +1632,7 @@ int main(void) {
         reshape_errors, reshape_error_minus_ones, reshape_error_indivisible, flatten_rule,
         concat_rule, concat_errors, concat_rank_error, split_rule, split_old_attr, split_errors,
         squeeze_unsqueeze, squeeze_old_attr, squeeze_errors, unsqueeze_errors, transpose_rule,
-        slice_rule, slice_old_attrs, slice_errors, slice_length_error, gather_rules, gather_errors, gather_index_type,
+        attribute_too_long, slice_rule, slice_old_attrs, slice_errors, slice_length_error, gather_rules, gather_errors, gather_index_type,
         scatter_rules, expand_tile_pad, pad_old_attr, pad_errors, depth_space, data_dependent,
         onehot_topk_trilu, topk_old_attr, misc_tensor_ops, NULL}},
       {"nn",
