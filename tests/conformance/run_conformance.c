@@ -286,8 +286,15 @@ static void finish(test *t, slot *sl, int status, int timeout) {
     t->reason = strdup(r);
     return;
   }
-  if (strncmp(res, "PASS", 4) == 0 && WEXITSTATUS(status) == 0) {
-    t->passed = true;
+  if (strncmp(res, "PASS", 4) == 0) {
+    if (WEXITSTATUS(status) == 0) {
+      t->passed = true;
+      return;
+    }
+    char r[96];
+    snprintf(r, sizeof r, "passed, then exited with status %d (a sanitizer report?)",
+             WEXITSTATUS(status));
+    t->reason = strdup(r);
     return;
   }
   if (strncmp(res, "FAIL ", 5) == 0) {
@@ -456,6 +463,30 @@ static void write_xfail(const char *path, test *tests, size_t n, const strlist *
   }
 }
 
+/* The parent's allocations. A child frees them before it exits, so that a leak report
+ * (children exit() so that sanitizers check them) names only what the test leaked. */
+static test *g_tests;
+static size_t g_n_tests;
+static size_t *g_todo;
+static void *g_slots;
+static char **g_filters;
+static strlist g_xfail;
+
+static void free_parent_state(void) {
+  for (size_t i = 0; i < g_n_tests; i++) {
+    free(g_tests[i].name);
+    free(g_tests[i].dir);
+    free(g_tests[i].reason);
+    free(g_tests[i].ops);
+  }
+  for (size_t i = 0; i < g_xfail.n; i++) free(g_xfail.v[i]);
+  free(g_xfail.v);
+  free(g_tests);
+  free(g_todo);
+  free(g_slots);
+  free(g_filters);
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: run_conformance [--dir DIR] [--xfail FILE] [--write-xfail FILE] "
                   "[--report-md FILE] [--timeout S] [-j N] [-q] [FILTER...]\n");
@@ -485,6 +516,7 @@ int main(int argc, char **argv) {
     else if (a[0] == '-') usage();
     else filters[n_filters++] = argv[i];
   }
+  g_filters = filters;
   if (jobs < 1) jobs = 1;
   if (timeout < 1) timeout = 1;
   if (!dir || !*dir) {
@@ -507,6 +539,11 @@ int main(int argc, char **argv) {
     if (matches(tests[i].name, filters, n_filters)) todo[n_todo++] = i;
 
   slot *slots = calloc((size_t)jobs, sizeof *slots);
+  g_slots = slots;
+  g_todo = todo;
+  g_tests = tests;
+  g_n_tests = n;
+  g_xfail = xfail;
   for (int k = 0; k < jobs; k++) slots[k].pid = 0;
   size_t next = 0, printed = 0, done = 0;
   fflush(stdout);
@@ -529,7 +566,8 @@ int main(int argc, char **argv) {
         alarm((unsigned)timeout);
         run_test_child(&tests[todo[next]], fds[1]);
         close(fds[1]);
-        _exit(0);
+        free_parent_state();
+        exit(0); /* not _exit: let sanitizers report what this test leaked */
       }
       close(fds[1]);
       slots[k] = (slot){.pid = pid, .fd = fds[0], .test = todo[next], .len = 0};
@@ -610,5 +648,11 @@ int main(int argc, char **argv) {
       rc = 1;
     }
   }
+  strlist *lists[] = {&unexpected_fail, &unexpected_pass};
+  for (size_t k = 0; k < 2; k++) {
+    for (size_t i = 0; i < lists[k]->n; i++) free(lists[k]->v[i]);
+    free(lists[k]->v);
+  }
+  free_parent_state();
   return rc;
 }
