@@ -250,7 +250,10 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
     kf.k.in = ins;
     kf.k.out = outs;
     kf.k.interp = it;
-    kf.k.alloc = &it->alloc;
+    /* Output buffers keep a pointer to the allocator they came from and may outlive the
+     * interpreter (qc_run_graph returns them): point at the caller's allocator or the
+     * static default, never at the copy inside `it`. */
+    kf.k.alloc = it->opts.alloc ? it->opts.alloc : qc_allocator_default();
     kf.frame = f;
     s = fn(&kf.k);
     if (s && !strstr(qc_status_message(s), qc_node_desc(g, n)))
