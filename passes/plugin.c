@@ -25,10 +25,11 @@ qc_status qc_plugin_load(qc_context *ctx, const char *path) {
     }
   const int *abi = (const int *)dlsym(h, "quarc_plugin_abi_version");
   if (abi && *abi != QC_PLUGIN_ABI_VERSION) {
+    int version = *abi; /* read before the object goes away */
     dlclose(h);
     return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                          "plugin '%s': built for plugin ABI %d, this quarc has ABI %d", path,
-                         *abi, QC_PLUGIN_ABI_VERSION);
+                         version, QC_PLUGIN_ABI_VERSION);
   }
   dlerror();
   /* POSIX: converting the object pointer from dlsym to a function pointer is defined. */

@@ -104,6 +104,13 @@ typedef struct qc_pipeline_options {
 qc_status qc_pipeline_run(const qc_pipeline *p, qc_graph *g,
                           const qc_pipeline_options *opts) QC_MUST_USE;
 
+/** Marks a plugin's exported symbols (plugins are best built with hidden visibility). */
+#if defined(__GNUC__)
+#define QC_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define QC_PLUGIN_EXPORT
+#endif
+
 /** The plugin ABI version. A plugin may export `const int quarc_plugin_abi_version =
  *  QC_PLUGIN_ABI_VERSION;`; when it does, qc_plugin_load refuses a mismatch. */
 #define QC_PLUGIN_ABI_VERSION 1
