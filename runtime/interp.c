@@ -250,9 +250,8 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
     kf.k.in = ins;
     kf.k.out = outs;
     kf.k.interp = it;
-    /* Output buffers keep a pointer to the allocator they came from and may outlive the
-     * interpreter (qc_run_graph returns them): point at the caller's allocator or the
-     * static default, never at the copy inside `it`. */
+    /* The caller's allocator (or the default), not the interpreter's copy of it: output
+     * buffers keep this pointer and outlive the interpreter. */
     kf.k.alloc = it->opts.alloc ? it->opts.alloc : qc_allocator_default();
     kf.frame = f;
     s = fn(&kf.k);
