@@ -54,7 +54,8 @@ static bool foldable(const qc_graph *g, const qc_node *nd, const fold_opts *o) {
 }
 
 /* Evaluate node n of g on its constant inputs. On success out[i] holds output i (kind NONE
- * for omitted outputs); *skip says the node cannot be folded (no error). */
+ * for omitted outputs); *skip says the node cannot be folded (no error). Only running out
+ * of memory is an error. */
 static qc_status evaluate(const qc_graph *g, qc_nid n, qc_rvalue *out, bool *skip) {
   const qc_node *nd = qc_graph_node(g, n);
   const qc_op_schema *s = qc_op_schema_of(nd->op);
@@ -91,7 +92,7 @@ static qc_status evaluate(const qc_graph *g, qc_nid n, qc_rvalue *out, bool *ski
   if (!st) {
     qc_interp_options io = {.n_threads = 1};
     st = qc_run_graph(one, &io, 0, NULL, n_out, res);
-    if (st && qc_status_code(st) == QC_CODE_UNIMPLEMENTED) {
+    if (st && qc_status_code(st) != QC_CODE_OUT_OF_MEMORY) {
       qc_status_free(st);
       st = QC_OK;
       *skip = true;
