@@ -145,8 +145,12 @@ static qc_status cast_into(qc_kctx *k, const qc_tensor *x, qc_dtype to, bool sat
     }
     return QC_OK;
   }
+  /* `saturate` applies to the 8-bit float targets only; f16/bf16 overflow to Inf, and fp4
+   * (no Inf) always saturates in the dtype module. */
   unsigned flags = 0;
-  if (saturate) flags |= QC_ENC_SATURATE;
+  bool f8 = to == QC_F8E4M3FN || to == QC_F8E4M3FNUZ || to == QC_F8E5M2 || to == QC_F8E5M2FNUZ ||
+            to == QC_E8M0;
+  if (saturate && f8) flags |= QC_ENC_SATURATE;
   if (to == QC_E8M0) {
     if (strcmp(round_mode, "up") == 0) flags |= QC_ENC_ROUND_CEIL;
     else if (strcmp(round_mode, "down") == 0) flags |= QC_ENC_ROUND_FLOOR;
