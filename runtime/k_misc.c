@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 static qc_status dtype_attr(const qc_kctx *k, const char *name, int64_t code, qc_dtype *out) {
   qc_dtype dt = qc_dtype_from_onnx((int)code);
@@ -596,6 +597,461 @@ static qc_status k_multinomial(qc_kctx *k) {
   return QC_OK;
 }
 
+/* ---- string ops ------------------------------------------------------------------------------- */
+
+/* StringNormalizer: drop stopwords (whole elements), change case (ASCII letters). Input
+ * [C] or [1, C]; if every element is dropped the output holds one empty string. */
+static qc_status k_string_normalizer(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  if (x->dtype != QC_STRING) return qc_k_error(k, "input must be a string tensor");
+  if (!(x->rank == 1 || (x->rank == 2 && x->dims[0] == 1)))
+    return qc_k_error(k, "input must have shape [C] or [1, C]");
+  const char *act = qc_k_string(k, "case_change_action", "NONE");
+  int mode = strcmp(act, "LOWER") == 0 ? 1 : strcmp(act, "UPPER") == 0 ? 2 : 0;
+  if (!mode && strcmp(act, "NONE") != 0)
+    return qc_k_error(k, "case_change_action must be LOWER, UPPER or NONE, got '%s'", act);
+  bool cs = qc_k_int(k, "is_case_sensitive", 0) != 0;
+  const qc_attr *sw = qc_k_attr(k, "stopwords");
+  int64_t n = qc_tensor_numel(x), kept = 0;
+  bool *keep = qc_k_alloc(k, (size_t)(n ? n : 1));
+  if (!keep) return qc_k_error(k, "out of memory");
+  for (int64_t i = 0; i < n; i++) {
+    const char *v = qc_string_at(x, (size_t)i);
+    keep[i] = true;
+    for (int32_t j = 0; sw && sw->kind == QC_ATTR_STRINGS && j < sw->n && keep[i]; j++)
+      if ((cs ? strcmp(v, sw->u.strs.v[j]) : strcasecmp(v, sw->u.strs.v[j])) == 0) keep[i] = false;
+    kept += keep[i];
+  }
+  int64_t dims[2] = {1, kept ? kept : 1};
+  qc_tensor *y;
+  qc_status s = qc_k_out(k, 0, QC_STRING, x->rank, x->rank == 2 ? dims : dims + 1, &y);
+  for (int64_t i = 0, o = 0; i < n && !s; i++) {
+    if (!keep[i]) continue;
+    s = qc_k_set_string(k, y, (size_t)o, qc_string_at(x, (size_t)i), -1);
+    char *c = ((char **)qc_tensor_data(y))[o++];
+    for (; c && *c && !s; c++)
+      *c = (char)(mode == 1 ? tolower((unsigned char)*c) : mode == 2 ? toupper((unsigned char)*c) : *c);
+  }
+  if (!s && !kept) s = qc_k_set_string(k, y, 0, "", 0);
+  qc_k_free(k, keep, (size_t)(n ? n : 1));
+  return s;
+}
+
+static qc_status k_string_concat(qc_kctx *k) {
+  const qc_tensor *a, *b;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &a));
+  QC_RETURN_IF_ERROR(need_in(k, 1, &b));
+  if (a->dtype != QC_STRING || b->dtype != QC_STRING)
+    return qc_k_error(k, "inputs must be string tensors");
+  qc_bcast bc;
+  const qc_tensor *xs[2] = {a, b};
+  QC_RETURN_IF_ERROR(qc_k_bcast(k, 2, xs, &bc));
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_STRING, bc.rank, bc.dims, &y));
+  for (int64_t i = 0; i < bc.numel; i++) {
+    int64_t off[2];
+    qc_bcast_offsets(&bc, i, off);
+    const char *x0 = qc_string_at(a, (size_t)off[0]), *x1 = qc_string_at(b, (size_t)off[1]);
+    size_t l0 = strlen(x0), l1 = strlen(x1);
+    char *c = malloc(l0 + l1 + 1); /* owned by the string tensor (tensor.h) */
+    if (!c) return qc_k_error(k, "out of memory");
+    memcpy(c, x0, l0);
+    memcpy(c + l0, x1, l1 + 1);
+    char **slot = (char **)qc_tensor_data(y) + i;
+    free(*slot);
+    *slot = c;
+  }
+  return QC_OK;
+}
+
+/* One Python str.split: with a delimiter, every occurrence splits (empty parts kept); with
+ * none, runs of whitespace split and leading/trailing whitespace is dropped. At most
+ * maxsplit splits when maxsplit > 0. Calls emit(part, len) per part; returns the count. */
+static int64_t split_one(const char *s, const char *delim, int64_t maxsplit,
+                         qc_status (*emit)(void *, const char *, int64_t), void *ctx,
+                         qc_status *st) {
+  int64_t parts = 0;
+  size_t dl = delim ? strlen(delim) : 0;
+  if (dl) {
+    const char *p = s;
+    for (;;) {
+      const char *q = (maxsplit <= 0 || parts < maxsplit) ? strstr(p, delim) : NULL;
+      int64_t len = q ? q - p : (int64_t)strlen(p);
+      if (emit && !*st) *st = emit(ctx, p, len);
+      parts++;
+      if (!q) break;
+      p = q + dl;
+    }
+    return parts;
+  }
+  const char *p = s;
+  for (;;) {
+    while (*p && isspace((unsigned char)*p)) p++;
+    if (!*p) break;
+    const char *q = p;
+    if (maxsplit > 0 && parts == maxsplit) q = p + strlen(p);
+    else
+      while (*q && !isspace((unsigned char)*q)) q++;
+    if (emit && !*st) *st = emit(ctx, p, q - p);
+    parts++;
+    p = q;
+  }
+  return parts;
+}
+
+typedef struct split_sink {
+  const qc_kctx *k;
+  qc_tensor *y;
+  size_t next;
+} split_sink;
+
+static qc_status split_emit(void *vc, const char *p, int64_t len) {
+  split_sink *c = vc;
+  return qc_k_set_string(c->k, c->y, c->next++, p, len);
+}
+
+static qc_status k_string_split(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  if (x->dtype != QC_STRING) return qc_k_error(k, "input must be a string tensor");
+  if (x->rank >= QC_MAX_RANK) return qc_k_error(k, "input rank too large");
+  const char *delim = qc_k_string(k, "delimiter", "");
+  if (delim && !*delim) delim = NULL;
+  int64_t maxsplit = qc_k_int(k, "maxsplit", 0);
+  int64_t n = qc_tensor_numel(x), width = 0;
+  qc_status st = QC_OK;
+  qc_tensor *z;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_I64, x->rank, x->dims, &z));
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = split_one(qc_string_at(x, (size_t)i), delim, maxsplit, NULL, NULL, &st);
+    ((int64_t *)qc_tensor_data(z))[i] = c;
+    if (c > width) width = c;
+  }
+  int64_t dims[QC_MAX_RANK];
+  memcpy(dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
+  dims[x->rank] = width;
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_STRING, x->rank + 1, dims, &y));
+  for (int64_t i = 0; i < n && !st; i++) {
+    split_sink sink = {k, y, (size_t)(i * width)};
+    split_one(qc_string_at(x, (size_t)i), delim, maxsplit, split_emit, &sink, &st);
+    for (size_t j = sink.next; j < (size_t)((i + 1) * width) && !st; j++)
+      st = qc_k_set_string(k, y, j, "", 0);
+  }
+  return st;
+}
+
+/* ---- a small regular-expression matcher (the RE2 subset RegexFullMatch needs) ----------- */
+
+/* Syntax: literals, '.', escapes \d \D \w \W \s \S \b \B and escaped punctuation, classes
+ * [...] / [^...] with ranges and escapes, groups (...) and (?:...), alternation '|',
+ * quantifiers * + ? {m} {m,} {m,n} (greedy, or lazy with a trailing '?'), anchors ^ $.
+ * Bytes are matched one by one (\w is ASCII, as in RE2). Matching backtracks. */
+enum { RX_SET, RX_BOL, RX_EOL, RX_WORDB, RX_NWORDB, RX_GROUP, RX_ALT };
+
+typedef struct rx_node {
+  uint8_t kind;
+  bool greedy;
+  int32_t min, max;       /* repetitions; max -1 = unbounded */
+  uint8_t set[32];        /* RX_SET: accepted bytes */
+  struct rx_node *next;   /* next item of the sequence */
+  struct rx_node *sub;    /* RX_GROUP: first RX_ALT; RX_ALT: first item of the alternative */
+} rx_node;
+
+#define RX_MAX_NODES 1024
+
+typedef struct rx {
+  rx_node *pool;
+  int32_t used;
+  const char *p; /* parse position */
+  const char *err;
+  const char *s; /* subject */
+  size_t len;
+  int64_t steps;
+} rx;
+
+static rx_node *rx_new(rx *r, int kind) {
+  if (r->used >= RX_MAX_NODES) {
+    r->err = "pattern too complex";
+    return NULL;
+  }
+  rx_node *n = &r->pool[r->used++];
+  memset(n, 0, sizeof *n);
+  n->kind = (uint8_t)kind;
+  n->min = n->max = 1;
+  n->greedy = true;
+  return n;
+}
+
+static void set_add(uint8_t *set, int c) { set[c >> 3] |= (uint8_t)(1u << (c & 7)); }
+static bool set_has(const uint8_t *set, int c) { return (set[c >> 3] >> (c & 7)) & 1; }
+static bool is_word(int c) { return isalnum(c) || c == '_'; }
+
+/* Add the class of escape letter e (\d \w \s and negations) to set; false if e is not one. */
+static bool class_escape(uint8_t *set, int e) {
+  int lo = tolower(e);
+  if (lo != 'd' && lo != 'w' && lo != 's') return false;
+  for (int c = 0; c < 256; c++) {
+    bool in = lo == 'd' ? isdigit(c) : lo == 'w' ? is_word(c) : (c == ' ' || (c >= 9 && c <= 13));
+    if (in != (e != lo)) set_add(set, c);
+  }
+  return true;
+}
+
+static int escape_char(int e) {
+  switch (e) {
+  case 'n': return '\n';
+  case 't': return '\t';
+  case 'r': return '\r';
+  case 'f': return '\f';
+  case 'v': return '\v';
+  default: return e;
+  }
+}
+
+static rx_node *rx_parse_alt(rx *r);
+
+static rx_node *rx_parse_atom(rx *r) {
+  char c = *r->p;
+  rx_node *n;
+  if (c == '(') {
+    r->p++;
+    if (r->p[0] == '?' && r->p[1] == ':') r->p += 2;
+    else if (r->p[0] == '?') {
+      r->err = "unsupported group syntax";
+      return NULL;
+    }
+    n = rx_new(r, RX_GROUP);
+    if (!n) return NULL;
+    n->sub = rx_parse_alt(r);
+    if (r->err) return NULL;
+    if (*r->p != ')') {
+      r->err = "missing ')'";
+      return NULL;
+    }
+    r->p++;
+    return n;
+  }
+  if (c == '^' || c == '$') {
+    r->p++;
+    return rx_new(r, c == '^' ? RX_BOL : RX_EOL);
+  }
+  n = rx_new(r, RX_SET);
+  if (!n) return NULL;
+  if (c == '.') {
+    r->p++;
+    for (int b = 0; b < 256; b++)
+      if (b != '\n') set_add(n->set, b);
+    return n;
+  }
+  if (c == '\\') {
+    int e = (unsigned char)r->p[1];
+    if (!e) {
+      r->err = "trailing backslash";
+      return NULL;
+    }
+    r->p += 2;
+    if (e == 'b' || e == 'B') {
+      n->kind = e == 'b' ? RX_WORDB : RX_NWORDB;
+      return n;
+    }
+    if (!class_escape(n->set, e)) set_add(n->set, escape_char(e));
+    return n;
+  }
+  if (c == '[') {
+    r->p++;
+    bool neg = *r->p == '^';
+    if (neg) r->p++;
+    uint8_t set[32] = {0};
+    bool first = true;
+    while (*r->p && (*r->p != ']' || first)) {
+      first = false;
+      int lo = (unsigned char)*r->p++;
+      if (lo == '\\') {
+        int e = (unsigned char)*r->p++;
+        if (!e) break;
+        if (class_escape(set, e)) continue;
+        lo = escape_char(e);
+      }
+      int hi = lo;
+      if (r->p[0] == '-' && r->p[1] && r->p[1] != ']') {
+        r->p++;
+        hi = (unsigned char)*r->p++;
+        if (hi == '\\') hi = escape_char((unsigned char)*r->p++);
+        if (hi < lo) {
+          r->err = "bad character range";
+          return NULL;
+        }
+      }
+      for (int b = lo; b <= hi; b++) set_add(set, b);
+    }
+    if (*r->p != ']') {
+      r->err = "missing ']'";
+      return NULL;
+    }
+    r->p++;
+    for (int b = 0; b < 256; b++)
+      if (set_has(set, b) != neg) set_add(n->set, b);
+    return n;
+  }
+  r->p++;
+  set_add(n->set, (unsigned char)c);
+  return n;
+}
+
+static void rx_parse_quant(rx *r, rx_node *n) {
+  char c = *r->p;
+  if (c == '*' || c == '+' || c == '?') {
+    n->min = c == '+' ? 1 : 0;
+    n->max = c == '?' ? 1 : -1;
+    r->p++;
+  } else if (c == '{' && isdigit((unsigned char)r->p[1])) {
+    char *e;
+    long m = strtol(r->p + 1, &e, 10), x = m;
+    if (*e == ',') {
+      e++;
+      x = isdigit((unsigned char)*e) ? strtol(e, &e, 10) : -1;
+    }
+    if (*e != '}' || (x >= 0 && x < m) || m > 1000 || x > 1000) {
+      r->err = "bad repetition";
+      return;
+    }
+    n->min = (int32_t)m;
+    n->max = (int32_t)x;
+    r->p = e + 1;
+  } else {
+    return;
+  }
+  if (*r->p == '?') {
+    n->greedy = false;
+    r->p++;
+  }
+}
+
+/* alternation := sequence ('|' sequence)*, returned as a chain of RX_ALT nodes. */
+static rx_node *rx_parse_alt(rx *r) {
+  rx_node *head = NULL, **tail_alt = &head;
+  for (;;) {
+    rx_node *alt = rx_new(r, RX_ALT);
+    if (!alt) return NULL;
+    rx_node **tail = &alt->sub;
+    while (*r->p && *r->p != '|' && *r->p != ')') {
+      rx_node *n = rx_parse_atom(r);
+      if (!n || r->err) return NULL;
+      rx_parse_quant(r, n);
+      if (r->err) return NULL;
+      *tail = n;
+      tail = &n->next;
+    }
+    *tail_alt = alt;
+    tail_alt = &alt->next;
+    if (*r->p != '|') break;
+    r->p++;
+  }
+  return head;
+}
+
+typedef struct rx_kont {
+  const rx_node *seq; /* continue with this item (NULL: the sequence is done) */
+  const rx_node *rep; /* or: one more repetition of this group ended */
+  int32_t count;
+  size_t start;
+  const struct rx_kont *next;
+} rx_kont;
+
+static bool rx_node_match(rx *r, const rx_node *n, int32_t count, size_t pos, const rx_kont *k);
+
+static bool rx_resume(rx *r, size_t pos, const rx_kont *k) {
+  if (++r->steps > 10000000) return false; /* pathological backtracking */
+  if (!k) return pos == r->len;
+  if (k->rep) {
+    /* An empty iteration cannot make progress: leave the loop. */
+    if (pos == k->start) return rx_resume(r, pos, k->next);
+    return rx_node_match(r, k->rep, k->count, pos, k->next);
+  }
+  if (!k->seq) return rx_resume(r, pos, k->next);
+  rx_kont nk = {k->seq->next, NULL, 0, 0, k->next};
+  return rx_node_match(r, k->seq, 0, pos, &nk);
+}
+
+static bool rx_node_match(rx *r, const rx_node *n, int32_t count, size_t pos, const rx_kont *k) {
+  switch (n->kind) {
+  case RX_SET: {
+    int64_t most = 0;
+    while (pos + (size_t)most < r->len && (n->max < 0 || count + most < n->max) &&
+           set_has(n->set, (unsigned char)r->s[pos + (size_t)most]))
+      most++;
+    int64_t least = n->min - count > 0 ? n->min - count : 0;
+    if (most < least) return false;
+    if (n->greedy) {
+      for (int64_t j = most; j >= least; j--)
+        if (rx_resume(r, pos + (size_t)j, k)) return true;
+    } else {
+      for (int64_t j = least; j <= most; j++)
+        if (rx_resume(r, pos + (size_t)j, k)) return true;
+    }
+    return false;
+  }
+  case RX_BOL:
+  case RX_EOL:
+  case RX_WORDB:
+  case RX_NWORDB: {
+    bool ok;
+    if (n->kind == RX_BOL) ok = pos == 0;
+    else if (n->kind == RX_EOL) ok = pos == r->len;
+    else {
+      bool a = pos > 0 && is_word((unsigned char)r->s[pos - 1]);
+      bool b = pos < r->len && is_word((unsigned char)r->s[pos]);
+      ok = (a != b) == (n->kind == RX_WORDB);
+    }
+    return ok && rx_resume(r, pos, k);
+  }
+  case RX_GROUP: {
+    bool more = n->max < 0 || count < n->max, done = count >= n->min;
+    if (!n->greedy && done && rx_resume(r, pos, k)) return true;
+    if (more) {
+      rx_kont rep = {NULL, n, count + 1, pos, k};
+      for (const rx_node *alt = n->sub; alt; alt = alt->next) {
+        rx_kont seq = {alt->sub, NULL, 0, 0, &rep};
+        if (rx_resume(r, pos, &seq)) return true;
+      }
+    }
+    return n->greedy && done && rx_resume(r, pos, k);
+  }
+  default: return false;
+  }
+}
+
+static qc_status k_regex_full_match(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  if (x->dtype != QC_STRING) return qc_k_error(k, "input must be a string tensor");
+  const char *pat = qc_k_string(k, "pattern", "");
+  rx r;
+  memset(&r, 0, sizeof r);
+  r.pool = qc_k_alloc(k, sizeof(rx_node) * RX_MAX_NODES);
+  if (!r.pool) return qc_k_error(k, "out of memory");
+  r.p = pat;
+  rx_node *root = rx_new(&r, RX_GROUP);
+  if (root) root->sub = rx_parse_alt(&r);
+  if (!r.err && *r.p) r.err = "unbalanced ')'";
+  qc_status s = QC_OK;
+  if (r.err) s = qc_k_error(k, "pattern '%s': %s", pat, r.err);
+  qc_tensor *y = NULL;
+  if (!s) s = qc_k_out(k, 0, QC_BOOL, x->rank, x->dims, &y);
+  int64_t n = qc_tensor_numel(x);
+  for (int64_t i = 0; i < n && !s; i++) {
+    r.s = qc_string_at(x, (size_t)i);
+    r.len = strlen(r.s);
+    r.steps = 0;
+    ((uint8_t *)qc_tensor_data(y))[i] = rx_node_match(&r, root, 0, 0, NULL);
+    if (r.steps > 10000000) s = qc_k_error(k, "pattern '%s': matching gave up (too much backtracking)", pat);
+  }
+  qc_k_free(k, r.pool, sizeof(rx_node) * RX_MAX_NODES);
+  return s;
+}
+
 const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_Cast, k_cast},
     {QC_OP_CastLike, k_castlike},
@@ -617,5 +1073,9 @@ const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_RandomUniformLike, k_random_uniform_like},
     {QC_OP_Bernoulli, k_bernoulli},
     {QC_OP_Multinomial, k_multinomial},
+    {QC_OP_StringNormalizer, k_string_normalizer},
+    {QC_OP_StringConcat, k_string_concat},
+    {QC_OP_StringSplit, k_string_split},
+    {QC_OP_RegexFullMatch, k_regex_full_match},
     {QC_OP_INVALID, NULL},
 };
