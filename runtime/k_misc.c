@@ -22,6 +22,8 @@ static qc_status dtype_attr(const qc_kctx *k, const char *name, int64_t code, qc
   return QC_OK;
 }
 
+static double scalar_f64(const qc_tensor *t) { return qc_elem_f64(t->dtype, qc_tensor_data(t), 0); }
+
 static qc_status need_in(const qc_kctx *k, int32_t i, const qc_tensor **t) {
   *t = qc_k_in(k, i);
   if (!*t) return qc_k_error(k, "input %d is missing", i);
@@ -1052,6 +1054,401 @@ static qc_status k_regex_full_match(qc_kctx *k) {
   return s;
 }
 
+/* ---- ai.onnx.ml ------------------------------------------------------------------------------- */
+
+static qc_status k_ml_binarizer(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out_like(k, 0, x, &y));
+  double th = qc_k_float(k, "threshold", 0.0);
+  qc_acc a = qc_acc_of(x->dtype);
+  int64_t n = qc_tensor_numel(x);
+  for (int64_t i = 0; i < n; i++)
+    a.setf(a.dt, qc_tensor_data(y), (size_t)i, a.getf(a.dt, qc_tensor_data(x), (size_t)i) > th);
+  return QC_OK;
+}
+
+/* Y = X[..., indices] (flattened indices); a 1-D X gives [1, n], as ONNX Runtime. */
+static qc_status k_ml_array_feature_extractor(qc_kctx *k) {
+  const qc_tensor *x, *ind;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(need_in(k, 1, &ind));
+  if (x->rank < 1) return qc_k_error(k, "X must have rank >= 1");
+  if (!qc_dtype_is_int(ind->dtype)) return qc_k_error(k, "Y must be an integer tensor");
+  int64_t ni = qc_tensor_numel(ind), last = x->dims[x->rank - 1];
+  int64_t dims[QC_MAX_RANK];
+  int32_t rank = x->rank == 1 ? 2 : x->rank;
+  if (x->rank == 1) dims[0] = 1;
+  else memcpy(dims, x->dims, sizeof(int64_t) * (size_t)(x->rank - 1));
+  dims[rank - 1] = ni;
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, rank, dims, &y));
+  int64_t rows = last ? qc_tensor_numel(x) / last : 0;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < ni; j++) {
+      int64_t c = qc_elem_i64(ind->dtype, qc_tensor_data(ind), (size_t)j);
+      if (c < 0 || c >= last) return qc_k_error(k, "index %lld out of range [0, %lld)", (long long)c, (long long)last);
+      size_t src = (size_t)(r * last + c), dst = (size_t)(r * ni + j);
+      if (x->dtype == QC_STRING)
+        QC_RETURN_IF_ERROR(qc_k_set_string(k, y, dst, qc_string_at(x, src), -1));
+      else
+        qc_elem_set_code(x->dtype, qc_tensor_data(y), dst, qc_elem_code(x->dtype, qc_tensor_data(x), src));
+    }
+  return QC_OK;
+}
+
+/* A list of LabelEncoder keys or values: strings, int64s, floats, or a tensor of any of them. */
+typedef struct ml_list {
+  qc_dtype dt;
+  int64_t n;
+  const qc_attr *a;   /* the *_strings / *_int64s / *_floats attribute, or NULL */
+  const qc_tensor *t; /* the *_tensor attribute, or NULL */
+} ml_list;
+
+static bool ml_list_get(const qc_kctx *k, const char *prefix, ml_list *l) {
+  char name[64];
+  static const char *const sfx[3] = {"strings", "int64s", "floats"};
+  static const qc_dtype dts[3] = {QC_STRING, QC_I64, QC_F32};
+  memset(l, 0, sizeof *l);
+  for (int i = 0; i < 3; i++) {
+    snprintf(name, sizeof name, "%s_%s", prefix, sfx[i]);
+    const qc_attr *a = qc_k_attr(k, name);
+    if (a && a->n > 0) {
+      l->a = a;
+      l->dt = dts[i];
+      l->n = a->n;
+      return true;
+    }
+  }
+  snprintf(name, sizeof name, "%s_tensor", prefix);
+  const qc_attr *a = qc_k_attr(k, name);
+  if (a && a->kind == QC_ATTR_TENSOR) {
+    l->t = a->u.t;
+    l->dt = a->u.t->dtype;
+    l->n = qc_tensor_numel(a->u.t);
+    return true;
+  }
+  return false;
+}
+
+static const char *ml_str(const ml_list *l, int64_t i) {
+  return l->a ? l->a->u.strs.v[i] : qc_string_at(l->t, (size_t)i);
+}
+static double ml_f(const ml_list *l, int64_t i) {
+  if (!l->a) return qc_elem_f64(l->dt, qc_tensor_data(l->t), (size_t)i);
+  return l->a->kind == QC_ATTR_INTS ? (double)l->a->u.ints[i] : l->a->u.floats[i];
+}
+static int64_t ml_i(const ml_list *l, int64_t i) {
+  if (!l->a) return qc_elem_i64(l->dt, qc_tensor_data(l->t), (size_t)i);
+  return l->a->kind == QC_ATTR_INTS ? l->a->u.ints[i] : (int64_t)l->a->u.floats[i];
+}
+
+/* Store value i of list l (or the default when i < 0) as element o of y. */
+static qc_status ml_store(const qc_kctx *k, qc_tensor *y, size_t o, const ml_list *l, int64_t i) {
+  if (i < 0) {
+    const qc_attr *dt = qc_k_attr(k, "default_tensor");
+    if (dt && dt->kind == QC_ATTR_TENSOR && qc_tensor_numel(dt->u.t) >= 1) {
+      if (y->dtype == QC_STRING) return qc_k_set_string(k, y, o, qc_string_at(dt->u.t, 0), -1);
+      qc_elem_set_code(y->dtype, qc_tensor_data(y), o, qc_elem_code(dt->u.t->dtype, qc_tensor_data(dt->u.t), 0));
+      return QC_OK;
+    }
+    if (y->dtype == QC_STRING)
+      return qc_k_set_string(k, y, o, qc_k_string(k, "default_string", "_Unused"), -1);
+    if (qc_dtype_is_float(y->dtype)) qc_elem_set_f64(y->dtype, qc_tensor_data(y), o, qc_k_float(k, "default_float", -0.0), 0);
+    else qc_elem_set_i64(y->dtype, qc_tensor_data(y), o, qc_k_int(k, "default_int64", -1));
+    return QC_OK;
+  }
+  if (y->dtype == QC_STRING) return qc_k_set_string(k, y, o, ml_str(l, i), -1);
+  if (qc_dtype_is_float(y->dtype)) qc_elem_set_f64(y->dtype, qc_tensor_data(y), o, ml_f(l, i), 0);
+  else qc_elem_set_i64(y->dtype, qc_tensor_data(y), o, ml_i(l, i));
+  return QC_OK;
+}
+
+/* LabelEncoder: map each input through keys -> values; unmatched inputs take the default.
+ * Float keys match by value, and a NaN key matches NaN inputs. */
+static qc_status k_ml_label_encoder(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  ml_list keys, vals;
+  if (!ml_list_get(k, "keys", &keys) || !ml_list_get(k, "values", &vals))
+    return qc_k_error(k, "keys and values are required");
+  if (keys.n != vals.n) return qc_k_error(k, "%lld keys but %lld values", (long long)keys.n, (long long)vals.n);
+  if ((keys.dt == QC_STRING) != (x->dtype == QC_STRING))
+    return qc_k_error(k, "input dtype %s does not match the keys", qc_dtype_name(x->dtype));
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, vals.dt, x->rank, x->dims, &y));
+  int64_t n = qc_tensor_numel(x);
+  qc_strmap map;
+  qc_strmap_init(&map, k->alloc);
+  qc_status s = QC_OK;
+  if (keys.dt == QC_STRING)
+    for (int64_t i = keys.n - 1; i >= 0 && !s; i--) /* the first of repeated keys wins */
+      if (!qc_strmap_put(&map, ml_str(&keys, i), (int32_t)i)) s = qc_k_error(k, "out of memory");
+  for (int64_t j = 0; j < n && !s; j++) {
+    int64_t hit = -1;
+    if (keys.dt == QC_STRING) {
+      hit = qc_strmap_get(&map, qc_string_at(x, (size_t)j));
+    } else if (qc_dtype_is_float(keys.dt) || qc_dtype_is_float(x->dtype)) {
+      double v = qc_elem_f64(x->dtype, qc_tensor_data(x), (size_t)j);
+      for (int64_t i = 0; i < keys.n && hit < 0; i++) {
+        double kv = ml_f(&keys, i);
+        if (kv == v || (isnan(kv) && isnan(v))) hit = i;
+      }
+    } else {
+      int64_t v = qc_elem_i64(x->dtype, qc_tensor_data(x), (size_t)j);
+      for (int64_t i = 0; i < keys.n && hit < 0; i++)
+        if (ml_i(&keys, i) == v) hit = i;
+    }
+    s = ml_store(k, y, (size_t)j, &vals, hit);
+  }
+  qc_strmap_free(&map);
+  return s;
+}
+
+/* TreeEnsemble (ai.onnx.ml 5): trees of comparison nodes over X's features, leaves adding
+ * weights to targets, aggregated over trees, then an optional post transform. */
+enum { TE_LEQ, TE_LT, TE_GTE, TE_GT, TE_EQ, TE_NEQ, TE_MEMBER };
+
+typedef struct te_ctx {
+  const qc_kctx *k;
+  int64_t n_nodes, n_leaves;
+  const int64_t *feat, *tid, *fid, *tleaf, *fleaf, *ltarget, *missing;
+  const qc_tensor *splits, *modes, *weights, *members;
+  int64_t *mbeg, *mend; /* membership set of MEMBER node i: members[mbeg[i], mend[i]) */
+  int64_t mpos;
+} te_ctx;
+
+static const int64_t *ints_attr(const qc_kctx *k, const char *name, int64_t *n) {
+  const qc_attr *a = qc_k_attr(k, name);
+  if (!a || a->kind != QC_ATTR_INTS) {
+    *n = 0;
+    return NULL;
+  }
+  *n = a->n;
+  return a->u.ints;
+}
+
+/* Assign membership sets in the order the reference builds the trees (depth first, true
+ * branch first). */
+static qc_status te_assign_sets(te_ctx *c, int64_t node, int depth) {
+  if (depth > 4096) return qc_k_error(c->k, "tree too deep (or cyclic)");
+  if (node < 0 || node >= c->n_nodes) return qc_k_error(c->k, "node index %lld out of range", (long long)node);
+  if (qc_elem_i64(c->modes->dtype, qc_tensor_data(c->modes), (size_t)node) == TE_MEMBER) {
+    if (!c->members) return qc_k_error(c->k, "set membership node without membership_values");
+    int64_t nm = qc_tensor_numel(c->members);
+    c->mbeg[node] = c->mpos;
+    while (c->mpos < nm && !isnan(qc_elem_f64(c->members->dtype, qc_tensor_data(c->members), (size_t)c->mpos)))
+      c->mpos++;
+    c->mend[node] = c->mpos;
+    c->mpos++; /* the NaN separator */
+  }
+  if (!c->tleaf[node]) QC_RETURN_IF_ERROR(te_assign_sets(c, c->tid[node], depth + 1));
+  if (!c->fleaf[node]) QC_RETURN_IF_ERROR(te_assign_sets(c, c->fid[node], depth + 1));
+  return QC_OK;
+}
+
+static bool te_branch(const te_ctx *c, int64_t node, double v) {
+  int64_t mode = qc_elem_i64(c->modes->dtype, qc_tensor_data(c->modes), (size_t)node);
+  double sp = qc_elem_f64(c->splits->dtype, qc_tensor_data(c->splits), (size_t)node);
+  if (isnan(v) && c->missing && c->missing[node]) return true;
+  switch (mode) {
+  case TE_LEQ: return v <= sp;
+  case TE_LT: return v < sp;
+  case TE_GTE: return v >= sp;
+  case TE_GT: return v > sp;
+  case TE_EQ: return v == sp;
+  case TE_NEQ: return v != sp;
+  default:
+    for (int64_t m = c->mbeg[node]; m < c->mend[node]; m++)
+      if (qc_elem_f64(c->members->dtype, qc_tensor_data(c->members), (size_t)m) == v) return true;
+    return false;
+  }
+}
+
+static qc_status k_ml_tree_ensemble(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  if (x->rank != 2) return qc_k_error(k, "X must be 2-D [N, F]");
+  te_ctx c;
+  memset(&c, 0, sizeof c);
+  c.k = k;
+  int64_t nf, nt, nfl, ntl, nlt, nroots, nmiss;
+  c.feat = ints_attr(k, "nodes_featureids", &c.n_nodes);
+  c.tid = ints_attr(k, "nodes_truenodeids", &nt);
+  c.fid = ints_attr(k, "nodes_falsenodeids", &nf);
+  c.tleaf = ints_attr(k, "nodes_trueleafs", &ntl);
+  c.fleaf = ints_attr(k, "nodes_falseleafs", &nfl);
+  c.ltarget = ints_attr(k, "leaf_targetids", &nlt);
+  c.missing = ints_attr(k, "nodes_missing_value_tracks_true", &nmiss);
+  const int64_t *roots = ints_attr(k, "tree_roots", &nroots);
+  const qc_attr *a;
+  c.splits = (a = qc_k_attr(k, "nodes_splits")) && a->kind == QC_ATTR_TENSOR ? a->u.t : NULL;
+  c.modes = (a = qc_k_attr(k, "nodes_modes")) && a->kind == QC_ATTR_TENSOR ? a->u.t : NULL;
+  c.weights = (a = qc_k_attr(k, "leaf_weights")) && a->kind == QC_ATTR_TENSOR ? a->u.t : NULL;
+  c.members = (a = qc_k_attr(k, "membership_values")) && a->kind == QC_ATTR_TENSOR ? a->u.t : NULL;
+  if (!c.feat || !c.tid || !c.fid || !c.tleaf || !c.fleaf || !c.ltarget || !roots || !c.splits ||
+      !c.modes || !c.weights)
+    return qc_k_error(k, "missing tree attributes");
+  c.n_leaves = nlt;
+  if (nt != c.n_nodes || nf != c.n_nodes || ntl != c.n_nodes || nfl != c.n_nodes ||
+      qc_tensor_numel(c.splits) != c.n_nodes || qc_tensor_numel(c.modes) != c.n_nodes ||
+      qc_tensor_numel(c.weights) != c.n_leaves || (c.missing && nmiss != c.n_nodes))
+    return qc_k_error(k, "tree attribute lengths differ");
+  if (c.missing && nmiss == 0) c.missing = NULL;
+  int64_t agg = qc_k_int(k, "aggregate_function", 1), post = qc_k_int(k, "post_transform", 0);
+  int64_t ntg = qc_k_int(k, "n_targets", 0);
+  if (agg < 0 || agg > 3) return qc_k_error(k, "unknown aggregate_function %lld", (long long)agg);
+  if (post < 0 || post > 3)
+    return qc_k_error(k, "post_transform %lld is not supported", (long long)post);
+  size_t mb = sizeof(int64_t) * (size_t)(c.n_nodes ? c.n_nodes : 1);
+  c.mbeg = qc_k_alloc(k, mb);
+  c.mend = qc_k_alloc(k, mb);
+  size_t rb = sizeof(double) * (size_t)(ntg ? ntg : 1);
+  double *row = qc_k_alloc(k, rb);
+  qc_status s = (!c.mbeg || !c.mend || !row) ? qc_k_error(k, "out of memory") : QC_OK;
+  if (!s) {
+    memset(c.mbeg, 0, mb);
+    memset(c.mend, 0, mb);
+  }
+  for (int64_t t = 0; t < nroots && !s; t++) {
+    int64_t r = roots[t];
+    if (r < 0 || r >= c.n_nodes) s = qc_k_error(k, "tree root %lld out of range", (long long)r);
+    else if (!(c.tleaf[r] && c.fleaf[r] && c.tid[r] == c.fid[r])) s = te_assign_sets(&c, r, 0);
+  }
+  int64_t dims[2] = {x->dims[0], ntg};
+  qc_tensor *y = NULL;
+  if (!s) s = qc_k_out(k, 0, x->dtype, 2, dims, &y);
+  double fmax = qc_dtype_traits_of(x->dtype)->max_normal;
+  for (int64_t b = 0; b < x->dims[0] && !s; b++) {
+    for (int64_t j = 0; j < ntg; j++) row[j] = agg == 2 ? fmax : agg == 3 ? -fmax : 0;
+    for (int64_t t = 0; t < nroots && !s; t++) {
+      int64_t node = roots[t], leaf = -1;
+      if (c.tleaf[node] && c.fleaf[node] && c.tid[node] == c.fid[node]) {
+        leaf = node;
+      } else {
+        for (int steps = 0;; steps++) {
+          if (c.feat[node] < 0 || c.feat[node] >= x->dims[1] || steps > 1 << 20) {
+            s = qc_k_error(k, "bad tree at node %lld", (long long)node);
+            break;
+          }
+          double v = qc_elem_f64(x->dtype, qc_tensor_data(x), (size_t)(b * x->dims[1] + c.feat[node]));
+          bool tb = te_branch(&c, node, v);
+          int64_t next = tb ? c.tid[node] : c.fid[node];
+          if (tb ? c.tleaf[node] : c.fleaf[node]) {
+            leaf = next;
+            break;
+          }
+          node = next;
+          if (node < 0 || node >= c.n_nodes) {
+            s = qc_k_error(k, "node index %lld out of range", (long long)node);
+            break;
+          }
+        }
+      }
+      if (s) break;
+      if (leaf < 0 || leaf >= c.n_leaves || c.ltarget[leaf] < 0 || c.ltarget[leaf] >= ntg) {
+        s = qc_k_error(k, "leaf %lld out of range", (long long)leaf);
+        break;
+      }
+      double w = qc_elem_f64(c.weights->dtype, qc_tensor_data(c.weights), (size_t)leaf);
+      double *dst = &row[c.ltarget[leaf]];
+      switch (agg) {
+      case 0: *dst += w / (double)nroots; break;
+      case 1: *dst += w; break;
+      case 2: *dst = w < *dst ? w : *dst; break;
+      default: *dst = w > *dst ? w : *dst; break;
+      }
+    }
+    if (s) break;
+    if (post == 2)
+      for (int64_t j = 0; j < ntg; j++) row[j] = 1.0 / (1.0 + exp(-row[j]));
+    if (post == 1 || post == 3) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < ntg; j++)
+        if ((post == 1 || row[j] != 0) && row[j] > mx) mx = row[j];
+      for (int64_t j = 0; j < ntg; j++) {
+        row[j] = (post == 3 && row[j] == 0) ? 0 : exp(row[j] - mx);
+        sum += row[j];
+      }
+      for (int64_t j = 0; j < ntg; j++) row[j] = sum > 0 ? row[j] / sum : 0;
+    }
+    for (int64_t j = 0; j < ntg; j++)
+      qc_elem_set_f64(x->dtype, qc_tensor_data(y), (size_t)(b * ntg + j), row[j], 0);
+  }
+  if (c.mbeg) qc_k_free(k, c.mbeg, mb);
+  if (c.mend) qc_k_free(k, c.mend, mb);
+  if (row) qc_k_free(k, row, rb);
+  return s;
+}
+
+/* ---- ai.onnx.preview.training ---------------------------------------------------------------- */
+
+/* Inputs: R (learning rate), T (step), then n tensors of each per-parameter group
+ * (X..., G..., V..., H...); outputs the updated groups in the same order. */
+typedef enum { OPT_ADAGRAD, OPT_ADAM, OPT_MOMENTUM } opt_kind;
+
+static qc_status optimizer(qc_kctx *k, opt_kind kind) {
+  int32_t groups = kind == OPT_ADAM ? 4 : 3; /* inputs per parameter */
+  int32_t outs = groups - 1;
+  if (k->n_in < 2 + groups || (k->n_in - 2) % groups)
+    return qc_k_error(k, "expects R, T and %d tensors per parameter", groups);
+  int32_t n = (k->n_in - 2) / groups;
+  const qc_tensor *tr, *tt;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &tr));
+  QC_RETURN_IF_ERROR(need_in(k, 1, &tt));
+  double r = scalar_f64(tr), t = (double)qc_elem_i64(tt->dtype, qc_tensor_data(tt), 0);
+  double norm = qc_k_float(k, "norm_coefficient", 0.0), eps = qc_k_float(k, "epsilon", 1e-6);
+  double alpha = qc_k_float(k, "alpha", 0.9), beta = qc_k_float(k, "beta", 0.999);
+  double decay = qc_k_float(k, "decay_factor", 0.0), post = qc_k_float(k, "norm_coefficient_post", 0.0);
+  bool nesterov = false;
+  if (kind == OPT_MOMENTUM) {
+    const char *mode = qc_k_string(k, "mode", "standard");
+    if (strcmp(mode, "nesterov") == 0) nesterov = true;
+    else if (strcmp(mode, "standard") != 0) return qc_k_error(k, "unknown mode '%s'", mode);
+  }
+  for (int32_t p = 0; p < n; p++) {
+    const qc_tensor *in[4] = {NULL};
+    for (int32_t g = 0; g < groups; g++) QC_RETURN_IF_ERROR(need_in(k, 2 + g * n + p, &in[g]));
+    int64_t cnt = qc_tensor_numel(in[0]);
+    for (int32_t g = 1; g < groups; g++)
+      if (qc_tensor_numel(in[g]) != cnt) return qc_k_error(k, "parameter %d: tensor sizes differ", p);
+    qc_tensor *o[3] = {NULL};
+    for (int32_t g = 0; g < outs; g++) {
+      const qc_tensor *like = g == 0 ? in[0] : in[g + 1];
+      QC_RETURN_IF_ERROR(qc_k_out_like(k, g * n + p, like, &o[g]));
+    }
+    for (int64_t i = 0; i < cnt; i++) {
+      double x = qc_elem_f64(in[0]->dtype, qc_tensor_data(in[0]), (size_t)i);
+      double gr = qc_elem_f64(in[1]->dtype, qc_tensor_data(in[1]), (size_t)i);
+      double v2 = qc_elem_f64(in[2]->dtype, qc_tensor_data(in[2]), (size_t)i);
+      double g = norm * x + gr, res[3];
+      if (kind == OPT_ADAGRAD) {
+        double h = v2 + g * g;
+        res[0] = x - r / (1 + t * decay) * g / (sqrt(h) + eps);
+        res[1] = h;
+      } else if (kind == OPT_MOMENTUM) {
+        double v = alpha * v2 + (t > 0 ? beta : 1.0) * g;
+        res[0] = nesterov ? x - r * (g + alpha * v) : x - r * v;
+        res[1] = v;
+      } else {
+        double h0 = qc_elem_f64(in[3]->dtype, qc_tensor_data(in[3]), (size_t)i);
+        double v = alpha * v2 + (1 - alpha) * g, h = beta * h0 + (1 - beta) * g * g;
+        double ra = t > 0 ? r * sqrt(1 - pow(beta, t)) / (1 - pow(alpha, t)) : r;
+        res[0] = (1 - post) * (x - ra * (v / (sqrt(h) + eps)));
+        res[1] = v;
+        res[2] = h;
+      }
+      for (int32_t q = 0; q < outs; q++)
+        if (qc_k_out_used(k, q * n + p)) qc_elem_set_f64(o[q]->dtype, qc_tensor_data(o[q]), (size_t)i, res[q], 0);
+    }
+  }
+  return QC_OK;
+}
+static qc_status k_tr_adagrad(qc_kctx *k) { return optimizer(k, OPT_ADAGRAD); }
+static qc_status k_tr_adam(qc_kctx *k) { return optimizer(k, OPT_ADAM); }
+static qc_status k_tr_momentum(qc_kctx *k) { return optimizer(k, OPT_MOMENTUM); }
+
 const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_Cast, k_cast},
     {QC_OP_CastLike, k_castlike},
@@ -1077,5 +1474,12 @@ const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_StringConcat, k_string_concat},
     {QC_OP_StringSplit, k_string_split},
     {QC_OP_RegexFullMatch, k_regex_full_match},
+    {QC_OP_ML_Binarizer, k_ml_binarizer},
+    {QC_OP_ML_ArrayFeatureExtractor, k_ml_array_feature_extractor},
+    {QC_OP_ML_LabelEncoder, k_ml_label_encoder},
+    {QC_OP_ML_TreeEnsemble, k_ml_tree_ensemble},
+    {QC_OP_TR_Adagrad, k_tr_adagrad},
+    {QC_OP_TR_Adam, k_tr_adam},
+    {QC_OP_TR_Momentum, k_tr_momentum},
     {QC_OP_INVALID, NULL},
 };
