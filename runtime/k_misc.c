@@ -23,6 +23,9 @@ static qc_status dtype_attr(const qc_kctx *k, const char *name, int64_t code, qc
 }
 
 static double scalar_f64(const qc_tensor *t) { return qc_elem_f64(t->dtype, qc_tensor_data(t), 0); }
+static double scalar_f64_at(const qc_tensor *t, int64_t i) {
+  return qc_elem_f64(t->dtype, qc_tensor_data(t), (size_t)i);
+}
 
 static qc_status need_in(const qc_kctx *k, int32_t i, const qc_tensor **t) {
   *t = qc_k_in(k, i);
@@ -596,6 +599,146 @@ static qc_status k_multinomial(qc_kctx *k) {
       qc_elem_set_i64(dt, qc_tensor_data(y), (size_t)(b * samples + s), pick);
     }
   }
+  return QC_OK;
+}
+
+/* ---- DFT, STFT ---------------------------------------------------------------------------------- */
+
+/* One line of a discrete Fourier transform, in double. in: L complex values (re, im);
+ * out: K values. Forward: out[k] = sum_t in[t] e^{-2 pi i k t / n} over t < min(n, L).
+ * Inverse: the same with e^{+...} and a 1/n factor. IRFFT (`real_out`): in is the one-sided
+ * spectrum; out[t] (real) = 1/n (Re X0 + 2 sum_{0<k<n/2} Re(X_k e^{2 pi i k t/n})
+ * + [n even] Re X_{n/2} (-1)^t), as numpy's irfft. */
+static void dft_line(const double *in, int64_t L, double *out, int64_t K, int64_t n, bool inverse,
+                     bool real_out) {
+  double sgn = inverse ? 1.0 : -1.0;
+  for (int64_t k = 0; k < K; k++) {
+    double re = 0, im = 0;
+    if (real_out) {
+      int64_t m = n / 2 + 1;
+      for (int64_t f = 0; f < m && f < L; f++) {
+        double xr = in[2 * f], xi = in[2 * f + 1];
+        if (f == 0 || (n % 2 == 0 && f == n / 2)) {
+          re += xr * (f == 0 ? 1.0 : ((k % 2) ? -1.0 : 1.0));
+          continue;
+        }
+        double a = 2 * M_PI * (double)((f * k) % n) / (double)n;
+        re += 2 * (xr * cos(a) - xi * sin(a));
+      }
+      out[2 * k] = re / (double)n;
+      out[2 * k + 1] = 0;
+      continue;
+    }
+    for (int64_t t = 0; t < n && t < L; t++) {
+      double a = sgn * 2 * M_PI * (double)((k * t) % n) / (double)n;
+      double c = cos(a), s = sin(a), xr = in[2 * t], xi = in[2 * t + 1];
+      re += xr * c - xi * s;
+      im += xr * s + xi * c;
+    }
+    out[2 * k] = inverse ? re / (double)n : re;
+    out[2 * k + 1] = inverse ? im / (double)n : im;
+  }
+}
+
+static qc_status k_dft(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  if (!qc_dtype_is_float(x->dtype)) return qc_k_error(k, "input must be a float tensor");
+  int32_t r = x->rank;
+  if (r < 2 || (x->dims[r - 1] != 1 && x->dims[r - 1] != 2))
+    return qc_k_error(k, "input must end in a dimension of 1 (real) or 2 (complex)");
+  int64_t axis = qc_k_opset(k) >= 20 ? -2 : qc_k_int(k, "axis", 1);
+  const qc_tensor *ta = qc_k_opset(k) >= 20 ? qc_k_in(k, 2) : NULL;
+  if (ta) axis = qc_elem_i64(ta->dtype, qc_tensor_data(ta), 0);
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r - 1) return qc_k_error(k, "axis out of range");
+  bool inverse = qc_k_int(k, "inverse", 0) != 0, onesided = qc_k_int(k, "onesided", 0) != 0;
+  int64_t L = x->dims[axis], n = inverse && onesided ? 2 * (L - 1) : L;
+  const qc_tensor *tn = qc_k_in(k, 1);
+  if (tn) n = qc_elem_i64(tn->dtype, qc_tensor_data(tn), 0);
+  if (n <= 0) return qc_k_error(k, "dft_length must be positive");
+  int64_t K = (!inverse && onesided) ? n / 2 + 1 : n;
+  bool real_out = inverse && onesided;
+  int64_t dims[QC_MAX_RANK];
+  memcpy(dims, x->dims, sizeof(int64_t) * (size_t)r);
+  dims[axis] = K;
+  dims[r - 1] = real_out ? 1 : 2;
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, r, dims, &y));
+  int64_t outer = 1, mid = 1, cin = x->dims[r - 1], cout = dims[r - 1];
+  for (int32_t d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int32_t d = (int32_t)axis + 1; d < r - 1; d++) mid *= x->dims[d];
+  size_t bi = sizeof(double) * 2 * (size_t)(L ? L : 1), bo = sizeof(double) * 2 * (size_t)K;
+  double *in = qc_k_alloc(k, bi), *out = qc_k_alloc(k, bo);
+  if (!in || !out) {
+    if (in) qc_k_free(k, in, bi);
+    if (out) qc_k_free(k, out, bo);
+    return qc_k_error(k, "out of memory");
+  }
+  qc_acc a = qc_acc_of(x->dtype);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t m = 0; m < mid; m++) {
+      for (int64_t t = 0; t < L; t++) {
+        size_t base = (size_t)(((o * L + t) * mid + m) * cin);
+        in[2 * t] = a.getf(a.dt, qc_tensor_data(x), base);
+        in[2 * t + 1] = cin == 2 ? a.getf(a.dt, qc_tensor_data(x), base + 1) : 0;
+      }
+      dft_line(in, L, out, K, n, inverse, real_out);
+      for (int64_t kk = 0; kk < K; kk++) {
+        size_t base = (size_t)(((o * K + kk) * mid + m) * cout);
+        a.setf(a.dt, qc_tensor_data(y), base, out[2 * kk]);
+        if (cout == 2) a.setf(a.dt, qc_tensor_data(y), base + 1, out[2 * kk + 1]);
+      }
+    }
+  qc_k_free(k, in, bi);
+  qc_k_free(k, out, bo);
+  return QC_OK;
+}
+
+/* STFT: signal [B, L, 1|2], frame_step, window [W]?, frame_length? ->
+ * [B, frames, bins, 2] with frames = 1 + (L - frame_length) / frame_step. */
+static qc_status k_stft(qc_kctx *k) {
+  const qc_tensor *x, *tstep, *win = qc_k_in(k, 2), *tlen = qc_k_in(k, 3);
+  QC_RETURN_IF_ERROR(need_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(need_in(k, 1, &tstep));
+  if (x->rank != 3 || (x->dims[2] != 1 && x->dims[2] != 2))
+    return qc_k_error(k, "signal must be [batch, length, 1 or 2]");
+  int64_t L = x->dims[1], step = qc_elem_i64(tstep->dtype, qc_tensor_data(tstep), 0);
+  int64_t W = win ? qc_tensor_numel(win) : L;
+  int64_t fl = tlen ? qc_elem_i64(tlen->dtype, qc_tensor_data(tlen), 0) : W;
+  if (!win) W = fl;
+  if (step <= 0 || fl <= 0 || fl > L) return qc_k_error(k, "invalid frame_step or frame_length");
+  bool onesided = qc_k_int(k, "onesided", 1) != 0;
+  int64_t frames = 1 + (L - fl) / step, bins = onesided ? fl / 2 + 1 : fl;
+  int64_t dims[4] = {x->dims[0], frames, bins, 2};
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, 4, dims, &y));
+  size_t bi = sizeof(double) * 2 * (size_t)fl, bo = sizeof(double) * 2 * (size_t)bins;
+  double *in = qc_k_alloc(k, bi), *out = qc_k_alloc(k, bo);
+  if (!in || !out) {
+    if (in) qc_k_free(k, in, bi);
+    if (out) qc_k_free(k, out, bo);
+    return qc_k_error(k, "out of memory");
+  }
+  qc_acc a = qc_acc_of(x->dtype);
+  int64_t C = x->dims[2];
+  for (int64_t b = 0; b < x->dims[0]; b++)
+    for (int64_t f = 0; f < frames; f++) {
+      for (int64_t t = 0; t < fl; t++) {
+        int64_t pos = f * step + t;
+        double w = win ? (t < W ? scalar_f64_at(win, t) : 0) : 1;
+        bool inside = pos < L && t < W;
+        size_t base = (size_t)((b * L + pos) * C);
+        in[2 * t] = inside ? a.getf(a.dt, qc_tensor_data(x), base) * w : 0;
+        in[2 * t + 1] = inside && C == 2 ? a.getf(a.dt, qc_tensor_data(x), base + 1) * w : 0;
+      }
+      dft_line(in, fl, out, bins, fl, false, false);
+      for (int64_t kk = 0; kk < bins; kk++)
+        for (int c = 0; c < 2; c++)
+          a.setf(a.dt, qc_tensor_data(y), (size_t)(((b * frames + f) * bins + kk) * 2 + c), out[2 * kk + c]);
+    }
+  qc_k_free(k, in, bi);
+  qc_k_free(k, out, bo);
   return QC_OK;
 }
 
@@ -1470,6 +1613,8 @@ const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_RandomUniformLike, k_random_uniform_like},
     {QC_OP_Bernoulli, k_bernoulli},
     {QC_OP_Multinomial, k_multinomial},
+    {QC_OP_DFT, k_dft},
+    {QC_OP_STFT, k_stft},
     {QC_OP_StringNormalizer, k_string_normalizer},
     {QC_OP_StringConcat, k_string_concat},
     {QC_OP_StringSplit, k_string_split},
