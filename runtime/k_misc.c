@@ -44,7 +44,8 @@ static bool roundtrips(qc_dtype dt, double x, const char *s) {
 }
 
 /* numpy's str() of a float scalar: shortest round-trip digits, positional for
- * 1e-4 <= |x| < 1e16 (with at least ".0"), scientific otherwise ("1e-05", "1.5e+20"). */
+ * 1e-4 <= |x| < 10^d (with at least ".0"), scientific otherwise ("1e-05", "1.5e+20");
+ * d is 16 for f64, 6 for f32 and 3 for 16-bit floats. */
 static void format_float(qc_dtype dt, double x, char *out, size_t n) {
   if (isnan(x)) {
     snprintf(out, n, "nan");
@@ -85,7 +86,8 @@ static void format_float(qc_dtype dt, double x, char *out, size_t n) {
     left -= (size_t)w_;                                                                           \
   } while (0)
   if (neg) PUT("-");
-  if (ax >= 1e-4 && ax < 1e16) {
+  double hi = dt == QC_F64 ? 1e16 : qc_dtype_traits_of(dt)->bits > 16 ? 1e6 : 1e3;
+  if (ax >= 1e-4 && ax < hi) {
     if (exp10 >= 0) {
       for (int i = 0; i <= exp10; i++) PUT("%c", i < nd ? digits[i] : '0');
       PUT(".");
