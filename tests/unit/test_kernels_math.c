@@ -249,6 +249,47 @@ START_TEST(activations) {
 }
 END_TEST
 
+START_TEST(large_inputs_run_in_parallel_chunks) {
+  /* Big enough to be split across threads; every chunk boundary must land right. */
+  enum { R = 301, C = 1003 };
+  qc_tensor a, b;
+  kt_ok(qc_tensor_alloc(&a, NULL, QC_F32, 2, KT_DIMS(R, C)));
+  kt_ok(qc_tensor_alloc(&b, NULL, QC_I8, 2, KT_DIMS(R, 1)));
+  float *av = qc_tensor_data(&a);
+  int8_t *bv = qc_tensor_data(&b);
+  for (int i = 0; i < R * C; i++) av[i] = (float)(i % 97) - 48.5f;
+  for (int i = 0; i < R; i++) bv[i] = (int8_t)(i % 11 - 5);
+  qc_tensor bf;
+  kt_ok(qc_tensor_alloc(&bf, NULL, QC_F32, 2, KT_DIMS(R, 1)));
+  for (int i = 0; i < R; i++) ((float *)qc_tensor_data(&bf))[i] = bv[i];
+  kt_run r = kt_op(QC_OP_Mul, 2, (const qc_tensor *[]){&a, &bf}, 0, NULL, 1);
+  kt_expect_shape(&r.out[0], QC_F32, 2, KT_DIMS(R, C));
+  const float *y = qc_tensor_data(&r.out[0].t);
+  for (int i = 0; i < R * C; i++) ck_assert(y[i] == av[i] * (float)bv[i / C]);
+  kt_done(&r);
+  /* integer path with wraparound, and a sub-byte output written by one thread */
+  qc_tensor c;
+  kt_ok(qc_tensor_alloc(&c, NULL, QC_I8, 2, KT_DIMS(R, C)));
+  for (int i = 0; i < R * C; i++) ((int8_t *)qc_tensor_data(&c))[i] = (int8_t)(i * 7);
+  r = kt_op(QC_OP_Add, 2, (const qc_tensor *[]){&c, &b}, 0, NULL, 1);
+  const int8_t *yi = qc_tensor_data(&r.out[0].t);
+  for (int i = 0; i < R * C; i++) ck_assert(yi[i] == (int8_t)((int8_t)(i * 7) + bv[i / C]));
+  kt_done(&r);
+  qc_tensor like;
+  kt_ok(qc_tensor_alloc(&like, NULL, QC_I4, 0, NULL));
+  r = kt_op(QC_OP_CastLike, 2, (const qc_tensor *[]){&c, &like}, 0, NULL, 1);
+  for (int i = 0; i < R * C; i++)
+    ck_assert(qc_elem_i64(QC_I4, qc_tensor_data(&r.out[0].t), (size_t)i) ==
+              (int64_t)(int8_t)((uint8_t)((int8_t)(i * 7)) << 4) >> 4);
+  kt_done(&r);
+  qc_tensor_release(&a);
+  qc_tensor_release(&b);
+  qc_tensor_release(&bf);
+  qc_tensor_release(&c);
+  qc_tensor_release(&like);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernels_math");
   TCase *tc = tcase_create("core");
@@ -264,6 +305,7 @@ int main(void) {
   tcase_add_test(tc, f16_rounds_after_each_step);
   tcase_add_test(tc, variadic_broadcast);
   tcase_add_test(tc, activations);
+  tcase_add_test(tc, large_inputs_run_in_parallel_chunks);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
