@@ -207,7 +207,6 @@ int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b) {
   return p;
 }
 
-
 int qc_elem_compare(qc_dtype dt, const void *a, int64_t i, const void *b, int64_t j) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);
   switch (t->kind) {

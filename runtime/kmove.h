@@ -64,7 +64,7 @@ void qc_strides_of(int32_t rank, const int64_t *dims, int64_t *strides);
 /* Product of dims[a, b). */
 int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b);
 
-/* Integer lists from tensors: qc_k_ints / qc_k_ints_alloc in runtime/kutil.h. */
+/* Integer lists (qc_k_ints, qc_k_ints_alloc) and qc_k_opset live in runtime/kutil.h. */
 
 /* Total order on elements of one dtype, as numpy sorts: numbers by value with NaN last,
  * strings by bytes. Not for complex or block types. */
@@ -73,6 +73,5 @@ int qc_elem_compare(qc_dtype dt, const void *a, int64_t i, const void *b, int64_
 /* Stable merge sort of idx[0..n) by cmp(ctx, x, y) (< 0: x first). False on OOM. */
 bool qc_sort_stable(int64_t *idx, int64_t n, int (*cmp)(void *ctx, int64_t x, int64_t y),
                     void *ctx);
-
 
 #endif
