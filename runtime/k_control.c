@@ -81,7 +81,7 @@ static qc_status join_tensors(const qc_kctx *k, const qc_tensor *items, int32_t 
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, t0->dtype));
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, k->alloc, t0->dtype, r, od));
-  int64_t outer = qc_dims_prod(od, 0, a), inner = qc_dims_prod(od, a + 1, r);
+  int64_t outer = qc_shape_numel(a, od), inner = qc_shape_numel(r - (a + 1), od + (a + 1));
   int64_t row = od[a] * inner, off = 0;
   for (int32_t j = 0; j < n; j++) {
     const qc_tensor *t = &items[reverse ? n - 1 - j : j];
@@ -108,7 +108,7 @@ static qc_status take_along(const qc_kctx *k, const qc_tensor *x, int32_t axis, 
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, k->alloc, x->dtype, r, od));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   if (!qc_move_blocks(&mv, qc_tensor_data(out), 0, len * inner, qc_tensor_data(x), i * inner,
                       x->dims[axis] * inner, len * inner, outer)) {
     qc_tensor_release(out);
@@ -253,16 +253,6 @@ static qc_status k_loop(qc_kctx *k) {
 
 /* ---- Scan -------------------------------------------------------------------------------------- */
 
-/* Read an ints attribute of length n into out (default 0). */
-static qc_status ints_attr(const qc_kctx *k, const char *name, int32_t n, int64_t *out) {
-  const qc_attr *a = qc_k_attr(k, name);
-  for (int32_t i = 0; i < n; i++) out[i] = 0;
-  if (!a || a->kind != QC_ATTR_INTS) return QC_OK;
-  if (a->n != n) return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, a->n, n);
-  for (int32_t i = 0; i < n; i++) out[i] = a->u.ints[i];
-  return QC_OK;
-}
-
 /* The Scan loop for one sequence: states (N rvalues, updated in place), scan inputs (M
  * tensors) with their axes and directions, L iterations. Scan outputs are stacked along
  * out_axis[i] (reversed where out_rev[i]) into outs[i]. */
@@ -337,10 +327,10 @@ static qc_status k_scan(qc_kctx *k) {
     if (!xs[j]) s = qc_k_error(k, "scan input %d is missing", j);
   }
   if (!s && !v8) {
-    s = ints_attr(k, "scan_input_axes", M, in_axis);
-    if (!s) s = ints_attr(k, "scan_input_directions", M, in_rev);
-    if (!s) s = ints_attr(k, "scan_output_axes", K, out_axis);
-    if (!s) s = ints_attr(k, "scan_output_directions", K, out_rev);
+    s = qc_k_attr_ints_or(k, "scan_input_axes", M, 0, in_axis);
+    if (!s) s = qc_k_attr_ints_or(k, "scan_input_directions", M, 0, in_rev);
+    if (!s) s = qc_k_attr_ints_or(k, "scan_output_axes", K, 0, out_axis);
+    if (!s) s = qc_k_attr_ints_or(k, "scan_output_directions", K, 0, out_rev);
     int64_t L = -1;
     for (int32_t j = 0; j < M && !s; j++) {
       int32_t a;
@@ -359,7 +349,7 @@ static qc_status k_scan(qc_kctx *k) {
     if (!s) s = scan_run(k, body, N, states, M, xs, in_axis, in_rev, L, K, out_axis, out_rev, outs);
   } else if (!s) {
     /* Per batch entry: slice states and inputs, run, and stack along the batch axis. */
-    s = ints_attr(k, "directions", M, in_rev);
+    s = qc_k_attr_ints_or(k, "directions", M, 0, in_rev);
     const qc_tensor *lens = qc_k_in(k, 0);
     int64_t B = xs[0]->rank >= 2 ? xs[0]->dims[0] : -1, maxL = B >= 0 ? xs[0]->dims[1] : 0;
     if (!s && B < 0) s = qc_k_error(k, "Scan-8 inputs need a batch and a sequence axis");

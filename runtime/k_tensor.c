@@ -53,7 +53,7 @@ static const qc_tensor *opt_in(const qc_kctx *k, int32_t i) {
 /* Integer list from input `in` when present, else from attribute `attr`. *found tells
  * whether either exists. */
 static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64_t *out,
-                           int64_t max, int64_t *n, bool *found) {
+                           int32_t max, int32_t *n, bool *found) {
   const qc_tensor *t = qc_k_in(k, in);
   *n = 0;
   *found = false;
@@ -71,12 +71,6 @@ static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64
   return QC_OK;
 }
 
-static qc_status norm_axis(const qc_kctx *k, int64_t axis, int32_t rank, int32_t *out) {
-  if (!qc_norm_axis(axis, rank, out))
-    return qc_k_error(k, "axis %lld is out of range for rank %d", (long long)axis, rank);
-  return QC_OK;
-}
-
 /* One element of dtype dt holding the number v (the fill of Pad/Resize extrapolation). */
 static void elem_from_f64(qc_dtype dt, double v, void *buf) {
   memset(buf, 0, 16);
@@ -89,7 +83,8 @@ static qc_status k_reshape(qc_kctx *k) {
   const qc_tensor *x, *sh;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
-  int64_t d[QC_MAX_RANK], n;
+  int64_t d[QC_MAX_RANK];
+  int32_t n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", d, QC_MAX_RANK, &n));
   bool allowzero = qc_k_int(k, "allowzero", 0) != 0;
   int32_t infer = -1;
@@ -125,8 +120,8 @@ static qc_status k_flatten(qc_kctx *k) {
   if (axis < 0 || axis > x->rank)
     return qc_k_error(k, "axis %lld is out of range for rank %d", (long long)qc_k_int(k, "axis", 1),
                       x->rank);
-  int64_t d[2] = {qc_dims_prod(x->dims, 0, (int32_t)axis),
-                  qc_dims_prod(x->dims, (int32_t)axis, x->rank)};
+  int64_t d[2] = {qc_shape_numel((int32_t)axis, x->dims),
+                  qc_shape_numel(x->rank - (int32_t)axis, x->dims + axis)};
   return out_view(k, 0, x, 2, d);
 }
 
@@ -134,7 +129,7 @@ static qc_status k_squeeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t axes[QC_MAX_RANK];
-  int64_t n;
+  int32_t n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   bool drop[QC_MAX_RANK] = {false};
@@ -143,7 +138,7 @@ static qc_status k_squeeze(qc_kctx *k) {
   }
   for (int64_t i = 0; i < n; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], x->rank, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], x->rank, &a));
     if (x->dims[a] != 1)
       return qc_k_error(k, "cannot squeeze axis %d of size %lld", a, (long long)x->dims[a]);
     drop[a] = true;
@@ -159,7 +154,7 @@ static qc_status k_unsqueeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t axes[QC_MAX_RANK];
-  int64_t n;
+  int32_t n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   if (!found) return qc_k_error(k, "axes are missing");
@@ -168,7 +163,7 @@ static qc_status k_unsqueeze(qc_kctx *k) {
   bool ins[QC_MAX_RANK] = {false};
   for (int64_t i = 0; i < n; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     if (ins[a]) return qc_k_error(k, "axis %d is given twice", a);
     ins[a] = true;
   }
@@ -183,14 +178,14 @@ static qc_status k_transpose(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t perm[QC_MAX_RANK];
-  const qc_attr *a = qc_k_attr(k, "perm");
-  if (a && a->kind == QC_ATTR_INTS) {
-    if (a->n != x->rank)
-      return qc_k_error(k, "perm has %d entries for rank %d", a->n, x->rank);
+  int32_t n;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "perm", perm, QC_MAX_RANK, &n));
+  if (n >= 0) {
+    if (n != x->rank) return qc_k_error(k, "perm has %d entries for rank %d", n, x->rank);
     bool seen[QC_MAX_RANK] = {false};
-    for (int32_t i = 0; i < a->n; i++) {
+    for (int32_t i = 0; i < n; i++) {
       int32_t p;
-      QC_RETURN_IF_ERROR(norm_axis(k, a->u.ints[i], x->rank, &p));
+      QC_RETURN_IF_ERROR(qc_k_axis(k, perm[i], x->rank, &p));
       if (seen[p]) return qc_k_error(k, "perm is not a permutation");
       seen[p] = true;
       perm[i] = p;
@@ -208,7 +203,7 @@ static qc_status k_concat(qc_kctx *k) {
   for (int32_t i = 0; i < k->n_in && !x0; i++) x0 = qc_k_in(k, i);
   if (!x0) return qc_k_error(k, "no inputs");
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", 0), x0->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", 0), x0->rank, &axis));
   int64_t d[QC_MAX_RANK];
   memcpy(d, x0->dims, sizeof d);
   d[axis] = 0;
@@ -227,7 +222,7 @@ static qc_status k_concat(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x0->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x0->dtype, x0->rank, d, &y));
-  int64_t outer = qc_dims_prod(d, 0, axis), inner = qc_dims_prod(d, axis + 1, x0->rank);
+  int64_t outer = qc_shape_numel(axis, d), inner = qc_shape_numel(x0->rank - (axis + 1), d + (axis + 1));
   int64_t row = d[axis] * inner, off = 0;
   for (int32_t i = 0; i < k->n_in; i++) {
     const qc_tensor *t = qc_k_in(k, i);
@@ -244,11 +239,11 @@ static qc_status k_split(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", 0), x->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", 0), x->rank, &axis));
   int32_t nout = k->n_out;
   int64_t *len = calloc((size_t)nout, sizeof *len);
   if (!len) return QC_OOM();
-  int64_t n = 0;
+  int32_t n = 0;
   bool found = false;
   qc_status s = QC_OK;
   const qc_tensor *st = qc_k_in(k, 1);
@@ -256,18 +251,13 @@ static qc_status k_split(qc_kctx *k) {
     found = true;
     s = qc_k_ints(k, st, "split", len, nout, &n);
   } else {
-    const qc_attr *a = qc_k_attr(k, "split");
-    if (a && a->kind == QC_ATTR_INTS) {
-      found = true;
-      n = a->n;
-      if (n != nout) s = qc_k_error(k, "split has %d entries for %d outputs", a->n, nout);
-      for (int32_t i = 0; i < a->n && !s; i++) len[i] = a->u.ints[i];
-    }
+    s = qc_k_attr_ints(k, "split", len, nout, &n);
+    found = n >= 0;
   }
   int64_t dim = x->dims[axis];
   if (!s && found) {
     int64_t sum = 0;
-    if (n != nout) s = qc_k_error(k, "split has %lld entries for %d outputs", (long long)n, nout);
+    if (n != nout) s = qc_k_error(k, "split has %d entries for %d outputs", n, nout);
     for (int32_t i = 0; i < nout && !s; i++) {
       if (len[i] < 0) s = qc_k_error(k, "split[%d] is negative", i);
       sum += len[i];
@@ -292,7 +282,7 @@ static qc_status k_split(qc_kctx *k) {
   }
   qc_mover mv;
   if (!s) s = qc_mover_init(k, &mv, x->dtype);
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t start = 0;
   for (int32_t i = 0; i < nout && !s; i++) {
     int64_t d[QC_MAX_RANK];
@@ -332,7 +322,7 @@ static qc_status k_slice(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t starts[QC_MAX_RANK], ends[QC_MAX_RANK], axes[QC_MAX_RANK], steps[QC_MAX_RANK];
-  int64_t ns, ne, na = 0, nst = 0;
+  int32_t ns, ne, na = 0, nst = 0;
   bool f1, f2, fa = false, fs = false;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "starts", starts, QC_MAX_RANK, &ns, &f1));
   QC_RETURN_IF_ERROR(ints_from(k, 2, "ends", ends, QC_MAX_RANK, &ne, &f2));
@@ -354,14 +344,14 @@ static qc_status k_slice(qc_kctx *k) {
   }
   for (int64_t i = 0; i < ns; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, fa ? axes[i] : i, x->rank, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, fa ? axes[i] : i, x->rank, &a));
     if (seen[a]) return qc_k_error(k, "axis %d is sliced twice", a);
     seen[a] = true;
     step[a] = fs ? steps[i] : 1;
     if (step[a] == 0) return qc_k_error(k, "step 0 on axis %d", a);
     slice_axis(x->dims[a], starts[i], ends[i], step[a], &s0[a], &len[a]);
   }
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, x->rank, len)) return QC_OOM();
   for (int32_t d = 0; d < x->rank; d++)
@@ -390,7 +380,8 @@ static qc_status k_pad(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int32_t r = x->rank;
-  int64_t pads[2 * QC_MAX_RANK], axes[QC_MAX_RANK], np_ = 0, na = 0;
+  int64_t pads[2 * QC_MAX_RANK], axes[QC_MAX_RANK];
+  int32_t np_ = 0, na = 0;
   bool found;
   const char *mode_s = qc_k_string(k, "mode", "constant");
   int mode = !strcmp(mode_s, "constant") ? 0 : !strcmp(mode_s, "reflect") ? 1
@@ -420,11 +411,11 @@ static qc_status k_pad(qc_kctx *k) {
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
   if (np_ != 2 * na)
-    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_, (long long)(2 * na));
+    return qc_k_error(k, "pads has %d entries, expected %d", np_, 2 * na);
   int64_t pb[QC_MAX_RANK] = {0}, pe[QC_MAX_RANK] = {0};
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     pb[a] = pads[i];
     pe[a] = pads[na + i];
   }
@@ -433,7 +424,7 @@ static qc_status k_pad(qc_kctx *k) {
     od[d] = x->dims[d] + pb[d] + pe[d];
     if (od[d] < 0) return qc_k_error(k, "axis %d: pads crop more than the dimension", d);
   }
-  qc_strides_of(r, x->dims, st);
+  qc_strides(r, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, r, od)) return QC_OOM();
   for (int32_t d = 0; d < r; d++) {
@@ -456,15 +447,16 @@ static qc_status k_tile(qc_kctx *k) {
   const qc_tensor *x, *rt;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "repeats", &rt));
-  int64_t rep[QC_MAX_RANK], n;
+  int64_t rep[QC_MAX_RANK];
+  int32_t n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, rt, "repeats", rep, QC_MAX_RANK, &n));
-  if (n != x->rank) return qc_k_error(k, "repeats has %lld entries for rank %d", (long long)n, x->rank);
+  if (n != x->rank) return qc_k_error(k, "repeats has %d entries for rank %d", n, x->rank);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   for (int32_t d = 0; d < x->rank; d++) {
     if (rep[d] < 0) return qc_k_error(k, "repeats[%d] is negative", d);
     od[d] = x->dims[d] * rep[d];
   }
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, x->rank, od)) return QC_OOM();
   for (int32_t d = 0; d < x->rank; d++)
@@ -475,7 +467,7 @@ static qc_status k_tile(qc_kctx *k) {
 /* Broadcast maps: x (contiguous) read as an output of rank r with dims od. */
 static bool broadcast_maps(qc_axis_maps *m, const qc_tensor *x, int32_t r, const int64_t *od) {
   int64_t st[QC_MAX_RANK];
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   if (!qc_maps_init(m, r, od)) return false;
   for (int32_t d = 0; d < r; d++) {
     int32_t xd = d - (r - x->rank);
@@ -489,8 +481,8 @@ static qc_status k_expand(qc_kctx *k) {
   const qc_tensor *x, *sh;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
-  int64_t d[QC_MAX_RANK], od[QC_MAX_RANK], n;
-  int32_t r;
+  int64_t d[QC_MAX_RANK], od[QC_MAX_RANK];
+  int32_t r, n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", d, QC_MAX_RANK, &n));
   for (int64_t i = 0; i < n; i++)
     if (d[i] < 0) return qc_k_error(k, "shape[%lld] is negative", (long long)i);
@@ -550,7 +542,8 @@ static qc_status k_trilu(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   if (x->rank < 2) return qc_k_error(k, "expected rank >= 2, got %d", x->rank);
-  int64_t kk = 0, n;
+  int64_t kk = 0;
+  int32_t n;
   if (qc_k_in(k, 1)) QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "k", &kk, 1, &n));
   bool upper = qc_k_int(k, "upper", 1) != 0;
   qc_mover mv;
@@ -558,7 +551,7 @@ static qc_status k_trilu(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out_like(k, 0, x, &y));
   int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
-  int64_t mats = qc_dims_prod(x->dims, 0, x->rank - 2);
+  int64_t mats = qc_shape_numel(x->rank - 2, x->dims);
   for (int64_t b = 0; b < mats; b++)
     for (int64_t i = 0; i < rows; i++) {
       /* upper keeps j - i >= k; lower keeps j - i <= k */
@@ -582,7 +575,7 @@ static qc_status k_reverse_sequence(qc_kctx *k) {
     return qc_k_error(k, "time_axis and batch_axis must be 0 and 1 in some order");
   int64_t *lens, n;
   QC_RETURN_IF_ERROR(qc_k_ints_alloc(k, lt, "sequence_lens", &lens, &n));
-  int64_t T = x->dims[ta], B = x->dims[ba], inner = qc_dims_prod(x->dims, 2, x->rank);
+  int64_t T = x->dims[ta], B = x->dims[ba], inner = qc_shape_numel(x->rank - 2, x->dims + 2);
   qc_status s = QC_OK;
   if (n != B) s = qc_k_error(k, "sequence_lens has %lld entries for batch %lld", (long long)n, (long long)B);
   for (int64_t b = 0; b < B && !s; b++)
@@ -607,26 +600,24 @@ static qc_status k_center_crop_pad(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "input_data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
   int32_t r = x->rank;
-  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n, na = r;
+  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK];
+  int32_t n, na = r;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", shape, QC_MAX_RANK, &n));
-  const qc_attr *aa = qc_k_attr(k, "axes");
-  if (aa && aa->kind == QC_ATTR_INTS) {
-    if (aa->n > QC_MAX_RANK) return qc_k_error(k, "too many axes");
-    na = aa->n;
-    for (int32_t i = 0; i < aa->n; i++) axes[i] = aa->u.ints[i];
-  } else {
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
+  if (na < 0) {
+    na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (n != na) return qc_k_error(k, "shape has %lld entries for %lld axes", (long long)n, (long long)na);
+  if (n != na) return qc_k_error(k, "shape has %d entries for %d axes", n, na);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     if (shape[i] < 0) return qc_k_error(k, "shape[%lld] is negative", (long long)i);
     od[a] = shape[i];
   }
-  qc_strides_of(r, x->dims, st);
+  qc_strides(r, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, r, od)) return QC_OOM();
   for (int32_t d = 0; d < r; d++) {
@@ -650,10 +641,10 @@ static qc_status k_compress(qc_kctx *k) {
   int32_t axis = -1;
   int64_t dim = qc_tensor_numel(x), inner = 1, outer = 1;
   if (aa) {
-    QC_RETURN_IF_ERROR(norm_axis(k, aa->u.i, x->rank, &axis));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, aa->u.i, x->rank, &axis));
     dim = x->dims[axis];
-    outer = qc_dims_prod(x->dims, 0, axis);
-    inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+    outer = qc_shape_numel(axis, x->dims);
+    inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   }
   int64_t nc = c->dims[0] < dim ? c->dims[0] : dim, cnt = 0;
   const void *cd = qc_tensor_data(c);
@@ -758,10 +749,10 @@ static qc_status k_unique(qc_kctx *k) {
   slice_cmp_ctx c = {x->dtype, qc_tensor_data(x), 1, qc_tensor_numel(x), 1};
   int32_t axis = -1;
   if (aa) {
-    QC_RETURN_IF_ERROR(norm_axis(k, aa->u.i, x->rank, &axis));
-    c.outer = qc_dims_prod(x->dims, 0, axis);
+    QC_RETURN_IF_ERROR(qc_k_axis(k, aa->u.i, x->rank, &axis));
+    c.outer = qc_shape_numel(axis, x->dims);
     c.dim = x->dims[axis];
-    c.inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+    c.inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   }
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
@@ -841,11 +832,12 @@ static int topk_cmp(void *ctx, int64_t a, int64_t b) {
 static qc_status k_topk(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "X", &x));
-  int64_t kk, n;
+  int64_t kk;
+  int32_t n;
   if (qc_k_in(k, 1)) QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
   else kk = qc_k_int(k, "k", 0);
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", -1), x->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", -1), x->rank, &axis));
   int64_t dim = x->dims[axis];
   if (kk < 0 || kk > dim)
     return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk, (long long)dim);
@@ -858,7 +850,7 @@ static qc_status k_topk(qc_kctx *k) {
   qc_tensor *tv, *ti;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank, od, &tv));
   QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_I64, x->rank, od, &ti));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)(dim ? dim : 1));
   if (!idx) return QC_OOM();
   topk_ctx c = {x->dtype, qc_tensor_data(x), 0, inner, qc_k_int(k, "largest", 1) != 0};
@@ -897,7 +889,7 @@ static qc_status k_onehot(qc_kctx *k) {
   if (depth < 0) return qc_k_error(k, "depth is negative");
   int32_t r = ind->rank + 1, axis;
   if (r > QC_MAX_RANK) return qc_k_error(k, "output rank exceeds quarc's limit");
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", -1), r, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", -1), r, &axis));
   int64_t od[QC_MAX_RANK];
   for (int32_t d = 0, j = 0; d < r; d++) od[d] = d == axis ? depth : ind->dims[j++];
   qc_mover mv;
@@ -906,7 +898,7 @@ static qc_status k_onehot(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, val->dtype, r, od, &y));
   const void *vp = qc_tensor_data(val), *ip = qc_tensor_data(ind);
   if (!qc_move_fill(&mv, qc_tensor_data(y), 0, vp, qc_tensor_numel(y))) return QC_OOM();
-  int64_t outer = qc_dims_prod(od, 0, axis), inner = qc_dims_prod(od, axis + 1, r);
+  int64_t outer = qc_shape_numel(axis, od), inner = qc_shape_numel(r - (axis + 1), od + (axis + 1));
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       int64_t v = qc_elem_i64(ind->dtype, ip, (size_t)(o * inner + i));
@@ -1018,7 +1010,7 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   }
   if (p->mode == RM_NEAREST) {
     int64_t st[QC_MAX_RANK];
-    qc_strides_of(r, x->dims, st);
+    qc_strides(r, x->dims, st);
     qc_axis_maps m;
     if (!qc_maps_init(&m, r, od)) return QC_OOM();
     for (int32_t d = 0; d < r; d++) {
@@ -1069,7 +1061,7 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
     int32_t a = axes[ai];
     if (!active[a]) continue;
     int64_t in = cur[a], out = od[a];
-    int64_t outer = qc_dims_prod(cur, 0, a), inner = qc_dims_prod(cur, a + 1, r);
+    int64_t outer = qc_shape_numel(a, cur), inner = qc_shape_numel(r - (a + 1), cur + (a + 1));
     int64_t nn = outer * out * inner;
     double *nb = malloc(sizeof(double) * (size_t)(nn ? nn : 1));
     if (!nb) {
@@ -1169,17 +1161,14 @@ static qc_status k_resize(qc_kctx *k) {
   }
   if (!scales_t == !sizes_t) return qc_k_error(k, "exactly one of scales and sizes must be given");
   int32_t axes[QC_MAX_RANK], na = r;
-  const qc_attr *aa = qc_k_attr(k, "axes");
-  bool seen[QC_MAX_RANK] = {false};
-  if (aa && aa->kind == QC_ATTR_INTS) {
-    if (aa->n > r) return qc_k_error(k, "too many axes");
-    na = aa->n;
-    for (int32_t i = 0; i < na; i++) {
-      QC_RETURN_IF_ERROR(norm_axis(k, aa->u.ints[i], r, &axes[i]));
-      if (seen[axes[i]]) return qc_k_error(k, "axis %d is given twice", axes[i]);
-      seen[axes[i]] = true;
-    }
+  int64_t ax[QC_MAX_RANK];
+  bool seen[QC_MAX_RANK];
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", ax, QC_MAX_RANK, &na));
+  if (na >= 0) {
+    QC_RETURN_IF_ERROR(qc_k_axes_mask(k, ax, na, r, seen));
+    for (int32_t i = 0; i < na; i++) (void)qc_norm_axis(ax[i], r, &axes[i]);
   } else {
+    na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
   double scale[QC_MAX_RANK], roi[2 * QC_MAX_RANK], v[2 * QC_MAX_RANK];
@@ -1208,8 +1197,9 @@ static qc_status k_resize(qc_kctx *k) {
     }
   } else {
     int64_t sz[QC_MAX_RANK];
-    QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &n));
-    if (n != na) return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)n, na);
+    int32_t nsz;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &nsz));
+    if (nsz != na) return qc_k_error(k, "sizes has %d entries for %d axes", nsz, na);
     for (int32_t i = 0; i < na; i++) {
       if (sz[i] < 0) return qc_k_error(k, "sizes must not be negative");
       od[axes[i]] = sz[i];
@@ -1268,34 +1258,23 @@ static qc_status k_upsample(qc_kctx *k) {
 
 /* ---- Col2Im ---------------------------------------------------------------------------------- */
 
-static qc_status attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
-                              int64_t *out) {
-  const qc_attr *a = qc_k_attr(k, name);
-  if (!a || a->kind != QC_ATTR_INTS) {
-    for (int32_t i = 0; i < n; i++) out[i] = dflt;
-    return QC_OK;
-  }
-  if (a->n != n) return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, a->n, n);
-  for (int32_t i = 0; i < n; i++) out[i] = a->u.ints[i];
-  return QC_OK;
-}
-
 static qc_status k_col2im(qc_kctx *k) {
   const qc_tensor *x, *it, *bt;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "image_shape", &it));
   QC_RETURN_IF_ERROR(need_in(k, 2, "block_shape", &bt));
-  int64_t img[QC_MAX_RANK], blk[QC_MAX_RANK], ni, nb;
+  int64_t img[QC_MAX_RANK], blk[QC_MAX_RANK];
+  int32_t ni, nb;
   QC_RETURN_IF_ERROR(qc_k_ints(k, it, "image_shape", img, QC_MAX_RANK - 2, &ni));
   QC_RETURN_IF_ERROR(qc_k_ints(k, bt, "block_shape", blk, QC_MAX_RANK - 2, &nb));
   int32_t nd = (int32_t)ni;
   if (nb != ni) return qc_k_error(k, "image_shape and block_shape differ in length");
   if (x->rank != 3) return qc_k_error(k, "input must be 3-D [N, C*prod(block), L]");
   int64_t dil[QC_MAX_RANK], pads[2 * QC_MAX_RANK], str[QC_MAX_RANK];
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "dilations", nd, 1, dil));
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "pads", 2 * nd, 0, pads));
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "strides", nd, 1, str));
-  int64_t kprod = qc_dims_prod(blk, 0, nd), cols[QC_MAX_RANK];
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "dilations", nd, 1, dil));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "pads", 2 * nd, 0, pads));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "strides", nd, 1, str));
+  int64_t kprod = qc_shape_numel(nd, blk), cols[QC_MAX_RANK];
   if (kprod <= 0 || x->dims[1] % kprod) return qc_k_error(k, "channels are not a multiple of prod(block_shape)");
   int64_t C = x->dims[1] / kprod, N = x->dims[0], L = 1;
   for (int32_t i = 0; i < nd; i++) {
@@ -1307,7 +1286,7 @@ static qc_status k_col2im(qc_kctx *k) {
                                         (long long)x->dims[2], (long long)L);
   int64_t od[QC_MAX_RANK] = {N, C};
   for (int32_t i = 0; i < nd; i++) od[2 + i] = img[i];
-  int64_t isz = qc_dims_prod(img, 0, nd);
+  int64_t isz = qc_shape_numel(nd, img);
   double *acc = calloc((size_t)(isz ? isz : 1), sizeof(double));
   if (!acc) return QC_OOM();
   qc_tensor *y;
@@ -1352,7 +1331,8 @@ static qc_status k_affine_grid(qc_kctx *k) {
   const qc_tensor *th, *st;
   QC_RETURN_IF_ERROR(need_in(k, 0, "theta", &th));
   QC_RETURN_IF_ERROR(need_in(k, 1, "size", &st));
-  int64_t size[5], n;
+  int64_t size[5];
+  int32_t n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, st, "size", size, 5, &n));
   int32_t nd = (int32_t)n - 2; /* spatial dims: 2 or 3 */
   if (nd != 2 && nd != 3) return qc_k_error(k, "size must have 4 or 5 entries");
@@ -1367,7 +1347,7 @@ static qc_status k_affine_grid(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, th->dtype, nd + 2, od, &y));
   const void *tp = qc_tensor_data(th);
-  int64_t pts = qc_dims_prod(size, 2, 2 + nd);
+  int64_t pts = qc_shape_numel(nd, size + 2);
   for (int64_t b = 0; b < N; b++)
     for (int64_t p = 0; p < pts; p++) {
       /* Homogeneous base point (x, y[, z], 1): x runs along the last spatial axis. */
@@ -1453,9 +1433,9 @@ static qc_status k_grid_sample(qc_kctx *k) {
   for (int32_t i = 0; i < nd; i++) od[2 + i] = gt->dims[1 + i];
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank, od, &y));
-  int64_t pts = qc_dims_prod(od, 2, x->rank), isz = qc_dims_prod(x->dims, 2, x->rank);
+  int64_t pts = qc_shape_numel(x->rank - 2, od + 2), isz = qc_shape_numel(x->rank - 2, x->dims + 2);
   int64_t ist[QC_MAX_RANK];
-  qc_strides_of(nd, g.dims, ist);
+  qc_strides(nd, g.dims, ist);
   int taps = mode == RM_NEAREST ? 1 : mode == RM_LINEAR ? 2 : 4;
   const void *gp = qc_tensor_data(gt);
   bool f64 = gt->dtype == QC_F64;

@@ -15,13 +15,7 @@ qc_status qc_mover_init(const qc_kctx *k, qc_mover *m, qc_dtype dt) {
   return QC_OK;
 }
 
-static bool set_string(char **slot, const char *s) {
-  char *d = strdup(s ? s : "");
-  if (!d) return false;
-  free(*slot);
-  *slot = d;
-  return true;
-}
+static bool set_string(char **slot, const char *s) { return qc_string_store(slot, s ? s : "", -1); }
 
 bool qc_move(const qc_mover *m, void *dst, int64_t j, const void *src, int64_t i, int64_t n) {
   if (n <= 0) return true;
@@ -104,7 +98,7 @@ void qc_maps_free(qc_axis_maps *m) {
 bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims,
                        const int64_t *perm) {
   int64_t st[QC_MAX_RANK], od[QC_MAX_RANK];
-  qc_strides_of(rank, src_dims, st);
+  qc_strides(rank, src_dims, st);
   for (int32_t d = 0; d < rank; d++) od[d] = src_dims[perm ? perm[d] : d];
   if (!qc_maps_init(m, rank, od)) return false;
   for (int32_t d = 0; d < rank; d++) {
@@ -178,7 +172,7 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
     m = &scalar;
   }
   mapped_job j = {mv, dst, m, src, fill, m->dims[m->rank - 1], true, true};
-  int64_t rows = qc_dims_prod(m->dims, 0, m->rank - 1);
+  int64_t rows = qc_shape_numel(m->rank - 1, m->dims);
   if (j.row_len == 0 || rows == 0) return true;
   const int64_t *last = m->map[m->rank - 1];
   for (int64_t o = 0; o < j.row_len && j.last_contig; o++)
@@ -193,48 +187,33 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
 
-void qc_strides_of(int32_t rank, const int64_t *dims, int64_t *strides) {
-  int64_t s = 1;
-  for (int32_t d = rank - 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= dims[d];
-  }
-}
-
-int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b) {
-  int64_t p = 1;
-  for (int32_t d = a; d < b; d++) p *= dims[d];
-  return p;
-}
-
-qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int64_t max, int64_t *n) {
-  if (!t) return qc_k_error(k, "%s is missing", what);
-  if (!qc_dtype_is_int(t->dtype))
-    return qc_k_error(k, "%s must be an integer tensor, got %s", what, qc_dtype_name(t->dtype));
-  if (t->rank > 1) return qc_k_error(k, "%s must be 1-D, got rank %d", what, t->rank);
-  int64_t cnt = qc_tensor_numel(t);
-  if (cnt > max) return qc_k_error(k, "%s has %lld entries, at most %lld allowed", what,
-                                   (long long)cnt, (long long)max);
-  const void *p = qc_tensor_data(t);
-  for (int64_t i = 0; i < cnt; i++) out[i] = qc_elem_i64(t->dtype, p, (size_t)i);
-  *n = cnt;
-  return QC_OK;
-}
-
 qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
                           int64_t *n) {
   *out = NULL;
   if (!t) return qc_k_error(k, "%s is missing", what);
   int64_t cnt = qc_tensor_numel(t);
+  if (cnt > INT32_MAX) return qc_k_error(k, "%s: too many values", what);
   int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
   if (!v) return QC_OOM();
-  qc_status s = qc_k_ints(k, t, what, v, cnt, n);
+  int32_t n32;
+  qc_status s = qc_k_ints(k, t, what, v, (int32_t)cnt, &n32);
   if (s) {
     free(v);
     return s;
   }
   *out = v;
+  *n = n32;
+  return QC_OK;
+}
+
+qc_status qc_k_attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
+                            int64_t *out) {
+  int32_t got;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, name, out, n, &got));
+  if (got < 0)
+    for (int32_t i = 0; i < n; i++) out[i] = dflt;
+  else if (got != n)
+    return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, got, n);
   return QC_OK;
 }
 
