@@ -469,8 +469,8 @@ static qc_status out_sequence(qc_kctx *k, int32_t i, qc_dtype elem, const qc_ten
 }
 
 static qc_status k_sequence_empty(qc_kctx *k) {
-  int64_t code = qc_k_int(k, "dtype", 1);
-  qc_dtype dt = qc_dtype_from_onnx((int)code);
+  int64_t code = qc_k_int(k, "dtype", 0);
+  qc_dtype dt = code ? qc_dtype_from_onnx((int)code) : QC_F32; /* default: float */
   if (dt == QC_DT_UNDEFINED) return qc_k_error(k, "unknown dtype %lld", (long long)code);
   return out_sequence(k, 0, dt, NULL, 0);
 }
