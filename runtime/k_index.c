@@ -51,7 +51,7 @@ static qc_status k_gather(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, r, od, &y));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t dim = x->dims[axis], ni = qc_tensor_numel(ind);
   for (int64_t i = 0; i < ni; i++) {
     int64_t v;
@@ -77,7 +77,7 @@ static qc_status k_gather_elements(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, ind->rank, ind->dims, &y));
   int64_t st[QC_MAX_RANK], n = qc_tensor_numel(ind);
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   for (int64_t i = 0; i < n; i++) {
     int64_t rem = i, off = 0;
     for (int32_t d = ind->rank - 1; d >= 0; d--) {
@@ -117,11 +117,11 @@ static qc_status nd_setup(const qc_kctx *k, const qc_tensor *x, const qc_tensor 
     return qc_k_error(k, "index tuples of length %d do not fit data of rank %d", a->m, x->rank);
   for (int32_t d = 0; d < b; d++)
     if (ind->dims[d] != x->dims[d]) return qc_k_error(k, "batch dimension %d differs", d);
-  a->tuples = qc_dims_prod(ind->dims, 0, q - 1);
-  a->per_batch = qc_dims_prod(ind->dims, b, q - 1);
-  a->block = qc_dims_prod(x->dims, b + a->m, x->rank);
-  a->batch_stride = qc_dims_prod(x->dims, b, x->rank);
-  qc_strides_of(x->rank, x->dims, a->st);
+  a->tuples = qc_shape_numel(q - 1, ind->dims);
+  a->per_batch = qc_shape_numel(q - 1 - b, ind->dims + b);
+  a->block = qc_shape_numel(x->rank - (b + a->m), x->dims + (b + a->m));
+  a->batch_stride = qc_shape_numel(x->rank - b, x->dims + b);
+  qc_strides(x->rank, x->dims, a->st);
   return QC_OK;
 }
 
@@ -247,7 +247,7 @@ static qc_status scatter_elements(qc_kctx *k, int op) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(copy_data(k, x, &mv, &y));
   int64_t st[QC_MAX_RANK], n = qc_tensor_numel(ind);
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   for (int64_t i = 0; i < n; i++) {
     int64_t rem = i, off = 0;
     for (int32_t d = ind->rank - 1; d >= 0; d--) {
@@ -321,7 +321,7 @@ static qc_status k_tensor_scatter(qc_kctx *k) {
   qc_mover mv;
   qc_tensor *y;
   QC_RETURN_IF_ERROR(copy_data(k, x, &mv, &y));
-  int64_t prefix = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t prefix = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t maxlen = x->dims[axis], len = upd->dims[axis], per_batch = prefix / (x->dims[0] ? x->dims[0] : 1);
   for (int64_t p = 0; p < prefix; p++) {
     int64_t b = per_batch ? p / per_batch : 0;
