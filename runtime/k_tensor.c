@@ -172,7 +172,7 @@ static qc_status k_unsqueeze(qc_kctx *k) {
   return out_view(k, 0, x, r, d);
 }
 
-/* ---- layout ------------------------------------------------------------------------------------ */
+/* ---- layout ---------------------------------------------------------------------------------- */
 
 static qc_status k_transpose(qc_kctx *k) {
   const qc_tensor *x;
@@ -222,7 +222,8 @@ static qc_status k_concat(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x0->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x0->dtype, x0->rank, d, &y));
-  int64_t outer = qc_shape_numel(axis, d), inner = qc_shape_numel(x0->rank - (axis + 1), d + (axis + 1));
+  int64_t outer = qc_shape_numel(axis, d),
+          inner = qc_shape_numel(x0->rank - (axis + 1), d + (axis + 1));
   int64_t row = d[axis] * inner, off = 0;
   for (int32_t i = 0; i < k->n_in; i++) {
     const qc_tensor *t = qc_k_in(k, i);
@@ -263,7 +264,8 @@ static qc_status k_split(qc_kctx *k) {
       sum += len[i];
     }
     if (!s && sum != dim)
-      s = qc_k_error(k, "split sums to %lld, axis %d has %lld", (long long)sum, axis, (long long)dim);
+      s = qc_k_error(k, "split sums to %lld, axis %d has %lld", (long long)sum, axis,
+                     (long long)dim);
   } else if (!s) {
     /* Equal parts; with num_outputs (opset 18) the last part may be smaller. */
     int64_t parts = qc_k_int(k, "num_outputs", 0);
@@ -282,7 +284,8 @@ static qc_status k_split(qc_kctx *k) {
   }
   qc_mover mv;
   if (!s) s = qc_mover_init(k, &mv, x->dtype);
-  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t start = 0;
   for (int32_t i = 0; i < nout && !s; i++) {
     int64_t d[QC_MAX_RANK];
@@ -370,9 +373,13 @@ static int64_t pad_index(int64_t i, int64_t n, int mode) {
     if (i < 0) i += p;
     return i < n ? i : p - i;
   }
-  case 2: return i < 0 ? 0 : n - 1; /* edge */
-  case 3: i %= n; return i < 0 ? i + n : i; /* wrap */
-  default: return -1;
+  case 2:
+    return i < 0 ? 0 : n - 1; /* edge */
+  case 3:
+    i %= n;
+    return i < 0 ? i + n : i; /* wrap */
+  default:
+    return -1;
   }
 }
 
@@ -384,8 +391,11 @@ static qc_status k_pad(qc_kctx *k) {
   int32_t np_ = 0, na = 0;
   bool found;
   const char *mode_s = qc_k_string(k, "mode", "constant");
-  int mode = !strcmp(mode_s, "constant") ? 0 : !strcmp(mode_s, "reflect") ? 1
-           : !strcmp(mode_s, "edge") ? 2 : !strcmp(mode_s, "wrap") ? 3 : -1;
+  int mode = !strcmp(mode_s, "constant")  ? 0
+             : !strcmp(mode_s, "reflect") ? 1
+             : !strcmp(mode_s, "edge")    ? 2
+             : !strcmp(mode_s, "wrap")    ? 3
+                                          : -1;
   if (mode < 0) return qc_k_error(k, "unknown mode '%s'", mode_s);
   unsigned char fill[16];
   memset(fill, 0, sizeof fill);
@@ -396,8 +406,10 @@ static qc_status k_pad(qc_kctx *k) {
       if (cv->dtype != x->dtype) return qc_k_error(k, "constant_value dtype differs from data");
       qc_mover mv;
       QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
-      if (mv.str) memcpy(fill, qc_tensor_data(cv), sizeof(char *));
-      else if (!qc_move(&mv, fill, 0, qc_tensor_data(cv), 0, 1)) return QC_OOM();
+      if (mv.str)
+        memcpy(fill, qc_tensor_data(cv), sizeof(char *));
+      else if (!qc_move(&mv, fill, 0, qc_tensor_data(cv), 0, 1))
+        return QC_OOM();
     }
     const qc_tensor *at = opt_in(k, 3);
     if (at) QC_RETURN_IF_ERROR(qc_k_ints(k, at, "axes", axes, QC_MAX_RANK, &na));
@@ -410,8 +422,7 @@ static qc_status k_pad(qc_kctx *k) {
     na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (np_ != 2 * na)
-    return qc_k_error(k, "pads has %d entries, expected %d", np_, 2 * na);
+  if (np_ != 2 * na) return qc_k_error(k, "pads has %d entries, expected %d", np_, 2 * na);
   int64_t pb[QC_MAX_RANK] = {0}, pe[QC_MAX_RANK] = {0};
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
@@ -471,8 +482,7 @@ static bool broadcast_maps(qc_axis_maps *m, const qc_tensor *x, int32_t r, const
   if (!qc_maps_init(m, r, od)) return false;
   for (int32_t d = 0; d < r; d++) {
     int32_t xd = d - (r - x->rank);
-    for (int64_t o = 0; o < od[d]; o++)
-      m->map[d][o] = xd < 0 || x->dims[xd] == 1 ? 0 : o * st[xd];
+    for (int64_t o = 0; o < od[d]; o++) m->map[d][o] = xd < 0 || x->dims[xd] == 1 ? 0 : o * st[xd];
   }
   return true;
 }
@@ -503,7 +513,8 @@ static qc_status space_depth(qc_kctx *k, bool to_space) {
   int64_t b = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
   int64_t view[6], perm[6], od[4];
   if (to_space) {
-    if (c % (bs * bs)) return qc_k_error(k, "channels %lld are not a multiple of blocksize^2", (long long)c);
+    if (c % (bs * bs))
+      return qc_k_error(k, "channels %lld are not a multiple of blocksize^2", (long long)c);
     int64_t c2 = c / (bs * bs);
     bool crd = !strcmp(qc_k_string(k, "mode", "DCR"), "CRD");
     if (crd) {
@@ -559,7 +570,8 @@ static qc_status k_trilu(qc_kctx *k) {
       if (lo < 0) lo = 0;
       if (hi > cols) hi = cols;
       int64_t base = (b * rows + i) * cols;
-      if (hi > lo && !qc_move(&mv, qc_tensor_data(y), base + lo, qc_tensor_data(x), base + lo, hi - lo))
+      if (hi > lo &&
+          !qc_move(&mv, qc_tensor_data(y), base + lo, qc_tensor_data(x), base + lo, hi - lo))
         return QC_OOM();
     }
   return QC_OK;
@@ -577,9 +589,11 @@ static qc_status k_reverse_sequence(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_ints_alloc(k, lt, "sequence_lens", &lens, &n));
   int64_t T = x->dims[ta], B = x->dims[ba], inner = qc_shape_numel(x->rank - 2, x->dims + 2);
   qc_status s = QC_OK;
-  if (n != B) s = qc_k_error(k, "sequence_lens has %lld entries for batch %lld", (long long)n, (long long)B);
+  if (n != B)
+    s = qc_k_error(k, "sequence_lens has %lld entries for batch %lld", (long long)n, (long long)B);
   for (int64_t b = 0; b < B && !s; b++)
-    if (lens[b] < 0 || lens[b] > T) s = qc_k_error(k, "sequence_lens[%lld] out of range", (long long)b);
+    if (lens[b] < 0 || lens[b] > T)
+      s = qc_k_error(k, "sequence_lens[%lld] out of range", (long long)b);
   qc_mover mv;
   qc_tensor *y;
   if (!s) s = qc_mover_init(k, &mv, x->dtype);
@@ -707,8 +721,10 @@ static qc_status k_nonzero(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_I64, 2, od, &y));
   int64_t *out = qc_tensor_data(y);
-  if (x->rank) memcpy(dd, x->dims, sizeof dd);
-  else dd[0] = 1;
+  if (x->rank)
+    memcpy(dd, x->dims, sizeof dd);
+  else
+    dd[0] = 1;
   for (int64_t i = 0, j = 0; i < n; i++) {
     if (!elem_nonzero(x->dtype, p, i)) continue;
     int64_t rem = i;
@@ -756,7 +772,8 @@ static qc_status k_unique(qc_kctx *k) {
   }
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
-  if (x->dtype == QC_C64 || x->dtype == QC_C128) return qc_k_error(k, "complex values are not ordered");
+  if (x->dtype == QC_C64 || x->dtype == QC_C128)
+    return qc_k_error(k, "complex values are not ordered");
   int64_t n = c.dim;
   int64_t *order = malloc(sizeof(int64_t) * (size_t)(3 * n + 1));
   if (!order) return QC_OOM();
@@ -834,14 +851,18 @@ static qc_status k_topk(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "X", &x));
   int64_t kk;
   int32_t n;
-  if (qc_k_in(k, 1)) QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
-  else kk = qc_k_int(k, "k", 0);
+  if (qc_k_in(k, 1))
+    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
+  else
+    kk = qc_k_int(k, "k", 0);
   int32_t axis;
   QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", -1), x->rank, &axis));
   int64_t dim = x->dims[axis];
   if (kk < 0 || kk > dim)
-    return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk, (long long)dim);
-  if (x->dtype == QC_C64 || x->dtype == QC_C128) return qc_k_error(k, "complex values are not ordered");
+    return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk,
+                      (long long)dim);
+  if (x->dtype == QC_C64 || x->dtype == QC_C128)
+    return qc_k_error(k, "complex values are not ordered");
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   int64_t od[QC_MAX_RANK];
@@ -850,7 +871,8 @@ static qc_status k_topk(qc_kctx *k) {
   qc_tensor *tv, *ti;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank, od, &tv));
   QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_I64, x->rank, od, &ti));
-  int64_t outer = qc_shape_numel(axis, x->dims), inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)(dim ? dim : 1));
   if (!idx) return QC_OOM();
   topk_ctx c = {x->dtype, qc_tensor_data(x), 0, inner, qc_k_int(k, "largest", 1) != 0};
@@ -911,8 +933,14 @@ static qc_status k_onehot(qc_kctx *k) {
 
 /* ---- Resize and Upsample ------------------------------------------------------------------- */
 
-enum { CT_HALF_PIXEL, CT_HALF_PIXEL_SYM, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC,
-       CT_TF_CROP_AND_RESIZE };
+enum {
+  CT_HALF_PIXEL,
+  CT_HALF_PIXEL_SYM,
+  CT_PYTORCH_HALF_PIXEL,
+  CT_ALIGN_CORNERS,
+  CT_ASYMMETRIC,
+  CT_TF_CROP_AND_RESIZE
+};
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
 
@@ -924,25 +952,34 @@ typedef struct resize_params {
 
 /* Source coordinate of output index y along one axis; *extrap for tf_crop_and_resize
  * positions outside the input. */
-static double resize_coord(const resize_params *p, double y, double scale, int64_t in,
-                           int64_t out, double roi0, double roi1, bool *extrap) {
+static double resize_coord(const resize_params *p, double y, double scale, int64_t in, int64_t out,
+                           double roi0, double roi1, bool *extrap) {
   double ow = scale * (double)in, x;
   *extrap = false;
   switch (p->ct) {
-  case CT_ALIGN_CORNERS: x = ow == 1 ? 0 : y * (double)(in - 1) / (ow - 1); break;
-  case CT_ASYMMETRIC: x = y / scale; break;
+  case CT_ALIGN_CORNERS:
+    x = ow == 1 ? 0 : y * (double)(in - 1) / (ow - 1);
+    break;
+  case CT_ASYMMETRIC:
+    x = y / scale;
+    break;
   case CT_TF_CROP_AND_RESIZE:
-    x = ow == 1 ? (roi1 - roi0) * (double)(in - 1) / 2 : y * (roi1 - roi0) * (double)(in - 1) / (ow - 1);
+    x = ow == 1 ? (roi1 - roi0) * (double)(in - 1) / 2
+                : y * (roi1 - roi0) * (double)(in - 1) / (ow - 1);
     x += roi0 * (double)(in - 1);
     *extrap = x < 0 || x > (double)(in - 1);
     break;
-  case CT_PYTORCH_HALF_PIXEL: x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5; break;
+  case CT_PYTORCH_HALF_PIXEL:
+    x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
+    break;
   case CT_HALF_PIXEL_SYM: {
     double adj = (double)out / ow, offset = (double)in / 2 * (1 - adj);
     x = offset + (y + 0.5) / scale - 0.5;
     break;
   }
-  default: x = (y + 0.5) / scale - 0.5; break;
+  default:
+    x = (y + 0.5) / scale - 0.5;
+    break;
   }
   return x;
 }
@@ -1005,7 +1042,8 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   bool active[QC_MAX_RANK] = {false};
   for (int32_t i = 0; i < na; i++) {
     int32_t a = axes[i];
-    bool trivial_roi = p->ct != CT_TF_CROP_AND_RESIZE || (close_to(roi[a], 0) && close_to(roi[r + a], 1));
+    bool trivial_roi =
+        p->ct != CT_TF_CROP_AND_RESIZE || (close_to(roi[a], 0) && close_to(roi[r + a], 1));
     active[a] = !(close_to(scale[a], 1) && od[a] == x->dims[a] && trivial_roi);
   }
   if (p->mode == RM_NEAREST) {
@@ -1029,8 +1067,7 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
         double f = floor(xs), ratio = xs - f;
         int64_t i = (int64_t)f;
         if (ratio != 0) {
-          bool up = p->nearest == NM_CEIL ||
-                    (p->nearest == NM_ROUND_PREFER_FLOOR && ratio > 0.5) ||
+          bool up = p->nearest == NM_CEIL || (p->nearest == NM_ROUND_PREFER_FLOOR && ratio > 0.5) ||
                     (p->nearest == NM_ROUND_PREFER_CEIL && ratio >= 0.5);
           i += up;
         }
@@ -1043,8 +1080,8 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
     return gather_mapped(k, 0, x, &m, fill);
   }
   if (!qc_dtype_is_float(x->dtype) && !qc_dtype_is_int(x->dtype))
-    return qc_k_error(k, "%s interpolation needs numbers, got %s", p->mode == RM_LINEAR ? "linear" : "cubic",
-                      qc_dtype_name(x->dtype));
+    return qc_k_error(k, "%s interpolation needs numbers, got %s",
+                      p->mode == RM_LINEAR ? "linear" : "cubic", qc_dtype_name(x->dtype));
   /* Separable: one 1-D pass per active axis, in double. */
   int64_t cur[QC_MAX_RANK];
   memcpy(cur, x->dims, sizeof cur);
@@ -1079,7 +1116,8 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
       for (int64_t u = 0; u < outer; u++)
         for (int64_t i = 0; i < inner; i++) {
           double acc = 0;
-          if (ex) acc = p->extrapolation;
+          if (ex)
+            acc = p->extrapolation;
           else
             for (int t = 0; t < nt; t++) acc += w[t] * buf[(u * in + idx[t]) * inner + i];
           nb[(u * out + o) * inner + i] = acc;
@@ -1103,8 +1141,9 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
 }
 
 static int parse_ct(const char *s) {
-  static const char *const names[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                      "align_corners", "asymmetric", "tf_crop_and_resize"};
+  static const char *const names[] = {"half_pixel",         "half_pixel_symmetric",
+                                      "pytorch_half_pixel", "align_corners",
+                                      "asymmetric",         "tf_crop_and_resize"};
   for (int i = 0; i < 6; i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
@@ -1150,9 +1189,11 @@ static qc_status k_resize(qc_kctx *k) {
     p.ct = parse_ct(cs);
     if (p.ct < 0) return qc_k_error(k, "unknown coordinate_transformation_mode '%s'", cs);
     const char *ns = qc_k_string(k, "nearest_mode", "round_prefer_floor");
-    p.nearest = !strcmp(ns, "round_prefer_floor") ? NM_ROUND_PREFER_FLOOR
-              : !strcmp(ns, "round_prefer_ceil") ? NM_ROUND_PREFER_CEIL
-              : !strcmp(ns, "floor") ? NM_FLOOR : !strcmp(ns, "ceil") ? NM_CEIL : -1;
+    p.nearest = !strcmp(ns, "round_prefer_floor")  ? NM_ROUND_PREFER_FLOOR
+                : !strcmp(ns, "round_prefer_ceil") ? NM_ROUND_PREFER_CEIL
+                : !strcmp(ns, "floor")             ? NM_FLOOR
+                : !strcmp(ns, "ceil")              ? NM_CEIL
+                                                   : -1;
     if (p.nearest < 0) return qc_k_error(k, "unknown nearest_mode '%s'", ns);
     p.antialias = qc_k_int(k, "antialias", 0) != 0;
     p.exclude_outside = qc_k_int(k, "exclude_outside", 0) != 0;
@@ -1181,7 +1222,8 @@ static qc_status k_resize(qc_kctx *k) {
   }
   if (roi_t && p.ct == CT_TF_CROP_AND_RESIZE) {
     QC_RETURN_IF_ERROR(floats_of(k, roi_t, "roi", v, 2 * QC_MAX_RANK, &n));
-    if (n != 2 * na) return qc_k_error(k, "roi has %lld entries, expected %d", (long long)n, 2 * na);
+    if (n != 2 * na)
+      return qc_k_error(k, "roi has %lld entries, expected %d", (long long)n, 2 * na);
     for (int32_t i = 0; i < na; i++) {
       roi[axes[i]] = v[i];
       roi[r + axes[i]] = v[na + i];
@@ -1245,7 +1287,8 @@ static qc_status k_upsample(qc_kctx *k) {
       for (int32_t i = 0; i < a->n; i++) scale[i] = a->u.floats[i];
     }
   }
-  if (n != x->rank) return qc_k_error(k, "scales has %lld entries for rank %d", (long long)n, x->rank);
+  if (n != x->rank)
+    return qc_k_error(k, "scales has %lld entries for rank %d", (long long)n, x->rank);
   for (int32_t d = 0; d < x->rank; d++) {
     if (!(scale[d] > 0)) return qc_k_error(k, "scales must be positive");
     od[d] = (int64_t)floor(scale[d] * (double)x->dims[d]);
@@ -1275,15 +1318,17 @@ static qc_status k_col2im(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "pads", 2 * nd, 0, pads));
   QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "strides", nd, 1, str));
   int64_t kprod = qc_shape_numel(nd, blk), cols[QC_MAX_RANK];
-  if (kprod <= 0 || x->dims[1] % kprod) return qc_k_error(k, "channels are not a multiple of prod(block_shape)");
+  if (kprod <= 0 || x->dims[1] % kprod)
+    return qc_k_error(k, "channels are not a multiple of prod(block_shape)");
   int64_t C = x->dims[1] / kprod, N = x->dims[0], L = 1;
   for (int32_t i = 0; i < nd; i++) {
     cols[i] = qc_window_out(img[i], blk[i], str[i], dil[i], pads[i], pads[nd + i], false);
     if (cols[i] < 0) return qc_k_error(k, "block does not fit the padded image");
     L *= cols[i];
   }
-  if (L != x->dims[2]) return qc_k_error(k, "input has %lld blocks, the shapes give %lld",
-                                        (long long)x->dims[2], (long long)L);
+  if (L != x->dims[2])
+    return qc_k_error(k, "input has %lld blocks, the shapes give %lld", (long long)x->dims[2],
+                      (long long)L);
   int64_t od[QC_MAX_RANK] = {N, C};
   for (int32_t i = 0; i < nd; i++) od[2 + i] = img[i];
   int64_t isz = qc_shape_numel(nd, img);
@@ -1315,7 +1360,8 @@ static qc_status k_col2im(qc_kctx *k) {
             in = p >= 0 && p < img[d];
             pos = pos * img[d] + p;
           }
-          if (in) acc[pos] += qc_elem_f64(x->dtype, xp, (size_t)(((n * C + c) * kprod + kc) * L + l));
+          if (in)
+            acc[pos] += qc_elem_f64(x->dtype, xp, (size_t)(((n * C + c) * kprod + kc) * L + l));
         }
       }
       for (int64_t i = 0; i < isz; i++)
@@ -1325,7 +1371,7 @@ static qc_status k_col2im(qc_kctx *k) {
   return s;
 }
 
-/* ---- AffineGrid and GridSample ---------------------------------------------------------------- */
+/* ---- AffineGrid and GridSample --------------------------------------------------------------- */
 
 static qc_status k_affine_grid(qc_kctx *k) {
   const qc_tensor *th, *st;
@@ -1423,9 +1469,12 @@ static qc_status k_grid_sample(qc_kctx *k) {
   const char *ms = qc_k_string(k, "mode", "linear"), *ps = qc_k_string(k, "padding_mode", "zeros");
   int mode = parse_resize_mode(ms);
   if (mode < 0) return qc_k_error(k, "unknown mode '%s'", ms);
-  gs_ctx g = {nd, x->dims + 2, 0, qc_k_int(k, "align_corners", 0) != 0, x->dtype, qc_tensor_data(x)};
-  g.pad = !strcmp(ps, "zeros") ? GS_ZEROS : !strcmp(ps, "border") ? GS_BORDER
-        : !strcmp(ps, "reflection") ? GS_REFLECTION : -1;
+  gs_ctx g = {nd,       x->dims + 2,      0, qc_k_int(k, "align_corners", 0) != 0,
+              x->dtype, qc_tensor_data(x)};
+  g.pad = !strcmp(ps, "zeros")        ? GS_ZEROS
+          : !strcmp(ps, "border")     ? GS_BORDER
+          : !strcmp(ps, "reflection") ? GS_REFLECTION
+                                      : -1;
   if (g.pad < 0) return qc_k_error(k, "unknown padding_mode '%s'", ps);
   int64_t N = x->dims[0], C = x->dims[1], od[QC_MAX_RANK];
   od[0] = N;
@@ -1458,8 +1507,10 @@ static qc_status k_grid_sample(qc_kctx *k) {
         if (mode == RM_NEAREST) v = rintf(v);
         double lo = g.ac ? 0 : -0.5, hi = g.ac ? len - 1 : len - 0.5;
         if (v < lo || v > hi) {
-          if (g.pad == GS_BORDER) v = v < 0 ? 0.0f : v > len - 1 ? (float)(len - 1) : v;
-          else if (g.pad == GS_REFLECTION) v = (float)gs_reflect(v, lo, hi);
+          if (g.pad == GS_BORDER)
+            v = v < 0 ? 0.0f : v > len - 1 ? (float)(len - 1) : v;
+          else if (g.pad == GS_REFLECTION)
+            v = (float)gs_reflect(v, lo, hi);
         }
         xs[d] = v;
       }
@@ -1498,8 +1549,10 @@ static qc_status k_grid_sample(qc_kctx *k) {
           for (int32_t d = nd - 1; d >= 0; d--) {
             int j = (int)(rem % taps);
             rem /= taps;
-            if (ti[d][j] < 0) zero = true;
-            else off += ti[d][j] * ist[d];
+            if (ti[d][j] < 0)
+              zero = true;
+            else
+              off += ti[d][j] * ist[d];
             w *= tw[d][j];
           }
           if (!zero && w != 0) acc += w * qc_elem_f64(x->dtype, g.xp, (size_t)(base + off));

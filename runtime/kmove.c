@@ -132,8 +132,10 @@ static bool mapped_rows(mapped_job *j, int64_t begin, int64_t end) {
       int64_t o = rem % m->dims[d];
       rem /= m->dims[d];
       int64_t v = m->map[d][o];
-      if (v == QC_MAP_FILL) fill_row = true;
-      else base += v;
+      if (v == QC_MAP_FILL)
+        fill_row = true;
+      else
+        base += v;
     }
     int64_t out = row * n;
     if (fill_row) {
@@ -185,7 +187,7 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
   return true;
 }
 
-/* ---- helpers ----------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
                           int64_t *n) {

@@ -49,8 +49,7 @@ bool qc_maps_init(qc_axis_maps *m, int32_t rank, const int64_t *dims);
 void qc_maps_free(qc_axis_maps *m);
 /* Identity maps of a contiguous source of the same shape, permuted: output axis d reads
  * source axis perm[d] (perm NULL = identity); src_dims is the source shape. */
-bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims,
-                       const int64_t *perm);
+bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims, const int64_t *perm);
 /* Gather into contiguous dst (whose shape is m->dims). `fill` (one element, may be NULL to
  * leave zeros) is used where a map says QC_MAP_FILL. Parallel over rows unless strings. */
 bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_axis_maps *m,
@@ -59,8 +58,8 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
 /* ---- sorting and int lists for the data-movement kernels ---------------------------------- */
 
 /* qc_k_ints (kutil.h) into a malloc'd array sized to the tensor (caller frees). */
-qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what,
-                          int64_t **out, int64_t *n) QC_MUST_USE;
+qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
+                          int64_t *n) QC_MUST_USE;
 
 /* The INTS attribute `name`, which must have exactly n entries, or n copies of dflt when
  * it is absent. out has room for n. */

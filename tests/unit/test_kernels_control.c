@@ -69,7 +69,7 @@ static qc_tensor bool_scalar(bool b) {
   return kt_tensor(QC_BOOL, 0, NULL, &v);
 }
 
-/* ---- If ------------------------------------------------------------------------------------------ */
+/* ---- If -------------------------------------------------------------------------------------- */
 
 /* then: Transpose(x); else: Reshape(x, [-1]). Both capture x from the enclosing graph. */
 static qc_graph *if_graph(void) {
@@ -95,8 +95,10 @@ START_TEST(if_takes_the_branch_cond_names) {
     qc_rvalue in[2] = {qc_rvalue_tensor(&c), qc_rvalue_tensor(&x)};
     run_state r;
     kt_ok(run(g, 2, in, 1, &r));
-    if (b) kt_expect_f32(&r.out[0], 2, KT_DIMS(3, 2), (float[]){0, 3, 1, 4, 2, 5}, 0);
-    else kt_expect_f32(&r.out[0], 1, KT_DIMS(6), (float[]){0, 1, 2, 3, 4, 5}, 0);
+    if (b)
+      kt_expect_f32(&r.out[0], 2, KT_DIMS(3, 2), (float[]){0, 3, 1, 4, 2, 5}, 0);
+    else
+      kt_expect_f32(&r.out[0], 1, KT_DIMS(6), (float[]){0, 1, 2, 3, 4, 5}, 0);
     finish(&r, g);
     qc_rvalue_release(&in[0]);
     qc_rvalue_release(&in[1]);
@@ -106,7 +108,7 @@ START_TEST(if_takes_the_branch_cond_names) {
 }
 END_TEST
 
-/* ---- Loop ---------------------------------------------------------------------------------------- */
+/* ---- Loop ------------------------------------------------------------------------------------ */
 
 /* Loop(M?, cond?, v) whose body appends the iteration number to v, stops when
  * stop[i] is false (stop is a constant captured from the outer graph), and scans [i]. */
@@ -124,7 +126,8 @@ static qc_graph *loop_graph(bool with_m, bool with_cond, const qc_tensor *stop) 
   qc_vid st = outer(b, "stop");
   qc_vid ax = constant(b, kt_i64(1, KT_DIMS(1), (int64_t[]){0}));
   qc_vid i1 = node(b, QC_OP_Unsqueeze, 2, (qc_vid[]){i, ax}, 0, NULL, 1, NULL);
-  qc_vid vout = node(b, QC_OP_Concat, 2, (qc_vid[]){bv, i1}, 1, (qc_attr[]){KT_INT("axis", 0)}, 1, NULL);
+  qc_vid vout =
+      node(b, QC_OP_Concat, 2, (qc_vid[]){bv, i1}, 1, (qc_attr[]){KT_INT("axis", 0)}, 1, NULL);
   qc_vid cout = node(b, QC_OP_Gather, 2, (qc_vid[]){st, i}, 0, NULL, 1, NULL);
   kt_ok(qc_graph_add_output(b, cout));
   kt_ok(qc_graph_add_output(b, vout));
@@ -143,7 +146,8 @@ static void check_loop(bool with_m, int64_t m, bool with_cond, bool cond, int64_
   uint8_t stop_v[6] = {1, 1, 1, 0, 1, 1}; /* the body's cond goes false after iteration 3 */
   qc_tensor stop = kt_tensor(QC_BOOL, 1, KT_DIMS(6), stop_v);
   qc_graph *g = loop_graph(with_m, with_cond, &stop);
-  qc_tensor tm = kt_scalar_i64(m), tc = bool_scalar(cond), tv = kt_i64(1, KT_DIMS(1), (int64_t[]){-1});
+  qc_tensor tm = kt_scalar_i64(m), tc = bool_scalar(cond),
+            tv = kt_i64(1, KT_DIMS(1), (int64_t[]){-1});
   qc_rvalue in[3];
   int32_t k = 0;
   if (with_m) in[k++] = qc_rvalue_tensor(&tm);
@@ -190,8 +194,10 @@ START_TEST(loop_carries_a_sequence) {
   qc_vid sout = node(b, QC_OP_SequenceInsert, 3, (qc_vid[]){sin, i1, zero}, 0, NULL, 1, NULL);
   kt_ok(qc_graph_add_output(b, cin));
   kt_ok(qc_graph_add_output(b, sout));
-  qc_vid out = node(g, QC_OP_Loop, 3, (qc_vid[]){m, QC_NONE, s0}, 1, (qc_attr[]){KT_GRAPH("body", b)}, 1, NULL);
-  qc_vid cat = node(g, QC_OP_ConcatFromSequence, 1, &out, 1, (qc_attr[]){KT_INT("axis", 0)}, 1, NULL);
+  qc_vid out = node(g, QC_OP_Loop, 3, (qc_vid[]){m, QC_NONE, s0}, 1,
+                    (qc_attr[]){KT_GRAPH("body", b)}, 1, NULL);
+  qc_vid cat =
+      node(g, QC_OP_ConcatFromSequence, 1, &out, 1, (qc_attr[]){KT_INT("axis", 0)}, 1, NULL);
   kt_ok(qc_graph_add_output(g, out));
   kt_ok(qc_graph_add_output(g, cat));
   qc_tensor tm = kt_scalar_i64(3);
@@ -207,7 +213,7 @@ START_TEST(loop_carries_a_sequence) {
 }
 END_TEST
 
-/* ---- Scan ---------------------------------------------------------------------------------------- */
+/* ---- Scan ------------------------------------------------------------------------------------ */
 
 /* Scan with one state and one scan input [2, 3] scanned along `in_axis`: the state becomes
  * the current slice, the scan output is the slice (stacked along out_axis). */
@@ -227,8 +233,9 @@ static void check_scan(int64_t in_axis, int64_t in_dir, int64_t out_axis, int64_
   kt_ok(qc_graph_add_output(b, xi));
   qc_vid outs[2];
   node(g, QC_OP_Scan, 2, (qc_vid[]){s, x}, 6,
-       (qc_attr[]){KT_GRAPH("body", b), KT_INT("num_scan_inputs", 1), KT_INTS("scan_input_axes", in_axis),
-                   KT_INTS("scan_input_directions", in_dir), KT_INTS("scan_output_axes", out_axis),
+       (qc_attr[]){KT_GRAPH("body", b), KT_INT("num_scan_inputs", 1),
+                   KT_INTS("scan_input_axes", in_axis), KT_INTS("scan_input_directions", in_dir),
+                   KT_INTS("scan_output_axes", out_axis),
                    KT_INTS("scan_output_directions", out_dir)},
        2, outs);
   kt_ok(qc_graph_set_opset(g, "", 16));
@@ -280,7 +287,8 @@ START_TEST(scan8_batches_and_sequence_lens) {
        (qc_attr[]){KT_GRAPH("body", b), KT_INT("num_scan_inputs", 1)}, 2, outs);
   kt_ok(qc_graph_add_output(g, outs[0]));
   kt_ok(qc_graph_add_output(g, outs[1]));
-  qc_tensor tl = kt_i64(1, KT_DIMS(2), (int64_t[]){3, 2}), ts = kt_f32(2, KT_DIMS(2, 1), (float[]){-1, -1});
+  qc_tensor tl = kt_i64(1, KT_DIMS(2), (int64_t[]){3, 2}),
+            ts = kt_f32(2, KT_DIMS(2, 1), (float[]){-1, -1});
   qc_tensor tx = kt_f32(3, KT_DIMS(2, 3, 1), (float[]){1, 2, 3, 4, 5, 6});
   qc_rvalue in[3] = {qc_rvalue_tensor(&tl), qc_rvalue_tensor(&ts), qc_rvalue_tensor(&tx)};
   run_state r;
@@ -295,7 +303,7 @@ START_TEST(scan8_batches_and_sequence_lens) {
 }
 END_TEST
 
-/* ---- sequences ------------------------------------------------------------------------------------ */
+/* ---- sequences ------------------------------------------------------------------------------- */
 
 START_TEST(sequence_ops) {
   /* s = [a, b]; insert c at -1 -> [a, c, b]; erase 0 -> [c, b]; at(-1) = b; length 2;
@@ -305,16 +313,20 @@ START_TEST(sequence_ops) {
   qc_vid b = input(g, "b", QC_F32, 2, KT_DIMS(1, 2));
   qc_vid c = input(g, "c", QC_F32, 2, KT_DIMS(1, 2));
   qc_vid s = node(g, QC_OP_SequenceConstruct, 2, (qc_vid[]){a, b}, 0, NULL, 1, NULL);
-  qc_vid m1 = constant(g, kt_scalar_i64(-1)), z = constant(g, kt_i64(1, KT_DIMS(1), (int64_t[]){0}));
+  qc_vid m1 = constant(g, kt_scalar_i64(-1)),
+         z = constant(g, kt_i64(1, KT_DIMS(1), (int64_t[]){0}));
   qc_vid s2 = node(g, QC_OP_SequenceInsert, 3, (qc_vid[]){s, c, m1}, 0, NULL, 1, NULL);
   qc_vid s3 = node(g, QC_OP_SequenceErase, 2, (qc_vid[]){s2, z}, 0, NULL, 1, NULL);
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_SequenceAt, 2, (qc_vid[]){s3, m1}, 0, NULL, 1, NULL)));
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_SequenceLength, 1, &s3, 0, NULL, 1, NULL)));
-  kt_ok(qc_graph_add_output(g, node(g, QC_OP_ConcatFromSequence, 1, &s3, 1, (qc_attr[]){KT_INT("axis", 1)}, 1, NULL)));
-  kt_ok(qc_graph_add_output(g, node(g, QC_OP_ConcatFromSequence, 1, &s3, 2,
-                                    (qc_attr[]){KT_INT("axis", -1), KT_INT("new_axis", 1)}, 1, NULL)));
+  kt_ok(qc_graph_add_output(
+      g, node(g, QC_OP_ConcatFromSequence, 1, &s3, 1, (qc_attr[]){KT_INT("axis", 1)}, 1, NULL)));
+  kt_ok(qc_graph_add_output(g,
+                            node(g, QC_OP_ConcatFromSequence, 1, &s3, 2,
+                                 (qc_attr[]){KT_INT("axis", -1), KT_INT("new_axis", 1)}, 1, NULL)));
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_SequenceErase, 1, &s2, 0, NULL, 1, NULL)));
-  qc_tensor ta = kt_f32(2, KT_DIMS(1, 2), (float[]){1, 2}), tb = kt_f32(2, KT_DIMS(1, 2), (float[]){3, 4});
+  qc_tensor ta = kt_f32(2, KT_DIMS(1, 2), (float[]){1, 2}),
+            tb = kt_f32(2, KT_DIMS(1, 2), (float[]){3, 4});
   qc_tensor tc = kt_f32(2, KT_DIMS(1, 2), (float[]){5, 6});
   qc_rvalue in[3] = {qc_rvalue_tensor(&ta), qc_rvalue_tensor(&tb), qc_rvalue_tensor(&tc)};
   run_state r;
@@ -372,13 +384,15 @@ START_TEST(sequence_map_over_sequence_and_tensor) {
   qc_graph *body = new_graph();
   qc_vid x = input(body, "x", QC_F32, 2, KT_DIMS(1, 2));
   qc_vid bt = input(body, "bt", QC_F32, 2, KT_DIMS(1, 2));
-  kt_ok(qc_graph_add_output(body, node(body, QC_OP_Concat, 2, (qc_vid[]){x, bt}, 1, (qc_attr[]){KT_INT("axis", 0)}, 1, NULL)));
+  kt_ok(qc_graph_add_output(body, node(body, QC_OP_Concat, 2, (qc_vid[]){x, bt}, 1,
+                                       (qc_attr[]){KT_INT("axis", 0)}, 1, NULL)));
   kt_ok(qc_graph_add_output(body, node(body, QC_OP_Transpose, 1, &x, 0, NULL, 1, NULL)));
   qc_vid outs[2];
   node(g, QC_OP_SequenceMap, 2, (qc_vid[]){s, t}, 1, (qc_attr[]){KT_GRAPH("body", body)}, 2, outs);
   kt_ok(qc_graph_add_output(g, outs[0]));
   kt_ok(qc_graph_add_output(g, outs[1]));
-  qc_tensor ta = kt_f32(2, KT_DIMS(1, 2), (float[]){1, 2}), tb = kt_f32(2, KT_DIMS(1, 2), (float[]){3, 4});
+  qc_tensor ta = kt_f32(2, KT_DIMS(1, 2), (float[]){1, 2}),
+            tb = kt_f32(2, KT_DIMS(1, 2), (float[]){3, 4});
   qc_tensor tt = kt_f32(2, KT_DIMS(1, 2), (float[]){9, 9});
   qc_rvalue in[3] = {qc_rvalue_tensor(&ta), qc_rvalue_tensor(&tb), qc_rvalue_tensor(&tt)};
   run_state r;
@@ -410,7 +424,8 @@ START_TEST(sequence_errors) {
   qc_rvalue in[2] = {qc_rvalue_tensor(&x), qc_rvalue_tensor(&p)};
   run_state rs;
   qc_status st = run(g, 2, in, 1, &rs);
-  ck_assert_msg(st && strstr(qc_status_message(st), "out of range") && strstr(qc_status_message(st), "SequenceAt"),
+  ck_assert_msg(st && strstr(qc_status_message(st), "out of range") &&
+                    strstr(qc_status_message(st), "SequenceAt"),
                 "unexpected: %s", qc_status_message(st));
   qc_status_free(st);
   finish(&rs, g);
@@ -422,7 +437,7 @@ START_TEST(sequence_errors) {
 }
 END_TEST
 
-/* ---- optionals --------------------------------------------------------------------------------------- */
+/* ---- optionals ------------------------------------------------------------------------------- */
 
 START_TEST(optionals) {
   qc_graph *g = new_graph();
@@ -434,7 +449,8 @@ START_TEST(optionals) {
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_OptionalHasElement, 1, &o, 0, NULL, 1, NULL)));
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_OptionalHasElement, 1, &e, 0, NULL, 1, NULL)));
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_OptionalGetElement, 1, &o, 0, NULL, 1, NULL)));
-  kt_ok(qc_graph_add_output(g, node(g, QC_OP_OptionalHasElement, 1, (qc_vid[]){QC_NONE}, 0, NULL, 1, NULL)));
+  kt_ok(qc_graph_add_output(
+      g, node(g, QC_OP_OptionalHasElement, 1, (qc_vid[]){QC_NONE}, 0, NULL, 1, NULL)));
   kt_ok(qc_graph_add_output(g, e));
   kt_ok(qc_graph_add_output(g, node(g, QC_OP_OptionalGetElement, 1, &x, 0, NULL, 1, NULL)));
   qc_tensor tx = kt_f32(1, KT_DIMS(2), (float[]){7, 8});
