@@ -307,6 +307,10 @@ static qc_status k_split(qc_kctx *k) {
 /* Resolve one axis of a slice: start, step and length after ONNX's clamping rules. */
 static void slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *s0,
                        int64_t *len) {
+  /* A step longer than the axis takes one element at most; bounding it keeps the length
+   * arithmetic below from overflowing (INT64_MIN steps). */
+  if (step > dim) step = dim + 1;
+  if (step < -dim) step = -dim - 1;
   if (start < 0) start += dim;
   if (end < 0) end += dim;
   if (step > 0) {
@@ -465,6 +469,8 @@ static qc_status k_tile(qc_kctx *k) {
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   for (int32_t d = 0; d < x->rank; d++) {
     if (rep[d] < 0) return qc_k_error(k, "repeats[%d] is negative", d);
+    if (x->dims[d] && rep[d] > INT64_MAX / x->dims[d])
+      return qc_k_error(k, "repeats[%d] makes the output too large", d);
     od[d] = x->dims[d] * rep[d];
   }
   qc_strides(x->rank, x->dims, st);
@@ -1233,7 +1239,8 @@ static qc_status k_resize(qc_kctx *k) {
     QC_RETURN_IF_ERROR(floats_of(k, scales_t, "scales", v, QC_MAX_RANK, &n));
     if (n != na) return qc_k_error(k, "scales has %lld entries for %d axes", (long long)n, na);
     for (int32_t i = 0; i < na; i++) {
-      if (!(v[i] > 0)) return qc_k_error(k, "scales must be positive");
+      if (!(v[i] > 0) || v[i] * (double)x->dims[axes[i]] > 0x1p62)
+        return qc_k_error(k, "scales must be positive and give a representable size");
       scale[axes[i]] = v[i];
       od[axes[i]] = (int64_t)floor(v[i] * (double)x->dims[axes[i]]);
     }
@@ -1290,7 +1297,8 @@ static qc_status k_upsample(qc_kctx *k) {
   if (n != x->rank)
     return qc_k_error(k, "scales has %lld entries for rank %d", (long long)n, x->rank);
   for (int32_t d = 0; d < x->rank; d++) {
-    if (!(scale[d] > 0)) return qc_k_error(k, "scales must be positive");
+    if (!(scale[d] > 0) || scale[d] * (double)x->dims[d] > 0x1p62)
+      return qc_k_error(k, "scales must be positive and give a representable size");
     od[d] = (int64_t)floor(scale[d] * (double)x->dims[d]);
     axes[d] = d;
     roi[d] = 0;

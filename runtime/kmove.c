@@ -119,6 +119,27 @@ typedef struct mapped_job {
   bool ok;
 } mapped_job;
 
+/* Typed loop for a gathered row of 1/2/4/8-byte elements (Expand, Tile, transposes whose
+ * last axis is not contiguous); false when the element size has no such loop. */
+#define GATHER_ROW(T)                                                                              \
+  do {                                                                                             \
+    const T *s = (const T *)j->src + base;                                                         \
+    T *d = (T *)j->dst + out, f = 0;                                                               \
+    if (j->fill) memcpy(&f, j->fill, sizeof f);                                                    \
+    for (int64_t o = 0; o < n; o++) d[o] = last[o] == QC_MAP_FILL ? f : s[last[o]];                \
+  } while (0)
+
+static bool gather_row(const mapped_job *j, int64_t out, int64_t base, const int64_t *last,
+                       int64_t n) {
+  switch (j->mv->str ? 0 : j->mv->esz) {
+  case 1: GATHER_ROW(uint8_t); return true;
+  case 2: GATHER_ROW(uint16_t); return true;
+  case 4: GATHER_ROW(uint32_t); return true;
+  case 8: GATHER_ROW(uint64_t); return true;
+  default: return false;
+  }
+}
+
 static bool mapped_rows(mapped_job *j, int64_t begin, int64_t end) {
   const qc_axis_maps *m = j->m;
   int32_t r = m->rank;
@@ -146,6 +167,7 @@ static bool mapped_rows(mapped_job *j, int64_t begin, int64_t end) {
       if (!qc_move(j->mv, j->dst, out, j->src, base + last[0], n)) return false;
       continue;
     }
+    if (gather_row(j, out, base, last, n)) continue;
     for (int64_t o = 0; o < n; o++) {
       if (last[o] == QC_MAP_FILL) {
         if (j->fill && !qc_move_fill(j->mv, j->dst, out + o, j->fill, 1)) return false;
