@@ -150,6 +150,24 @@ START_TEST(onehot_out_of_range_is_all_off) {
 }
 END_TEST
 
+START_TEST(slice_extreme_steps_and_tile_overflow) {
+  qc_tensor x = kt_iota_f32(1, KT_DIMS(5));
+  qc_tensor st = kt_i64(1, KT_DIMS(1), (int64_t[]){-1}), en = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MIN});
+  qc_tensor ax = kt_i64(1, KT_DIMS(1), (int64_t[]){0}), sp = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MIN});
+  kt_run r = kt_op(QC_OP_Slice, 5, (const qc_tensor *[]){&x, &st, &en, &ax, &sp}, 0, NULL, 1);
+  kt_expect_f32(&r.out[0], 1, KT_DIMS(1), (float[]){4}, 0);
+  kt_done(&r);
+  qc_tensor rep = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MAX / 2});
+  kt_expect_error(QC_OP_Tile, 0, 2, (const qc_tensor *[]){&x, &rep}, 0, NULL, 1, "too large");
+  qc_tensor_release(&x);
+  qc_tensor_release(&st);
+  qc_tensor_release(&en);
+  qc_tensor_release(&ax);
+  qc_tensor_release(&sp);
+  qc_tensor_release(&rep);
+}
+END_TEST
+
 /* ---- generated from the ONNX reference implementation (onnx 1.22) ---- */
 
 START_TEST(reshape_infer_and_zero) {
@@ -687,6 +705,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, pad_negative_pads_crop);
+  tcase_add_test(tc, slice_extreme_steps_and_tile_overflow);
   tcase_add_test(tc, reshape_family_returns_views);
   tcase_add_test(tc, transpose_int4);
   tcase_add_test(tc, concat_and_slice_uint4_odd_offsets);
