@@ -485,6 +485,74 @@ START_TEST(optional_get_element_of_empty_fails) {
 }
 END_TEST
 
+/* ---- memory: bodies free their intermediates ------------------------------------------------ */
+
+typedef struct counting {
+  size_t live, peak;
+} counting;
+
+static void *count_realloc(void *ctx, void *p, size_t old, size_t n) {
+  counting *c = ctx;
+  if (n == 0) {
+    free(p);
+    c->live -= old;
+    return NULL;
+  }
+  void *q = realloc(p, n);
+  if (!q) return NULL;
+  c->live += n - old;
+  if (c->live > c->peak) c->peak = c->live;
+  return q;
+}
+
+START_TEST(loop_body_frees_intermediates) {
+  /* Body: b1 = Expand(v, [2^18]) (1 MiB of f32), b2 = Slice(b1), b3 = Slice(b2), out =
+   * Slice(b3, [0, 1)). Freed after their last use, at most two of b1..b3 are alive at once;
+   * kept to the end of the body, all three would be. */
+  qc_graph *g = new_graph();
+  qc_vid m = input(g, "M", QC_I64, 0, NULL);
+  qc_vid v = input(g, "v", QC_F32, 1, KT_DIMS(1));
+  qc_graph *b = new_graph();
+  input(b, "i", QC_I64, 0, NULL);
+  qc_vid c = input(b, "c", QC_BOOL, 0, NULL);
+  qc_vid bv = input(b, "v_in", QC_F32, 1, KT_DIMS(1));
+  int64_t big = 1 << 18;
+  qc_vid sh = constant(b, kt_i64(1, KT_DIMS(1), &big));
+  qc_vid z = constant(b, kt_i64(1, KT_DIMS(1), (int64_t[]){0}));
+  qc_vid e1 = constant(b, kt_i64(1, KT_DIMS(1), (int64_t[]){big - 1}));
+  qc_vid e2 = constant(b, kt_i64(1, KT_DIMS(1), (int64_t[]){big - 2}));
+  qc_vid one = constant(b, kt_i64(1, KT_DIMS(1), (int64_t[]){1}));
+  qc_vid b1 = node(b, QC_OP_Expand, 2, (qc_vid[]){bv, sh}, 0, NULL, 1, NULL);
+  qc_vid b2 = node(b, QC_OP_Slice, 3, (qc_vid[]){b1, z, e1}, 0, NULL, 1, NULL);
+  qc_vid b3 = node(b, QC_OP_Slice, 3, (qc_vid[]){b2, z, e2}, 0, NULL, 1, NULL);
+  qc_vid o = node(b, QC_OP_Slice, 3, (qc_vid[]){b3, z, one}, 0, NULL, 1, NULL);
+  kt_ok(qc_graph_add_output(b, c));
+  kt_ok(qc_graph_add_output(b, o));
+  qc_vid out = node(g, QC_OP_Loop, 3, (qc_vid[]){m, QC_NONE, v}, 1,
+                    (qc_attr[]){KT_GRAPH("body", b)}, 1, NULL);
+  kt_ok(qc_graph_add_output(g, out));
+  counting cnt = {0, 0};
+  qc_allocator a = {count_realloc, &cnt};
+  qc_interp_options opts = {.alloc = &a, .n_threads = 1};
+  qc_tensor tm = kt_scalar_i64(3), tv = kt_f32(1, KT_DIMS(1), (float[]){2.5f});
+  qc_rvalue in[2] = {qc_rvalue_tensor(&tm), qc_rvalue_tensor(&tv)};
+  qc_interp *it;
+  qc_rvalue res;
+  kt_ok(qc_interp_create(g, &opts, &it));
+  kt_ok(qc_interp_run(it, 2, in, 1, &res));
+  kt_expect_f32(&res, 1, KT_DIMS(1), (float[]){2.5f}, 0);
+  size_t mib = (size_t)big * sizeof(float);
+  ck_assert_msg(cnt.peak < 2 * mib + mib / 2, "peak %zu bytes: the body kept its intermediates",
+                cnt.peak);
+  qc_rvalue_release(&res);
+  qc_interp_destroy(it);
+  qc_graph_destroy(g);
+  for (int i = 0; i < 2; i++) qc_rvalue_release(&in[i]);
+  qc_tensor_release(&tm);
+  qc_tensor_release(&tv);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernels_control");
   TCase *tc = tcase_create("core");
@@ -500,6 +568,7 @@ int main(void) {
   tcase_add_test(tc, sequence_errors);
   tcase_add_test(tc, optionals);
   tcase_add_test(tc, optional_get_element_of_empty_fails);
+  tcase_add_test(tc, loop_body_frees_intermediates);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
