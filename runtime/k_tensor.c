@@ -55,19 +55,16 @@ static const qc_tensor *opt_in(const qc_kctx *k, int32_t i) {
 static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64_t *out,
                            int32_t max, int32_t *n, bool *found) {
   const qc_tensor *t = qc_k_in(k, in);
-  *n = 0;
-  *found = false;
+  *found = t != NULL;
   if (t) {
-    *found = true;
-    return qc_k_ints(k, t, attr, out, max, n);
+    int64_t n64;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, t, attr, out, max, &n64));
+    *n = (int32_t)n64;
+    return QC_OK;
   }
-  const qc_attr *a = qc_k_attr(k, attr);
-  if (a && a->kind == QC_ATTR_INTS) {
-    if (a->n > max) return qc_k_error(k, "attribute '%s' has too many entries", attr);
-    for (int32_t i = 0; i < a->n; i++) out[i] = a->u.ints[i];
-    *n = a->n;
-    *found = true;
-  }
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, attr, out, max, n));
+  *found = *n >= 0;
+  if (*n < 0) *n = 0;
   return QC_OK;
 }
 
@@ -83,8 +80,7 @@ static qc_status k_reshape(qc_kctx *k) {
   const qc_tensor *x, *sh;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
-  int64_t d[QC_MAX_RANK];
-  int32_t n;
+  int64_t d[QC_MAX_RANK], n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", d, QC_MAX_RANK, &n));
   bool allowzero = qc_k_int(k, "allowzero", 0) != 0;
   int32_t infer = -1;
@@ -250,7 +246,9 @@ static qc_status k_split(qc_kctx *k) {
   const qc_tensor *st = qc_k_in(k, 1);
   if (st) {
     found = true;
-    s = qc_k_ints(k, st, "split", len, nout, &n);
+    int64_t n64 = 0;
+    s = qc_k_ints(k, st, "split", len, nout, &n64);
+    n = (int32_t)n64;
   } else {
     s = qc_k_attr_ints(k, "split", len, nout, &n);
     found = n >= 0;
@@ -338,7 +336,9 @@ static qc_status k_slice(qc_kctx *k) {
   QC_RETURN_IF_ERROR(ints_from(k, 3, "axes", axes, QC_MAX_RANK, &na, &fa));
   if (qc_k_in(k, 4)) {
     fs = true;
-    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 4), "steps", steps, QC_MAX_RANK, &nst));
+    int64_t n64;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 4), "steps", steps, QC_MAX_RANK, &n64));
+    nst = (int32_t)n64;
   }
   if (fa && na != ns) return qc_k_error(k, "axes and starts differ in length");
   if (fs && nst != ns) return qc_k_error(k, "steps and starts differ in length");
@@ -391,8 +391,7 @@ static qc_status k_pad(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int32_t r = x->rank;
-  int64_t pads[2 * QC_MAX_RANK], axes[QC_MAX_RANK];
-  int32_t np_ = 0, na = 0;
+  int64_t pads[2 * QC_MAX_RANK], axes[QC_MAX_RANK], np_ = 0, na = 0;
   bool found;
   const char *mode_s = qc_k_string(k, "mode", "constant");
   int mode = !strcmp(mode_s, "constant")  ? 0
@@ -418,7 +417,9 @@ static qc_status k_pad(qc_kctx *k) {
     const qc_tensor *at = opt_in(k, 3);
     if (at) QC_RETURN_IF_ERROR(qc_k_ints(k, at, "axes", axes, QC_MAX_RANK, &na));
   } else {
-    QC_RETURN_IF_ERROR(ints_from(k, 1, "pads", pads, 2 * QC_MAX_RANK, &np_, &found));
+    int32_t n32;
+    QC_RETURN_IF_ERROR(ints_from(k, 1, "pads", pads, 2 * QC_MAX_RANK, &n32, &found));
+    np_ = n32;
     if (!found) return qc_k_error(k, "pads are missing");
     elem_from_f64(x->dtype, qc_k_float(k, "value", 0.0), fill);
   }
@@ -426,7 +427,8 @@ static qc_status k_pad(qc_kctx *k) {
     na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (np_ != 2 * na) return qc_k_error(k, "pads has %d entries, expected %d", np_, 2 * na);
+  if (np_ != 2 * na)
+    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_, (long long)(2 * na));
   int64_t pb[QC_MAX_RANK] = {0}, pe[QC_MAX_RANK] = {0};
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
@@ -462,10 +464,10 @@ static qc_status k_tile(qc_kctx *k) {
   const qc_tensor *x, *rt;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "repeats", &rt));
-  int64_t rep[QC_MAX_RANK];
-  int32_t n;
+  int64_t rep[QC_MAX_RANK], n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, rt, "repeats", rep, QC_MAX_RANK, &n));
-  if (n != x->rank) return qc_k_error(k, "repeats has %d entries for rank %d", n, x->rank);
+  if (n != x->rank)
+    return qc_k_error(k, "repeats has %lld entries for rank %d", (long long)n, x->rank);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   for (int32_t d = 0; d < x->rank; d++) {
     if (rep[d] < 0) return qc_k_error(k, "repeats[%d] is negative", d);
@@ -497,8 +499,8 @@ static qc_status k_expand(qc_kctx *k) {
   const qc_tensor *x, *sh;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
-  int64_t d[QC_MAX_RANK], od[QC_MAX_RANK];
-  int32_t r, n;
+  int64_t d[QC_MAX_RANK], od[QC_MAX_RANK], n;
+  int32_t r;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", d, QC_MAX_RANK, &n));
   for (int64_t i = 0; i < n; i++)
     if (d[i] < 0) return qc_k_error(k, "shape[%lld] is negative", (long long)i);
@@ -559,8 +561,7 @@ static qc_status k_trilu(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   if (x->rank < 2) return qc_k_error(k, "expected rank >= 2, got %d", x->rank);
-  int64_t kk = 0;
-  int32_t n;
+  int64_t kk = 0, n;
   if (qc_k_in(k, 1)) QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "k", &kk, 1, &n));
   bool upper = qc_k_int(k, "upper", 1) != 0;
   qc_mover mv;
@@ -620,15 +621,15 @@ static qc_status k_center_crop_pad(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "input_data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
   int32_t r = x->rank;
-  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK];
-  int32_t n, na = r;
+  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n;
+  int32_t na = r;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", shape, QC_MAX_RANK, &n));
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
   if (na < 0) {
     na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (n != na) return qc_k_error(k, "shape has %d entries for %d axes", n, na);
+  if (n != na) return qc_k_error(k, "shape has %lld entries for %d axes", (long long)n, na);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   for (int64_t i = 0; i < na; i++) {
@@ -855,8 +856,7 @@ static int topk_cmp(void *ctx, int64_t a, int64_t b) {
 static qc_status k_topk(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "X", &x));
-  int64_t kk;
-  int32_t n;
+  int64_t kk, n;
   if (qc_k_in(k, 1))
     QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
   else
@@ -1246,9 +1246,10 @@ static qc_status k_resize(qc_kctx *k) {
     }
   } else {
     int64_t sz[QC_MAX_RANK];
-    int32_t nsz;
+    int64_t nsz;
     QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &nsz));
-    if (nsz != na) return qc_k_error(k, "sizes has %d entries for %d axes", nsz, na);
+    if (nsz != na)
+      return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)nsz, na);
     for (int32_t i = 0; i < na; i++) {
       if (sz[i] < 0) return qc_k_error(k, "sizes must not be negative");
       od[axes[i]] = sz[i];
@@ -1314,8 +1315,7 @@ static qc_status k_col2im(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "image_shape", &it));
   QC_RETURN_IF_ERROR(need_in(k, 2, "block_shape", &bt));
-  int64_t img[QC_MAX_RANK], blk[QC_MAX_RANK];
-  int32_t ni, nb;
+  int64_t img[QC_MAX_RANK], blk[QC_MAX_RANK], ni, nb;
   QC_RETURN_IF_ERROR(qc_k_ints(k, it, "image_shape", img, QC_MAX_RANK - 2, &ni));
   QC_RETURN_IF_ERROR(qc_k_ints(k, bt, "block_shape", blk, QC_MAX_RANK - 2, &nb));
   int32_t nd = (int32_t)ni;
@@ -1385,8 +1385,7 @@ static qc_status k_affine_grid(qc_kctx *k) {
   const qc_tensor *th, *st;
   QC_RETURN_IF_ERROR(need_in(k, 0, "theta", &th));
   QC_RETURN_IF_ERROR(need_in(k, 1, "size", &st));
-  int64_t size[5];
-  int32_t n;
+  int64_t size[5], n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, st, "size", size, 5, &n));
   int32_t nd = (int32_t)n - 2; /* spatial dims: 2 or 3 */
   if (nd != 2 && nd != 3) return qc_k_error(k, "size must have 4 or 5 entries");

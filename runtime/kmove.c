@@ -211,25 +211,6 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
-                          int64_t *n) {
-  *out = NULL;
-  if (!t) return qc_k_error(k, "%s is missing", what);
-  int64_t cnt = qc_tensor_numel(t);
-  if (cnt > INT32_MAX) return qc_k_error(k, "%s: too many values", what);
-  int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
-  if (!v) return QC_OOM();
-  int32_t n32;
-  qc_status s = qc_k_ints(k, t, what, v, (int32_t)cnt, &n32);
-  if (s) {
-    free(v);
-    return s;
-  }
-  *out = v;
-  *n = n32;
-  return QC_OK;
-}
-
 qc_status qc_k_attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
                             int64_t *out) {
   int32_t got;

@@ -55,11 +55,7 @@ bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims, c
 bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_axis_maps *m,
                     const void *src, const void *fill);
 
-/* ---- sorting and int lists for the data-movement kernels ---------------------------------- */
-
-/* qc_k_ints (kutil.h) into a malloc'd array sized to the tensor (caller frees). */
-qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
-                          int64_t *n) QC_MUST_USE;
+/* ---- attributes and sorting for the data-movement kernels --------------------------------- */
 
 /* The INTS attribute `name`, which must have exactly n entries, or n copies of dflt when
  * it is absent. out has room for n. */
