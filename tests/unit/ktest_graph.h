@@ -64,7 +64,7 @@ static inline qc_tensor kt_tensor(qc_dtype dt, int32_t rank, const int64_t *dims
   if (dt == QC_STRING) {
     const char *const *s = data;
     char **d = qc_tensor_data(&t);
-    for (int64_t i = 0; i < qc_tensor_numel(&t); i++) d[i] = strdup(s[i]);
+    for (int64_t i = 0, n = qc_tensor_numel(&t); i < n; i++) d[i] = strdup(s[i]);
   } else if (data) {
     memcpy(qc_tensor_data(&t), data, qc_tensor_nbytes(&t));
   }
@@ -85,7 +85,7 @@ static inline qc_tensor kt_iota_f32(int32_t rank, const int64_t *dims) {
   qc_tensor t;
   kt_ok(qc_tensor_alloc(&t, NULL, QC_F32, rank, dims));
   float *p = qc_tensor_data(&t);
-  for (int64_t i = 0; i < qc_tensor_numel(&t); i++) p[i] = (float)i;
+  for (int64_t i = 0, n = qc_tensor_numel(&t); i < n; i++) p[i] = (float)i;
   return t;
 }
 
@@ -186,7 +186,7 @@ static inline void kt_expect_i64(const qc_rvalue *v, int32_t rank, const int64_t
                                  const int64_t *want) {
   kt_expect_shape(v, QC_I64, rank, dims);
   const int64_t *p = qc_tensor_data(&v->t);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++)
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++)
     ck_assert_msg(p[i] == want[i], "element %lld is %lld, expected %lld", (long long)i,
                   (long long)p[i], (long long)want[i]);
 }
@@ -195,7 +195,7 @@ static inline void kt_expect_i64(const qc_rvalue *v, int32_t rank, const int64_t
 static inline void kt_expect_ints(const qc_rvalue *v, qc_dtype dt, int32_t rank,
                                   const int64_t *dims, const int64_t *want) {
   kt_expect_shape(v, dt, rank, dims);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++) {
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++) {
     int64_t got = qc_elem_i64(dt, qc_tensor_data(&v->t), (size_t)i);
     ck_assert_msg(got == want[i], "element %lld is %lld, expected %lld", (long long)i,
                   (long long)got, (long long)want[i]);
@@ -206,7 +206,7 @@ static inline void kt_expect_strings(const qc_rvalue *v, int32_t rank, const int
                                      const char *const *want) {
   kt_expect_shape(v, QC_STRING, rank, dims);
   char *const *p = qc_tensor_data(&v->t);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++)
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++)
     ck_assert_msg(p[i] && !strcmp(p[i], want[i]), "element %lld is '%s', expected '%s'",
                   (long long)i, p[i] ? p[i] : "(null)", want[i]);
 }

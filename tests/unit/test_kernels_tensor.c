@@ -168,6 +168,50 @@ START_TEST(slice_extreme_steps_and_tile_overflow) {
 }
 END_TEST
 
+START_TEST(transpose_all_perms_all_widths) {
+  /* Every permutation of a [5, 37, 3, 41] tensor, for 1/2/4/8-byte elements, against a naive
+   * index computation: covers the row-copy, gathered-row and tiled paths. */
+  static const qc_dtype dts[4] = {QC_U8, QC_F16, QC_I32, QC_I64};
+  int64_t dims[4] = {5, 37, 3, 41}, st[4] = {37 * 3 * 41, 3 * 41, 41, 1};
+  for (int t = 0; t < 4; t++) {
+    qc_tensor x;
+    kt_ok(qc_tensor_alloc(&x, NULL, dts[t], 4, dims));
+    int64_t n = qc_tensor_numel(&x);
+    for (int64_t i = 0; i < n; i++) qc_elem_set_code(dts[t], qc_tensor_data(&x), (size_t)i, (uint64_t)(i * 7 + 3) & 0x7fff);
+    int64_t perm[4] = {0, 1, 2, 3};
+    for (int np = 0; np < 24; np++) {
+      /* the np-th permutation, by Lehmer code */
+      int64_t pool[4] = {0, 1, 2, 3}, c = np;
+      for (int i = 0, f = 6; i < 4; i++) {
+        int64_t q = c / f;
+        c %= f;
+        perm[i] = pool[q];
+        for (int64_t j = q; j < 3 - i; j++) pool[j] = pool[j + 1];
+        f = i < 3 ? f / (3 - i) : 1;
+      }
+      kt_run r = kt_op(QC_OP_Transpose, 1, (const qc_tensor *[]){&x}, 1,
+                       (qc_attr[]){KT_INTS("perm", perm[0], perm[1], perm[2], perm[3])}, 1);
+      const qc_tensor *y = &r.out[0].t;
+      for (int d = 0; d < 4; d++) ck_assert_int_eq(y->dims[d], dims[perm[d]]);
+      int64_t o = 0;
+      for (int64_t a = 0; a < y->dims[0]; a++)
+        for (int64_t b = 0; b < y->dims[1]; b++)
+          for (int64_t cc = 0; cc < y->dims[2]; cc++)
+            for (int64_t e = 0; e < y->dims[3]; e++, o++) {
+              int64_t src = a * st[perm[0]] + b * st[perm[1]] + cc * st[perm[2]] + e * st[perm[3]];
+              ck_assert_msg(qc_elem_code(dts[t], qc_tensor_data(y), (size_t)o) ==
+                                qc_elem_code(dts[t], qc_tensor_data(&x), (size_t)src),
+                            "dtype %s perm %lld%lld%lld%lld element %lld", qc_dtype_name(dts[t]),
+                            (long long)perm[0], (long long)perm[1], (long long)perm[2],
+                            (long long)perm[3], (long long)o);
+            }
+      kt_done(&r);
+    }
+    qc_tensor_release(&x);
+  }
+}
+END_TEST
+
 /* ---- generated from the ONNX reference implementation (onnx 1.22) ---- */
 
 START_TEST(reshape_infer_and_zero) {
@@ -705,6 +749,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, pad_negative_pads_crop);
+  tcase_add_test(tc, transpose_all_perms_all_widths);
   tcase_add_test(tc, slice_extreme_steps_and_tile_overflow);
   tcase_add_test(tc, reshape_family_returns_views);
   tcase_add_test(tc, transpose_int4);
