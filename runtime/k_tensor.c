@@ -4,6 +4,7 @@
 #include "runtime/kmove.h"
 
 #include <float.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -428,7 +429,8 @@ static qc_status k_pad(qc_kctx *k) {
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
   if (np_ != 2 * na)
-    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_, (long long)(2 * na));
+    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_,
+                      (long long)(2 * na));
   int64_t pb[QC_MAX_RANK] = {0}, pe[QC_MAX_RANK] = {0};
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
@@ -840,17 +842,122 @@ static qc_status k_unique(qc_kctx *k) {
 
 /* ---- TopK ------------------------------------------------------------------------------------ */
 
-typedef struct topk_ctx {
-  qc_dtype dt;
-  const void *p;
-  int64_t base, inner;
-  bool largest;
-} topk_ctx;
+/* Rows are ranked on keys loaded once per row: doubles for floats and narrow integers (exact),
+ * int64/uint64 for the 64-bit integers. NaN ranks above every number, as numpy sorts it; equal
+ * keys rank by index, lower first (ONNX's rule). Small k selects with a heap of the k best. */
+typedef union topk_key {
+  double f;
+  int64_t i;
+  uint64_t u;
+} topk_key;
 
-static int topk_cmp(void *ctx, int64_t a, int64_t b) {
-  const topk_ctx *c = ctx;
-  int r = qc_elem_compare(c->dt, c->p, c->base + a * c->inner, c->p, c->base + b * c->inner);
-  return c->largest ? -r : r; /* ties keep index order: the stable sort does that */
+enum { KEY_F, KEY_I, KEY_U };
+
+typedef struct topk_job {
+  const qc_tensor *x;
+  qc_acc acc;
+  int kind;
+  bool largest;
+  int64_t dim, inner, kk;
+  void *vals;
+  int64_t *idx_out;
+  size_t esz;
+  _Atomic int failed;
+} topk_job;
+
+typedef struct topk_row {
+  const topk_key *key;
+  int kind;
+  bool largest;
+} topk_row;
+
+/* Natural order of two keys (NaN last). */
+static int key_cmp(const topk_row *r, int64_t a, int64_t b) {
+  const topk_key *x = &r->key[a], *y = &r->key[b];
+  switch (r->kind) {
+  case KEY_I:
+    return (x->i > y->i) - (x->i < y->i);
+  case KEY_U:
+    return (x->u > y->u) - (x->u < y->u);
+  default: {
+    bool nx = isnan(x->f), ny = isnan(y->f);
+    if (nx || ny) return nx - ny;
+    return (x->f > y->f) - (x->f < y->f);
+  }
+  }
+}
+
+/* < 0 when element a ranks before element b. */
+static int rank_cmp(void *ctx, int64_t a, int64_t b) {
+  const topk_row *r = ctx;
+  int c = key_cmp(r, a, b);
+  if (r->largest) c = -c;
+  return c ? c : (a > b) - (a < b);
+}
+
+/* Heap of the k best so far with the worst at the root. */
+static void heap_sift(const topk_row *r, int64_t *h, int64_t n, int64_t i) {
+  for (;;) {
+    int64_t w = i, l = 2 * i + 1, rr = l + 1;
+    if (l < n && rank_cmp((void *)r, h[l], h[w]) > 0) w = l;
+    if (rr < n && rank_cmp((void *)r, h[rr], h[w]) > 0) w = rr;
+    if (w == i) return;
+    int64_t t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+static void topk_rows(void *ctx, int64_t begin, int64_t end) {
+  topk_job *j = ctx;
+  int64_t dim = j->dim, inner = j->inner, kk = j->kk;
+  topk_key *key = malloc(sizeof *key * (size_t)(dim ? dim : 1));
+  int64_t *idx = malloc(sizeof *idx * (size_t)(dim ? dim : 1));
+  if (!key || !idx) {
+    j->failed = 1;
+    free(key);
+    free(idx);
+    return;
+  }
+  const void *xp = qc_tensor_data(j->x);
+  topk_row r = {key, j->kind, j->largest};
+  for (int64_t row = begin; row < end; row++) {
+    int64_t o = row / inner, i = row % inner, base = o * dim * inner + i;
+    for (int64_t e = 0; e < dim; e++) {
+      size_t at = (size_t)(base + e * inner);
+      if (j->kind == KEY_F)
+        key[e].f = j->acc.getf(j->x->dtype, xp, at);
+      else if (j->kind == KEY_I)
+        key[e].i = j->acc.geti(j->x->dtype, xp, at);
+      else
+        key[e].u = qc_elem_code(j->x->dtype, xp, at);
+    }
+    if (kk * 8 < dim) {
+      int64_t n = 0;
+      for (int64_t e = 0; e < dim; e++) {
+        if (n < kk) {
+          idx[n++] = e;
+          for (int64_t h = n / 2 - 1; n == kk && h >= 0; h--) heap_sift(&r, idx, n, h);
+        } else if (kk && rank_cmp(&r, e, idx[0]) < 0) {
+          idx[0] = e;
+          heap_sift(&r, idx, n, 0);
+        }
+      }
+      if (!qc_sort_stable(idx, n, rank_cmp, &r)) j->failed = 1;
+    } else {
+      for (int64_t e = 0; e < dim; e++) idx[e] = e;
+      if (!qc_sort_stable(idx, dim, rank_cmp, &r)) j->failed = 1;
+    }
+    for (int64_t t = 0; t < kk; t++) {
+      int64_t dst = (o * kk + t) * inner + i;
+      j->idx_out[dst] = idx[t];
+      memcpy((char *)j->vals + (size_t)dst * j->esz,
+             (const char *)xp + (size_t)(base + idx[t] * inner) * j->esz, j->esz);
+    }
+  }
+  free(key);
+  free(idx);
 }
 
 static qc_status k_topk(qc_kctx *k) {
@@ -867,10 +974,9 @@ static qc_status k_topk(qc_kctx *k) {
   if (kk < 0 || kk > dim)
     return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk,
                       (long long)dim);
-  if (x->dtype == QC_C64 || x->dtype == QC_C128)
-    return qc_k_error(k, "complex values are not ordered");
-  qc_mover mv;
-  QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
+  const qc_dtype_traits *tr = qc_dtype_traits_of(x->dtype);
+  if ((tr->kind != QC_KIND_FLOAT && tr->kind != QC_KIND_INT) || tr->bits % 8)
+    return qc_k_error(k, "TopK needs a numeric dtype of whole bytes, got %s", tr->name);
   int64_t od[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   od[axis] = kk;
@@ -879,28 +985,21 @@ static qc_status k_topk(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_I64, x->rank, od, &ti));
   int64_t outer = qc_shape_numel(axis, x->dims),
           inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
-  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(dim ? dim : 1));
-  if (!idx) return QC_OOM();
-  topk_ctx c = {x->dtype, qc_tensor_data(x), 0, inner, qc_k_int(k, "largest", 1) != 0};
-  int64_t *oi = qc_tensor_data(ti);
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t i = 0; i < inner; i++) {
-      c.base = o * dim * inner + i;
-      for (int64_t j = 0; j < dim; j++) idx[j] = j;
-      if (!qc_sort_stable(idx, dim, topk_cmp, &c)) {
-        free(idx);
-        return QC_OOM();
-      }
-      for (int64_t j = 0; j < kk; j++) {
-        int64_t dst = (o * kk + j) * inner + i;
-        oi[dst] = idx[j];
-        if (!qc_move(&mv, qc_tensor_data(tv), dst, c.p, c.base + idx[j] * inner, 1)) {
-          free(idx);
-          return QC_OOM();
-        }
-      }
-    }
-  free(idx);
+  topk_job j = {x,
+                qc_acc_of(x->dtype),
+                KEY_F,
+                qc_k_int(k, "largest", 1) != 0,
+                dim,
+                inner,
+                kk,
+                qc_tensor_data(tv),
+                qc_tensor_data(ti),
+                tr->bits / 8u,
+                0};
+  if (tr->kind == QC_KIND_INT && tr->bits == 64) j.kind = tr->is_signed ? KEY_I : KEY_U;
+  int64_t rows = outer * inner;
+  qc_k_parallel_for(k, rows, 1 + 16384 / (dim ? dim : 1), topk_rows, &j);
+  if (j.failed) return QC_OOM();
   return QC_OK;
 }
 
@@ -1094,40 +1193,54 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   int64_t n = qc_tensor_numel(x);
   double *buf = malloc(sizeof(double) * (size_t)(n ? n : 1));
   if (!buf) return QC_OOM();
-  for (int64_t i = 0; i < n; i++) buf[i] = qc_elem_f64(x->dtype, qc_tensor_data(x), (size_t)i);
+  qc_acc acc = qc_acc_of(x->dtype);
+  for (int64_t i = 0; i < n; i++) buf[i] = acc.getf(x->dtype, qc_tensor_data(x), (size_t)i);
   qc_status s = QC_OK;
-  enum { MAXTAPS = 4096 };
-  int64_t *idx = malloc(sizeof(int64_t) * MAXTAPS);
-  double *w = malloc(sizeof(double) * MAXTAPS);
-  if (!idx || !w) s = QC_OOM();
   for (int32_t ai = 0; ai < na && !s; ai++) {
     int32_t a = axes[ai];
     if (!active[a]) continue;
     int64_t in = cur[a], out = od[a];
     int64_t outer = qc_shape_numel(a, cur), inner = qc_shape_numel(r - (a + 1), cur + (a + 1));
-    int64_t nn = outer * out * inner;
-    double *nb = malloc(sizeof(double) * (size_t)(nn ? nn : 1));
-    if (!nb) {
-      s = QC_OOM();
+    /* Taps of every output position first (their count depends on the scale only), then
+     * one sweep through the data in memory order. */
+    enum { MAXTAPS = 4096 };
+    int64_t probe_i[MAXTAPS];
+    double probe_w[MAXTAPS];
+    int nt = in > 0 ? resize_taps(p, 0.5, scale[a], in, probe_i, probe_w, MAXTAPS) : 0;
+    if (nt < 0) {
+      s = qc_k_error(k, "antialiasing window too large (scale %g)", scale[a]);
       break;
     }
+    int64_t nn = outer * out * inner;
+    double *nb = malloc(sizeof(double) * (size_t)(nn ? nn : 1));
+    int64_t *ti = malloc(sizeof(int64_t) * (size_t)(out * nt + 1));
+    double *tw = malloc(sizeof(double) * (size_t)(out * nt + 1));
+    bool *ex = malloc(sizeof(bool) * (size_t)(out + 1));
+    if (!nb || !ti || !tw || !ex) s = QC_OOM();
     for (int64_t o = 0; o < out && !s; o++) {
-      bool ex;
-      double xs = resize_coord(p, (double)o, scale[a], in, out, roi[a], roi[r + a], &ex);
-      int nt = in > 0 ? resize_taps(p, xs, scale[a], in, idx, w, MAXTAPS) : 0;
-      if (nt < 0) {
-        s = qc_k_error(k, "antialiasing window too large (scale %g)", scale[a]);
-        break;
-      }
-      for (int64_t u = 0; u < outer; u++)
-        for (int64_t i = 0; i < inner; i++) {
-          double acc = 0;
-          if (ex)
-            acc = p->extrapolation;
-          else
-            for (int t = 0; t < nt; t++) acc += w[t] * buf[(u * in + idx[t]) * inner + i];
-          nb[(u * out + o) * inner + i] = acc;
+      double xs = resize_coord(p, (double)o, scale[a], in, out, roi[a], roi[r + a], &ex[o]);
+      if (nt) (void)resize_taps(p, xs, scale[a], in, ti + o * nt, tw + o * nt, nt);
+    }
+    for (int64_t u = 0; u < outer && !s; u++)
+      for (int64_t o = 0; o < out; o++) {
+        double *dst = nb + (u * out + o) * inner;
+        if (ex[o]) {
+          for (int64_t i = 0; i < inner; i++) dst[i] = p->extrapolation;
+          continue;
         }
+        for (int64_t i = 0; i < inner; i++) dst[i] = 0;
+        for (int t = 0; t < nt; t++) {
+          const double *src = buf + (u * in + ti[o * nt + t]) * inner;
+          double wt = tw[o * nt + t];
+          for (int64_t i = 0; i < inner; i++) dst[i] += wt * src[i];
+        }
+      }
+    free(ti);
+    free(tw);
+    free(ex);
+    if (s) {
+      free(nb);
+      break;
     }
     free(buf);
     buf = nb;
@@ -1136,13 +1249,23 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   qc_tensor *y;
   if (!s) s = qc_k_out(k, 0, x->dtype, r, od, &y);
   if (!s) {
+    /* Results saturate to the dtype's range, as the reference's saturate_cast does (cubic
+     * weights overshoot); integers round half to even. */
     int64_t m = qc_tensor_numel(y);
-    for (int64_t i = 0; i < m; i++)
-      qc_elem_set_f64(x->dtype, qc_tensor_data(y), (size_t)i, buf[i], QC_ENC_SATURATE);
+    void *yp = qc_tensor_data(y);
+    if (x->dtype == QC_F32) {
+      for (int64_t i = 0; i < m; i++)
+        ((float *)yp)[i] = (float)(buf[i] > FLT_MAX    ? FLT_MAX
+                                   : buf[i] < -FLT_MAX ? -FLT_MAX
+                                                       : buf[i]);
+    } else if (x->dtype == QC_F64) {
+      memcpy(yp, buf, sizeof(double) * (size_t)m);
+    } else {
+      for (int64_t i = 0; i < m; i++)
+        qc_elem_set_f64(x->dtype, yp, (size_t)i, buf[i], QC_ENC_SATURATE);
+    }
   }
   free(buf);
-  free(idx);
-  free(w);
   return s;
 }
 
@@ -1248,8 +1371,7 @@ static qc_status k_resize(qc_kctx *k) {
     int64_t sz[QC_MAX_RANK];
     int64_t nsz;
     QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &nsz));
-    if (nsz != na)
-      return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)nsz, na);
+    if (nsz != na) return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)nsz, na);
     for (int32_t i = 0; i < na; i++) {
       if (sz[i] < 0) return qc_k_error(k, "sizes must not be negative");
       od[axes[i]] = sz[i];

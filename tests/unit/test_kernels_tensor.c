@@ -212,6 +212,41 @@ START_TEST(transpose_all_perms_all_widths) {
 }
 END_TEST
 
+START_TEST(topk_heap_path_ties_and_64bit_keys) {
+  /* dim 100 with k 5 takes the heap selection; x[i] = i % 7 has many ties, which must come
+   * out lowest index first. */
+  float xf[100];
+  int64_t xi[100];
+  uint64_t xu[100];
+  for (int i = 0; i < 100; i++) {
+    xf[i] = (float)(i % 7);
+    xi[i] = (int64_t)(i % 7) - 3 + (i % 7 == 6 ? INT64_MAX - 3 : 0);
+    xu[i] = (uint64_t)(i % 7) + (i % 7 == 6 ? UINT64_MAX - 6 : 0);
+  }
+  qc_tensor tf = kt_f32(1, KT_DIMS(100), xf), ti = kt_i64(1, KT_DIMS(100), xi);
+  qc_tensor tu = kt_tensor(QC_U64, 1, KT_DIMS(100), xu), k5 = kt_i64(1, KT_DIMS(1), (int64_t[]){5});
+  kt_run r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tf, &k5}, 0, NULL, 2);
+  kt_expect_f32(&r.out[0], 1, KT_DIMS(5), (float[]){6, 6, 6, 6, 6}, 0);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tf, &k5}, 1, (qc_attr[]){KT_INT("largest", 0)}, 2);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){0, 7, 14, 21, 28});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&ti, &k5}, 0, NULL, 2);
+  kt_expect_i64(&r.out[0], 1, KT_DIMS(5), (int64_t[]){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX});
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tu, &k5}, 0, NULL, 2);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  ck_assert(((uint64_t *)qc_tensor_data(&r.out[0].t))[4] == UINT64_MAX);
+  kt_done(&r);
+  qc_tensor_release(&tf);
+  qc_tensor_release(&ti);
+  qc_tensor_release(&tu);
+  qc_tensor_release(&k5);
+}
+END_TEST
+
 /* ---- generated from the ONNX reference implementation (onnx 1.22) ---- */
 
 START_TEST(reshape_infer_and_zero) {
@@ -749,6 +784,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, pad_negative_pads_crop);
+  tcase_add_test(tc, topk_heap_path_ties_and_64bit_keys);
   tcase_add_test(tc, transpose_all_perms_all_widths);
   tcase_add_test(tc, slice_extreme_steps_and_tile_overflow);
   tcase_add_test(tc, reshape_family_returns_views);
