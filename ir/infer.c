@@ -205,7 +205,9 @@ static bool merge_type(qc_type *decl, const qc_type *inf) {
     if (decl->dtype == QC_DT_UNDEFINED) decl->dtype = inf->dtype;
     else if (decl->dtype != inf->dtype) return false;
   }
-  if (inf->kind != decl->kind) {
+  /* An unknown result (kind tensor, nothing else known) says nothing about the kind. */
+  bool informative = inf->kind != QC_TYPE_TENSOR || inf->dtype || inf->rank >= 0;
+  if (informative && inf->kind != decl->kind) {
     if (decl->dtype == QC_DT_UNDEFINED || decl->kind == QC_TYPE_TENSOR) decl->kind = inf->kind;
     else return false;
   }

@@ -627,15 +627,19 @@ qc_status qc_k_ew2(qc_kctx *k, const qc_ew2 *op, const void *p, const qc_tensor 
 
 /* ---- strings ------------------------------------------------------------------------------------ */
 
-qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s, int64_t len) {
+bool qc_string_store(char **slot, const char *s, int64_t len) {
   if (len < 0) len = (int64_t)strlen(s);
   /* String elements are owned by the buffer and freed with free() (tensor.h). */
   char *c = malloc((size_t)len + 1);
-  if (!c) return qc_k_error(k, "out of memory");
+  if (!c) return false;
   memcpy(c, s, (size_t)len);
   c[len] = 0;
-  char **slot = (char **)qc_tensor_data(t) + i;
   free(*slot);
   *slot = c;
+  return true;
+}
+
+qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s, int64_t len) {
+  if (!qc_string_store((char **)qc_tensor_data(t) + i, s, len)) return qc_k_error(k, "out of memory");
   return QC_OK;
 }

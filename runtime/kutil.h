@@ -230,6 +230,9 @@ static inline const char *qc_string_at(const qc_tensor *t, size_t i) {
   const char *s = ((const char *const *)qc_tensor_data(t))[i];
   return s ? s : "";
 }
+/** Store a copy of s[0..len) (len < 0: strlen) into a string element slot, freeing the string
+ *  it held. False on OOM (the slot is unchanged). */
+bool qc_string_store(char **slot, const char *s, int64_t len);
 /** Store a copy of s[0..len) as element i of a string tensor allocated by qc_k_out (frees the
  *  previous element). len < 0: strlen(s). */
 qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s,
