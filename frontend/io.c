@@ -1,5 +1,6 @@
 /* qc_model_load: pick a reader from the path. */
 #include "quarc/io.h"
+#include "quarc/onnx.h"
 #include "quarc/qir.h"
 
 #include <string.h>
@@ -20,8 +21,9 @@ qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
   if (fmt == QC_FORMAT_AUTO) fmt = qc_format_from_path(path);
   switch (fmt) {
   case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
+  case QC_FORMAT_ONNX: return qc_onnx_import(path, NULL, out);
   default:
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "%s: cannot tell the model format from the name (known: .qir)", path);
+                         "%s: cannot tell the model format from the name (known: .qir, .onnx)", path);
   }
 }
