@@ -582,8 +582,10 @@ static void pool_range(void *ctx, int64_t p0, int64_t p1) {
 }
 
 static qc_status pool_common(qc_kctx *k, int kind) {
-  const qc_tensor *x;
-  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  const qc_tensor *x = qc_k_in(k, 0);
+  /* MaxPool also takes 8-bit integers: exact in f32 and back. */
+  if (!(kind == POOL_MAX && x && (x->dtype == QC_I8 || x->dtype == QC_U8)))
+    QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
   pool_job j;
   memset(&j, 0, sizeof j);
   j.kind = kind;
@@ -697,27 +699,52 @@ static qc_status k_max_unpool(qc_kctx *k) {
     for (int32_t i = 0; i < n; i++) st[i] = 1;
   QC_RETURN_IF_ERROR(nn_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &cnt));
   if (cnt < 0) memset(pads, 0, sizeof pads);
-  int64_t odims[QC_MAX_RANK];
+  /* Indices address the shape the pooling would invert (the default output shape); an
+   * output_shape, as in ONNX's reference implementation, receives that result in its
+   * leading corner. */
+  int64_t idims[QC_MAX_RANK], odims[QC_MAX_RANK];
+  idims[0] = x->dims[0];
+  idims[1] = x->dims[1];
+  for (int32_t i = 0; i < n; i++)
+    idims[i + 2] = (x->dims[i + 2] - 1) * st[i] - pads[i] - pads[i + n] + ks[i];
+  memcpy(odims, idims, sizeof odims);
   if (osz) {
     int32_t no;
     QC_RETURN_IF_ERROR(nn_tensor_ints(k, osz, "output_shape", odims, QC_MAX_RANK, &no));
     if (no != x->rank) return qc_k_error(k, "output_shape needs %d values", x->rank);
-  } else {
-    odims[0] = x->dims[0];
-    odims[1] = x->dims[1];
-    for (int32_t i = 0; i < n; i++)
-      odims[i + 2] = (x->dims[i + 2] - 1) * st[i] - pads[i] - pads[i + n] + ks[i];
   }
+  int64_t total = qc_shape_numel(x->rank, idims);
+  if (total < 0) return qc_k_error(k, "invalid unpooled shape");
   qc_kf_out y;
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
   qc_kf_in xf;
   qc_status s = qc_kf_load(k, x, &xf);
-  int64_t total = y.n;
+  float *u = s ? NULL : qc_kf_scratch(k, total);
+  if (!s && !u) s = QC_OOM();
+  if (u) memset(u, 0, sizeof(float) * (size_t)total);
   for (int64_t i = 0; i < xf.n && !s; i++) {
     int64_t at = qc_elem_i64(ind->dtype, qc_tensor_data(ind), (size_t)i);
     if (at < 0 || at >= total) s = qc_k_error(k, "index %lld out of range [0, %lld)", (long long)at, (long long)total);
-    else y.p[at] = xf.p[i];
+    else u[at] = xf.p[i];
   }
+  if (!s) {
+    /* Copy the common corner of the two shapes. */
+    int64_t idx[QC_MAX_RANK] = {0};
+    for (int64_t o = 0; o < y.n; o++) {
+      int64_t off = 0;
+      bool in = true;
+      for (int32_t d = 0; d < x->rank; d++) {
+        if (idx[d] >= idims[d]) in = false;
+        off = off * idims[d] + idx[d];
+      }
+      if (in) y.p[o] = u[off];
+      for (int32_t d = x->rank - 1; d >= 0; d--) {
+        if (++idx[d] < odims[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+  qc_kf_scratch_free(k, u, total);
   qc_kf_release(k, &xf);
   if (s) {
     qc_kf_out_discard(k, &y);
@@ -1188,5 +1215,9 @@ const qc_kernel_entry qc_kernels_nn[] = {
     {QC_OP_RMSNormalization, k_rms_norm},
     {QC_OP_LRN, k_lrn},
     {QC_OP_Dropout, k_dropout},
+    {QC_OP_RNN, qc_k_rnn},
+    {QC_OP_GRU, qc_k_gru},
+    {QC_OP_LSTM, qc_k_lstm},
+    {QC_OP_Attention, qc_k_attention},
     {QC_OP_INVALID, NULL},
 };
