@@ -1219,5 +1219,9 @@ const qc_kernel_entry qc_kernels_nn[] = {
     {QC_OP_GRU, qc_k_gru},
     {QC_OP_LSTM, qc_k_lstm},
     {QC_OP_Attention, qc_k_attention},
+    {QC_OP_RotaryEmbedding, qc_k_rotary_embedding},
+    {QC_OP_LinearAttention, qc_k_linear_attention},
+    {QC_OP_CausalConvWithState, qc_k_causal_conv_with_state},
+    {QC_OP_PV_FlexAttention, qc_k_flex_attention},
     {QC_OP_INVALID, NULL},
 };

@@ -556,3 +556,335 @@ qc_status qc_k_attention(qc_kctx *k) {
   }
   return s;
 }
+
+/* ---- RotaryEmbedding ------------------------------------------------------------------------ */
+
+qc_status qc_k_rotary_embedding(qc_kctx *k) {
+  const qc_tensor *x, *tc, *ts;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &tc));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 2, &ts));
+  const qc_tensor *tp = qc_k_in(k, 3);
+  if (x->rank != 3 && x->rank != 4) return qc_k_error(k, "X must be 3-D or 4-D");
+  int64_t nh = qc_k_int(k, "num_heads", 0);
+  /* View X as [B, S, H, D] through strides. */
+  int64_t nb = x->dims[0], seq, heads, hd, sb, ss, sh;
+  if (x->rank == 4) {
+    heads = x->dims[1], seq = x->dims[2], hd = x->dims[3];
+    sh = seq * hd, ss = hd, sb = heads * sh;
+  } else {
+    if (nh <= 0 || x->dims[2] % nh) return qc_k_error(k, "3-D X needs num_heads dividing its last dim");
+    heads = nh, seq = x->dims[1], hd = x->dims[2] / nh;
+    sh = hd, ss = x->dims[2], sb = seq * ss;
+  }
+  int64_t rd = qc_k_int(k, "rotary_embedding_dim", 0);
+  if (rd <= 0) rd = hd;
+  if (rd > hd || rd % 2) return qc_k_error(k, "rotary_embedding_dim must be even and <= head size");
+  int64_t half = rd / 2;
+  bool inter = qc_k_int(k, "interleaved", 0) != 0;
+  if (tc->dims[tc->rank - 1] != half || ts->dims[ts->rank - 1] != half)
+    return qc_k_error(k, "cos/sin caches must end in rotary_embedding_dim / 2 = %lld", (long long)half);
+  /* Cache rows: position_ids[b][s] into a [max_pos, half] cache, or [B, S, half] directly. */
+  int64_t *pos = NULL;
+  size_t pos_bytes = sizeof(int64_t) * (size_t)(nb * seq + 1);
+  if (tp) {
+    if (qc_tensor_numel(tp) != nb * seq || !qc_dtype_is_int(tp->dtype))
+      return qc_k_error(k, "position_ids must be [batch, sequence] integers");
+    pos = qc_alloc(k->alloc, pos_bytes);
+    if (!pos) return QC_OOM();
+    for (int64_t i = 0; i < nb * seq; i++) {
+      pos[i] = qc_elem_i64(tp->dtype, qc_tensor_data(tp), (size_t)i);
+      if (pos[i] < 0 || pos[i] * half >= qc_tensor_numel(tc)) {
+        qc_free(k->alloc, pos, pos_bytes);
+        return qc_k_error(k, "position id %lld beyond the caches", (long long)pos[i]);
+      }
+    }
+  } else if (qc_tensor_numel(tc) != nb * seq * half || qc_tensor_numel(ts) != nb * seq * half) {
+    return qc_k_error(k, "without position_ids the caches must be [batch, sequence, %lld]", (long long)half);
+  }
+  qc_kf_out y;
+  qc_kf_in xf, cf, sf;
+  memset(&xf, 0, sizeof xf), memset(&cf, 0, sizeof cf), memset(&sf, 0, sizeof sf);
+  qc_status s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
+  if (!s) s = qc_kf_load(k, x, &xf);
+  if (!s) s = qc_kf_load(k, tc, &cf);
+  if (!s) s = qc_kf_load(k, ts, &sf);
+  if (!s) {
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t t = 0; t < seq; t++) {
+        int64_t row = pos ? pos[b * seq + t] : b * seq + t;
+        const float *cr = cf.p + row * half, *sr = sf.p + row * half;
+        for (int64_t h = 0; h < heads; h++) {
+          const float *xi = xf.p + b * sb + t * ss + h * sh;
+          float *yo = y.p + b * sb + t * ss + h * sh;
+          for (int64_t i = 0; i < half; i++) {
+            int64_t i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
+            float x1 = xi[i1], x2 = xi[i2];
+            yo[i1] = cr[i] * x1 - sr[i] * x2;
+            yo[i2] = sr[i] * x1 + cr[i] * x2;
+          }
+          for (int64_t i = rd; i < hd; i++) yo[i] = xi[i];
+        }
+      }
+    s = qc_kf_out_finish(k, &y);
+  } else {
+    qc_kf_out_discard(k, &y);
+  }
+  if (pos) qc_free(k->alloc, pos, pos_bytes);
+  qc_kf_release(k, &xf), qc_kf_release(k, &cf), qc_kf_release(k, &sf);
+  return s;
+}
+
+/* ---- LinearAttention (opset 27) ------------------------------------------------------------- */
+
+qc_status qc_k_linear_attention(qc_kctx *k) {
+  const qc_tensor *tq, *tk, *tv;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &tq));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &tk));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 2, &tv));
+  const qc_tensor *tps = qc_k_in(k, 3), *tdec = qc_k_in(k, 4), *tbeta = qc_k_in(k, 5);
+  const char *rule = qc_k_string(k, "update_rule", "gated_delta");
+  bool gating = strcmp(rule, "gated") == 0 || strcmp(rule, "gated_delta") == 0;
+  bool delta = strcmp(rule, "delta") == 0 || strcmp(rule, "gated_delta") == 0;
+  if (!gating && !delta && strcmp(rule, "linear") != 0) return qc_k_error(k, "unknown update_rule '%s'", rule);
+  if (gating != (tdec != NULL)) return qc_k_error(k, "update_rule '%s' %s the decay input", rule, gating ? "needs" : "forbids");
+  if (delta != (tbeta != NULL)) return qc_k_error(k, "update_rule '%s' %s the beta input", rule, delta ? "needs" : "forbids");
+  int64_t hq = qc_k_int(k, "q_num_heads", 0), hkv = qc_k_int(k, "kv_num_heads", 0);
+  if (hq <= 0 || hkv <= 0 || hq % hkv) return qc_k_error(k, "q_num_heads must be a positive multiple of kv_num_heads");
+  if (tq->rank != 3 || tk->rank != 3 || tv->rank != 3) return qc_k_error(k, "query, key and value must be 3-D");
+  int64_t nb = tq->dims[0], T = tq->dims[1];
+  if (tq->dims[2] % hq || tk->dims[2] % hkv || tv->dims[2] % hkv) return qc_k_error(k, "hidden sizes must divide by the heads");
+  int64_t dk = tq->dims[2] / hq, dv = tv->dims[2] / hkv, grp = hq / hkv;
+  if (tk->dims[2] != hkv * dk || tk->dims[0] != nb || tv->dims[0] != nb || tk->dims[1] != T || tv->dims[1] != T)
+    return qc_k_error(k, "key/value shapes do not match the query");
+  int64_t dec_w = 0, beta_w = 0;
+  if (tdec) {
+    dec_w = tdec->dims[tdec->rank - 1];
+    if (tdec->rank != 3 || (dec_w != hkv && dec_w != hkv * dk)) return qc_k_error(k, "decay must be [B, T, H_kv] or [B, T, H_kv * d_k]");
+  }
+  if (tbeta) {
+    beta_w = tbeta->dims[tbeta->rank - 1];
+    if (tbeta->rank != 3 || (beta_w != hkv && beta_w != 1)) return qc_k_error(k, "beta must be [B, T, H_kv] or [B, T, 1]");
+  }
+  int64_t sdims[4] = {nb, hkv, dk, dv};
+  if (tps && (tps->rank != 4 || qc_tensor_numel(tps) != qc_shape_numel(4, sdims)))
+    return qc_k_error(k, "past_state must be [B, H_kv, d_k, d_v]");
+  double sc = qc_k_float(k, "scale", 0.0);
+  float scale = sc == 0.0 ? (float)(1.0 / sqrt((double)dk)) : (float)sc;
+  int64_t odims[3] = {nb, T, hq * dv};
+  qc_kf_out y, st;
+  memset(&y, 0, sizeof y), memset(&st, 0, sizeof st);
+  qc_kf_in qf, kf, vf, pf, df, bf;
+  memset(&qf, 0, sizeof qf), memset(&kf, 0, sizeof kf), memset(&vf, 0, sizeof vf),
+      memset(&pf, 0, sizeof pf), memset(&df, 0, sizeof df), memset(&bf, 0, sizeof bf);
+  qc_status s = qc_kf_out_alloc(k, 0, tq->dtype, 3, odims, &y);
+  qc_dtype sdt = tps ? tps->dtype : tq->dtype;
+  int64_t ns = qc_shape_numel(4, sdims);
+  float *state = NULL, *tmp = NULL;
+  if (!s) s = qc_kf_load(k, tq, &qf);
+  if (!s) s = qc_kf_load(k, tk, &kf);
+  if (!s) s = qc_kf_load(k, tv, &vf);
+  if (!s) s = qc_kf_load(k, tps, &pf);
+  if (!s) s = qc_kf_load(k, tdec, &df);
+  if (!s) s = qc_kf_load(k, tbeta, &bf);
+  if (!s) {
+    state = qc_kf_scratch(k, ns);
+    tmp = qc_kf_scratch(k, dv + 1);
+    if (!state || !tmp) s = QC_OOM();
+  }
+  if (!s) {
+    if (tps) memcpy(state, pf.p, sizeof(float) * (size_t)ns);
+    else memset(state, 0, sizeof(float) * (size_t)ns);
+    for (int64_t b = 0; b < nb; b++)
+      for (int64_t t = 0; t < T; t++) {
+        int64_t row = b * T + t;
+        for (int64_t h = 0; h < hkv; h++) {
+          float *S = state + (b * hkv + h) * dk * dv;
+          const float *kt = kf.p + row * hkv * dk + h * dk, *vt = vf.p + row * hkv * dv + h * dv;
+          if (gating)
+            for (int64_t d = 0; d < dk; d++) {
+              float g = expf(df.p[row * dec_w + (dec_w == hkv ? h : h * dk + d)]);
+              for (int64_t m = 0; m < dv; m++) S[d * dv + m] *= g;
+            }
+          /* u = beta * (v - S^T k) for the delta rules, else v */
+          for (int64_t m = 0; m < dv; m++) {
+            float u = vt[m];
+            if (delta) {
+              double r = 0;
+              for (int64_t d = 0; d < dk; d++) r += (double)S[d * dv + m] * kt[d];
+              u = bf.p[row * beta_w + (beta_w == 1 ? 0 : h)] * (vt[m] - (float)r);
+            }
+            tmp[m] = u;
+          }
+          for (int64_t d = 0; d < dk; d++)
+            for (int64_t m = 0; m < dv; m++) S[d * dv + m] += kt[d] * tmp[m];
+          /* Read by every query head of the group. */
+          for (int64_t qi = h * grp; qi < (h + 1) * grp; qi++) {
+            const float *qt = qf.p + row * hq * dk + qi * dk;
+            float *o = y.p + row * hq * dv + qi * dv;
+            for (int64_t m = 0; m < dv; m++) {
+              double acc = 0;
+              for (int64_t d = 0; d < dk; d++) acc += (double)qt[d] * S[d * dv + m];
+              o[m] = scale * (float)acc;
+            }
+          }
+        }
+      }
+    if (qc_k_out_used(k, 1)) s = qc_kf_out_alloc(k, 1, sdt, 4, sdims, &st);
+    if (!s && st.p) memcpy(st.p, state, sizeof(float) * (size_t)ns);
+  }
+  qc_kf_scratch_free(k, state, ns);
+  qc_kf_scratch_free(k, tmp, dv + 1);
+  qc_kf_release(k, &qf), qc_kf_release(k, &kf), qc_kf_release(k, &vf);
+  qc_kf_release(k, &pf), qc_kf_release(k, &df), qc_kf_release(k, &bf);
+  if (!s) s = qc_kf_out_finish(k, &y);
+  if (!s && st.t) s = qc_kf_out_finish(k, &st);
+  if (s) qc_kf_out_discard(k, &y), qc_kf_out_discard(k, &st);
+  return s;
+}
+
+/* ---- CausalConvWithState (opset 27) --------------------------------------------------------- */
+
+/* Round to dt as a store would (the reference rounds the convolution before the activation). */
+static float round_as(qc_dtype dt, float v) {
+  if (dt == QC_F16) return qc_f16_to_f32(qc_f32_to_f16(v));
+  if (dt == QC_BF16) return qc_bf16_to_f32(qc_f32_to_bf16(v));
+  return v;
+}
+
+qc_status qc_k_causal_conv_with_state(qc_kctx *k) {
+  const qc_tensor *x, *w;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &w));
+  const qc_tensor *tb = qc_k_in(k, 2), *tp = qc_k_in(k, 3);
+  const char *act = qc_k_string(k, "activation", "none");
+  bool silu = strcmp(act, "silu") == 0 || strcmp(act, "swish") == 0;
+  if (!silu && strcmp(act, "none") != 0) return qc_k_error(k, "unknown activation '%s'", act);
+  if (x->rank != 3 || w->rank != 3) return qc_k_error(k, "input and weight must be 3-D");
+  int64_t nb = x->dims[0], c = x->dims[1], L = x->dims[2], kw = w->dims[2];
+  if (w->dims[0] != c || w->dims[1] != 1 || kw < 1) return qc_k_error(k, "weight must be [channels, 1, k]");
+  if (tb && qc_tensor_numel(tb) != c) return qc_k_error(k, "bias must have %lld values", (long long)c);
+  int64_t pdims[3] = {nb, c, kw - 1};
+  if (tp && (tp->rank != 3 || tp->dims[0] != nb || tp->dims[1] != c || tp->dims[2] != kw - 1))
+    return qc_k_error(k, "past_state must be [batch, channels, k - 1]");
+  qc_kf_out y, ps;
+  memset(&y, 0, sizeof y), memset(&ps, 0, sizeof ps);
+  qc_kf_in xf, wf, bf, pf;
+  memset(&xf, 0, sizeof xf), memset(&wf, 0, sizeof wf), memset(&bf, 0, sizeof bf),
+      memset(&pf, 0, sizeof pf);
+  qc_status s = qc_kf_out_alloc(k, 0, x->dtype, 3, x->dims, &y);
+  if (!s && qc_k_out_used(k, 1)) s = qc_kf_out_alloc(k, 1, x->dtype, 3, pdims, &ps);
+  if (!s) s = qc_kf_load(k, x, &xf);
+  if (!s) s = qc_kf_load(k, w, &wf);
+  if (!s) s = qc_kf_load(k, tb, &bf);
+  if (!s) s = qc_kf_load(k, tp, &pf);
+  int64_t plen = L + kw - 1;
+  float *pad = s ? NULL : qc_kf_scratch(k, plen);
+  if (!s && !pad) s = QC_OOM();
+  for (int64_t b = 0; b < nb && !s; b++)
+    for (int64_t ch = 0; ch < c; ch++) {
+      /* padded = past (or zeros) ++ input */
+      for (int64_t i = 0; i < kw - 1; i++) pad[i] = tp ? pf.p[(b * c + ch) * (kw - 1) + i] : 0.0f;
+      memcpy(pad + kw - 1, xf.p + (b * c + ch) * L, sizeof(float) * (size_t)L);
+      const float *wc = wf.p + ch * kw;
+      float *yo = y.p + (b * c + ch) * L;
+      for (int64_t t = 0; t < L; t++) {
+        double acc = tb ? bf.p[ch] : 0.0;
+        for (int64_t j = 0; j < kw; j++) acc += (double)pad[t + j] * wc[j];
+        float v = round_as(x->dtype, (float)acc);
+        yo[t] = silu ? v / (1.0f + expf(-v)) : v;
+      }
+      if (ps.p) memcpy(ps.p + (b * c + ch) * (kw - 1), pad + L, sizeof(float) * (size_t)(kw - 1));
+    }
+  qc_kf_scratch_free(k, pad, plen);
+  qc_kf_release(k, &xf), qc_kf_release(k, &wf), qc_kf_release(k, &bf), qc_kf_release(k, &pf);
+  if (!s) s = qc_kf_out_finish(k, &y);
+  if (!s && ps.t) s = qc_kf_out_finish(k, &ps);
+  if (s) qc_kf_out_discard(k, &y), qc_kf_out_discard(k, &ps);
+  return s;
+}
+
+/* ---- FlexAttention (ai.onnx.preview) -------------------------------------------------------- */
+
+/* Run a modifier sub-graph on an f32 array of shape dims, in dtype dt (its declared input
+ * type); the result replaces the array. */
+static qc_status run_mod(qc_kctx *k, const qc_graph *sub, qc_dtype dt, const int64_t *dims,
+                         float *v, int64_t n, const char *what) {
+  qc_tensor t;
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(&t, k->alloc, dt, 4, dims));
+  if (!qc_convert_from_f32(v, dt, qc_tensor_data(&t), (size_t)n, 0)) {
+    qc_tensor_release(&t);
+    return qc_k_error(k, "%s: cannot run in %s", what, qc_dtype_name(dt));
+  }
+  qc_rvalue in = qc_rvalue_tensor(&t), out;
+  qc_tensor_release(&t);
+  memset(&out, 0, sizeof out);
+  qc_status s = qc_k_run_subgraph(k, sub, 1, &in, 1, &out);
+  qc_rvalue_release(&in);
+  if (s) return qc_status_wrap(s, "%s", what);
+  if (out.kind != QC_RV_TENSOR || qc_tensor_numel(&out.t) != n) {
+    qc_rvalue_release(&out);
+    return qc_k_error(k, "%s must return a tensor of the input's shape", what);
+  }
+  qc_convert_to_f32(out.t.dtype, qc_tensor_data(&out.t), v, (size_t)n);
+  qc_rvalue_release(&out);
+  return QC_OK;
+}
+
+qc_status qc_k_flex_attention(qc_kctx *k) {
+  const qc_tensor *tq, *tk, *tv;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &tq));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &tk));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 2, &tv));
+  if (tq->rank != 4 || tk->rank != 4 || tv->rank != 4) return qc_k_error(k, "Q, K and V must be 4-D");
+  int64_t B = tq->dims[0], hq = tq->dims[1], L = tq->dims[2], E = tq->dims[3];
+  int64_t hkv = tk->dims[1], S = tk->dims[2], Ev = tv->dims[3];
+  if (tk->dims[0] != B || tv->dims[0] != B || tv->dims[1] != hkv || tv->dims[2] != S ||
+      tk->dims[3] != E || hkv <= 0 || hq % hkv)
+    return qc_k_error(k, "incompatible Q/K/V shapes");
+  float scale = qc_k_attr(k, "scale") ? (float)qc_k_float(k, "scale", 0) : (float)(1.0 / sqrt((double)E));
+  const qc_attr *sm = qc_k_attr(k, "score_mod"), *pm = qc_k_attr(k, "prob_mod");
+  qc_dtype cdt = tq->dtype == QC_F64 ? QC_F64 : QC_F32;
+  if (qc_k_attr(k, "softmax_precision")) {
+    qc_dtype p = qc_dtype_from_onnx((int)qc_k_int(k, "softmax_precision", 1));
+    if (!qc_kf_dtype_ok(p)) return qc_k_error(k, "unsupported softmax_precision");
+    cdt = p;
+  }
+  int64_t sdims[4] = {B, hq, L, S}, ydims[4] = {B, hq, L, Ev}, n = B * hq * L * S;
+  qc_kf_out y;
+  qc_kf_in qf, kf, vf;
+  memset(&qf, 0, sizeof qf), memset(&kf, 0, sizeof kf), memset(&vf, 0, sizeof vf);
+  QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, tv->dtype, 4, ydims, &y));
+  qc_status s = qc_kf_load(k, tq, &qf);
+  if (!s) s = qc_kf_load(k, tk, &kf);
+  if (!s) s = qc_kf_load(k, tv, &vf);
+  float *sc = s ? NULL : qc_kf_scratch(k, n);
+  if (!s && !sc) s = QC_OOM();
+  if (!s) {
+    int64_t grp = hq / hkv;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t h = 0; h < hq; h++)
+        qc_gemm_f32(qc_k_pool(k), L, S, E, scale, qf.p + (b * hq + h) * L * E, E, 1,
+                    kf.p + (b * hkv + h / grp) * S * E, 1, E, 0.0f, sc + (b * hq + h) * L * S, S, 1);
+    if (sm && sm->kind == QC_ATTR_GRAPH) s = run_mod(k, sm->u.g, cdt, sdims, sc, n, "score_mod");
+    for (int64_t r = 0; r < B * hq * L && !s; r++) {
+      float *row = sc + r * S, mx = -INFINITY;
+      for (int64_t c = 0; c < S; c++) mx = row[c] > mx ? row[c] : mx;
+      double sum = 0;
+      for (int64_t c = 0; c < S; c++) sum += row[c] = expf(row[c] - mx);
+      for (int64_t c = 0; c < S; c++) row[c] = (float)(row[c] / sum);
+    }
+    if (!s && pm && pm->kind == QC_ATTR_GRAPH) s = run_mod(k, pm->u.g, cdt, sdims, sc, n, "prob_mod");
+    for (int64_t b = 0; b < B && !s; b++)
+      for (int64_t h = 0; h < hq; h++)
+        qc_gemm_f32(qc_k_pool(k), L, Ev, S, 1.0f, sc + (b * hq + h) * L * S, S, 1,
+                    vf.p + (b * hkv + h / grp) * S * Ev, Ev, 1, 0.0f, y.p + (b * hq + h) * L * Ev, Ev, 1);
+  }
+  qc_kf_scratch_free(k, sc, n);
+  qc_kf_release(k, &qf), qc_kf_release(k, &kf), qc_kf_release(k, &vf);
+  if (s) {
+    qc_kf_out_discard(k, &y);
+    return s;
+  }
+  return qc_kf_out_finish(k, &y);
+}
