@@ -1196,6 +1196,321 @@ static qc_status k_dropout(qc_kctx *k) {
   return s;
 }
 
+/* ---- DeformConv -------------------------------------------------------------------------- */
+
+/* Multilinear interpolation of one channel at real coordinates p (zero outside). */
+static float sample_nd(const float *x, const win *w, const double *p) {
+  int32_t n = w->nsp;
+  int64_t lo[QC_MAX_RANK];
+  double fr[QC_MAX_RANK];
+  for (int32_t d = 0; d < n; d++) {
+    double f = floor(p[d]);
+    lo[d] = (int64_t)f;
+    fr[d] = p[d] - f;
+  }
+  double acc = 0;
+  for (int32_t corner = 0; corner < (1 << n); corner++) {
+    double wt = 1;
+    int64_t off = 0;
+    bool ok = true;
+    for (int32_t d = 0; d < n; d++) {
+      int64_t c = lo[d] + ((corner >> (n - 1 - d)) & 1);
+      wt *= (corner >> (n - 1 - d)) & 1 ? fr[d] : 1 - fr[d];
+      if (c < 0 || c >= w->in[d]) ok = false;
+      off = off * w->in[d] + c;
+    }
+    if (ok && wt != 0) acc += wt * x[off];
+  }
+  return (float)acc;
+}
+
+static qc_status k_deform_conv(qc_kctx *k) {
+  const qc_tensor *x, *wt, *off;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &wt));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 2, &off));
+  const qc_tensor *tb = qc_k_in(k, 3), *tm = qc_k_in(k, 4);
+  if (wt->rank != x->rank || off->rank != x->rank) return qc_k_error(k, "X, W and offset must have the same rank");
+  win w;
+  QC_RETURN_IF_ERROR(win_init(k, x, wt->dims + 2, false, &w));
+  int32_t n = w.nsp;
+  int64_t nb = x->dims[0], c = x->dims[1], m = wt->dims[0], grp = qc_k_int(k, "group", 1);
+  int64_t og = qc_k_int(k, "offset_group", 1);
+  if (grp <= 0 || og <= 0 || c % grp || m % grp || wt->dims[1] * grp != c || c % og)
+    return qc_k_error(k, "channels do not split into group %lld / offset_group %lld", (long long)grp, (long long)og);
+  for (int32_t d = 0; d < n; d++)
+    if (off->dims[d + 2] != w.out[d]) return qc_k_error(k, "offset's spatial dims must be the output's");
+  if (off->dims[0] != nb || off->dims[1] != og * w.k_sz * n) return qc_k_error(k, "offset must be [N, offset_group * prod(k) * %d, out...]", n);
+  if (tm && qc_tensor_numel(tm) != nb * og * w.k_sz * w.out_sz) return qc_k_error(k, "mask must be [N, offset_group * prod(k), out...]");
+  if (tb && qc_tensor_numel(tb) != m) return qc_k_error(k, "B must have %lld values", (long long)m);
+  int64_t cg = c / grp, mg = m / grp, kc = cg * w.k_sz, cog = c / og;
+  int64_t odims[QC_MAX_RANK] = {nb, m};
+  memcpy(odims + 2, w.out, sizeof(int64_t) * (size_t)n);
+  qc_kf_out y;
+  qc_kf_in xf, wf, of, bf, mf;
+  memset(&xf, 0, sizeof xf), memset(&wf, 0, sizeof wf), memset(&of, 0, sizeof of),
+      memset(&bf, 0, sizeof bf), memset(&mf, 0, sizeof mf);
+  QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
+  qc_status s = qc_kf_load(k, x, &xf);
+  if (!s) s = qc_kf_load(k, wt, &wf);
+  if (!s) s = qc_kf_load(k, off, &of);
+  if (!s) s = qc_kf_load(k, tb, &bf);
+  if (!s) s = qc_kf_load(k, tm, &mf);
+  float *col = s ? NULL : qc_kf_scratch(k, c * w.k_sz * w.out_sz);
+  if (!s && !col) s = QC_OOM();
+  for (int64_t b = 0; b < nb && !s; b++) {
+    /* Deformed im2col of the whole image: rows (channel, kernel position). */
+    for (int64_t ch = 0; ch < c; ch++) {
+      int64_t g = ch / cog;
+      const float *xc = xf.p + (b * c + ch) * w.in_sz;
+      for (int64_t kk = 0; kk < w.k_sz; kk++) {
+        int64_t kidx[QC_MAX_RANK], rem = kk;
+        for (int32_t d = n - 1; d >= 0; d--) kidx[d] = rem % w.k[d], rem /= w.k[d];
+        float *row = col + (ch * w.k_sz + kk) * w.out_sz;
+        int64_t oidx[QC_MAX_RANK] = {0};
+        for (int64_t o = 0; o < w.out_sz; o++) {
+          double p[QC_MAX_RANK];
+          for (int32_t d = 0; d < n; d++)
+            p[d] = (double)(oidx[d] * w.s[d] - w.pb[d] + kidx[d] * w.d[d]) +
+                   of.p[((b * og + g) * w.k_sz * n + kk * n + d) * w.out_sz + o];
+          float mv = tm ? mf.p[((b * og + g) * w.k_sz + kk) * w.out_sz + o] : 1.0f;
+          row[o] = mv * sample_nd(xc, &w, p);
+          for (int32_t d = n - 1; d >= 0; d--) {
+            if (++oidx[d] < w.out[d]) break;
+            oidx[d] = 0;
+          }
+        }
+      }
+    }
+    for (int64_t g = 0; g < grp; g++) {
+      float *yo = y.p + (b * m + g * mg) * w.out_sz;
+      for (int64_t mi = 0; mi < mg; mi++)
+        for (int64_t o = 0; o < w.out_sz; o++) yo[mi * w.out_sz + o] = tb ? bf.p[g * mg + mi] : 0.0f;
+      qc_gemm_f32(qc_k_pool(k), mg, w.out_sz, kc, 1.0f, wf.p + g * mg * kc, kc, 1,
+                  col + g * kc * w.out_sz, w.out_sz, 1, 1.0f, yo, w.out_sz, 1);
+    }
+  }
+  qc_kf_scratch_free(k, col, c * w.k_sz * w.out_sz);
+  qc_kf_release(k, &xf), qc_kf_release(k, &wf), qc_kf_release(k, &of), qc_kf_release(k, &bf),
+      qc_kf_release(k, &mf);
+  if (s) {
+    qc_kf_out_discard(k, &y);
+    return s;
+  }
+  return qc_kf_out_finish(k, &y);
+}
+
+/* ---- RoiAlign ------------------------------------------------------------------------------- */
+
+typedef struct roi_sample {
+  int64_t pos[4];
+  float w[4];
+} roi_sample;
+
+static qc_status k_roi_align(qc_kctx *k) {
+  const qc_tensor *x, *rois, *bi = qc_k_in(k, 2);
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  QC_RETURN_IF_ERROR(nn_float_in(k, 1, &rois));
+  if (x->rank != 4) return qc_k_error(k, "X must be 4-D");
+  if (rois->rank != 2 || rois->dims[1] != 4) return qc_k_error(k, "rois must be [num_rois, 4]");
+  int64_t nr = rois->dims[0];
+  if (!bi || !qc_dtype_is_int(bi->dtype) || qc_tensor_numel(bi) != nr)
+    return qc_k_error(k, "batch_indices must hold num_rois integers");
+  const char *ctm = qc_k_string(k, "coordinate_transformation_mode", "half_pixel");
+  bool half = nn_opset(k) >= 16 ? strcmp(ctm, "half_pixel") == 0 : false;
+  if (qc_k_attr(k, "coordinate_transformation_mode")) half = strcmp(ctm, "half_pixel") == 0;
+  bool maxm = strcmp(qc_k_string(k, "mode", "avg"), "max") == 0;
+  int64_t ph = qc_k_int(k, "output_height", 1), pw = qc_k_int(k, "output_width", 1);
+  int64_t sr = qc_k_int(k, "sampling_ratio", 0);
+  double scale = qc_k_float(k, "spatial_scale", 1.0);
+  int64_t c = x->dims[1], H = x->dims[2], W = x->dims[3];
+  int64_t odims[4] = {nr, c, ph, pw};
+  qc_kf_out y;
+  qc_kf_in xf, rf;
+  memset(&xf, 0, sizeof xf), memset(&rf, 0, sizeof rf);
+  QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, 4, odims, &y));
+  qc_status s = qc_kf_load(k, x, &xf);
+  if (!s) s = qc_kf_load(k, rois, &rf);
+  for (int64_t r = 0; r < nr && !s; r++) {
+    int64_t b = qc_elem_i64(bi->dtype, qc_tensor_data(bi), (size_t)r);
+    if (b < 0 || b >= x->dims[0]) {
+      s = qc_k_error(k, "batch index %lld out of range", (long long)b);
+      break;
+    }
+    double off = half ? 0.5 : 0.0;
+    const float *rv = rf.p + r * 4;
+    double x0 = rv[0] * scale - off, y0 = rv[1] * scale - off;
+    double rw = rv[2] * scale - off - x0, rh = rv[3] * scale - off - y0;
+    if (!half) {
+      rw = rw > 1 ? rw : 1;
+      rh = rh > 1 ? rh : 1;
+    }
+    double bh = rh / (double)ph, bw = rw / (double)pw;
+    int64_t gh = sr > 0 ? sr : (int64_t)ceil(rh / (double)ph);
+    int64_t gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)pw);
+    int64_t count = gh * gw > 1 ? gh * gw : 1;
+    int64_t ns = ph * pw * gh * gw;
+    roi_sample *smp = qc_alloc(k->alloc, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
+    if (!smp) {
+      s = QC_OOM();
+      break;
+    }
+    /* Bilinear sample positions and weights, shared by every channel. */
+    int64_t si = 0;
+    for (int64_t i = 0; i < ph; i++)
+      for (int64_t j = 0; j < pw; j++)
+        for (int64_t iy = 0; iy < gh; iy++)
+          for (int64_t ix = 0; ix < gw; ix++, si++) {
+            double yy = y0 + i * bh + (iy + 0.5) * bh / (double)gh;
+            double xx = x0 + j * bw + (ix + 0.5) * bw / (double)gw;
+            roi_sample *p = &smp[si];
+            memset(p, 0, sizeof *p);
+            if (yy < -1.0 || yy > H || xx < -1.0 || xx > W) continue;
+            if (yy < 0) yy = 0;
+            if (xx < 0) xx = 0;
+            int64_t yl = (int64_t)yy, xl = (int64_t)xx, yh, xh;
+            if (yl >= H - 1) yh = yl = H - 1, yy = (double)yl;
+            else yh = yl + 1;
+            if (xl >= W - 1) xh = xl = W - 1, xx = (double)xl;
+            else xh = xl + 1;
+            double ly = yy - yl, lx = xx - xl, hy = 1 - ly, hx = 1 - lx;
+            p->pos[0] = yl * W + xl, p->pos[1] = yl * W + xh;
+            p->pos[2] = yh * W + xl, p->pos[3] = yh * W + xh;
+            p->w[0] = (float)(hy * hx), p->w[1] = (float)(hy * lx);
+            p->w[2] = (float)(ly * hx), p->w[3] = (float)(ly * lx);
+          }
+    for (int64_t ch = 0; ch < c; ch++) {
+      const float *xc = xf.p + (b * c + ch) * H * W;
+      float *yo = y.p + (r * c + ch) * ph * pw;
+      for (int64_t o = 0; o < ph * pw; o++) {
+        const roi_sample *p = smp + o * gh * gw;
+        double acc = 0;
+        for (int64_t q = 0; q < gh * gw; q++) {
+          if (maxm) {
+            /* The max of the four weighted corners, as ONNX's reference (and ORT) take it. */
+            double v = p[q].w[0] * xc[p[q].pos[0]];
+            for (int t = 1; t < 4; t++) {
+              double u = p[q].w[t] * xc[p[q].pos[t]];
+              v = u > v ? u : v;
+            }
+            acc = q == 0 || v > acc ? v : acc;
+          } else {
+            for (int t = 0; t < 4; t++) acc += p[q].w[t] * xc[p[q].pos[t]];
+          }
+        }
+        yo[o] = (float)(maxm ? acc : acc / (double)count);
+      }
+    }
+    qc_free(k->alloc, smp, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
+  }
+  qc_kf_release(k, &xf), qc_kf_release(k, &rf);
+  if (s) {
+    qc_kf_out_discard(k, &y);
+    return s;
+  }
+  return qc_kf_out_finish(k, &y);
+}
+
+/* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ------------------------------------ */
+
+/* loss[i, d] = -weight[t] * x[i, t, d] for t = target[i, d] (0 where t == ignore_index),
+ * reduced as `reduction` says; x is [N, C, D] (D = product of the trailing dims). */
+static qc_status nll_common(qc_kctx *k, const qc_tensor *xt, const float *x, bool sce) {
+  const qc_tensor *tt = qc_k_in(k, 1), *tw = qc_k_in(k, 2);
+  if (!tt || !qc_dtype_is_int(tt->dtype)) return qc_k_error(k, "target must be an integer tensor");
+  if (xt->rank < 2 || tt->rank != xt->rank - 1 || tt->dims[0] != xt->dims[0])
+    return qc_k_error(k, "target must be [N, d1, ...] for input [N, C, d1, ...]");
+  for (int32_t d = 2; d < xt->rank; d++)
+    if (tt->dims[d - 1] != xt->dims[d]) return qc_k_error(k, "target dims must match the input's");
+  int64_t N = xt->dims[0], C = xt->dims[1], D = 1;
+  for (int32_t d = 2; d < xt->rank; d++) D *= xt->dims[d];
+  if (tw && qc_tensor_numel(tw) != C) return qc_k_error(k, "weight must have C = %lld values", (long long)C);
+  const char *red = qc_k_string(k, "reduction", "mean");
+  int rmode = strcmp(red, "none") == 0 ? 0 : strcmp(red, "sum") == 0 ? 1 : strcmp(red, "mean") == 0 ? 2 : -1;
+  if (rmode < 0) return qc_k_error(k, "unknown reduction '%s'", red);
+  bool has_ii = qc_k_attr(k, "ignore_index") != NULL;
+  int64_t ii = qc_k_int(k, "ignore_index", 0);
+  /* Whether the mean divides by the summed weights: with a weight input or an ignore_index
+   * (NLL's reference keeps the plain mean for ignore_index -1 without weights). */
+  bool weighted = tw || (has_ii && (sce || ii != -1));
+  qc_kf_in wf;
+  memset(&wf, 0, sizeof wf);
+  QC_RETURN_IF_ERROR(qc_kf_load(k, tw, &wf));
+  qc_kf_out lo;
+  memset(&lo, 0, sizeof lo);
+  qc_status s = rmode == 0 ? qc_kf_out_alloc(k, 0, xt->dtype, tt->rank, tt->dims, &lo)
+                           : qc_kf_out_alloc(k, 0, xt->dtype, 0, NULL, &lo);
+  double sum = 0, wsum = 0;
+  for (int64_t i = 0; i < N && !s; i++)
+    for (int64_t d = 0; d < D; d++) {
+      int64_t t = qc_elem_i64(tt->dtype, qc_tensor_data(tt), (size_t)(i * D + d));
+      double l = 0, wv = 1;
+      if (has_ii && t == ii) {
+        wv = 0;
+      } else {
+        if (t < 0 || t >= C) {
+          s = qc_k_error(k, "target %lld out of range [0, %lld)", (long long)t, (long long)C);
+          break;
+        }
+        if (tw) wv = wf.p[t];
+        l = -(double)x[(i * C + t) * D + d] * wv;
+      }
+      if (rmode == 0) lo.p[i * D + d] = (float)l;
+      sum += l;
+      wsum += wv;
+    }
+  if (!s && rmode == 1) lo.p[0] = (float)sum;
+  if (!s && rmode == 2) lo.p[0] = (float)(weighted ? sum / wsum : sum / (double)(N * D));
+  qc_kf_release(k, &wf);
+  if (s) {
+    qc_kf_out_discard(k, &lo);
+    return s;
+  }
+  return qc_kf_out_finish(k, &lo);
+}
+
+static qc_status k_nll_loss(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  qc_kf_in xf;
+  QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
+  qc_status s = nll_common(k, x, xf.p, false);
+  qc_kf_release(k, &xf);
+  return s;
+}
+
+static qc_status k_sce_loss(qc_kctx *k) {
+  const qc_tensor *x;
+  QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
+  if (x->rank < 2) return qc_k_error(k, "scores must have rank >= 2");
+  int64_t N = x->dims[0], C = x->dims[1], NC = N * C, D = NC > 0 ? qc_tensor_numel(x) / NC : 0;
+  qc_kf_in xf;
+  QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
+  /* log_softmax over the class axis */
+  qc_kf_out lp;
+  memset(&lp, 0, sizeof lp);
+  bool want_lp = qc_k_out_used(k, 1);
+  qc_status s = want_lp ? qc_kf_out_alloc(k, 1, x->dtype, x->rank, x->dims, &lp) : QC_OK;
+  float *lsm = s ? NULL : want_lp ? lp.p : qc_kf_scratch(k, xf.n);
+  if (!s && !lsm) s = QC_OOM();
+  for (int64_t i = 0; i < N && !s; i++)
+    for (int64_t d = 0; d < D; d++) {
+      const float *xi = xf.p + i * C * D + d;
+      float mx = -INFINITY;
+      for (int64_t c = 0; c < C; c++) mx = xi[c * D] > mx ? xi[c * D] : mx;
+      double se = 0;
+      for (int64_t c = 0; c < C; c++) se += exp((double)xi[c * D] - mx);
+      double lse = log(se);
+      for (int64_t c = 0; c < C; c++) lsm[i * C * D + c * D + d] = (float)((double)xi[c * D] - mx - lse);
+    }
+  if (!s) s = nll_common(k, x, lsm, true);
+  if (!want_lp) qc_kf_scratch_free(k, lsm, xf.n);
+  qc_kf_release(k, &xf);
+  if (!s && want_lp) s = qc_kf_out_finish(k, &lp);
+  if (s && want_lp) qc_kf_out_discard(k, &lp);
+  return s;
+}
+
 /* ---- the family table --------------------------------------------------------------------- */
 
 const qc_kernel_entry qc_kernels_nn[] = {
@@ -1215,6 +1530,10 @@ const qc_kernel_entry qc_kernels_nn[] = {
     {QC_OP_RMSNormalization, k_rms_norm},
     {QC_OP_LRN, k_lrn},
     {QC_OP_Dropout, k_dropout},
+    {QC_OP_DeformConv, k_deform_conv},
+    {QC_OP_RoiAlign, k_roi_align},
+    {QC_OP_NegativeLogLikelihoodLoss, k_nll_loss},
+    {QC_OP_SoftmaxCrossEntropyLoss, k_sce_loss},
     {QC_OP_RNN, qc_k_rnn},
     {QC_OP_GRU, qc_k_gru},
     {QC_OP_LSTM, qc_k_lstm},
