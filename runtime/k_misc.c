@@ -262,7 +262,7 @@ static qc_status k_constant_of_shape(qc_kctx *k) {
   const qc_tensor *s;
   QC_RETURN_IF_ERROR(need_in(k, 0, &s));
   int64_t dims[QC_MAX_RANK];
-  int32_t r;
+  int64_t r;
   QC_RETURN_IF_ERROR(qc_k_ints(k, s, "shape", dims, QC_MAX_RANK, &r));
   const qc_attr *a = qc_k_attr(k, "value");
   qc_dtype dt = QC_F32;

@@ -133,7 +133,11 @@ static qc_status reduce(qc_kctx *k, rkind kind) {
   int32_t n_axes = -1;
   if (qc_k_opset(k) >= axes_input_since(k->n->op)) {
     const qc_tensor *ta = qc_k_in(k, 1);
-    if (ta) QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axes", axes, QC_MAX_RANK, &n_axes));
+    if (ta) {
+      int64_t n64;
+      QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axes", axes, QC_MAX_RANK, &n64));
+      n_axes = (int32_t)n64;
+    }
   } else {
     QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &n_axes));
   }
@@ -246,7 +250,7 @@ static qc_status cumulative(qc_kctx *k, bool prod) {
   const qc_tensor *x = qc_k_in(k, 0), *ta = qc_k_in(k, 1);
   if (!x || !ta) return qc_k_error(k, "expects 2 inputs");
   int64_t av;
-  int32_t na;
+  int64_t na;
   QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axis", &av, 1, &na));
   if (na != 1) return qc_k_error(k, "axis must be a scalar");
   int32_t axis;

@@ -207,36 +207,6 @@ int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b) {
   return p;
 }
 
-qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int64_t max, int64_t *n) {
-  if (!t) return qc_k_error(k, "%s is missing", what);
-  if (!qc_dtype_is_int(t->dtype))
-    return qc_k_error(k, "%s must be an integer tensor, got %s", what, qc_dtype_name(t->dtype));
-  if (t->rank > 1) return qc_k_error(k, "%s must be 1-D, got rank %d", what, t->rank);
-  int64_t cnt = qc_tensor_numel(t);
-  if (cnt > max) return qc_k_error(k, "%s has %lld entries, at most %lld allowed", what,
-                                   (long long)cnt, (long long)max);
-  const void *p = qc_tensor_data(t);
-  for (int64_t i = 0; i < cnt; i++) out[i] = qc_elem_i64(t->dtype, p, (size_t)i);
-  *n = cnt;
-  return QC_OK;
-}
-
-qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
-                          int64_t *n) {
-  *out = NULL;
-  if (!t) return qc_k_error(k, "%s is missing", what);
-  int64_t cnt = qc_tensor_numel(t);
-  int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
-  if (!v) return QC_OOM();
-  qc_status s = qc_k_ints(k, t, what, v, cnt, n);
-  if (s) {
-    free(v);
-    return s;
-  }
-  *out = v;
-  return QC_OK;
-}
 
 int qc_elem_compare(qc_dtype dt, const void *a, int64_t i, const void *b, int64_t j) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);

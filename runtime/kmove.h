@@ -13,6 +13,7 @@
 #define QUARC_RUNTIME_KMOVE_H
 
 #include "runtime/internal.h"
+#include "runtime/kutil.h"
 
 typedef struct qc_mover {
   qc_dtype dt;
@@ -63,13 +64,7 @@ void qc_strides_of(int32_t rank, const int64_t *dims, int64_t *strides);
 /* Product of dims[a, b). */
 int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b);
 
-/* Read a 1-D (or scalar) integer tensor into out[0..max); *n = its length. An error naming
- * the node if it is not an integer tensor or longer than max. `what` names the input. */
-qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int64_t max, int64_t *n) QC_MUST_USE;
-/* The same, into a malloc'd array (caller frees). */
-qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what,
-                          int64_t **out, int64_t *n) QC_MUST_USE;
+/* Integer lists from tensors: qc_k_ints / qc_k_ints_alloc in runtime/kutil.h. */
 
 /* Total order on elements of one dtype, as numpy sorts: numbers by value with NaN last,
  * strings by bytes. Not for complex or block types. */
@@ -79,7 +74,5 @@ int qc_elem_compare(qc_dtype dt, const void *a, int64_t i, const void *b, int64_
 bool qc_sort_stable(int64_t *idx, int64_t n, int (*cmp)(void *ctx, int64_t x, int64_t y),
                     void *ctx);
 
-/* Opset version of the node's domain, treating "no opset imported" as the newest. */
-static inline int64_t qc_k_opset(const qc_kctx *k) { return k->version > 0 ? k->version : 999; }
 
 #endif

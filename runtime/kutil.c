@@ -16,17 +16,34 @@ void qc_k_free(const qc_kctx *k, void *p, size_t n) { qc_free(k->alloc, p, n ? n
 /* ---- int lists and axes --------------------------------------------------------------------- */
 
 qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int32_t cap, int32_t *n) {
+                    int64_t cap, int64_t *n) {
   if (!t) return qc_k_error(k, "%s: missing", what);
   if (!qc_dtype_is_int(t->dtype))
     return qc_k_error(k, "%s: expected an integer tensor, got %s", what, qc_dtype_name(t->dtype));
   if (t->rank > 1) return qc_k_error(k, "%s: expected a 1-D tensor, got rank %d", what, t->rank);
   int64_t cnt = qc_tensor_numel(t);
   if (cnt > cap)
-    return qc_k_error(k, "%s: %lld values, at most %d supported", what, (long long)cnt, cap);
+    return qc_k_error(k, "%s: %lld values, at most %lld supported", what, (long long)cnt,
+                      (long long)cap);
   const void *d = qc_tensor_data(t);
   for (int64_t i = 0; i < cnt; i++) out[i] = qc_elem_i64(t->dtype, d, (size_t)i);
-  *n = (int32_t)cnt;
+  *n = cnt;
+  return QC_OK;
+}
+
+qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
+                          int64_t *n) {
+  *out = NULL;
+  if (!t) return qc_k_error(k, "%s: missing", what);
+  int64_t cnt = qc_tensor_numel(t);
+  int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
+  if (!v) return QC_OOM();
+  qc_status s = qc_k_ints(k, t, what, v, cnt, n);
+  if (s) {
+    free(v);
+    return s;
+  }
+  *out = v;
   return QC_OK;
 }
 

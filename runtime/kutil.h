@@ -60,7 +60,10 @@ void qc_k_free(const qc_kctx *k, void *p, size_t n);
  *  (naming the node and `what`) for a non-integer tensor, rank > 1 or more than cap
  *  values. */
 qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int32_t cap, int32_t *n) QC_MUST_USE;
+                    int64_t cap, int64_t *n) QC_MUST_USE;
+/* The same into a malloc'd array (the caller frees it). */
+qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
+                          int64_t *n) QC_MUST_USE;
 /** The INTS attribute `name` into out[0..cap); *n = -1 when the attribute is absent.
  *  Errors when it holds more than cap values. */
 qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t cap,
