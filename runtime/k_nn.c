@@ -17,29 +17,6 @@
 
 /* ---- shared helpers --------------------------------------------------------------------- */
 
-qc_status nn_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t cap,
-                       int32_t *n) {
-  const qc_attr *a = qc_k_attr(k, name);
-  *n = -1;
-  if (!a) return QC_OK;
-  if (a->kind != QC_ATTR_INTS) return qc_k_error(k, "attribute '%s' must be a list of ints", name);
-  if (a->n > cap) return qc_k_error(k, "attribute '%s' has %d values, at most %d allowed", name, a->n, cap);
-  memcpy(out, a->u.ints, sizeof(int64_t) * (size_t)a->n);
-  *n = a->n;
-  return QC_OK;
-}
-
-qc_status nn_tensor_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                         int32_t cap, int32_t *n) {
-  if (!qc_dtype_is_int(t->dtype) || t->rank > 1)
-    return qc_k_error(k, "%s must be an integer tensor of rank <= 1", what);
-  int64_t cnt = qc_tensor_numel(t);
-  if (cnt > cap) return qc_k_error(k, "%s has %lld values, at most %d allowed", what, (long long)cnt, cap);
-  for (int64_t i = 0; i < cnt; i++) out[i] = qc_elem_i64(t->dtype, qc_tensor_data(t), (size_t)i);
-  *n = (int32_t)cnt;
-  return QC_OK;
-}
-
 qc_status nn_tensor_scalar(const qc_kctx *k, const qc_tensor *t, const char *what, double *out) {
   if (qc_tensor_numel(t) != 1) return qc_k_error(k, "%s must hold one value", what);
   const qc_dtype_traits *tr = qc_dtype_traits_of(t->dtype);
@@ -73,30 +50,26 @@ typedef struct win {
   int64_t in_sz, k_sz, out_sz;  /* products over the spatial dims */
 } win;
 
-/* Kernel shape (from `kshape` or the kernel_shape attribute), strides, dilations, pads and
- * auto_pad of a window op over x [N, C, spatial...]; the output size follows qc_window_out. */
-static qc_status win_init(const qc_kctx *k, const qc_tensor *x, const int64_t *kshape,
-                          bool ceil_mode, win *w) {
+/* kernel_shape, strides, dilations, pads and auto_pad of a pool over x [N, C, spatial...];
+ * the output size follows qc_window_out (with ceil_mode). Convolutions get theirs from
+ * kutil's qc_k_conv_geom. */
+static qc_status win_init(const qc_kctx *k, const qc_tensor *x, bool ceil_mode, win *w) {
   memset(w, 0, sizeof *w);
   if (x->rank < 3) return qc_k_error(k, "input must have rank >= 3 (N, C, spatial...), got %d", x->rank);
   int32_t n = x->rank - 2, cnt;
   w->nsp = n;
   int64_t v[2 * QC_MAX_RANK];
-  if (kshape) {
-    memcpy(w->k, kshape, sizeof(int64_t) * (size_t)n);
-  } else {
-    QC_RETURN_IF_ERROR(nn_attr_ints(k, "kernel_shape", v, 2 * QC_MAX_RANK, &cnt));
-    if (cnt != n) return qc_k_error(k, "kernel_shape needs %d values", n);
-    memcpy(w->k, v, sizeof(int64_t) * (size_t)n);
-  }
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "strides", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", v, 2 * QC_MAX_RANK, &cnt));
+  if (cnt != n) return qc_k_error(k, "kernel_shape needs %d values", n);
+  memcpy(w->k, v, sizeof(int64_t) * (size_t)n);
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", v, 2 * QC_MAX_RANK, &cnt));
   if (cnt >= 0 && cnt != n) return qc_k_error(k, "strides needs %d values", n);
   for (int32_t i = 0; i < n; i++) w->s[i] = cnt < 0 ? 1 : v[i];
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "dilations", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "dilations", v, 2 * QC_MAX_RANK, &cnt));
   if (cnt >= 0 && cnt != n) return qc_k_error(k, "dilations needs %d values", n);
   for (int32_t i = 0; i < n; i++) w->d[i] = cnt < 0 ? 1 : v[i];
   int64_t pads[2 * QC_MAX_RANK] = {0};
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "pads", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", v, 2 * QC_MAX_RANK, &cnt));
   if (cnt >= 0 && cnt != 2 * n) return qc_k_error(k, "pads needs %d values", 2 * n);
   if (cnt > 0) memcpy(pads, v, sizeof(int64_t) * (size_t)cnt);
   for (int32_t i = 0; i < n; i++) {
@@ -121,6 +94,19 @@ static qc_status win_init(const qc_kctx *k, const qc_tensor *x, const int64_t *k
     w->out_sz *= w->out[i];
   }
   return QC_OK;
+}
+
+/* The window of a convolution whose attributes and shapes kutil resolved. */
+static void win_from_conv(const qc_conv_geom *g, win *w) {
+  memset(w, 0, sizeof *w);
+  w->nsp = g->nsp;
+  w->in_sz = w->k_sz = w->out_sz = 1;
+  for (int32_t i = 0; i < g->nsp; i++) {
+    w->in[i] = g->in[i], w->k[i] = g->k[i], w->out[i] = g->out[i];
+    w->s[i] = g->stride[i], w->d[i] = g->dil[i];
+    w->pb[i] = g->pad_begin[i], w->pe[i] = g->pad_end[i];
+    w->in_sz *= w->in[i], w->k_sz *= w->k[i], w->out_sz *= w->out[i];
+  }
 }
 
 /* ---- im2col -------------------------------------------------------------------------------- */
@@ -280,22 +266,15 @@ static qc_status k_conv(qc_kctx *k) {
   QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
   QC_RETURN_IF_ERROR(nn_float_in(k, 1, &w));
   const qc_tensor *b = qc_k_in(k, 2);
-  if (w->rank != x->rank) return qc_k_error(k, "W must have the rank of X (%d), got %d", x->rank, w->rank);
   conv_job j;
   memset(&j, 0, sizeof j);
-  QC_RETURN_IF_ERROR(win_init(k, x, w->dims + 2, false, &j.w));
-  int64_t ks[2 * QC_MAX_RANK];
-  int32_t nks;
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "kernel_shape", ks, 2 * QC_MAX_RANK, &nks));
-  for (int32_t i = 0; i < nks && i < j.w.nsp; i++)
-    if (ks[i] != w->dims[i + 2]) return qc_k_error(k, "kernel_shape disagrees with W's shape");
-  j.n = x->dims[0];
-  j.c = x->dims[1];
-  j.m = w->dims[0];
-  j.g = qc_k_int(k, "group", 1);
-  if (j.g <= 0 || j.c % j.g || j.m % j.g || w->dims[1] * j.g != j.c)
-    return qc_k_error(k, "channels (%lld in, %lld out, W has %lld per group) do not split into %lld groups",
-                      (long long)j.c, (long long)j.m, (long long)w->dims[1], (long long)j.g);
+  qc_conv_geom geom;
+  QC_RETURN_IF_ERROR(qc_k_conv_geom(k, x, w, &geom));
+  win_from_conv(&geom, &j.w);
+  j.n = geom.batch;
+  j.c = geom.c_in;
+  j.m = geom.c_out;
+  j.g = geom.group;
   if (b && qc_tensor_numel(b) != j.m) return qc_k_error(k, "B must have %lld values", (long long)j.m);
   j.cg = j.c / j.g;
   j.mg = j.m / j.g;
@@ -307,9 +286,9 @@ static qc_status k_conv(qc_kctx *k) {
   j.n_chunks = j.w.out_sz ? (j.w.out_sz + j.chunk - 1) / j.chunk : 0;
   int64_t odims[QC_MAX_RANK] = {j.n, j.m};
   memcpy(odims + 2, j.w.out, sizeof(int64_t) * (size_t)j.w.nsp);
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
-  qc_kf_in xf, wf, bf;
+  qc_kf_in xf = {0}, wf = {0}, bf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, w, &wf);
   if (!s) s = qc_kf_load(k, b, &bf);
@@ -398,22 +377,22 @@ static qc_status k_conv_transpose(qc_kctx *k) {
     g.k[i] = w->dims[i + 2];
     g.out[i] = x->dims[i + 2];
   }
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "strides", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", v, 2 * QC_MAX_RANK, &cnt));
   for (int32_t i = 0; i < n; i++) g.s[i] = cnt == n ? v[i] : 1;
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "dilations", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "dilations", v, 2 * QC_MAX_RANK, &cnt));
   for (int32_t i = 0; i < n; i++) g.d[i] = cnt == n ? v[i] : 1;
   int64_t opad[QC_MAX_RANK] = {0}, oshape[2 * QC_MAX_RANK];
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "output_padding", v, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "output_padding", v, 2 * QC_MAX_RANK, &cnt));
   for (int32_t i = 0; i < n && cnt > 0; i++) opad[i] = v[i];
   int32_t n_oshape;
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "output_shape", oshape, 2 * QC_MAX_RANK, &n_oshape));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "output_shape", oshape, 2 * QC_MAX_RANK, &n_oshape));
   if (n_oshape > n) { /* the full shape (N, C, spatial...) is accepted too */
     memmove(oshape, oshape + (n_oshape - n), sizeof(int64_t) * (size_t)n);
     n_oshape = n;
   }
   int32_t n_pads;
   int64_t pads[2 * QC_MAX_RANK] = {0};
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &n_pads));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &n_pads));
   const char *ap = qc_k_string(k, "auto_pad", "NOTSET");
   bool same = strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0;
   if (strcmp(ap, "VALID") == 0) n_pads = -1, memset(pads, 0, sizeof pads);
@@ -454,9 +433,9 @@ static qc_status k_conv_transpose(qc_kctx *k) {
   if (b && qc_tensor_numel(b) != m) return qc_k_error(k, "B must have %lld values", (long long)m);
   int64_t odims[QC_MAX_RANK] = {nb, m};
   memcpy(odims + 2, g.in, sizeof(int64_t) * (size_t)n);
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
-  qc_kf_in xf, wf, bf;
+  qc_kf_in xf = {0}, wf = {0}, bf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, w, &wf);
   if (!s) s = qc_kf_load(k, b, &bf);
@@ -590,13 +569,13 @@ static qc_status pool_common(qc_kctx *k, int kind) {
   memset(&j, 0, sizeof j);
   j.kind = kind;
   bool ceil_mode = qc_k_int(k, "ceil_mode", 0) != 0;
-  QC_RETURN_IF_ERROR(win_init(k, x, NULL, ceil_mode, &j.w));
+  QC_RETURN_IF_ERROR(win_init(k, x, ceil_mode, &j.w));
   j.count_pad = qc_k_int(k, "count_include_pad", 0) != 0;
   j.p = (double)qc_k_int(k, "p", 2);
   j.col_major = qc_k_int(k, "storage_order", 0) != 0;
   int64_t odims[QC_MAX_RANK] = {x->dims[0], x->dims[1]};
   memcpy(odims + 2, j.w.out, sizeof(int64_t) * (size_t)j.w.nsp);
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
   if (kind == POOL_MAX && qc_k_out_used(k, 1)) {
     qc_tensor *it;
@@ -607,7 +586,7 @@ static qc_status pool_common(qc_kctx *k, int kind) {
     }
     j.idx = qc_tensor_data(it);
   }
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   if (s) {
     qc_kf_out_discard(k, &y);
@@ -663,9 +642,9 @@ static qc_status global_pool(qc_kctx *k, int kind) {
   for (int32_t d = 0; d < x->rank; d++) odims[d] = d < 2 ? x->dims[d] : 1;
   gpool_job j = {kind, (double)qc_k_int(k, "p", 2), 1, NULL, NULL};
   for (int32_t d = 2; d < x->rank; d++) j.sz *= x->dims[d];
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   if (s) {
     qc_kf_out_discard(k, &y);
@@ -692,12 +671,12 @@ static qc_status k_max_unpool(qc_kctx *k) {
   if (x->rank < 3) return qc_k_error(k, "X must have rank >= 3");
   int32_t n = x->rank - 2, cnt;
   int64_t ks[2 * QC_MAX_RANK], st[2 * QC_MAX_RANK], pads[2 * QC_MAX_RANK] = {0};
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "kernel_shape", ks, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", ks, 2 * QC_MAX_RANK, &cnt));
   if (cnt != n) return qc_k_error(k, "kernel_shape needs %d values", n);
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "strides", st, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", st, 2 * QC_MAX_RANK, &cnt));
   if (cnt < 0)
     for (int32_t i = 0; i < n; i++) st[i] = 1;
-  QC_RETURN_IF_ERROR(nn_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &cnt));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &cnt));
   if (cnt < 0) memset(pads, 0, sizeof pads);
   /* Indices address the shape the pooling would invert (the default output shape); an
    * output_shape, as in ONNX's reference implementation, receives that result in its
@@ -709,15 +688,15 @@ static qc_status k_max_unpool(qc_kctx *k) {
     idims[i + 2] = (x->dims[i + 2] - 1) * st[i] - pads[i] - pads[i + n] + ks[i];
   memcpy(odims, idims, sizeof odims);
   if (osz) {
-    int32_t no;
-    QC_RETURN_IF_ERROR(nn_tensor_ints(k, osz, "output_shape", odims, QC_MAX_RANK, &no));
+    int64_t no;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, osz, "output_shape", odims, QC_MAX_RANK, &no));
     if (no != x->rank) return qc_k_error(k, "output_shape needs %d values", x->rank);
   }
   int64_t total = qc_shape_numel(x->rank, idims);
   if (total < 0) return qc_k_error(k, "invalid unpooled shape");
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   float *u = s ? NULL : qc_kf_scratch(k, total);
   if (!s && !u) s = QC_OOM();
@@ -806,21 +785,18 @@ static qc_status k_batch_norm(qc_kctx *k) {
     return qc_k_error(k, "scale, B, mean and var must have C = %lld values", (long long)c);
   double eps = qc_k_float(k, "epsilon", 1e-5), mom = qc_k_float(k, "momentum", 0.9);
   /* Training: opset >= 14 by the attribute; earlier opsets by asking for the extra outputs. */
-  bool train = nn_opset(k) >= 14 ? qc_k_int(k, "training_mode", 0) != 0
-                                 : nn_opset(k) >= 7 && k->n_out > 1 && qc_k_out_used(k, 1);
-  qc_kf_in xf, sf, bf, mf, vf;
-  memset(&sf, 0, sizeof sf), memset(&bf, 0, sizeof bf), memset(&mf, 0, sizeof mf),
-      memset(&vf, 0, sizeof vf);
+  bool train = qc_k_opset(k) >= 14 ? qc_k_int(k, "training_mode", 0) != 0
+                                 : qc_k_opset(k) >= 7 && k->n_out > 1 && qc_k_out_used(k, 1);
+  qc_kf_in xf = {0}, sf = {0}, bf = {0}, mf = {0}, vf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
   qc_status s = qc_kf_load(k, sc, &sf);
   if (!s) s = qc_kf_load(k, bi, &bf);
   if (!s) s = qc_kf_load(k, mn, &mf);
   if (!s) s = qc_kf_load(k, vr, &vf);
   size_t sbytes = sizeof(double) * 2 * (size_t)(c + 1) + sizeof(float) * 2 * (size_t)(c + 1);
-  double *st = s ? NULL : qc_alloc(k->alloc, sbytes);
+  double *st = s ? NULL : qc_k_alloc(k, sbytes);
   if (!s && !st) s = QC_OOM();
-  qc_kf_out y;
-  memset(&y, 0, sizeof y);
+  qc_kf_out y = {0};
   if (!s) s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
   if (!s) {
     double *bmean = st, *bvar = st + c + 1;
@@ -839,7 +815,7 @@ static qc_status k_batch_norm(qc_kctx *k) {
     int64_t one[1] = {c};
     for (int32_t o = 1; o < k->n_out && !s && train; o++) {
       if (!qc_k_out_used(k, o)) continue;
-      qc_kf_out r;
+      qc_kf_out r = {0};
       s = qc_kf_out_alloc(k, o, x->dtype, 1, one, &r);
       for (int64_t ch = 0; ch < c && !s; ch++) {
         double val;
@@ -854,7 +830,7 @@ static qc_status k_batch_norm(qc_kctx *k) {
   } else if (y.t) {
     qc_kf_out_discard(k, &y);
   }
-  if (st) qc_free(k->alloc, st, sbytes);
+  if (st) qc_k_free(k, st, sbytes);
   qc_kf_release(k, &xf);
   qc_kf_release(k, &sf);
   qc_kf_release(k, &bf);
@@ -960,8 +936,7 @@ static qc_status layer_norm(qc_kctx *k, bool rms) {
   j.eps = qc_k_float(k, "epsilon", 1e-5);
   j.rms = rms;
   j.scale_by_col = true;
-  qc_kf_in xf, sf, bf;
-  memset(&sf, 0, sizeof sf), memset(&bf, 0, sizeof bf);
+  qc_kf_in xf = {0}, sf = {0}, bf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
   qc_status s = qc_kf_load(k, sc, &sf);
   if (!s && bi) s = qc_kf_load(k, bi, &bf);
@@ -969,8 +944,7 @@ static qc_status layer_norm(qc_kctx *k, bool rms) {
   if (!s && !sb) s = QC_OOM();
   if (!s) s = expand_trailing(k, sc, x, axis, sf.p, sb);
   if (!s && bi) s = expand_trailing(k, bi, x, axis, bf.p, sb + cols);
-  qc_kf_out y, mo, io;
-  memset(&y, 0, sizeof y), memset(&mo, 0, sizeof mo), memset(&io, 0, sizeof io);
+  qc_kf_out y = {0}, mo = {0}, io = {0};
   if (!s) s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
   int64_t sdims[QC_MAX_RANK];
   for (int32_t d = 0; d < x->rank; d++) sdims[d] = d < axis ? x->dims[d] : 1;
@@ -1034,12 +1008,11 @@ static qc_status group_norm(qc_kctx *k, bool instance) {
     j.srow_mul = c / groups;
     j.scol_div = rest;
   }
-  qc_kf_in xf, sf, bf;
-  memset(&sf, 0, sizeof sf), memset(&bf, 0, sizeof bf);
+  qc_kf_in xf = {0}, sf = {0}, bf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
   qc_status s = qc_kf_load(k, sc, &sf);
   if (!s) s = qc_kf_load(k, bi, &bf);
-  qc_kf_out y;
+  qc_kf_out y = {0};
   if (!s) s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
   if (!s) {
     j.x = xf.p;
@@ -1069,9 +1042,9 @@ static qc_status k_lrn(qc_kctx *k) {
   int64_t nb = x->dims[0], c = x->dims[1], rest = 1;
   for (int32_t d = 2; d < x->rank; d++) rest *= x->dims[d];
   int64_t lo = (size - 1) / 2, hi = size / 2; /* floor((size-1)/2), ceil((size-1)/2) */
-  qc_kf_out y;
+  qc_kf_out y = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y));
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   qc_status s = qc_kf_load(k, x, &xf);
   if (s) {
     qc_kf_out_discard(k, &y);
@@ -1138,7 +1111,7 @@ static qc_status k_dropout(qc_kctx *k) {
   QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
   double ratio = qc_k_float(k, "ratio", 0.5);
   bool training = false;
-  if (nn_opset(k) >= 12) {
+  if (qc_k_opset(k) >= 12) {
     const qc_tensor *r = qc_k_in(k, 1), *t = qc_k_in(k, 2);
     ratio = 0.5;
     if (r) QC_RETURN_IF_ERROR(nn_tensor_scalar(k, r, "ratio", &ratio));
@@ -1147,7 +1120,7 @@ static qc_status k_dropout(qc_kctx *k) {
       QC_RETURN_IF_ERROR(nn_tensor_scalar(k, t, "training_mode", &tv));
       training = tv != 0;
     }
-  } else if (nn_opset(k) < 7) {
+  } else if (qc_k_opset(k) < 7) {
     training = qc_k_int(k, "is_test", 0) == 0 && qc_k_attr(k, "is_test") != NULL;
   }
   if (ratio < 0 || ratio >= 1) {
@@ -1163,13 +1136,13 @@ static qc_status k_dropout(qc_kctx *k) {
     }
     return QC_OK;
   }
-  mt19937 *rng = qc_alloc(k->alloc, sizeof *rng);
+  mt19937 *rng = qc_k_alloc(k, sizeof *rng);
   if (!rng) return QC_OOM();
   const qc_attr *sa = qc_k_attr(k, "seed");
   uint32_t seed = sa ? (uint32_t)qc_k_int(k, "seed", 0)
                      : 0x9e3779b9u * (atomic_fetch_add(&dropout_calls, 1) + 1) ^ (uint32_t)(uintptr_t)x;
   mt_seed(rng, seed);
-  qc_kf_out y;
+  qc_kf_out y = {0};
   uint8_t *mask = NULL;
   qc_status s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
   if (!s && want_mask) {
@@ -1177,8 +1150,7 @@ static qc_status k_dropout(qc_kctx *k) {
     s = qc_k_out(k, 1, QC_BOOL, x->rank, x->dims, &m);
     if (!s) mask = qc_tensor_data(m);
   }
-  qc_kf_in xf;
-  memset(&xf, 0, sizeof xf);
+  qc_kf_in xf = {0};
   if (!s) s = qc_kf_load(k, x, &xf);
   if (!s) {
     double scale = 1.0 / (1.0 - ratio);
@@ -1192,7 +1164,7 @@ static qc_status k_dropout(qc_kctx *k) {
     qc_kf_out_discard(k, &y);
   }
   qc_kf_release(k, &xf);
-  qc_free(k->alloc, rng, sizeof *rng);
+  qc_k_free(k, rng, sizeof *rng);
   return s;
 }
 
@@ -1230,14 +1202,15 @@ static qc_status k_deform_conv(qc_kctx *k) {
   QC_RETURN_IF_ERROR(nn_float_in(k, 1, &wt));
   QC_RETURN_IF_ERROR(nn_float_in(k, 2, &off));
   const qc_tensor *tb = qc_k_in(k, 3), *tm = qc_k_in(k, 4);
-  if (wt->rank != x->rank || off->rank != x->rank) return qc_k_error(k, "X, W and offset must have the same rank");
+  if (off->rank != x->rank) return qc_k_error(k, "offset must have the rank of X");
+  qc_conv_geom geom;
+  QC_RETURN_IF_ERROR(qc_k_conv_geom(k, x, wt, &geom));
   win w;
-  QC_RETURN_IF_ERROR(win_init(k, x, wt->dims + 2, false, &w));
+  win_from_conv(&geom, &w);
   int32_t n = w.nsp;
-  int64_t nb = x->dims[0], c = x->dims[1], m = wt->dims[0], grp = qc_k_int(k, "group", 1);
+  int64_t nb = geom.batch, c = geom.c_in, m = geom.c_out, grp = geom.group;
   int64_t og = qc_k_int(k, "offset_group", 1);
-  if (grp <= 0 || og <= 0 || c % grp || m % grp || wt->dims[1] * grp != c || c % og)
-    return qc_k_error(k, "channels do not split into group %lld / offset_group %lld", (long long)grp, (long long)og);
+  if (og <= 0 || c % og) return qc_k_error(k, "offset_group %lld does not divide C = %lld", (long long)og, (long long)c);
   for (int32_t d = 0; d < n; d++)
     if (off->dims[d + 2] != w.out[d]) return qc_k_error(k, "offset's spatial dims must be the output's");
   if (off->dims[0] != nb || off->dims[1] != og * w.k_sz * n) return qc_k_error(k, "offset must be [N, offset_group * prod(k) * %d, out...]", n);
@@ -1246,10 +1219,8 @@ static qc_status k_deform_conv(qc_kctx *k) {
   int64_t cg = c / grp, mg = m / grp, kc = cg * w.k_sz, cog = c / og;
   int64_t odims[QC_MAX_RANK] = {nb, m};
   memcpy(odims + 2, w.out, sizeof(int64_t) * (size_t)n);
-  qc_kf_out y;
-  qc_kf_in xf, wf, of, bf, mf;
-  memset(&xf, 0, sizeof xf), memset(&wf, 0, sizeof wf), memset(&of, 0, sizeof of),
-      memset(&bf, 0, sizeof bf), memset(&mf, 0, sizeof mf);
+  qc_kf_out y = {0};
+  qc_kf_in xf = {0}, wf = {0}, of = {0}, bf = {0}, mf = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, x->rank, odims, &y));
   qc_status s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, wt, &wf);
@@ -1317,7 +1288,7 @@ static qc_status k_roi_align(qc_kctx *k) {
   if (!bi || !qc_dtype_is_int(bi->dtype) || qc_tensor_numel(bi) != nr)
     return qc_k_error(k, "batch_indices must hold num_rois integers");
   const char *ctm = qc_k_string(k, "coordinate_transformation_mode", "half_pixel");
-  bool half = nn_opset(k) >= 16 ? strcmp(ctm, "half_pixel") == 0 : false;
+  bool half = qc_k_opset(k) >= 16 ? strcmp(ctm, "half_pixel") == 0 : false;
   if (qc_k_attr(k, "coordinate_transformation_mode")) half = strcmp(ctm, "half_pixel") == 0;
   bool maxm = strcmp(qc_k_string(k, "mode", "avg"), "max") == 0;
   int64_t ph = qc_k_int(k, "output_height", 1), pw = qc_k_int(k, "output_width", 1);
@@ -1325,9 +1296,8 @@ static qc_status k_roi_align(qc_kctx *k) {
   double scale = qc_k_float(k, "spatial_scale", 1.0);
   int64_t c = x->dims[1], H = x->dims[2], W = x->dims[3];
   int64_t odims[4] = {nr, c, ph, pw};
-  qc_kf_out y;
-  qc_kf_in xf, rf;
-  memset(&xf, 0, sizeof xf), memset(&rf, 0, sizeof rf);
+  qc_kf_out y = {0};
+  qc_kf_in xf = {0}, rf = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, x->dtype, 4, odims, &y));
   qc_status s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, rois, &rf);
@@ -1350,7 +1320,7 @@ static qc_status k_roi_align(qc_kctx *k) {
     int64_t gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)pw);
     int64_t count = gh * gw > 1 ? gh * gw : 1;
     int64_t ns = ph * pw * gh * gw;
-    roi_sample *smp = qc_alloc(k->alloc, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
+    roi_sample *smp = qc_k_alloc(k, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
     if (!smp) {
       s = QC_OOM();
       break;
@@ -1401,7 +1371,7 @@ static qc_status k_roi_align(qc_kctx *k) {
         yo[o] = (float)(maxm ? acc : acc / (double)count);
       }
     }
-    qc_free(k->alloc, smp, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
+    qc_k_free(k, smp, sizeof(roi_sample) * (size_t)(ns ? ns : 1));
   }
   qc_kf_release(k, &xf), qc_kf_release(k, &rf);
   if (s) {
@@ -1433,11 +1403,9 @@ static qc_status nll_common(qc_kctx *k, const qc_tensor *xt, const float *x, boo
   /* Whether the mean divides by the summed weights: with a weight input or an ignore_index
    * (NLL's reference keeps the plain mean for ignore_index -1 without weights). */
   bool weighted = tw || (has_ii && (sce || ii != -1));
-  qc_kf_in wf;
-  memset(&wf, 0, sizeof wf);
+  qc_kf_in wf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, tw, &wf));
-  qc_kf_out lo;
-  memset(&lo, 0, sizeof lo);
+  qc_kf_out lo = {0};
   qc_status s = rmode == 0 ? qc_kf_out_alloc(k, 0, xt->dtype, tt->rank, tt->dims, &lo)
                            : qc_kf_out_alloc(k, 0, xt->dtype, 0, NULL, &lo);
   double sum = 0, wsum = 0;
@@ -1472,7 +1440,7 @@ static qc_status nll_common(qc_kctx *k, const qc_tensor *xt, const float *x, boo
 static qc_status k_nll_loss(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
   qc_status s = nll_common(k, x, xf.p, false);
   qc_kf_release(k, &xf);
@@ -1484,11 +1452,10 @@ static qc_status k_sce_loss(qc_kctx *k) {
   QC_RETURN_IF_ERROR(nn_float_in(k, 0, &x));
   if (x->rank < 2) return qc_k_error(k, "scores must have rank >= 2");
   int64_t N = x->dims[0], C = x->dims[1], NC = N * C, D = NC > 0 ? qc_tensor_numel(x) / NC : 0;
-  qc_kf_in xf;
+  qc_kf_in xf = {0};
   QC_RETURN_IF_ERROR(qc_kf_load(k, x, &xf));
   /* log_softmax over the class axis */
-  qc_kf_out lp;
-  memset(&lp, 0, sizeof lp);
+  qc_kf_out lp = {0};
   bool want_lp = qc_k_out_used(k, 1);
   qc_status s = want_lp ? qc_kf_out_alloc(k, 1, x->dtype, x->rank, x->dims, &lp) : QC_OK;
   float *lsm = s ? NULL : want_lp ? lp.p : qc_kf_scratch(k, xf.n);

@@ -6,16 +6,8 @@
 
 #include "runtime/gemm.h"
 #include "runtime/kfloat.h"
+#include "runtime/kutil.h"
 
-/** Opset of the node's domain; a large number (latest rules) when the graph imports none. */
-static inline int64_t nn_opset(const qc_kctx *k) { return k->version > 0 ? k->version : 1000; }
-
-/** The INTS attribute `name` into out[0..cap); *n = -1 when absent. */
-qc_status nn_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t cap,
-                       int32_t *n) QC_MUST_USE;
-/** An integer tensor of rank <= 1 into out[0..cap). */
-qc_status nn_tensor_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                         int32_t cap, int32_t *n) QC_MUST_USE;
 /** A scalar (any numeric dtype, one element) as a double. */
 qc_status nn_tensor_scalar(const qc_kctx *k, const qc_tensor *t, const char *what,
                            double *out) QC_MUST_USE;

@@ -270,9 +270,9 @@ static qc_status rnn_common(qc_kctx *k, const rnn_spec *sp) {
   int64_t lens_v[4096];
   int64_t *lp = NULL;
   if (lens) {
-    int32_t nl;
+    int64_t nl;
     if (c.batch > 4096) return qc_k_error(k, "batch too large for sequence_lens");
-    QC_RETURN_IF_ERROR(nn_tensor_ints(k, lens, "sequence_lens", lens_v, 4096, &nl));
+    QC_RETURN_IF_ERROR(qc_k_ints(k, lens, "sequence_lens", lens_v, 4096, &nl));
     if (nl != c.batch) return qc_k_error(k, "sequence_lens needs %lld values", (long long)c.batch);
     lp = lens_v;
   }
@@ -286,17 +286,13 @@ static qc_status rnn_common(qc_kctx *k, const rnn_spec *sp) {
     ydims[0] = c.seq, ydims[1] = c.ndir, ydims[2] = c.batch, ydims[3] = H;
     hdims[0] = c.ndir, hdims[1] = c.batch, hdims[2] = H;
   }
-  qc_kf_out yo, ho, co;
-  memset(&yo, 0, sizeof yo), memset(&ho, 0, sizeof ho), memset(&co, 0, sizeof co);
+  qc_kf_out yo = {0}, ho = {0}, co = {0};
   qc_status s = QC_OK;
   if (qc_k_out_used(k, 0)) s = qc_kf_out_alloc(k, 0, x->dtype, 4, ydims, &yo);
   if (!s && qc_k_out_used(k, 1)) s = qc_kf_out_alloc(k, 1, x->dtype, 3, hdims, &ho);
   if (!s && sp->cell == CELL_LSTM && qc_k_out_used(k, 2)) s = qc_kf_out_alloc(k, 2, x->dtype, 3, hdims, &co);
   c.y = yo.p, c.yh = ho.p, c.yc = co.p;
-  qc_kf_in xf, wf, rf, bf, hf, cf, pf;
-  memset(&xf, 0, sizeof xf), memset(&wf, 0, sizeof wf), memset(&rf, 0, sizeof rf),
-      memset(&bf, 0, sizeof bf), memset(&hf, 0, sizeof hf), memset(&cf, 0, sizeof cf),
-      memset(&pf, 0, sizeof pf);
+  qc_kf_in xf = {0}, wf = {0}, rf = {0}, bf = {0}, hf = {0}, cf = {0}, pf = {0};
   if (!s) s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, w, &wf);
   if (!s) s = qc_kf_load(k, r, &rf);
@@ -484,12 +480,8 @@ qc_status qc_k_attention(qc_kctx *k) {
   if (in3d) ydims[0] = j.q.b, ydims[1] = j.q.s, ydims[2] = qh * vn.d, yr = 3;
   else ydims[0] = j.q.b, ydims[1] = qh, ydims[2] = j.q.s, ydims[3] = vn.d, yr = 4;
   int64_t qkdims[4] = {j.q.b, qh, j.q.s, j.total};
-  qc_kf_out y, pk, pv, qko;
-  memset(&y, 0, sizeof y), memset(&pk, 0, sizeof pk), memset(&pv, 0, sizeof pv),
-      memset(&qko, 0, sizeof qko);
-  qc_kf_in qf, kf, vf, mf, pkf, pvf;
-  memset(&qf, 0, sizeof qf), memset(&kf, 0, sizeof kf), memset(&vf, 0, sizeof vf),
-      memset(&mf, 0, sizeof mf), memset(&pkf, 0, sizeof pkf), memset(&pvf, 0, sizeof pvf);
+  qc_kf_out y = {0}, pk = {0}, pv = {0}, qko = {0};
+  qc_kf_in qf = {0}, kf = {0}, vf = {0}, mf = {0}, pkf = {0}, pvf = {0};
   float *kbuf = NULL, *vbuf = NULL;
   int64_t nk = qc_shape_numel(4, kdims), nvv = qc_shape_numel(4, vdims), np[64];
   qc_status s = qc_kf_out_alloc(k, 0, tq->dtype, yr, ydims, &y);
@@ -520,8 +512,8 @@ qc_status qc_k_attention(qc_kctx *k) {
     }
   }
   if (!s && tnp) {
-    int32_t nn;
-    s = nn_tensor_ints(k, tnp, "nonpad_kv_seqlen", np, 64, &nn);
+    int64_t nn;
+    s = qc_k_ints(k, tnp, "nonpad_kv_seqlen", np, 64, &nn);
     if (!s && nn != j.q.b) s = qc_k_error(k, "nonpad_kv_seqlen needs %lld values", (long long)j.q.b);
     j.nonpad = np;
   }
@@ -590,21 +582,20 @@ qc_status qc_k_rotary_embedding(qc_kctx *k) {
   if (tp) {
     if (qc_tensor_numel(tp) != nb * seq || !qc_dtype_is_int(tp->dtype))
       return qc_k_error(k, "position_ids must be [batch, sequence] integers");
-    pos = qc_alloc(k->alloc, pos_bytes);
+    pos = qc_k_alloc(k, pos_bytes);
     if (!pos) return QC_OOM();
     for (int64_t i = 0; i < nb * seq; i++) {
       pos[i] = qc_elem_i64(tp->dtype, qc_tensor_data(tp), (size_t)i);
       if (pos[i] < 0 || pos[i] * half >= qc_tensor_numel(tc)) {
-        qc_free(k->alloc, pos, pos_bytes);
+        qc_k_free(k, pos, pos_bytes);
         return qc_k_error(k, "position id %lld beyond the caches", (long long)pos[i]);
       }
     }
   } else if (qc_tensor_numel(tc) != nb * seq * half || qc_tensor_numel(ts) != nb * seq * half) {
     return qc_k_error(k, "without position_ids the caches must be [batch, sequence, %lld]", (long long)half);
   }
-  qc_kf_out y;
-  qc_kf_in xf, cf, sf;
-  memset(&xf, 0, sizeof xf), memset(&cf, 0, sizeof cf), memset(&sf, 0, sizeof sf);
+  qc_kf_out y = {0};
+  qc_kf_in xf = {0}, cf = {0}, sf = {0};
   qc_status s = qc_kf_out_alloc(k, 0, x->dtype, x->rank, x->dims, &y);
   if (!s) s = qc_kf_load(k, x, &xf);
   if (!s) s = qc_kf_load(k, tc, &cf);
@@ -630,7 +621,7 @@ qc_status qc_k_rotary_embedding(qc_kctx *k) {
   } else {
     qc_kf_out_discard(k, &y);
   }
-  if (pos) qc_free(k->alloc, pos, pos_bytes);
+  if (pos) qc_k_free(k, pos, pos_bytes);
   qc_kf_release(k, &xf), qc_kf_release(k, &cf), qc_kf_release(k, &sf);
   return s;
 }
@@ -672,11 +663,8 @@ qc_status qc_k_linear_attention(qc_kctx *k) {
   double sc = qc_k_float(k, "scale", 0.0);
   float scale = sc == 0.0 ? (float)(1.0 / sqrt((double)dk)) : (float)sc;
   int64_t odims[3] = {nb, T, hq * dv};
-  qc_kf_out y, st;
-  memset(&y, 0, sizeof y), memset(&st, 0, sizeof st);
-  qc_kf_in qf, kf, vf, pf, df, bf;
-  memset(&qf, 0, sizeof qf), memset(&kf, 0, sizeof kf), memset(&vf, 0, sizeof vf),
-      memset(&pf, 0, sizeof pf), memset(&df, 0, sizeof df), memset(&bf, 0, sizeof bf);
+  qc_kf_out y = {0}, st = {0};
+  qc_kf_in qf = {0}, kf = {0}, vf = {0}, pf = {0}, df = {0}, bf = {0};
   qc_status s = qc_kf_out_alloc(k, 0, tq->dtype, 3, odims, &y);
   qc_dtype sdt = tps ? tps->dtype : tq->dtype;
   int64_t ns = qc_shape_numel(4, sdims);
@@ -767,11 +755,8 @@ qc_status qc_k_causal_conv_with_state(qc_kctx *k) {
   int64_t pdims[3] = {nb, c, kw - 1};
   if (tp && (tp->rank != 3 || tp->dims[0] != nb || tp->dims[1] != c || tp->dims[2] != kw - 1))
     return qc_k_error(k, "past_state must be [batch, channels, k - 1]");
-  qc_kf_out y, ps;
-  memset(&y, 0, sizeof y), memset(&ps, 0, sizeof ps);
-  qc_kf_in xf, wf, bf, pf;
-  memset(&xf, 0, sizeof xf), memset(&wf, 0, sizeof wf), memset(&bf, 0, sizeof bf),
-      memset(&pf, 0, sizeof pf);
+  qc_kf_out y = {0}, ps = {0};
+  qc_kf_in xf = {0}, wf = {0}, bf = {0}, pf = {0};
   qc_status s = qc_kf_out_alloc(k, 0, x->dtype, 3, x->dims, &y);
   if (!s && qc_k_out_used(k, 1)) s = qc_kf_out_alloc(k, 1, x->dtype, 3, pdims, &ps);
   if (!s) s = qc_kf_load(k, x, &xf);
@@ -851,9 +836,8 @@ qc_status qc_k_flex_attention(qc_kctx *k) {
     cdt = p;
   }
   int64_t sdims[4] = {B, hq, L, S}, ydims[4] = {B, hq, L, Ev}, n = B * hq * L * S;
-  qc_kf_out y;
-  qc_kf_in qf, kf, vf;
-  memset(&qf, 0, sizeof qf), memset(&kf, 0, sizeof kf), memset(&vf, 0, sizeof vf);
+  qc_kf_out y = {0};
+  qc_kf_in qf = {0}, kf = {0}, vf = {0};
   QC_RETURN_IF_ERROR(qc_kf_out_alloc(k, 0, tv->dtype, 4, ydims, &y));
   qc_status s = qc_kf_load(k, tq, &qf);
   if (!s) s = qc_kf_load(k, tk, &kf);
