@@ -248,8 +248,15 @@ static qc_status k_matmul(qc_kctx *k) {
   if (!s) {
     s = load_as(k, tb, ar, &lb);
     if (!s) {
-      s = batched_matmul(k, ar, ra, ta->dims, rb, tb->dims, m, n, kk, la.p, kk, 1, m * kk, lb.p,
-                         n, 1, kk * n, y.p, rbatch, bdims);
+      if (rb == 0 && ra > 0) {
+        /* B has no batch dims (a weight): A's batch folds into its rows, one product. */
+        int64_t rows = m * qc_shape_numel(ra, ta->dims);
+        s = batched_matmul(k, ar, 0, NULL, 0, NULL, rows, n, kk, la.p, kk, 1, 0, lb.p, n, 1, 0,
+                           y.p, 0, NULL);
+      } else {
+        s = batched_matmul(k, ar, ra, ta->dims, rb, tb->dims, m, n, kk, la.p, kk, 1, m * kk, lb.p,
+                           n, 1, kk * n, y.p, rbatch, bdims);
+      }
       loaded_free(k, &lb);
     }
     loaded_free(k, &la);
