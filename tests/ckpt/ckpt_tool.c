@@ -14,7 +14,7 @@
  *                                       type quarc can produce (see demo_gguf)
  *   ckpt_tool pth-check PATH            open a .pth; print "ok N"
  *   ckpt_tool pth-to-st IN OUT          read a .pth, write its tensors as safetensors
- *   ckpt_tool st-to-pth IN OUT          read safetensors, write a .pth
+ *   ckpt_tool st-to-pth IN OUT [zip64]  read safetensors, write a .pth (zip64 records forced)
  */
 #include "quarc/gguf.h"
 #include "quarc/pth.h"
@@ -105,8 +105,9 @@ static int cmd_st(int argc, char **argv) {
       int32_t n;
       s = qc_safetensors_write_sharded(argv[3], (const char *const *)l.names, l.ts, l.n, &opt, &n);
       if (!s) printf("shards %d\n", n);
-    } else if (strcmp(cmd, "st-to-pth") == 0 && argc == 4) {
-      s = qc_pth_write(argv[3], (const char *const *)l.names, l.ts, l.n);
+    } else if (strcmp(cmd, "st-to-pth") == 0 && (argc == 4 || (argc == 5 && strcmp(argv[4], "zip64") == 0))) {
+      qc_pth_write_options po = {NULL, argc == 5};
+      s = qc_pth_write_opts(argv[3], (const char *const *)l.names, l.ts, l.n, &po);
     } else {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "bad arguments for %s", cmd);
     }
