@@ -136,6 +136,8 @@ static qc_status copy_value(qc_gguf_writer *w, const char *key, const qc_gguf_va
 qc_status qc_gguf_writer_set(qc_gguf_writer *w, const char *key, const qc_gguf_value *v) {
   if (!key || !*key) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: empty key");
   if (strlen(key) > 65535) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: key '%.60s...' is too long", key);
+  if (!qc_utf8_valid(key, strlen(key), NULL))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: key '%s' is not valid UTF-8", key);
   if (strcmp(key, "general.alignment") == 0) {
     if (v->type != QC_GGUF_UINT32)
       return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: key 'general.alignment' must be a u32");
@@ -233,6 +235,8 @@ static qc_status add(qc_gguf_writer *w, const char *name, int ggml_type, int32_t
   if (!name || !*name) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: a tensor needs a name");
   if (strlen(name) >= 64)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: tensor '%s': name longer than 63 bytes", name);
+  if (!qc_utf8_valid(name, strlen(name), NULL))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: tensor '%s': the name is not valid UTF-8", name);
   if (qc_strmap_get(&w->t_map, name) >= 0)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: tensor '%s': duplicate name", name);
   const qc_ggml_type_layout *l = qc_ggml_layout(ggml_type);

@@ -257,6 +257,8 @@ static qc_status parse(qc_gguf *g) {
     QC_RETURN_IF_ERROR(read_string(&r, what, NULL, &key, &klen));
     if (klen == 0) return qc_status_new(QC_CODE_PARSE, "%s: key %" PRId64 " is empty", path, i);
     if (strlen(key) != klen) return qc_status_new(QC_CODE_PARSE, "%s: key '%s' contains NUL", path, key);
+    if (!qc_utf8_valid(key, (size_t)klen, NULL))
+      return qc_status_new(QC_CODE_PARSE, "%s: key %" PRId64 " is not valid UTF-8", path, i);
     if (qc_strmap_get(&g->kv_map, key) >= 0)
       return qc_status_new(QC_CODE_PARSE, "%s: duplicate key '%s'", path, key);
     if (!have(&r, 4)) return truncated(&r, "value type", key);
@@ -292,6 +294,8 @@ static qc_status parse(qc_gguf *g) {
       return qc_status_new(QC_CODE_PARSE, "%s: tensor '%.63s...': name of %" PRIu64 " bytes (the limit is 63)", path,
                            name, nlen);
     if (strlen(name) != nlen) return qc_status_new(QC_CODE_PARSE, "%s: tensor '%s' name contains NUL", path, name);
+    if (!qc_utf8_valid(name, (size_t)nlen, NULL))
+      return qc_status_new(QC_CODE_PARSE, "%s: the name of tensor %" PRId64 " is not valid UTF-8", path, i);
     if (qc_strmap_get(&g->tensor_map, name) >= 0)
       return qc_status_new(QC_CODE_PARSE, "%s: duplicate tensor name '%s'", path, name);
     t->name = name;

@@ -19,8 +19,8 @@
  * strings and arrays at most 1 GiB long and inside the file, n_dims <= 4, ne >= 0, no
  * overflow of the element or byte count, a known ggml type, ne[0] a multiple of the block
  * size, offsets exactly sequential with padding, and the data inside the file. It also
- * refuses empty keys (ggml aborts on them), keys and names holding NUL, booleans other
- * than 0 and 1, and arrays nested deeper than 16 (ggml refuses nested arrays; gguf-py
+ * refuses empty keys (ggml aborts on them), keys and names holding NUL or invalid UTF-8
+ * (gguf-py refuses those too), booleans other than 0 and 1, and arrays nested deeper than 16 (ggml refuses nested arrays; gguf-py
  * reads them). Every message names the file and the key or tensor at fault.
  *
  * Tensors come out as qc_tensor views of the mapped file with the dimensions reversed to
