@@ -534,6 +534,21 @@ void qc_elem_set_f64(qc_dtype dt, void *base, size_t i, double x, unsigned flags
   }
 }
 
+void qc_elem_cast_f64(qc_dtype dt, void *base, size_t i, double x, unsigned flags) {
+  const qc_dtype_traits *t = qc_dtype_traits_of(dt);
+  switch (t->kind) {
+  case QC_KIND_INT:
+    if (dt == QC_U64 && x >= 9223372036854775808.0 && x < 18446744073709551616.0)
+      qc_elem_set_code(dt, base, i, (uint64_t)x);
+    else
+      qc_elem_set_code(dt, base, i, (uint64_t)f64_to_i64_trunc(x, t->bits));
+    return;
+  case QC_KIND_BOOL: ((uint8_t *)base)[i] = x != 0; return;
+  case QC_KIND_FLOAT: qc_elem_set_f64(dt, base, i, x, flags); return;
+  default: return;
+  }
+}
+
 void qc_elem_set_i64(qc_dtype dt, void *base, size_t i, int64_t x) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);
   switch (t->kind) {
@@ -575,11 +590,7 @@ void qc_convert(qc_dtype sdt, const void *src, qc_dtype ddt, void *dst, size_t n
     } else if (s->kind == QC_KIND_INT && d->kind == QC_KIND_FLOAT) {
       qc_elem_set_f64(ddt, dst, i, (double)qc_elem_i64(sdt, src, i), flags);
     } else if (d->kind == QC_KIND_INT && s->kind == QC_KIND_FLOAT && !rounding) {
-      double x = qc_elem_f64(sdt, src, i);
-      if (ddt == QC_U64 && x >= 9223372036854775808.0 && x < 18446744073709551616.0)
-        qc_elem_set_code(ddt, dst, i, (uint64_t)x);
-      else
-        qc_elem_set_i64(ddt, dst, i, f64_to_i64_trunc(x, d->bits));
+      qc_elem_cast_f64(ddt, dst, i, qc_elem_f64(sdt, src, i), 0);
     } else if (d->kind == QC_KIND_BOOL) {
       ((uint8_t *)dst)[i] = qc_elem_f64(sdt, src, i) != 0;
     } else {

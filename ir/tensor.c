@@ -16,7 +16,7 @@ struct qc_buffer {
   buf_kind kind;
   void *data;
   size_t size;
-  const qc_allocator *alloc; /* OWNED */
+  qc_allocator alloc;        /* OWNED: a copy, so the buffer may outlive the caller's struct */
   void *raw;                 /* OWNED: unaligned block; MAPPED: mapping */
   size_t raw_size;
   qc_buffer *parent;         /* SLICE */
@@ -41,7 +41,7 @@ qc_status qc_buffer_create(const qc_allocator *a, size_t size, qc_buffer **out) 
   if (size > SIZE_MAX - 64) return QC_OOM();
   qc_buffer *b = buffer_new(BUF_OWNED);
   if (!b) return QC_OOM();
-  b->alloc = a;
+  b->alloc = *a;
   b->raw_size = size + 64;
   b->raw = qc_alloc(a, b->raw_size);
   if (!b->raw) {
@@ -136,7 +136,7 @@ void qc_buffer_release(qc_buffer *b) {
     for (size_t i = 0; i < b->n_strings; i++) free(s[i]);
   }
   switch (b->kind) {
-  case BUF_OWNED: qc_free(b->alloc, b->raw, b->raw_size); break;
+  case BUF_OWNED: qc_free(&b->alloc, b->raw, b->raw_size); break;
   case BUF_MAPPED:
     if (b->raw) munmap(b->raw, b->raw_size);
     break;

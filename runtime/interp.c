@@ -250,7 +250,9 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
     kf.k.in = ins;
     kf.k.out = outs;
     kf.k.interp = it;
-    kf.k.alloc = &it->alloc;
+    /* The caller's allocator (or the default), not the interpreter's copy of it: output
+     * buffers keep this pointer and outlive the interpreter. */
+    kf.k.alloc = it->opts.alloc ? it->opts.alloc : qc_allocator_default();
     kf.frame = f;
     s = fn(&kf.k);
     if (s && !strstr(qc_status_message(s), qc_node_desc(g, n)))

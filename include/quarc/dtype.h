@@ -191,6 +191,11 @@ int64_t qc_elem_i64(qc_dtype dt, const void *base, size_t i);
 /** Store a double: floats with qc_float_encode(flags); ints round with `flags`'s rounding
  *  mode (RNE default), then saturate to the range; bool = (x != 0). */
 void qc_elem_set_f64(qc_dtype dt, void *base, size_t i, double x, unsigned flags);
+/** Store a double with ONNX Cast / numpy astype rules: floats with qc_float_encode(flags);
+ *  ints truncate toward zero, then wrap (NaN and values beyond the intermediate range give
+ *  the x86 "integer indefinite", as numpy does); u64 takes values in [2^63, 2^64) exactly;
+ *  bool = (x != 0). */
+void qc_elem_cast_f64(qc_dtype dt, void *base, size_t i, double x, unsigned flags);
 /** Store an integer: ints wrap (two's complement truncation, as C casts do); floats
  *  convert with rounding to nearest. */
 void qc_elem_set_i64(qc_dtype dt, void *base, size_t i, int64_t x);

@@ -1,0 +1,193 @@
+/* Hugging Face config.json -> qc_model_config. */
+#include "quarc/models.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+/* First present numeric key among a list of synonyms. */
+static bool num(const cJSON *o, double *out, const char *k1, const char *k2) {
+  const cJSON *v = get(o, k1);
+  if (!cJSON_IsNumber(v) && k2) v = get(o, k2);
+  if (!cJSON_IsNumber(v)) return false;
+  *out = v->valuedouble;
+  return true;
+}
+
+static qc_status need_int(const cJSON *o, const char *name, int64_t *out, const char *k1,
+                          const char *k2) {
+  double d;
+  if (!num(o, &d, k1, k2))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: missing numeric key '%s'", name, k1);
+  if (d < 0 || d != floor(d) || d > 1e12)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: key '%s' must be a non-negative integer",
+                         name, k1);
+  *out = (int64_t)d;
+  return QC_OK;
+}
+
+static bool flag(const cJSON *o, const char *k, bool dflt) {
+  const cJSON *v = get(o, k);
+  return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+static qc_status parse_act(const cJSON *o, const char *name, const char *key, qc_act dflt,
+                           qc_act *out) {
+  const cJSON *v = get(o, key);
+  if (!v || cJSON_IsNull(v)) {
+    *out = dflt;
+    return QC_OK;
+  }
+  const char *s = cJSON_IsString(v) ? v->valuestring : "";
+  if (!strcmp(s, "silu") || !strcmp(s, "swish")) *out = QC_ACT_SILU;
+  else if (!strcmp(s, "gelu")) *out = QC_ACT_GELU;
+  else if (!strcmp(s, "gelu_new") || !strcmp(s, "gelu_pytorch_tanh") || !strcmp(s, "gelu_fast"))
+    *out = QC_ACT_GELU_TANH;
+  else if (!strcmp(s, "relu")) *out = QC_ACT_RELU;
+  else
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: %s '%s' is not supported", name, key, s);
+  return QC_OK;
+}
+
+qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
+                                qc_model_config *c) {
+  memset(c, 0, sizeof *c);
+  cJSON *o = cJSON_ParseWithLength(json, len);
+  if (!o) return qc_status_new(QC_CODE_PARSE, "%s: not valid JSON", name);
+  qc_status s = QC_OK;
+  const cJSON *mt = get(o, "model_type");
+  if (!cJSON_IsString(mt)) {
+    s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: missing string key 'model_type'", name);
+    goto done;
+  }
+  snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
+  const char *t = mt->valuestring;
+  c->partial_rotary_factor = 1.0;
+  c->tie_word_embeddings = flag(o, "tie_word_embeddings", true);
+  if (!strcmp(t, "llama") || !strcmp(t, "mistral") || !strcmp(t, "qwen2") || !strcmp(t, "qwen3")) {
+    c->arch = QC_ARCH_LLAMA;
+    if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
+        (s = need_int(o, name, &c->hidden_size, "hidden_size", NULL)) ||
+        (s = need_int(o, name, &c->num_layers, "num_hidden_layers", NULL)) ||
+        (s = need_int(o, name, &c->num_heads, "num_attention_heads", NULL)) ||
+        (s = need_int(o, name, &c->intermediate_size, "intermediate_size", NULL)))
+      goto done;
+    c->num_kv_heads = c->num_heads;
+    double d;
+    if (num(o, &d, "num_key_value_heads", NULL) && d > 0) c->num_kv_heads = (int64_t)d;
+    c->head_dim = c->num_heads ? c->hidden_size / c->num_heads : 0;
+    if (num(o, &d, "head_dim", NULL) && d > 0) c->head_dim = (int64_t)d;
+    c->max_positions = 2048;
+    if (num(o, &d, "max_position_embeddings", NULL)) c->max_positions = (int64_t)d;
+    c->norm_eps = 1e-6;
+    num(o, &c->norm_eps, "rms_norm_eps", NULL);
+    c->rope_theta = 10000.0;
+    num(o, &c->rope_theta, "rope_theta", NULL);
+    num(o, &c->partial_rotary_factor, "partial_rotary_factor", NULL);
+    c->attention_bias = flag(o, "attention_bias", !strcmp(t, "qwen2"));
+    c->mlp_bias = flag(o, "mlp_bias", false);
+    c->qk_norm = !strcmp(t, "qwen3");
+    if (strcmp(t, "llama")) c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
+    if ((s = parse_act(o, name, "hidden_act", QC_ACT_SILU, &c->act))) goto done;
+    const cJSON *rs = get(o, "rope_scaling");
+    if (cJSON_IsObject(rs)) {
+      const cJSON *rt = get(rs, "rope_type");
+      if (!cJSON_IsString(rt)) rt = get(rs, "type");
+      const char *rts = cJSON_IsString(rt) ? rt->valuestring : "";
+      if (!strcmp(rts, "llama3") || !strcmp(rts, "linear")) {
+        snprintf(c->rope_type, sizeof c->rope_type, "%s", rts);
+        c->rope_factor = 1.0;
+        num(rs, &c->rope_factor, "factor", NULL);
+        c->rope_low_freq_factor = 1.0;
+        num(rs, &c->rope_low_freq_factor, "low_freq_factor", NULL);
+        c->rope_high_freq_factor = 4.0;
+        num(rs, &c->rope_high_freq_factor, "high_freq_factor", NULL);
+        double om = 8192;
+        num(rs, &om, "original_max_position_embeddings", NULL);
+        c->rope_original_max_positions = (int64_t)om;
+      } else if (strcmp(rts, "default") != 0) {
+        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rope_scaling type '%s' is not supported",
+                          name, rts);
+        goto done;
+      }
+    }
+  } else if (!strcmp(t, "gpt2")) {
+    c->arch = QC_ARCH_GPT2;
+    if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
+        (s = need_int(o, name, &c->hidden_size, "n_embd", "hidden_size")) ||
+        (s = need_int(o, name, &c->num_layers, "n_layer", "num_hidden_layers")) ||
+        (s = need_int(o, name, &c->num_heads, "n_head", "num_attention_heads")) ||
+        (s = need_int(o, name, &c->max_positions, "n_positions", "max_position_embeddings")))
+      goto done;
+    c->num_kv_heads = c->num_heads;
+    c->head_dim = c->hidden_size / (c->num_heads ? c->num_heads : 1);
+    double d;
+    c->intermediate_size = 4 * c->hidden_size;
+    if (num(o, &d, "n_inner", NULL) && d > 0) c->intermediate_size = (int64_t)d;
+    c->norm_eps = 1e-5;
+    num(o, &c->norm_eps, "layer_norm_epsilon", NULL);
+    if ((s = parse_act(o, name, "activation_function", QC_ACT_GELU_TANH, &c->act))) goto done;
+    c->attention_bias = c->mlp_bias = true;
+  } else if (!strcmp(t, "opt")) {
+    c->arch = QC_ARCH_OPT;
+    if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
+        (s = need_int(o, name, &c->hidden_size, "hidden_size", NULL)) ||
+        (s = need_int(o, name, &c->num_layers, "num_hidden_layers", NULL)) ||
+        (s = need_int(o, name, &c->num_heads, "num_attention_heads", NULL)) ||
+        (s = need_int(o, name, &c->intermediate_size, "ffn_dim", NULL)) ||
+        (s = need_int(o, name, &c->max_positions, "max_position_embeddings", NULL)))
+      goto done;
+    c->num_kv_heads = c->num_heads;
+    c->head_dim = c->hidden_size / (c->num_heads ? c->num_heads : 1);
+    c->norm_eps = 1e-5;
+    c->do_layer_norm_before = flag(o, "do_layer_norm_before", true);
+    c->word_embed_proj_dim = c->hidden_size;
+    double d;
+    if (num(o, &d, "word_embed_proj_dim", NULL) && d > 0) c->word_embed_proj_dim = (int64_t)d;
+    c->attention_bias = c->mlp_bias = flag(o, "enable_bias", true);
+    if ((s = parse_act(o, name, "activation_function", QC_ACT_RELU, &c->act))) goto done;
+  } else if (!strcmp(t, "bert")) {
+    c->arch = QC_ARCH_BERT;
+    if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
+        (s = need_int(o, name, &c->hidden_size, "hidden_size", NULL)) ||
+        (s = need_int(o, name, &c->num_layers, "num_hidden_layers", NULL)) ||
+        (s = need_int(o, name, &c->num_heads, "num_attention_heads", NULL)) ||
+        (s = need_int(o, name, &c->intermediate_size, "intermediate_size", NULL)) ||
+        (s = need_int(o, name, &c->max_positions, "max_position_embeddings", NULL)))
+      goto done;
+    c->num_kv_heads = c->num_heads;
+    c->head_dim = c->hidden_size / (c->num_heads ? c->num_heads : 1);
+    c->norm_eps = 1e-12;
+    num(o, &c->norm_eps, "layer_norm_eps", NULL);
+    c->type_vocab_size = 2;
+    double d;
+    if (num(o, &d, "type_vocab_size", NULL)) c->type_vocab_size = (int64_t)d;
+    c->attention_bias = c->mlp_bias = true;
+    c->mean_pooling = true;
+    const cJSON *pet = get(o, "position_embedding_type");
+    if (cJSON_IsString(pet) && strcmp(pet->valuestring, "absolute")) {
+      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: position_embedding_type '%s' is not supported",
+                        name, pet->valuestring);
+      goto done;
+    }
+    if ((s = parse_act(o, name, "hidden_act", QC_ACT_GELU, &c->act))) goto done;
+  } else {
+    s = qc_status_new(QC_CODE_UNIMPLEMENTED,
+                      "%s: model_type '%s' is not supported (known: llama, mistral, qwen2, qwen3, "
+                      "gpt2, opt, bert)",
+                      name, t);
+    goto done;
+  }
+  if (c->num_heads <= 0 || c->num_kv_heads <= 0 || c->num_heads % c->num_kv_heads ||
+      c->head_dim <= 0)
+    s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                      "%s: inconsistent attention shape (heads %lld, kv heads %lld, head_dim %lld)",
+                      name, (long long)c->num_heads, (long long)c->num_kv_heads,
+                      (long long)c->head_dim);
+done:
+  cJSON_Delete(o);
+  return s;
+}

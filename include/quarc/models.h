@@ -1,0 +1,104 @@
+/*
+ * quarc/models.h — model graphs from Hugging Face configs and weights.
+ *
+ * A model family's forward pass is built as a quarc graph of standard ONNX ops
+ * (opset 23: RMSNormalization, RotaryEmbedding, Attention), so it runs in the
+ * interpreter and exports to ONNX Runtime. Weights keep their Hugging Face names
+ * ("model.layers.3.self_attn.q_proj.weight") and the node computing a module is named
+ * after it ("model.layers.3.self_attn.q_proj"), so Quark-style layer patterns address
+ * the same layers. A Linear is MatMul(x, Transpose(W)) with W in HF's [out, in]
+ * layout: weights stay mapped, and per-channel axes mean what they mean in Quark.
+ *
+ * Graph interface (docs/models.md has the details):
+ *   decoder LMs: input_ids i64[batch,seq] -> logits f32[batch,seq,vocab]; with the KV
+ *     cache, also past_key_values.<i>.key/value -> present.<i>.key/value
+ *     (f32[batch, kv_heads, past, head_dim]).
+ *   BERT encoders: input_ids, attention_mask, token_type_ids (i64[batch,seq]) ->
+ *     last_hidden_state f32[batch,seq,hidden], sentence_embedding f32[batch,hidden]
+ *     (mean pooled over the mask and L2-normalized, as sentence-transformers does).
+ * The hidden state entering decoder layer i is the value "model.layers.<i>.input" (or
+ * the family's equivalent prefix) and leaving it "<prefix>.<i>.output", so one layer can
+ * be cut out and run alone (qc_graph_extract_layer).
+ *
+ *     qc_graph *g;
+ *     QC_RETURN_IF_ERROR(qc_hf_load("SmolLM2-135M/", NULL, &g));
+ */
+#ifndef QUARC_MODELS_H
+#define QUARC_MODELS_H
+
+#include "quarc/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qc_arch {
+  QC_ARCH_UNKNOWN = 0,
+  QC_ARCH_LLAMA = 1, /**< llama, mistral, qwen2, qwen3 (q/k norm), smollm */
+  QC_ARCH_GPT2 = 2,
+  QC_ARCH_OPT = 3,
+  QC_ARCH_BERT = 4,
+} qc_arch;
+
+typedef enum qc_act { QC_ACT_SILU, QC_ACT_GELU, QC_ACT_GELU_TANH, QC_ACT_RELU } qc_act;
+
+typedef struct qc_model_config {
+  qc_arch arch;
+  char model_type[32];   /**< config.json model_type */
+  int64_t vocab_size, hidden_size, num_layers, num_heads, num_kv_heads, head_dim;
+  int64_t intermediate_size, max_positions;
+  double norm_eps;
+  double rope_theta;
+  /* rope_scaling: type "llama3" (factor, low/high freq factor, original max positions),
+   * "linear" (factor), or none. */
+  char rope_type[16];
+  double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+  int64_t rope_original_max_positions;
+  double partial_rotary_factor; /**< fraction of head_dim that is rotated (1.0) */
+  bool tie_word_embeddings;
+  bool attention_bias, mlp_bias, qk_norm;
+  qc_act act;
+  /* OPT */
+  bool do_layer_norm_before;
+  int64_t word_embed_proj_dim;
+  /* BERT */
+  int64_t type_vocab_size;
+  /* sentence-transformers pooling (BERT): mean pooling + normalize */
+  bool mean_pooling;
+} qc_model_config;
+
+/** Parse a Hugging Face config.json. Unknown model types and missing keys are errors
+ *  naming the key. */
+qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
+                                qc_model_config *out) QC_MUST_USE;
+
+/** Where weights come from: get(name) fills *out with a tensor (holding a buffer
+ *  reference the caller releases) or returns a QC_CODE_NOT_FOUND status. */
+typedef struct qc_weight_source {
+  qc_status (*get)(void *ctx, const char *name, qc_tensor *out);
+  void *ctx;
+} qc_weight_source;
+
+typedef struct qc_build_options {
+  bool kv_cache;    /**< decoder LMs: past/present key-value inputs and outputs */
+  int64_t max_seq;  /**< longest sequence (rotary tables); 0: min(max_positions, 8192) */
+} qc_build_options;
+
+/** Build the forward graph of a model. */
+qc_status qc_model_build(const qc_model_config *cfg, const qc_weight_source *w,
+                         const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
+
+/** Load a Hugging Face model directory (config.json + model.safetensors /
+ *  model.safetensors.index.json shards / pytorch_model.bin) as a graph; weights stay
+ *  mapped. The config and build options are recorded as graph metadata. */
+qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
+
+/** Cut layer `i` (the nodes between "<prefix>.<i>.input" and "<prefix>.<i>.output") out
+ *  as a standalone graph whose inputs are the values it reads from outside (hidden state
+ *  first) and whose outputs are the values it produces for the rest of the model. */
+qc_status qc_graph_extract_layer(const qc_graph *g, int64_t layer, qc_graph **out) QC_MUST_USE;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
