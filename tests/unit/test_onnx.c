@@ -488,6 +488,61 @@ START_TEST(inlines_model_local_functions) {
 }
 END_TEST
 
+/* A tensor attribute default shared by two calls, and a function body with a sub-graph
+ * holding an initializer: each call must get its own copy of the data. */
+START_TEST(function_tensors_are_decoded_per_call) {
+  Onnx__GraphProto *g = graph_new("g");
+  add_input(g, "x", 1, 1, (int64_t[]){2});
+  add_input(g, "c", 9, 0, NULL);
+  add_node_to(&g->node, &g->n_node, "custom", "AddK", "a1", "x,c", "y1");
+  add_node_to(&g->node, &g->n_node, "custom", "AddK", "a2", "y1,c", "y2");
+  add_output(g, "y2", 1, 1, (int64_t[]){2});
+  Onnx__ModelProto *m = model_new(10, 18, g);
+  add_opset(m, "custom", 1);
+  Onnx__FunctionProto *f = malloc(sizeof *f);
+  onnx__function_proto__init(f);
+  f->name = strdup("AddK");
+  f->domain = strdup("custom");
+  PUSH(f->input, f->n_input, strdup("X"));
+  PUSH(f->input, f->n_input, strdup("C"));
+  PUSH(f->output, f->n_output, strdup("Y"));
+  Onnx__AttributeProto *dflt = attr_new("k", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+  dflt->t = tensor_new(NULL, 1, 1, (int64_t[]){2});
+  set_raw(dflt->t, (float[]){10, 20}, 8);
+  PUSH(f->attribute_proto, f->n_attribute_proto, dflt);
+  Onnx__NodeProto *k = add_node_to(&f->node, &f->n_node, NULL, "Constant", "k", NULL, "K");
+  Onnx__AttributeProto *ref = attr_new("value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+  ref->ref_attr_name = strdup("k");
+  PUSH(k->attribute, k->n_attribute, ref);
+  /* If(C) { then: Add(K, one) with `one` an initializer } else { Identity(K) } */
+  Onnx__GraphProto *then_g = graph_new("then");
+  Onnx__TensorProto *one = tensor_new("one", 1, 1, (int64_t[]){1});
+  set_raw(one, (float[]){1}, 4);
+  add_init(then_g, one);
+  add_node(then_g, "Add", NULL, "K,one", "t");
+  add_output(then_g, "t", 1, 1, (int64_t[]){2});
+  Onnx__GraphProto *else_g = graph_new("else");
+  add_node(else_g, "Identity", NULL, "K", "e");
+  add_output(else_g, "e", 1, 1, (int64_t[]){2});
+  Onnx__NodeProto *nif = add_node_to(&f->node, &f->n_node, NULL, "If", "if", "C", "KK");
+  attr_graph(nif, "then_branch", then_g);
+  attr_graph(nif, "else_branch", else_g);
+  add_node_to(&f->node, &f->n_node, NULL, "Add", "add", "X,KK", "Y");
+  PUSH(m->functions, m->n_functions, f);
+  qc_graph *qg = import_ok(save_model(m, "func2.onnx"));
+  ck_assert_int_eq(qc_graph_num_nodes(qg), 6);
+  for (int call = 0; call < 2; call++) {
+    const qc_attr *v = qc_node_attr(qg, call * 3, "value");
+    ck_assert_ptr_nonnull(v);
+    ck_assert(((float *)qc_tensor_data(v->u.t))[1] == 20.0f);
+    const qc_graph *tg = qc_node_attr(qg, call * 3 + 1, "then_branch")->u.g;
+    const char *nm = call ? "a2/one" : "a1/one";
+    ck_assert(((float *)qc_tensor_data(&value_named(tg, nm)->cst))[0] == 1.0f);
+  }
+  qc_graph_destroy(qg);
+}
+END_TEST
+
 /* If(c) { then: Add(x, w) } else { If(c) { then: Identity(x) } else { Neg(w) } }:
  * captures of x and w are made in the graph that uses them, at any depth. */
 START_TEST(captures_names_of_enclosing_graphs) {
@@ -1020,6 +1075,7 @@ int main(void) {
   tcase_add_test(tc, reads_every_typed_field);
   tcase_add_test(tc, maps_external_data_without_copying);
   tcase_add_test(tc, inlines_model_local_functions);
+  tcase_add_test(tc, function_tensors_are_decoded_per_call);
   tcase_add_test(tc, captures_names_of_enclosing_graphs);
   tcase_add_test(tc, keeps_initializers_that_are_inputs);
   tcase_add_test(tc, export_picks_the_ir_version);
