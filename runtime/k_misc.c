@@ -508,7 +508,7 @@ static qc_status random_fill(qc_kctx *k, bool normal, const qc_tensor *like) {
   qc_dtype dt = QC_DT_UNDEFINED;
   QC_RETURN_IF_ERROR(random_dtype(k, like, QC_F32, &dt));
   int64_t dims[QC_MAX_RANK];
-  int32_t r;
+  int64_t r;
   if (like) {
     r = like->rank;
     memcpy(dims, like->dims, sizeof(int64_t) * (size_t)r);

@@ -929,7 +929,7 @@ static qc_status qlinear_pool(qc_kctx *k, bool global) {
   }
   bool ceil_mode = false, count_pad = false;
   if (!global) {
-    int32_t cnt;
+    int64_t cnt;
     QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", kern, QC_MAX_RANK, &cnt));
     if (cnt != nsp) return qc_k_error(k, "kernel_shape must have %d values", nsp);
     int64_t v[2 * QC_MAX_RANK];

@@ -135,9 +135,7 @@ static qc_status reduce(qc_kctx *k, rkind kind) {
     const qc_tensor *ta = qc_k_in(k, 1);
     if (ta) QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axes", axes, QC_MAX_RANK, &n_axes));
   } else {
-    int32_t na;
-    QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
-    n_axes = na;
+    QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &n_axes));
   }
   bool mask[QC_MAX_RANK];
   if (n_axes <= 0) {
@@ -418,7 +416,7 @@ static qc_status k_mvn(qc_kctx *k) {
   const qc_tensor *x = qc_k_in(k, 0);
   if (!x) return qc_k_error(k, "input 0 is missing");
   int64_t axes[QC_MAX_RANK] = {0, 2, 3};
-  int32_t n;
+  int64_t n;
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &n));
   if (n < 0) n = 3;
   bool mask[QC_MAX_RANK];

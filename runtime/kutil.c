@@ -45,8 +45,8 @@ qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what
   return QC_OK;
 }
 
-qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t max,
-                         int32_t *n) {
+qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
+                         int64_t *n) {
   const qc_attr *a = qc_k_attr(k, name);
   *n = -1;
   if (!a) return QC_OK;
@@ -58,7 +58,8 @@ qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32
   }
   if (a->kind != QC_ATTR_INTS) return qc_k_error(k, "attribute '%s': expected ints", name);
   if (a->n > max)
-    return qc_k_error(k, "attribute '%s': %d values, at most %d supported", name, a->n, max);
+    return qc_k_error(k, "attribute '%s': %d values, at most %lld supported", name, a->n,
+                      (long long)max);
   for (int32_t i = 0; i < a->n; i++) out[i] = a->u.ints[i];
   *n = a->n;
   return QC_OK;
@@ -236,7 +237,7 @@ qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *
                       (long long)g->group, (long long)g->c_in, (long long)w->dims[0],
                       (long long)w->dims[1]);
   int64_t v[2 * QC_MAX_RANK];
-  int32_t cnt;
+  int64_t cnt;
   for (int32_t i = 0; i < n; i++) {
     g->in[i] = x->dims[2 + i];
     g->k[i] = w->dims[2 + i];
@@ -244,25 +245,25 @@ qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "kernel_shape has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "kernel_shape has %lld values for %d spatial dims", (long long)cnt, n);
     for (int32_t i = 0; i < n; i++)
       if (v[i] != g->k[i])
         return qc_k_error(k, "kernel_shape does not match the weight's shape");
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "strides has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "strides has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(g->stride, v, sizeof(int64_t) * (size_t)n);
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "dilations", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "dilations has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "dilations has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(g->dil, v, sizeof(int64_t) * (size_t)n);
   }
   int64_t pads[2 * QC_MAX_RANK] = {0};
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", v, 2 * QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != 2 * n) return qc_k_error(k, "pads has %d values for %d spatial dims", cnt, n);
+    if (cnt != 2 * n) return qc_k_error(k, "pads has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(pads, v, sizeof(int64_t) * (size_t)(2 * n));
   }
   const char *ap = qc_k_string(k, "auto_pad", "NOTSET");

@@ -66,8 +66,8 @@ qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what
                           int64_t *n) QC_MUST_USE;
 /** The INTS attribute `name` into out[0..max); *n = -1 when the attribute is absent.
  *  Errors when it holds more than max values. */
-qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t max,
-                         int32_t *n) QC_MUST_USE;
+qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
+                         int64_t *n) QC_MUST_USE;
 
 /** Normalize a possibly negative axis for `rank`; the error names the node. */
 qc_status qc_k_axis(const qc_kctx *k, int64_t axis, int32_t rank, int32_t *out) QC_MUST_USE;
