@@ -889,6 +889,112 @@ static qc_status k_string_split(qc_kctx *k) {
   return st;
 }
 
+/* TfIdfVectorizer: count the pool's n-grams in each row of X (1-D [C] or 2-D [B, C]),
+ * n-grams of sizes min..max formed from items start, start + d, start + 2d, ... for
+ * skip distances d = 1..max_skip_count + 1 (unigrams counted once, at d = 1), then weight
+ * the counts (TF, IDF, TFIDF). pool_* holds the n-grams by size: ngram_counts[i] is where
+ * the (i+1)-grams start; n-gram j goes to output column ngram_indexes[j]. */
+typedef struct tfidf {
+  const qc_tensor *x;
+  const qc_attr *pool_i, *pool_s;
+  const int64_t *counts, *indexes;
+  int32_t n_counts, n_indexes;
+  int64_t pool_len;
+} tfidf;
+
+static bool tfidf_item_eq(const tfidf *t, int64_t pool_pos, size_t xi) {
+  if (t->pool_s) return strcmp(t->pool_s->u.strs.v[pool_pos], qc_string_at(t->x, xi)) == 0;
+  return t->pool_i->u.ints[pool_pos] == qc_elem_i64(t->x->dtype, qc_tensor_data(t->x), xi);
+}
+
+/* The global index of the n-gram (items xi[0..n)) in the pool, or -1 (the last of
+ * repeated n-grams wins, as in the reference). */
+static int64_t tfidf_find(const tfidf *t, int64_t n, const size_t *xi) {
+  if (n > t->n_counts) return -1;
+  int64_t begin = t->counts[n - 1], end = n < t->n_counts ? t->counts[n] : t->pool_len;
+  int64_t first_id = 0;
+  for (int64_t s = 1; s < n; s++) {
+    int64_t b = t->counts[s - 1], e = s < t->n_counts ? t->counts[s] : t->pool_len;
+    first_id += (e - b) / s;
+  }
+  int64_t found = -1;
+  for (int64_t g = 0; begin + (g + 1) * n <= end; g++) {
+    bool eq = true;
+    for (int64_t i = 0; i < n && eq; i++) eq = tfidf_item_eq(t, begin + g * n + i, xi[i]);
+    if (eq) found = first_id + g;
+  }
+  return found;
+}
+
+static qc_status k_tfidf_vectorizer(qc_kctx *k) {
+  tfidf t;
+  memset(&t, 0, sizeof t);
+  QC_RETURN_IF_ERROR(need_in(k, 0, &t.x));
+  if (t.x->rank != 1 && t.x->rank != 2) return qc_k_error(k, "X must be 1-D or 2-D");
+  const qc_attr *a;
+  if ((a = qc_k_attr(k, "pool_strings")) && a->kind == QC_ATTR_STRINGS && a->n) t.pool_s = a;
+  if ((a = qc_k_attr(k, "pool_int64s")) && a->kind == QC_ATTR_INTS && a->n) t.pool_i = a;
+  if (!t.pool_s && !t.pool_i) return qc_k_error(k, "pool_strings or pool_int64s is required");
+  if ((t.x->dtype == QC_STRING) != (t.pool_s != NULL))
+    return qc_k_error(k, "X's dtype %s does not match the pool", qc_dtype_name(t.x->dtype));
+  t.pool_len = t.pool_s ? t.pool_s->n : t.pool_i->n;
+  a = qc_k_attr(k, "ngram_counts");
+  const qc_attr *ai = qc_k_attr(k, "ngram_indexes");
+  if (!a || a->kind != QC_ATTR_INTS || !ai || ai->kind != QC_ATTR_INTS || !a->n)
+    return qc_k_error(k, "ngram_counts and ngram_indexes are required");
+  t.counts = a->u.ints;
+  t.n_counts = a->n;
+  t.indexes = ai->u.ints;
+  t.n_indexes = ai->n;
+  for (int32_t i = 0; i < t.n_counts; i++)
+    if (t.counts[i] < 0 || t.counts[i] > t.pool_len || (i && t.counts[i] < t.counts[i - 1]))
+      return qc_k_error(k, "ngram_counts is not an increasing list of pool offsets");
+  int64_t out_size = 0;
+  for (int32_t i = 0; i < t.n_indexes; i++) {
+    if (t.indexes[i] < 0) return qc_k_error(k, "negative ngram index");
+    if (t.indexes[i] + 1 > out_size) out_size = t.indexes[i] + 1;
+  }
+  int64_t mn = qc_k_int(k, "min_gram_length", 1), mx = qc_k_int(k, "max_gram_length", 1);
+  int64_t skip = qc_k_int(k, "max_skip_count", 0);
+  const char *mode = qc_k_string(k, "mode", "TF");
+  int wmode = strcmp(mode, "TF") == 0 ? 1 : strcmp(mode, "IDF") == 0 ? 2 : strcmp(mode, "TFIDF") == 0 ? 3 : 0;
+  if (!wmode) return qc_k_error(k, "mode must be TF, IDF or TFIDF, got '%s'", mode);
+  if (mn < 1 || mx < mn || mx > 64 || skip < 0) return qc_k_error(k, "invalid gram lengths or skip count");
+  const qc_attr *wt = qc_k_attr(k, "weights");
+  if (wt && (wt->kind != QC_ATTR_FLOATS || wt->n == 0)) wt = NULL;
+  if (wt && wt->n < out_size) return qc_k_error(k, "weights has fewer entries than outputs");
+  int64_t B = t.x->rank == 2 ? t.x->dims[0] : 1, C = t.x->dims[t.x->rank - 1];
+  int64_t dims[2] = {B, out_size};
+  qc_tensor *y;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_F32, t.x->rank, t.x->rank == 2 ? dims : dims + 1, &y));
+  float *yd = qc_tensor_data(y);
+  size_t xi[64];
+  for (int64_t b = 0; b < B; b++) {
+    float *row = yd + b * out_size;
+    int64_t start_n = mn;
+    for (int64_t d = 1; d <= skip + 1; d++) {
+      for (int64_t st = 0; st < C; st++) {
+        for (int64_t n = 1; n <= mx && st + (n - 1) * d < C; n++) {
+          xi[n - 1] = (size_t)(b * C + st + (n - 1) * d);
+          if (n < start_n) continue;
+          int64_t id = tfidf_find(&t, n, xi);
+          if (id >= 0 && id < t.n_indexes) row[t.indexes[id]] += 1;
+        }
+      }
+      if (start_n == 1) {
+        start_n = 2; /* unigrams do not depend on the skip distance */
+        if (start_n > mx) break;
+      }
+    }
+    for (int64_t j = 0; j < out_size; j++) {
+      float f = row[j];
+      if (wmode == 2) row[j] = f > 0 ? (wt ? (float)wt->u.floats[j] : 1.0f) : 0.0f;
+      else if (wmode == 3) row[j] = wt ? (float)wt->u.floats[j] * f : f;
+    }
+  }
+  return QC_OK;
+}
+
 /* ---- a small regular-expression matcher (the RE2 subset RegexFullMatch needs) ----------- */
 
 /* Syntax: literals, '.', escapes \d \D \w \W \s \S \b \B and escaped punctuation, classes
@@ -1621,6 +1727,7 @@ const qc_kernel_entry qc_kernels_misc[] = {
     {QC_OP_StringConcat, k_string_concat},
     {QC_OP_StringSplit, k_string_split},
     {QC_OP_RegexFullMatch, k_regex_full_match},
+    {QC_OP_TfIdfVectorizer, k_tfidf_vectorizer},
     {QC_OP_ML_Binarizer, k_ml_binarizer},
     {QC_OP_ML_ArrayFeatureExtractor, k_ml_array_feature_extractor},
     {QC_OP_ML_LabelEncoder, k_ml_label_encoder},

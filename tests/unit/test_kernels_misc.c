@@ -235,6 +235,20 @@ START_TEST(label_encoder_float_keys) {
 }
 END_TEST
 
+START_TEST(tfidf_with_skips_and_weights) {
+  /* unigrams 1, 2, 3 and bigrams (1,2), (2,1); bigrams also at skip distance 2 */
+  qc_tensor x = kt_i64(2, KT_DIMS(2, 5), (int64_t[]){1, 2, 1, 3, 2, 3, 3, 1, 2, 1});
+  qc_attr at[8] = {KT_STR("mode", "TFIDF"), KT_INT("min_gram_length", 1), KT_INT("max_gram_length", 2),
+                   KT_INT("max_skip_count", 1), KT_INTS("ngram_counts", 0, 3),
+                   KT_INTS("ngram_indexes", 0, 1, 2, 3, 4), KT_INTS("pool_int64s", 1, 2, 3, 1, 2, 2, 1),
+                   KT_FLOATS("weights", 1, 1, 1, 2, 0.5)};
+  kt_run r = kt_op(QC_OP_TfIdfVectorizer, 1, (const qc_tensor *[]){&x}, 8, at, 1);
+  kt_expect_f32(&r.out[0], 2, KT_DIMS(2, 5), (float[]){2, 2, 1, 4, 0.5f, 2, 1, 2, 2, 0.5f}, 0);
+  kt_done(&r);
+  qc_tensor_release(&x);
+}
+END_TEST
+
 START_TEST(dft_forward_and_inverse) {
   /* numpy.fft.fft([1, 2, 0, -1]) = [2, 1-3j, 0, 1+3j] */
   qc_tensor x = kt_f32(3, KT_DIMS(1, 4, 1), (float[]){1, 2, 0, -1});
@@ -269,6 +283,7 @@ int main(void) {
   tcase_add_test(tc, string_ops);
   tcase_add_test(tc, regex_subset);
   tcase_add_test(tc, label_encoder_float_keys);
+  tcase_add_test(tc, tfidf_with_skips_and_weights);
   tcase_add_test(tc, dft_forward_and_inverse);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
