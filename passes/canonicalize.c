@@ -217,8 +217,7 @@ static qc_status transpose_transpose(qc_rewriter *rw, const qc_match *m, void *u
   for (int32_t i = 0; i < r; i++) c[i] = p1[p2[i]];
   if (is_identity_perm(c, r)) return replace_if_possible(rw, m->cap[0], m->cap[2]);
   QC_RETURN_IF_ERROR(qc_node_set_ints(g, outer, "perm", r, c));
-  qc_rewriter_set_input(rw, outer, 0, m->cap[2]);
-  return QC_OK;
+  return qc_rewriter_set_input(rw, outer, 0, m->cap[2]);
 }
 
 static qc_status transpose_identity(qc_rewriter *rw, const qc_match *m, void *user) {
@@ -245,8 +244,7 @@ static qc_status reshape_reshape(qc_rewriter *rw, const qc_match *m, void *user)
     for (int64_t i = 0; i < s->dims[0]; i++)
       if (((const int64_t *)qc_tensor_data(s))[i] == 0) return QC_OK;
   }
-  qc_rewriter_set_input(rw, m->cap_node[0], 0, m->cap[2]);
-  return QC_OK;
+  return qc_rewriter_set_input(rw, m->cap_node[0], 0, m->cap[2]);
 }
 
 /* Slots: 0 result, 1 x, 2 the shape (constant). */

@@ -204,7 +204,10 @@ static bool node_mergeable(const qc_node *nd) {
   return !(f & (QC_OPF_RANDOM | QC_OPF_SIDE_EFFECT));
 }
 
-static qc_status merge_consts(qc_graph *g, bool *changed) {
+/* Replacements go through a rewriter: each costs the uses of the value, and later nodes
+ * see their inputs already merged when they are hashed. */
+static qc_status merge_consts(qc_rewriter *rw) {
+  qc_graph *g = qc_rewriter_graph(rw);
   int32_t nv = qc_graph_num_values(g);
   table t;
   QC_RETURN_IF_ERROR(table_init(&t, (size_t)nv));
@@ -216,20 +219,17 @@ static qc_status merge_consts(qc_graph *g, bool *changed) {
     qc_vid same = QC_NONE;
     for (size_t i = (size_t)h & (t.cap - 1); t.id[i] >= 0 && same < 0; i = (i + 1) & (t.cap - 1))
       if (t.h[i] == h && qc_tensor_equal(&qc_graph_value(g, t.id[i])->cst, &val->cst) &&
-          qc_value_can_replace(g, v, t.id[i]))
+          qc_rewriter_can_replace(rw, v, t.id[i]))
         same = t.id[i];
-    if (same >= 0) {
-      s = qc_value_replace(g, v, same, 0);
-      *changed = true;
-    } else {
-      table_put(&t, h, v);
-    }
+    if (same >= 0) s = qc_rewriter_replace(rw, v, same);
+    else table_put(&t, h, v);
   }
   table_free(&t);
   return s;
 }
 
-static qc_status merge_nodes(qc_graph *g, bool *changed) {
+static qc_status merge_nodes(qc_rewriter *rw) {
+  qc_graph *g = qc_rewriter_graph(rw);
   int32_t nn = qc_graph_num_nodes(g);
   table t;
   QC_RETURN_IF_ERROR(table_init(&t, (size_t)nn));
@@ -244,7 +244,7 @@ static qc_status merge_nodes(qc_graph *g, bool *changed) {
       const qc_node *first = qc_graph_node(g, t.id[i]);
       bool ok = true;
       for (int32_t k = 0; k < nd->n_out && ok; k++)
-        if (nd->out[k] >= 0 && !qc_value_can_replace(g, nd->out[k], first->out[k])) ok = false;
+        if (nd->out[k] >= 0 && !qc_rewriter_can_replace(rw, nd->out[k], first->out[k])) ok = false;
       if (ok) same = t.id[i];
     }
     if (same < 0) {
@@ -252,12 +252,11 @@ static qc_status merge_nodes(qc_graph *g, bool *changed) {
       continue;
     }
     for (int32_t k = 0; k < nd->n_out && !s; k++) {
-      /* Re-read: replacing may rename values but never moves nodes. */
+      /* Re-read: replacing renames values but never moves nodes. */
       qc_vid from = qc_graph_node(g, n)->out[k], to = qc_graph_node(g, same)->out[k];
-      if (from >= 0) s = qc_value_replace(g, from, to, 0);
+      if (from >= 0) s = qc_rewriter_replace(rw, from, to);
     }
-    if (!s) qc_graph_erase_node(g, n);
-    *changed = true;
+    if (!s) s = qc_rewriter_erase(rw, n);
   }
   table_free(&t);
   return s;
@@ -266,10 +265,15 @@ static qc_status merge_nodes(qc_graph *g, bool *changed) {
 static qc_status cse_graph(qc_graph *g, void *user) {
   (void)user;
   QC_RETURN_IF_ERROR(qc_for_each_subgraph(g, cse_graph, NULL));
-  bool changed = false;
-  QC_RETURN_IF_ERROR(merge_consts(g, &changed));
-  QC_RETURN_IF_ERROR(merge_nodes(g, &changed));
-  return changed ? qc_graph_compact(g) : QC_OK;
+  qc_rewriter *rw;
+  QC_RETURN_IF_ERROR(qc_rewriter_begin(g, &rw));
+  qc_status s = merge_consts(rw);
+  if (!s) s = merge_nodes(rw);
+  if (s) {
+    qc_rewriter_abort(rw);
+    return s;
+  }
+  return qc_rewriter_finish(rw);
 }
 
 static qc_status run_cse(qc_graph *g, const qc_pass_args *args, void *user) {

@@ -108,10 +108,8 @@ static qc_status evaluate(const qc_graph *g, qc_nid n, qc_rvalue *out, bool *ski
   return st;
 }
 
-static qc_status fold_graph(qc_graph *g, void *user) {
-  fold_opts *o = user;
-  QC_RETURN_IF_ERROR(qc_for_each_subgraph(g, fold_graph, o));
-  bool changed = false;
+static qc_status fold_nodes(qc_rewriter *rw, fold_opts *o) {
+  qc_graph *g = qc_rewriter_graph(rw);
   int32_t nn = qc_graph_num_nodes(g);
   qc_status s = QC_OK;
   for (qc_nid n = 0; n < nn && !s; n++) {
@@ -140,19 +138,30 @@ static qc_status fold_graph(qc_graph *g, void *user) {
         /* A fresh constant can always take the output's name (and graph outputs keep
          * theirs). */
         s = qc_graph_add_const(g, NULL, &res[i].t, &c);
-        if (!s) s = qc_value_replace(g, from, c, QC_REPLACE_TAKE_NAME);
+        if (!s) s = qc_rewriter_replace_named(rw, from, c);
       }
       if (!skip && !s) {
-        qc_graph_erase_node(g, n);
-        changed = true;
+        s = qc_rewriter_erase(rw, n);
         o->folded++;
       }
     }
     for (int32_t i = 0; i < n_out; i++) qc_rvalue_release(&res[i]);
     free(res);
   }
-  if (!s && changed) s = qc_graph_compact(g);
   return s;
+}
+
+static qc_status fold_graph(qc_graph *g, void *user) {
+  fold_opts *o = user;
+  QC_RETURN_IF_ERROR(qc_for_each_subgraph(g, fold_graph, o));
+  qc_rewriter *rw;
+  QC_RETURN_IF_ERROR(qc_rewriter_begin(g, &rw));
+  qc_status s = fold_nodes(rw, o);
+  if (s) {
+    qc_rewriter_abort(rw);
+    return s;
+  }
+  return qc_rewriter_finish(rw);
 }
 
 static qc_status run_fold(qc_graph *g, const qc_pass_args *args, void *user) {

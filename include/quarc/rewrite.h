@@ -184,16 +184,27 @@ qc_status qc_rewriter_replace(qc_rewriter *rw, qc_vid from, qc_vid to) QC_MUST_U
 qc_status qc_rewriter_replace_named(qc_rewriter *rw, qc_vid from, qc_vid to) QC_MUST_USE;
 /** Set input `slot` of node n to v (an in-place edit that counts as an application); the
  *  old input's producer is erased at the end of the sweep if nothing uses it any more. */
-void qc_rewriter_set_input(qc_rewriter *rw, qc_nid n, int32_t slot, qc_vid v);
-/** Erase node n now; its outputs must be unused. */
-void qc_rewriter_erase(qc_rewriter *rw, qc_nid n);
-/** Report an in-place edit (an attribute set, an input swapped) as an application. */
+qc_status qc_rewriter_set_input(qc_rewriter *rw, qc_nid n, int32_t slot, qc_vid v) QC_MUST_USE;
+/** Erase node n now. Fails (naming the node) if one of its outputs is still used. */
+qc_status qc_rewriter_erase(qc_rewriter *rw, qc_nid n) QC_MUST_USE;
+/** Report another in-place edit (an attribute set) as an application. Edits made with the
+ *  graph API behind the rewriter's back that change uses (qc_node_set_input) must be
+ *  reported this way too: the rewriter then recomputes its use lists. */
 void qc_rewriter_changed(qc_rewriter *rw);
 /** Number of uses of v (node inputs, sub-graph captures, graph outputs); recomputed lazily
  *  after edits. -1 if the uses cannot be computed (out of memory). */
 int32_t qc_rewriter_use_count(qc_rewriter *rw, qc_vid v);
 
-/* ---- replacing values (also for passes that do not use the driver) -------------------------- */
+/** A rewriter outside the driver, for passes that walk the graph themselves (cse, fold) but
+ *  want its cheap edits: a replacement costs the number of uses of the value, not a walk of
+ *  the graph. One graph level (sub-graphs get their own). qc_rewriter_finish erases what
+ *  the edits orphaned, restores topological order, compacts the graph and frees rw (also
+ *  on error); qc_rewriter_abort only frees. */
+qc_status qc_rewriter_begin(qc_graph *g, qc_rewriter **out) QC_MUST_USE;
+qc_status qc_rewriter_finish(qc_rewriter *rw) QC_MUST_USE;
+void qc_rewriter_abort(qc_rewriter *rw);
+
+/* ---- replacing values without a rewriter ------------------------------------------------- */
 
 /** Whether `from` can be replaced by `to`. Always true unless `from` is a graph output: then
  *  `to` must take over its name (the graph's interface keeps its names), which needs `to` to
@@ -206,8 +217,9 @@ enum {
   QC_REPLACE_TAKE_NAME = 1u << 0,
 };
 
-/** Make every use of `from` use `to` (qc_graph_replace_uses), keeping names as
- *  qc_value_can_replace describes; `from` is renamed "<name>.dead<k>" when `to` takes its
+/** Make every use of `from` use `to` (qc_graph_replace_uses: a walk of the graph; a
+ *  rewriter is cheaper for many replacements), keeping names as qc_value_can_replace
+ *  describes; `from` is renamed "<name>.dead<k>" when `to` takes its
  *  name. If `to` is a node output of unknown type, it inherits the type of `from`.
  *  Fails (naming both values) where qc_value_can_replace is false. */
 qc_status qc_value_replace(qc_graph *g, qc_vid from, qc_vid to, unsigned flags) QC_MUST_USE;

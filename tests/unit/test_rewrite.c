@@ -367,6 +367,72 @@ START_TEST(driver_new_nodes_and_subgraphs) {
 }
 END_TEST
 
+START_TEST(rewriter_handle) {
+  /* x -> a=Relu -> b=Neg -> c=Sigmoid -> output; plus d=Neg(a) used by nothing. */
+  qc_graph *g = new_graph();
+  int64_t d[1] = {4};
+  qc_vid x = add_input(g, "x", QC_F32, 1, d);
+  qc_vid a = op1(g, QC_OP_Relu, x, "a"), b = op1(g, QC_OP_Neg, a, "b");
+  qc_vid c = op1(g, QC_OP_Sigmoid, b, "c");
+  op1(g, QC_OP_Neg, a, "dead");
+  OK(qc_graph_add_output(g, c));
+  qc_rewriter *rw;
+  OK(qc_rewriter_begin(g, &rw));
+  ck_assert_int_eq(qc_rewriter_use_count(rw, a), 2);
+  ck_assert_int_eq(qc_rewriter_use_count(rw, c), 1); /* the graph output */
+  FAILS_WITH(qc_rewriter_erase(rw, def_node(g, b)), "erase node #1 (Neg): output 0 'b' is still used");
+  /* Bypass b: c = Sigmoid(a). b becomes unused and goes at the end; the dead Neg that was
+   * never touched stays (that is DCE's business). */
+  OK(qc_rewriter_set_input(rw, def_node(g, c), 0, a));
+  ck_assert_int_eq(qc_rewriter_use_count(rw, b), 0);
+  ck_assert_int_eq(qc_rewriter_use_count(rw, a), 3);
+  /* A node appended with the graph API is seen by the use lists. */
+  qc_vid e = op1(g, QC_OP_Relu, a, "e");
+  ck_assert_int_eq(qc_rewriter_use_count(rw, a), 4);
+  /* The output moves to e, which takes the name "c"; the old c is renamed. */
+  ck_assert(qc_rewriter_can_replace(rw, c, e));
+  ck_assert(!qc_rewriter_can_replace(rw, c, x));
+  OK(qc_rewriter_replace(rw, c, e));
+  ck_assert_str_eq(qc_graph_value(g, e)->name, "c");
+  ck_assert_int_eq(qc_rewriter_use_count(rw, e), 1);
+  /* Unknown values are errors, not crashes. */
+  FAILS_WITH(qc_rewriter_set_input(rw, 99, 0, a), "out of range");
+  FAILS_WITH(qc_rewriter_replace(rw, a, 999), "out of range");
+  OK(qc_rewriter_finish(rw));
+  OK(qc_graph_verify(g));
+  ck_assert_int_lt(qc_graph_find(g, "b"), 0);
+  ck_assert_int_ge(qc_graph_find(g, "dead"), 0);
+  ck_assert_str_eq(out_name(g, 0), "c");
+  ck_assert_int_eq(qc_graph_node(g, qc_graph_value(g, qc_graph_output(g, 0))->node)->op,
+                   QC_OP_Relu);
+  ck_assert_int_lt(qc_graph_find(g, "e"), 0);
+  ck_assert_int_eq(count_op(g, QC_OP_Sigmoid), 0); /* orphaned by the replacement */
+  qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(large_graph) {
+  /* 30000 Identity/Mul(x,1) pairs in a chain: every one goes, the output keeps its name.
+   * (A replacement costs its uses; a walk of the graph per replacement took minutes.) */
+  qc_graph *g = new_graph();
+  int64_t d[1] = {4};
+  qc_vid v = add_input(g, "x", QC_F32, 1, d);
+  qc_vid one = add_scalar(g, "one", QC_F32, 1.0);
+  for (int i = 0; i < 30000; i++) {
+    v = op1(g, QC_OP_Relu, v, NULL);
+    v = op1(g, QC_OP_Identity, v, NULL);
+    v = op2(g, QC_OP_Mul, v, one, i == 29999 ? "y" : NULL);
+  }
+  OK(qc_graph_add_output(g, v));
+  OK(qc_graph_infer_types(g));
+  run_pipeline(g, "canonicalize,cse,dce");
+  ck_assert_int_eq(qc_graph_num_nodes(g), 30000);
+  ck_assert_int_eq(count_op(g, QC_OP_Relu), 30000);
+  ck_assert_str_eq(out_name(g, 0), "y");
+  qc_graph_destroy(g);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("rewrite");
   TCase *tc = tcase_create("core");
@@ -379,6 +445,9 @@ int main(void) {
   tcase_add_test(tc, driver_declines_and_leaves_dead_code);
   tcase_add_test(tc, driver_errors);
   tcase_add_test(tc, driver_new_nodes_and_subgraphs);
+  tcase_add_test(tc, rewriter_handle);
+  tcase_add_test(tc, large_graph);
+  tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
