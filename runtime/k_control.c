@@ -532,7 +532,8 @@ static qc_status k_sequence_insert(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_seq(k, 0, &sq));
   const qc_tensor *t = qc_k_in(k, 1);
   if (!t) return qc_k_error(k, "input 1 must be a tensor");
-  if (sq->n_items && t->dtype != sq->items[0].dtype)
+  if ((sq->n_items && t->dtype != sq->items[0].dtype) ||
+      (sq->elem != QC_DT_UNDEFINED && t->dtype != sq->elem))
     return qc_k_error(k, "tensor dtype differs from the sequence's");
   int32_t n = sq->n_items, p;
   QC_RETURN_IF_ERROR(seq_pos(k, qc_k_in(k, 2), n, true, n, &p));

@@ -1044,7 +1044,8 @@ enum {
   CT_PYTORCH_HALF_PIXEL,
   CT_ALIGN_CORNERS,
   CT_ASYMMETRIC,
-  CT_TF_CROP_AND_RESIZE
+  CT_TF_CROP_AND_RESIZE,
+  CT_TF_HALF_PIXEL_FOR_NN /* Resize-11 only */
 };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
@@ -1074,6 +1075,7 @@ static double resize_coord(const resize_params *p, double y, double scale, int64
     x += roi0 * (double)(in - 1);
     *extrap = x < 0 || x > (double)(in - 1);
     break;
+  case CT_TF_HALF_PIXEL_FOR_NN: x = (y + 0.5) / scale; break;
   case CT_PYTORCH_HALF_PIXEL:
     x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
     break;
@@ -1272,8 +1274,9 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
 static int parse_ct(const char *s) {
   static const char *const names[] = {"half_pixel",         "half_pixel_symmetric",
                                       "pytorch_half_pixel", "align_corners",
-                                      "asymmetric",         "tf_crop_and_resize"};
-  for (int i = 0; i < 6; i++)
+                                      "asymmetric",         "tf_crop_and_resize",
+                                      "tf_half_pixel_for_nn"};
+  for (int i = 0; i < 7; i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
 }
