@@ -8,6 +8,15 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* qc_k_attr_ints with an int32 count (these kernels keep counts as int32). */
+static qc_status attr_ints32(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
+                             int32_t *n) {
+  int64_t n64;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, name, out, max, &n64));
+  *n = (int32_t)n64;
+  return QC_OK;
+}
+
 /* ---- shared helpers ------------------------------------------------------------------------- */
 
 /* Output i shares x's data with a new shape of the same element count. */
@@ -63,7 +72,7 @@ static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64
     *n = (int32_t)n64;
     return QC_OK;
   }
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, attr, out, max, n));
+  QC_RETURN_IF_ERROR(attr_ints32(k, attr, out, max, n));
   *found = *n >= 0;
   if (*n < 0) *n = 0;
   return QC_OK;
@@ -176,7 +185,7 @@ static qc_status k_transpose(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t perm[QC_MAX_RANK];
   int32_t n;
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "perm", perm, QC_MAX_RANK, &n));
+  QC_RETURN_IF_ERROR(attr_ints32(k, "perm", perm, QC_MAX_RANK, &n));
   if (n >= 0) {
     if (n != x->rank) return qc_k_error(k, "perm has %d entries for rank %d", n, x->rank);
     bool seen[QC_MAX_RANK] = {false};
@@ -251,7 +260,7 @@ static qc_status k_split(qc_kctx *k) {
     s = qc_k_ints(k, st, "split", len, nout, &n64);
     n = (int32_t)n64;
   } else {
-    s = qc_k_attr_ints(k, "split", len, nout, &n);
+    s = attr_ints32(k, "split", len, nout, &n);
     found = n >= 0;
   }
   int64_t dim = x->dims[axis];
@@ -626,7 +635,7 @@ static qc_status k_center_crop_pad(qc_kctx *k) {
   int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n;
   int32_t na = r;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", shape, QC_MAX_RANK, &n));
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
+  QC_RETURN_IF_ERROR(attr_ints32(k, "axes", axes, QC_MAX_RANK, &na));
   if (na < 0) {
     na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
@@ -1336,7 +1345,7 @@ static qc_status k_resize(qc_kctx *k) {
   int32_t axes[QC_MAX_RANK], na = r;
   int64_t ax[QC_MAX_RANK];
   bool seen[QC_MAX_RANK];
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", ax, QC_MAX_RANK, &na));
+  QC_RETURN_IF_ERROR(attr_ints32(k, "axes", ax, QC_MAX_RANK, &na));
   if (na >= 0) {
     QC_RETURN_IF_ERROR(qc_k_axes_mask(k, ax, na, r, seen));
     for (int32_t i = 0; i < na; i++) (void)qc_norm_axis(ax[i], r, &axes[i]);
