@@ -310,147 +310,156 @@ static qc_status scan_run(qc_kctx *k, const qc_graph *body, int32_t N, qc_rvalue
   return s;
 }
 
+/* Scan-9+: states, then scan inputs with per-input axes and directions. */
+static qc_status scan_v9(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                         const qc_tensor *const *xs, int64_t *ax) {
+  int64_t *in_axis = ax, *in_rev = ax + M, *out_axis = ax + 2 * M, *out_rev = ax + 2 * M + K;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_input_axes", M, 0, in_axis));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_input_directions", M, 0, in_rev));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_output_axes", K, 0, out_axis));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_output_directions", K, 0, out_rev));
+  int64_t L = -1;
+  for (int32_t j = 0; j < M; j++) {
+    int32_t a;
+    QC_RETURN_IF_ERROR(qc_k_axis(k, in_axis[j], xs[j]->rank, &a));
+    in_axis[j] = a;
+    if (L >= 0 && xs[j]->dims[a] != L) return qc_k_error(k, "scan inputs differ in length");
+    L = xs[j]->dims[a];
+  }
+  qc_rvalue *states = calloc((size_t)N + 1, sizeof *states);
+  qc_tensor *outs = calloc((size_t)K + 1, sizeof *outs);
+  qc_status s = states && outs ? QC_OK : QC_OOM();
+  for (int32_t i = 0; i < N && !s; i++) {
+    const qc_rvalue *v = qc_k_in_value(k, i);
+    if (v) s = qc_rvalue_copy(&states[i], v);
+  }
+  if (!s) s = scan_run(k, body, N, states, M, xs, in_axis, in_rev, L, K, out_axis, out_rev, outs);
+  for (int32_t i = 0; i < N && !s; i++) out_take(k, i, &states[i]);
+  for (int32_t i = 0; i < K && !s; i++) out_take_tensor(k, N + i, &outs[i]);
+  if (states) release_all(states, N);
+  for (int32_t i = 0; outs && i < K; i++) qc_tensor_release(&outs[i]);
+  free(states);
+  free(outs);
+  return s;
+}
+
+/* One batch entry b of Scan-8: slices of the states and inputs, L steps; scan outputs are
+ * zero-padded to maxL steps. Fills st[i] (N states) and so[i] (K outputs). */
+static qc_status scan_v8_batch(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                               const qc_tensor *const *xs, const int64_t *ax, int64_t b, int64_t L,
+                               int64_t maxL, qc_tensor *st, qc_tensor *so) {
+  const int64_t *in_axis = ax, *in_rev = ax + M, *out_axis = ax + 2 * M, *out_rev = ax + 2 * M + K;
+  qc_tensor *xb = calloc((size_t)M + 1, sizeof *xb);
+  const qc_tensor **xbp = calloc((size_t)M + 1, sizeof *xbp);
+  qc_rvalue *states = calloc((size_t)N + 1, sizeof *states);
+  qc_status s = xb && xbp && states ? QC_OK : QC_OOM();
+  for (int32_t j = 0; j < M && !s; j++) {
+    s = take_along(k, xs[j], 0, b, 1, false, &xb[j]);
+    xbp[j] = &xb[j];
+  }
+  for (int32_t i = 0; i < N && !s; i++) {
+    const qc_tensor *t = qc_k_in(k, 1 + i);
+    qc_tensor sb;
+    s = t ? take_along(k, t, 0, b, 1, false, &sb) : qc_k_error(k, "state %d is not a tensor", i);
+    if (!s) {
+      states[i] = qc_rvalue_tensor(&sb);
+      qc_tensor_release(&sb);
+    }
+  }
+  if (!s) s = scan_run(k, body, N, states, M, xbp, in_axis, in_rev, L, K, out_axis, out_rev, so);
+  for (int32_t i = 0; i < N && !s; i++) {
+    if (states[i].kind != QC_RV_TENSOR)
+      s = qc_k_error(k, "state %d is not a tensor", i);
+    else
+      qc_tensor_copy_ref(&st[i], &states[i].t);
+  }
+  for (int32_t i = 0; i < K && !s; i++) {
+    if (so[i].rank < 1 || so[i].dims[0] >= maxL) continue;
+    /* A shorter sequence: pad with zeros up to the longest. */
+    int64_t od[QC_MAX_RANK];
+    memcpy(od, so[i].dims, sizeof od);
+    od[0] = maxL;
+    qc_tensor full;
+    qc_mover mv;
+    s = qc_mover_init(k, &mv, so[i].dtype);
+    if (!s) s = qc_tensor_alloc(&full, k->alloc, so[i].dtype, so[i].rank, od);
+    if (!s &&
+        !qc_move(&mv, qc_tensor_data(&full), 0, qc_tensor_data(&so[i]), 0, qc_tensor_numel(&so[i])))
+      s = QC_OOM();
+    if (!s) {
+      qc_tensor_release(&so[i]);
+      so[i] = full;
+    }
+  }
+  for (int32_t j = 0; xb && j < M; j++) qc_tensor_release(&xb[j]);
+  if (states) release_all(states, N);
+  free(xb);
+  free(xbp);
+  free(states);
+  return s;
+}
+
+/* Scan-8: (sequence_lens?, states..., scan inputs...), everything batched along axis 0 and
+ * scanned along axis 1; "directions" reverses inputs. Each batch entry runs on its own. */
+static qc_status scan_v8(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                         const qc_tensor *const *xs, int64_t *ax) {
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "directions", M, 0, ax + M));
+  const qc_tensor *lens = qc_k_in(k, 0);
+  if (xs[0]->rank < 2) return qc_k_error(k, "Scan-8 inputs need a batch and a sequence axis");
+  int64_t B = xs[0]->dims[0], maxL = xs[0]->dims[1];
+  for (int32_t j = 0; j < M; j++)
+    if (xs[j]->rank < 2 || xs[j]->dims[0] != B || xs[j]->dims[1] != maxL)
+      return qc_k_error(k, "scan input %d: expected [batch %lld, sequence %lld, ...]", j,
+                        (long long)B, (long long)maxL);
+  if (lens && qc_tensor_numel(lens) != B)
+    return qc_k_error(k, "sequence_lens must have one entry per batch");
+  if (B < 1 || B > INT32_MAX) return qc_k_error(k, "Scan-8 needs a batch of at least one");
+  qc_tensor *st = calloc((size_t)(N * B + 1), sizeof *st); /* [state][batch] */
+  qc_tensor *so = calloc((size_t)(K * B + 1), sizeof *so); /* [output][batch] */
+  qc_tensor *tmp = calloc((size_t)(N + K + 1), sizeof *tmp);
+  qc_status s = st && so && tmp ? QC_OK : QC_OOM();
+  for (int64_t b = 0; b < B && !s; b++) {
+    int64_t L = lens ? qc_elem_i64(lens->dtype, qc_tensor_data(lens), (size_t)b) : maxL;
+    if (L < 0 || L > maxL) {
+      s = qc_k_error(k, "sequence_lens[%lld] = %lld is out of range", (long long)b, (long long)L);
+      break;
+    }
+    memset(tmp, 0, sizeof *tmp * (size_t)(N + K));
+    s = scan_v8_batch(k, body, N, M, K, xs, ax, b, L, maxL, tmp, tmp + N);
+    for (int32_t i = 0; i < N; i++) st[i * B + b] = tmp[i];
+    for (int32_t i = 0; i < K; i++) so[i * B + b] = tmp[N + i];
+  }
+  for (int32_t i = 0; i < N + K && !s; i++) {
+    qc_tensor t;
+    const qc_tensor *items = i < N ? st + i * B : so + (i - N) * B;
+    s = join_tensors(k, items, (int32_t)B, 0, true, false, &t);
+    if (!s) out_take_tensor(k, i, &t);
+  }
+  for (int64_t i = 0; st && i < N * B; i++) qc_tensor_release(&st[i]);
+  for (int64_t i = 0; so && i < K * B; i++) qc_tensor_release(&so[i]);
+  free(st);
+  free(so);
+  free(tmp);
+  return s;
+}
+
 static qc_status k_scan(qc_kctx *k) {
   const qc_graph *body = graph_attr(k, "body");
   if (!body) return qc_k_error(k, "body is missing");
-  int64_t ver = qc_k_opset(k);
+  bool v8 = qc_k_opset(k) < 9; /* Scan-8: sequence_lens first, batch axis 0 on everything */
   int32_t M = (int32_t)qc_k_int(k, "num_scan_inputs", 0);
-  bool v8 = ver < 9; /* Scan-8: sequence_lens first, batch axis 0 on everything */
   int32_t first = v8 ? 1 : 0, N = k->n_in - first - M, K = k->n_out - N;
   if (M < 1 || N < 0 || K < 0) return qc_k_error(k, "inconsistent num_scan_inputs %d", M);
-  int64_t *buf = calloc((size_t)(4 * (M + K) + 1), sizeof *buf);
-  qc_tensor *outs = calloc((size_t)(K + 1), sizeof *outs);
-  qc_rvalue *states = calloc((size_t)(N + 1), sizeof *states);
   const qc_tensor **xs = calloc((size_t)M, sizeof *xs);
-  if (!buf || !outs || !states || !xs) {
-    free(buf), free(outs), free(states), free(xs);
-    return QC_OOM();
-  }
-  int64_t *in_axis = buf, *in_rev = buf + M, *out_axis = buf + 2 * M, *out_rev = buf + 2 * M + K;
-  qc_status s = QC_OK;
+  int64_t *ax = calloc((size_t)(2 * (M + K) + 1), sizeof *ax); /* in axes, dirs; out axes, dirs */
+  qc_status s = xs && ax ? QC_OK : QC_OOM();
   for (int32_t j = 0; j < M && !s; j++) {
     xs[j] = qc_k_in(k, first + N + j);
-    if (!xs[j]) s = qc_k_error(k, "scan input %d is missing", j);
+    if (!xs[j]) s = qc_k_error(k, "scan input %d is missing or not a tensor", j);
   }
-  if (!s && !v8) {
-    s = qc_k_attr_ints_or(k, "scan_input_axes", M, 0, in_axis);
-    if (!s) s = qc_k_attr_ints_or(k, "scan_input_directions", M, 0, in_rev);
-    if (!s) s = qc_k_attr_ints_or(k, "scan_output_axes", K, 0, out_axis);
-    if (!s) s = qc_k_attr_ints_or(k, "scan_output_directions", K, 0, out_rev);
-    int64_t L = -1;
-    for (int32_t j = 0; j < M && !s; j++) {
-      int32_t a;
-      if (!qc_norm_axis(in_axis[j], xs[j]->rank, &a)) {
-        s = qc_k_error(k, "scan input %d: axis out of range", j);
-        break;
-      }
-      in_axis[j] = a;
-      if (L >= 0 && xs[j]->dims[a] != L) s = qc_k_error(k, "scan inputs differ in length");
-      L = xs[j]->dims[a];
-    }
-    for (int32_t i = 0; i < N && !s; i++) {
-      const qc_rvalue *v = qc_k_in_value(k, i);
-      if (v) s = qc_rvalue_copy(&states[i], v);
-    }
-    if (!s) s = scan_run(k, body, N, states, M, xs, in_axis, in_rev, L, K, out_axis, out_rev, outs);
-  } else if (!s) {
-    /* Per batch entry: slice states and inputs, run, and stack along the batch axis. */
-    s = qc_k_attr_ints_or(k, "directions", M, 0, in_rev);
-    const qc_tensor *lens = qc_k_in(k, 0);
-    int64_t B = xs[0]->rank >= 2 ? xs[0]->dims[0] : -1, maxL = B >= 0 ? xs[0]->dims[1] : 0;
-    if (!s && B < 0) s = qc_k_error(k, "Scan-8 inputs need a batch and a sequence axis");
-    for (int32_t j = 0; j < M && !s; j++) {
-      in_axis[j] = 0;
-      if (xs[j]->rank < 2 || xs[j]->dims[0] != B || xs[j]->dims[1] != maxL)
-        s = qc_k_error(k, "scan input %d: expected [batch, sequence, ...]", j);
-    }
-    if (!s && lens && qc_tensor_numel(lens) != B)
-      s = qc_k_error(k, "sequence_lens must have one entry per batch");
-    qc_tensor *st_items = calloc((size_t)(N * B + 1), sizeof *st_items);
-    qc_tensor *so_items = calloc((size_t)(K * B + 1), sizeof *so_items);
-    if (!st_items || !so_items) s = QC_OOM();
-    for (int64_t b = 0; b < B && !s; b++) {
-      int64_t L = lens ? qc_elem_i64(lens->dtype, qc_tensor_data(lens), (size_t)b) : maxL;
-      if (L < 0 || L > maxL) {
-        s = qc_k_error(k, "sequence_lens[%lld] is out of range", (long long)b);
-        break;
-      }
-      qc_tensor xb[64], ob[64];
-      memset(xb, 0, sizeof xb);
-      memset(ob, 0, sizeof ob);
-      if (M > 64) {
-        s = qc_k_error(k, "Scan-8 with more than 64 scan inputs");
-        break;
-      }
-      const qc_tensor *xbp[64];
-      for (int32_t j = 0; j < M && !s; j++) {
-        s = take_along(k, xs[j], 0, b, 1, false, &xb[j]);
-        xbp[j] = &xb[j];
-      }
-      for (int32_t i = 0; i < N && !s; i++) {
-        const qc_tensor *st = qc_k_in(k, first + i);
-        qc_tensor sb;
-        if (!st)
-          s = qc_k_error(k, "state %d is missing or not a tensor", i);
-        else
-          s = take_along(k, st, 0, b, 1, false, &sb);
-        if (!s) {
-          qc_rvalue_release(&states[i]);
-          states[i] = qc_rvalue_tensor(&sb);
-          qc_tensor_release(&sb);
-        }
-      }
-      if (!s && K > 64) s = qc_k_error(k, "Scan-8 with more than 64 scan outputs");
-      if (!s)
-        s = scan_run(k, body, N, states, M, xbp, in_axis, in_rev, L, K, out_axis, out_rev, ob);
-      for (int32_t j = 0; j < M; j++) qc_tensor_release(&xb[j]);
-      for (int32_t i = 0; i < N && !s; i++) {
-        if (states[i].kind != QC_RV_TENSOR)
-          s = qc_k_error(k, "state %d is not a tensor", i);
-        else
-          qc_tensor_copy_ref(&st_items[i * B + b], &states[i].t);
-      }
-      for (int32_t i = 0; i < K && !s; i++) {
-        /* Pad a short sequence with zeros up to the longest. */
-        if (ob[i].rank >= 1 && ob[i].dims[0] < maxL) {
-          int64_t od[QC_MAX_RANK];
-          memcpy(od, ob[i].dims, sizeof od);
-          od[0] = maxL;
-          qc_tensor full;
-          qc_mover mv;
-          s = qc_mover_init(k, &mv, ob[i].dtype);
-          if (!s) s = qc_tensor_alloc(&full, k->alloc, ob[i].dtype, ob[i].rank, od);
-          if (!s && !qc_move(&mv, qc_tensor_data(&full), 0, qc_tensor_data(&ob[i]), 0,
-                             qc_tensor_numel(&ob[i])))
-            s = QC_OOM();
-          qc_tensor_release(&ob[i]);
-          if (!s) ob[i] = full;
-        }
-        if (!s) so_items[i * B + b] = ob[i], memset(&ob[i], 0, sizeof ob[i]);
-      }
-      for (int32_t i = 0; i < K && i < 64; i++) qc_tensor_release(&ob[i]);
-    }
-    for (int32_t i = 0; i < N && !s; i++) {
-      qc_tensor t;
-      s = join_tensors(k, st_items + i * B, (int32_t)B, 0, true, false, &t);
-      if (!s) out_take_tensor(k, i, &t);
-    }
-    for (int32_t i = 0; i < K && !s; i++) {
-      qc_tensor t;
-      s = join_tensors(k, so_items + i * B, (int32_t)B, 0, true, false, &t);
-      if (!s) outs[i] = t;
-    }
-    for (int64_t i = 0; st_items && i < N * B; i++) qc_tensor_release(&st_items[i]);
-    for (int64_t i = 0; so_items && i < K * B; i++) qc_tensor_release(&so_items[i]);
-    free(st_items);
-    free(so_items);
-    release_all(states, N);
-  }
-  for (int32_t i = 0; i < N && !s && !v8; i++) out_take(k, i, &states[i]);
-  for (int32_t i = 0; i < K && !s; i++) out_take_tensor(k, N + i, &outs[i]);
-  for (int32_t i = 0; i < K; i++) qc_tensor_release(&outs[i]);
-  release_all(states, N);
-  free(buf), free(outs), free(states), free(xs);
+  if (!s) s = v8 ? scan_v8(k, body, N, M, K, xs, ax) : scan_v9(k, body, N, M, K, xs, ax);
+  free(xs);
+  free(ax);
   return s;
 }
 
@@ -532,7 +541,8 @@ static qc_status k_sequence_insert(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_seq(k, 0, &sq));
   const qc_tensor *t = qc_k_in(k, 1);
   if (!t) return qc_k_error(k, "input 1 must be a tensor");
-  if (sq->n_items && t->dtype != sq->items[0].dtype)
+  if ((sq->n_items && t->dtype != sq->items[0].dtype) ||
+      (sq->elem != QC_DT_UNDEFINED && t->dtype != sq->elem))
     return qc_k_error(k, "tensor dtype differs from the sequence's");
   int32_t n = sq->n_items, p;
   QC_RETURN_IF_ERROR(seq_pos(k, qc_k_in(k, 2), n, true, n, &p));

@@ -8,15 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* qc_k_attr_ints with an int32 count (these kernels keep counts as int32). */
-static qc_status attr_ints32(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
-                             int32_t *n) {
-  int64_t n64;
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, name, out, max, &n64));
-  *n = (int32_t)n64;
-  return QC_OK;
-}
-
 /* ---- shared helpers ------------------------------------------------------------------------- */
 
 /* Output i shares x's data with a new shape of the same element count. */
@@ -63,16 +54,11 @@ static const qc_tensor *opt_in(const qc_kctx *k, int32_t i) {
 /* Integer list from input `in` when present, else from attribute `attr`. *found tells
  * whether either exists. */
 static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64_t *out,
-                           int32_t max, int32_t *n, bool *found) {
+                           int64_t max, int64_t *n, bool *found) {
   const qc_tensor *t = qc_k_in(k, in);
   *found = t != NULL;
-  if (t) {
-    int64_t n64;
-    QC_RETURN_IF_ERROR(qc_k_ints(k, t, attr, out, max, &n64));
-    *n = (int32_t)n64;
-    return QC_OK;
-  }
-  QC_RETURN_IF_ERROR(attr_ints32(k, attr, out, max, n));
+  if (t) return qc_k_ints(k, t, attr, out, max, n);
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, attr, out, max, n));
   *found = *n >= 0;
   if (*n < 0) *n = 0;
   return QC_OK;
@@ -134,8 +120,7 @@ static qc_status k_flatten(qc_kctx *k) {
 static qc_status k_squeeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t axes[QC_MAX_RANK];
-  int32_t n;
+  int64_t axes[QC_MAX_RANK], n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   bool drop[QC_MAX_RANK] = {false};
@@ -159,8 +144,7 @@ static qc_status k_squeeze(qc_kctx *k) {
 static qc_status k_unsqueeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t axes[QC_MAX_RANK];
-  int32_t n;
+  int64_t axes[QC_MAX_RANK], n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   if (!found) return qc_k_error(k, "axes are missing");
@@ -183,11 +167,11 @@ static qc_status k_unsqueeze(qc_kctx *k) {
 static qc_status k_transpose(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t perm[QC_MAX_RANK];
-  int32_t n;
-  QC_RETURN_IF_ERROR(attr_ints32(k, "perm", perm, QC_MAX_RANK, &n));
+  int64_t perm[QC_MAX_RANK], n;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "perm", perm, QC_MAX_RANK, &n));
   if (n >= 0) {
-    if (n != x->rank) return qc_k_error(k, "perm has %d entries for rank %d", n, x->rank);
+    if (n != x->rank)
+      return qc_k_error(k, "perm has %lld entries for rank %d", (long long)n, x->rank);
     bool seen[QC_MAX_RANK] = {false};
     for (int32_t i = 0; i < n; i++) {
       int32_t p;
@@ -250,23 +234,21 @@ static qc_status k_split(qc_kctx *k) {
   int32_t nout = k->n_out;
   int64_t *len = calloc((size_t)nout, sizeof *len);
   if (!len) return QC_OOM();
-  int32_t n = 0;
+  int64_t n = 0;
   bool found = false;
   qc_status s = QC_OK;
   const qc_tensor *st = qc_k_in(k, 1);
   if (st) {
     found = true;
-    int64_t n64 = 0;
-    s = qc_k_ints(k, st, "split", len, nout, &n64);
-    n = (int32_t)n64;
+    s = qc_k_ints(k, st, "split", len, nout, &n);
   } else {
-    s = attr_ints32(k, "split", len, nout, &n);
+    s = qc_k_attr_ints(k, "split", len, nout, &n);
     found = n >= 0;
   }
   int64_t dim = x->dims[axis];
   if (!s && found) {
     int64_t sum = 0;
-    if (n != nout) s = qc_k_error(k, "split has %d entries for %d outputs", n, nout);
+    if (n != nout) s = qc_k_error(k, "split has %lld entries for %d outputs", (long long)n, nout);
     for (int32_t i = 0; i < nout && !s; i++) {
       if (len[i] < 0) s = qc_k_error(k, "split[%d] is negative", i);
       sum += len[i];
@@ -337,7 +319,7 @@ static qc_status k_slice(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
   int64_t starts[QC_MAX_RANK], ends[QC_MAX_RANK], axes[QC_MAX_RANK], steps[QC_MAX_RANK];
-  int32_t ns, ne, na = 0, nst = 0;
+  int64_t ns, ne, na = 0, nst = 0;
   bool f1, f2, fa = false, fs = false;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "starts", starts, QC_MAX_RANK, &ns, &f1));
   QC_RETURN_IF_ERROR(ints_from(k, 2, "ends", ends, QC_MAX_RANK, &ne, &f2));
@@ -346,9 +328,7 @@ static qc_status k_slice(qc_kctx *k) {
   QC_RETURN_IF_ERROR(ints_from(k, 3, "axes", axes, QC_MAX_RANK, &na, &fa));
   if (qc_k_in(k, 4)) {
     fs = true;
-    int64_t n64;
-    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 4), "steps", steps, QC_MAX_RANK, &n64));
-    nst = (int32_t)n64;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 4), "steps", steps, QC_MAX_RANK, &nst));
   }
   if (fa && na != ns) return qc_k_error(k, "axes and starts differ in length");
   if (fs && nst != ns) return qc_k_error(k, "steps and starts differ in length");
@@ -427,9 +407,7 @@ static qc_status k_pad(qc_kctx *k) {
     const qc_tensor *at = opt_in(k, 3);
     if (at) QC_RETURN_IF_ERROR(qc_k_ints(k, at, "axes", axes, QC_MAX_RANK, &na));
   } else {
-    int32_t n32;
-    QC_RETURN_IF_ERROR(ints_from(k, 1, "pads", pads, 2 * QC_MAX_RANK, &n32, &found));
-    np_ = n32;
+    QC_RETURN_IF_ERROR(ints_from(k, 1, "pads", pads, 2 * QC_MAX_RANK, &np_, &found));
     if (!found) return qc_k_error(k, "pads are missing");
     elem_from_f64(x->dtype, qc_k_float(k, "value", 0.0), fill);
   }
@@ -632,15 +610,15 @@ static qc_status k_center_crop_pad(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "input_data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
   int32_t r = x->rank;
-  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n;
-  int32_t na = r;
+  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n, na;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", shape, QC_MAX_RANK, &n));
-  QC_RETURN_IF_ERROR(attr_ints32(k, "axes", axes, QC_MAX_RANK, &na));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
   if (na < 0) {
     na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (n != na) return qc_k_error(k, "shape has %lld entries for %d axes", (long long)n, na);
+  if (n != na)
+    return qc_k_error(k, "shape has %lld entries for %lld axes", (long long)n, (long long)na);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   for (int64_t i = 0; i < na; i++) {
@@ -1053,7 +1031,8 @@ enum {
   CT_PYTORCH_HALF_PIXEL,
   CT_ALIGN_CORNERS,
   CT_ASYMMETRIC,
-  CT_TF_CROP_AND_RESIZE
+  CT_TF_CROP_AND_RESIZE,
+  CT_TF_HALF_PIXEL_FOR_NN /* Resize-11 only */
 };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
@@ -1082,6 +1061,9 @@ static double resize_coord(const resize_params *p, double y, double scale, int64
                 : y * (roi1 - roi0) * (double)(in - 1) / (ow - 1);
     x += roi0 * (double)(in - 1);
     *extrap = x < 0 || x > (double)(in - 1);
+    break;
+  case CT_TF_HALF_PIXEL_FOR_NN:
+    x = (y + 0.5) / scale;
     break;
   case CT_PYTORCH_HALF_PIXEL:
     x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
@@ -1279,10 +1261,10 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
 }
 
 static int parse_ct(const char *s) {
-  static const char *const names[] = {"half_pixel",         "half_pixel_symmetric",
-                                      "pytorch_half_pixel", "align_corners",
-                                      "asymmetric",         "tf_crop_and_resize"};
-  for (int i = 0; i < 6; i++)
+  static const char *const names[] = {
+      "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",  "align_corners",
+      "asymmetric", "tf_crop_and_resize",   "tf_half_pixel_for_nn"};
+  for (int i = 0; i < 7; i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
 }
@@ -1340,10 +1322,11 @@ static qc_status k_resize(qc_kctx *k) {
   }
   if (!scales_t == !sizes_t) return qc_k_error(k, "exactly one of scales and sizes must be given");
   int32_t axes[QC_MAX_RANK], na = r;
-  int64_t ax[QC_MAX_RANK];
+  int64_t ax[QC_MAX_RANK], nax;
   bool seen[QC_MAX_RANK];
-  QC_RETURN_IF_ERROR(attr_ints32(k, "axes", ax, QC_MAX_RANK, &na));
-  if (na >= 0) {
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", ax, QC_MAX_RANK, &nax));
+  if (nax >= 0) {
+    na = (int32_t)nax;
     QC_RETURN_IF_ERROR(qc_k_axes_mask(k, ax, na, r, seen));
     for (int32_t i = 0; i < na; i++) (void)qc_norm_axis(ax[i], r, &axes[i]);
   } else {

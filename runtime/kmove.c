@@ -4,15 +4,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* qc_k_attr_ints with an int32 count (these kernels keep counts as int32). */
-static qc_status attr_ints32(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
-                             int32_t *n) {
-  int64_t n64;
-  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, name, out, max, &n64));
-  *n = (int32_t)n64;
-  return QC_OK;
-}
-
 qc_status qc_mover_init(const qc_kctx *k, qc_mover *m, qc_dtype dt) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);
   memset(m, 0, sizeof *m);
@@ -325,12 +316,12 @@ bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_ax
 
 qc_status qc_k_attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
                             int64_t *out) {
-  int32_t got;
-  QC_RETURN_IF_ERROR(attr_ints32(k, name, out, n, &got));
+  int64_t got;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, name, out, n, &got));
   if (got < 0)
     for (int32_t i = 0; i < n; i++) out[i] = dflt;
   else if (got != n)
-    return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, got, n);
+    return qc_k_error(k, "attribute '%s' has %lld entries, expected %d", name, (long long)got, n);
   return QC_OK;
 }
 

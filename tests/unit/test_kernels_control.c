@@ -434,6 +434,20 @@ START_TEST(sequence_errors) {
   (void)r;
   qc_tensor_release(&x);
   qc_tensor_release(&p);
+  /* Inserting a float tensor into an empty int64 sequence. */
+  g = new_graph();
+  qc_vid f = input(g, "f", QC_F32, 1, KT_DIMS(2));
+  qc_vid e = node(g, QC_OP_SequenceEmpty, 0, NULL, 1, (qc_attr[]){KT_INT("dtype", 7)}, 1, NULL);
+  kt_ok(qc_graph_add_output(g, node(g, QC_OP_SequenceInsert, 2, (qc_vid[]){e, f}, 0, NULL, 1, NULL)));
+  qc_tensor tf = kt_f32(1, KT_DIMS(2), (float[]){1, 2});
+  qc_rvalue fin = qc_rvalue_tensor(&tf);
+  st = run(g, 1, &fin, 1, &rs);
+  ck_assert_msg(st && strstr(qc_status_message(st), "dtype differs"), "unexpected: %s",
+                qc_status_message(st));
+  qc_status_free(st);
+  finish(&rs, g);
+  qc_rvalue_release(&fin);
+  qc_tensor_release(&tf);
 }
 END_TEST
 
