@@ -52,6 +52,56 @@ static qc_status parse_act(const cJSON *o, const char *name, const char *key, qc
   return QC_OK;
 }
 
+/* RoPE in both config.json forms: the older one (rope_theta, rope_scaling and
+ * partial_rotary_factor at top level, as Llama 3.x, SmolLM2 and Qwen2.5 ship) and
+ * transformers 5's rope_parameters object, which holds all of them. */
+static qc_status parse_rope(const cJSON *o, const char *name, qc_model_config *c) {
+  const cJSON *rp = get(o, "rope_parameters");
+  if (!cJSON_IsObject(rp)) rp = NULL;
+  if (rp && !get(rp, "rope_theta") && !get(rp, "rope_type"))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "%s: rope_parameters per layer type are not supported (key "
+                         "'rope_parameters' has no 'rope_theta' or 'rope_type')",
+                         name);
+  c->rope_theta = 10000.0;
+  if (!num(o, &c->rope_theta, "rope_theta", NULL) && rp) num(rp, &c->rope_theta, "rope_theta", NULL);
+  c->partial_rotary_factor = 1.0;
+  if (!num(o, &c->partial_rotary_factor, "partial_rotary_factor", NULL) && rp)
+    num(rp, &c->partial_rotary_factor, "partial_rotary_factor", NULL);
+  if (!(c->rope_theta > 0) || !(c->partial_rotary_factor > 0) || c->partial_rotary_factor > 1)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "%s: rope_theta (%g) must be positive and partial_rotary_factor (%g) in "
+                         "(0, 1]",
+                         name, c->rope_theta, c->partial_rotary_factor);
+  const cJSON *rs = get(o, "rope_scaling");
+  if (!cJSON_IsObject(rs)) rs = rp;
+  if (!rs) return QC_OK;
+  const cJSON *rt = get(rs, "rope_type");
+  if (!cJSON_IsString(rt)) rt = get(rs, "type");
+  const char *rts = cJSON_IsString(rt) ? rt->valuestring : "default";
+  if (!strcmp(rts, "default")) return QC_OK;
+  if (strcmp(rts, "llama3") && strcmp(rts, "linear"))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rope type '%s' is not supported (known: "
+                         "default, linear, llama3)", name, rts);
+  snprintf(c->rope_type, sizeof c->rope_type, "%s", rts);
+  c->rope_factor = 1.0;
+  num(rs, &c->rope_factor, "factor", NULL);
+  c->rope_low_freq_factor = 1.0;
+  num(rs, &c->rope_low_freq_factor, "low_freq_factor", NULL);
+  c->rope_high_freq_factor = 4.0;
+  num(rs, &c->rope_high_freq_factor, "high_freq_factor", NULL);
+  double om = 8192;
+  num(rs, &om, "original_max_position_embeddings", NULL);
+  c->rope_original_max_positions = (int64_t)om;
+  if (!(c->rope_factor > 0) ||
+      (!strcmp(rts, "llama3") && !(c->rope_high_freq_factor > c->rope_low_freq_factor && om > 0)))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "%s: rope scaling '%s' needs factor > 0 and, for llama3, "
+                         "high_freq_factor > low_freq_factor and original_max_position_embeddings > 0",
+                         name, rts);
+  return QC_OK;
+}
+
 qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
                                 qc_model_config *c) {
   memset(c, 0, sizeof *c);
@@ -84,36 +134,14 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
     if (num(o, &d, "max_position_embeddings", NULL)) c->max_positions = (int64_t)d;
     c->norm_eps = 1e-6;
     num(o, &c->norm_eps, "rms_norm_eps", NULL);
-    c->rope_theta = 10000.0;
-    num(o, &c->rope_theta, "rope_theta", NULL);
-    num(o, &c->partial_rotary_factor, "partial_rotary_factor", NULL);
+    if ((s = parse_rope(o, name, c))) goto done;
     c->attention_bias = flag(o, "attention_bias", !strcmp(t, "qwen2"));
     c->mlp_bias = flag(o, "mlp_bias", false);
     c->qk_norm = !strcmp(t, "qwen3");
-    if (strcmp(t, "llama")) c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
+    /* every family of this builder defaults to separate lm_head weights (LlamaConfig,
+     * MistralConfig, Qwen2Config, Qwen3Config: tie_word_embeddings=False) */
+    c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
     if ((s = parse_act(o, name, "hidden_act", QC_ACT_SILU, &c->act))) goto done;
-    const cJSON *rs = get(o, "rope_scaling");
-    if (cJSON_IsObject(rs)) {
-      const cJSON *rt = get(rs, "rope_type");
-      if (!cJSON_IsString(rt)) rt = get(rs, "type");
-      const char *rts = cJSON_IsString(rt) ? rt->valuestring : "";
-      if (!strcmp(rts, "llama3") || !strcmp(rts, "linear")) {
-        snprintf(c->rope_type, sizeof c->rope_type, "%s", rts);
-        c->rope_factor = 1.0;
-        num(rs, &c->rope_factor, "factor", NULL);
-        c->rope_low_freq_factor = 1.0;
-        num(rs, &c->rope_low_freq_factor, "low_freq_factor", NULL);
-        c->rope_high_freq_factor = 4.0;
-        num(rs, &c->rope_high_freq_factor, "high_freq_factor", NULL);
-        double om = 8192;
-        num(rs, &om, "original_max_position_embeddings", NULL);
-        c->rope_original_max_positions = (int64_t)om;
-      } else if (strcmp(rts, "default") != 0) {
-        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rope_scaling type '%s' is not supported",
-                          name, rts);
-        goto done;
-      }
-    }
   } else if (!strcmp(t, "gpt2")) {
     c->arch = QC_ARCH_GPT2;
     if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
@@ -181,8 +209,9 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
                       name, t);
     goto done;
   }
+  /* only the Llama family may give head_dim apart from hidden_size / heads */
   if (c->num_heads <= 0 || c->num_kv_heads <= 0 || c->num_heads % c->num_kv_heads ||
-      c->head_dim <= 0)
+      c->head_dim <= 0 || (c->arch != QC_ARCH_LLAMA && c->head_dim * c->num_heads != c->hidden_size))
     s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                       "%s: inconsistent attention shape (heads %lld, kv heads %lld, head_dim %lld)",
                       name, (long long)c->num_heads, (long long)c->num_kv_heads,
