@@ -226,10 +226,11 @@ typedef struct positions {
   qc_vid past_len; /* i64 scalar P (0 constant without a cache) */
   qc_vid ids;      /* i64 [batch, S]: P .. P+S-1 */
   qc_vid mask;     /* bool [S, P+S] causal mask (cache only), else QC_NONE */
+  qc_vid window;   /* bool [S, P+S] causal sliding-window mask (config.sliding_window), or QC_NONE */
 } positions;
 
 static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_t offset) {
-  positions p = {QC_NONE, QC_NONE, QC_NONE, QC_NONE};
+  positions p = {QC_NONE, QC_NONE, QC_NONE, QC_NONE, QC_NONE};
   qc_vid shp = op1(b, QC_OP_Shape, "positions.input_shape", input_ids);
   qc_vid s1 = op1(b, QC_OP_Shape, "positions.seq_len_1d", input_ids);
   attr_i(b, s1, "start", 1);
@@ -240,9 +241,9 @@ static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_
     attr_i(b, p1, "start", 2);
     attr_i(b, p1, "end", 3);
     p.past_len = op1(b, QC_OP_Squeeze, "positions.past_len", p1);
-  } else {
-    p.past_len = scalar_i64(b, "positions.zero", 0);
   }
+  qc_vid zero = scalar_i64(b, "positions.zero", 0);
+  if (past_key0 == QC_NONE) p.past_len = zero;
   qc_vid one = scalar_i64(b, "positions.one", 1);
   qc_vid start = p.past_len;
   if (offset) start = op2(b, QC_OP_Add, "positions.start", p.past_len, scalar_i64(b, "positions.offset", offset));
@@ -250,15 +251,21 @@ static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_
   qc_vid r = op(b, QC_OP_Range, "positions.range", NULL, 3, (qc_vid[]){start, end, one});
   qc_vid r2 = op2(b, QC_OP_Unsqueeze, "positions.range_2d", r, shape_const(b, "positions.axis0", 1, (int64_t[]){0}));
   p.ids = op2(b, QC_OP_Expand, "position_ids", r2, shp);
-  if (past_key0 != QC_NONE) {
-    /* allowed[i][j] = j <= P + i */
-    qc_vid zero = scalar_i64(b, "positions.zero", 0);
+  int64_t window = b->c->sliding_window;
+  if (past_key0 != QC_NONE || window > 0) {
+    /* allowed[i][j] = j <= P + i (and j > P + i - window) */
     qc_vid qi = op(b, QC_OP_Range, "mask.rows", NULL, 3, (qc_vid[]){zero, p.seq_len, one});
     qc_vid qi2 = op2(b, QC_OP_Unsqueeze, "mask.rows_2d", qi, shape_const(b, "positions.axis1", 1, (int64_t[]){1}));
     qc_vid lim = op2(b, QC_OP_Add, "mask.limit", qi2, p.past_len);
     qc_vid total = op2(b, QC_OP_Add, "mask.total", p.past_len, p.seq_len);
     qc_vid kj = op(b, QC_OP_Range, "mask.cols", NULL, 3, (qc_vid[]){zero, total, one});
-    p.mask = op2(b, QC_OP_LessOrEqual, "attention_mask.causal", kj, lim);
+    qc_vid causal = op2(b, QC_OP_LessOrEqual, "attention_mask.causal", kj, lim);
+    if (past_key0 != QC_NONE) p.mask = causal;
+    if (window > 0) {
+      qc_vid low = op2(b, QC_OP_Sub, "mask.window_start", lim, scalar_i64(b, "mask.window", window));
+      qc_vid in_window = op2(b, QC_OP_Greater, "mask.in_window", kj, low);
+      p.window = op2(b, QC_OP_And, "attention_mask.sliding_window", causal, in_window);
+    }
   }
   return p;
 }
@@ -326,21 +333,18 @@ static qc_status add_kv_inputs(B *b, kv_io *kv) {
   return QC_OK;
 }
 
-/* Attention over 3-D q/k/v [B, S, heads*D]; returns Y [B, S, H*D]. */
-static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, const positions *pos,
-                        const kv_io *kv, int64_t layer, qc_vid *present_k, qc_vid *present_v,
-                        qc_vid mask, bool causal) {
+/* Attention over 3-D q/k/v [B, S, heads*D]; returns Y [B, S, H*D]. `mask` (bool, true =
+ * attend) may be QC_NONE: then `causal` sets is_causal. With a cache the mask is required
+ * (is_causal does not say how the query rows align with past positions). */
+static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, const kv_io *kv,
+                        int64_t layer, qc_vid *present_k, qc_vid *present_v, qc_vid mask,
+                        bool causal) {
   char nm[512], o1[128], o2[128];
   const qc_model_config *c = b->c;
   if (!ok(b)) return QC_NONE;
-  int n_in = 3;
-  qc_vid in[6] = {q, k, v, QC_NONE, QC_NONE, QC_NONE};
-  if (mask != QC_NONE) {
-    in[3] = mask;
-    n_in = 4;
-  }
+  int n_in = mask != QC_NONE ? 4 : 3;
+  qc_vid in[6] = {q, k, v, mask, QC_NONE, QC_NONE};
   if (kv) {
-    in[3] = pos->mask;
     in[4] = kv->past_k;
     in[5] = kv->past_v;
     n_in = 6;
@@ -362,8 +366,16 @@ static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, con
   }
   attr_i(b, y, "q_num_heads", c->num_heads);
   attr_i(b, y, "kv_num_heads", c->num_kv_heads);
-  if (!kv && causal) attr_i(b, y, "is_causal", 1);
+  if (mask == QC_NONE && causal) attr_i(b, y, "is_causal", 1);
   return y;
+}
+
+/* The attention mask of decoder layer i: the sliding window where the layer has one, else
+ * the causal mask with a cache, else none (Attention's is_causal). */
+static qc_vid layer_mask(B *b, const positions *pos, int64_t i) {
+  const qc_model_config *c = b->c;
+  if (c->sliding_window > 0 && i >= c->sliding_window_first_layer) return pos->window;
+  return pos->mask;
 }
 
 /* Per-head RMS norm (Qwen3 q_norm / k_norm) on [B, S, H*D]. */
@@ -411,8 +423,8 @@ static qc_status build_llama(B *b, qc_vid input_ids, kv_io *kv) {
     q = rope(b, q, NAME("%s.self_attn.q_rope", mod), c->num_heads, cosv, sinv, &pos, rot);
     k = rope(b, k, NAME("%s.self_attn.k_rope", mod), c->num_kv_heads, cosv, sinv, &pos, rot);
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.self_attn", mod), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.self_attn", mod), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         layer_mask(b, &pos, i), true);
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -488,8 +500,8 @@ static qc_status build_gpt2(B *b, qc_vid input_ids, kv_io *kv) {
     qc_vid k = ok(b) ? qc_graph_node(b->g, sn)->out[1] : QC_NONE;
     qc_vid v = ok(b) ? qc_graph_node(b->g, sn)->out[2] : QC_NONE;
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.attn", base), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.attn", base), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         pos.mask, true);
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -536,8 +548,8 @@ static qc_status build_opt(B *b, qc_vid input_ids, kv_io *kv) {
     qc_vid k = linear(b, x, NAME("%s.self_attn.k_proj", base), c->attention_bias, false);
     qc_vid v = linear(b, x, NAME("%s.self_attn.v_proj", base), c->attention_bias, false);
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.self_attn", base), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.self_attn", base), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         pos.mask, true);
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -610,7 +622,7 @@ static qc_status build_bert(B *b) {
     qc_vid q = linear(b, h, NAME("%s.attention.self.query", base), true, false);
     qc_vid k = linear(b, h, NAME("%s.attention.self.key", base), true, false);
     qc_vid v = linear(b, h, NAME("%s.attention.self.value", base), true, false);
-    qc_vid a = attention(b, NAME("%s.attention.self", base), q, k, v, &pos, NULL, i, NULL, NULL, mb, false);
+    qc_vid a = attention(b, NAME("%s.attention.self", base), q, k, v, NULL, i, NULL, NULL, mb, false);
     qc_vid o = linear(b, a, NAME("%s.attention.output.dense", base), true, false);
     o = op2(b, QC_OP_Add, NAME("%s.attention.output.residual", base), o, h);
     h = layer_norm(b, o, NAME("%s.attention.output.LayerNorm", base), c->norm_eps);

@@ -102,6 +102,47 @@ static qc_status parse_rope(const cJSON *o, const char *name, qc_model_config *c
   return QC_OK;
 }
 
+/* Sliding-window attention. Mistral: sliding_window (null: off) applies to every layer.
+ * Qwen2/Qwen3: only with use_sliding_window, from layer max_window_layers on; transformers 5
+ * also writes the choice per layer (layer_types), which must then be full-attention layers
+ * followed by sliding ones. */
+static qc_status parse_sliding_window(const cJSON *o, const char *name, const char *t,
+                                      qc_model_config *c) {
+  double w;
+  if (!num(o, &w, "sliding_window", NULL) || w <= 0) return QC_OK;
+  bool mistral = !strcmp(t, "mistral");
+  if (!mistral && (strcmp(t, "qwen2") && strcmp(t, "qwen3"))) return QC_OK;
+  if (!mistral && !flag(o, "use_sliding_window", false)) return QC_OK;
+  double first = 0;
+  if (!mistral) {
+    first = 28; /* Qwen2Config / Qwen3Config default */
+    num(o, &first, "max_window_layers", NULL);
+  }
+  const cJSON *lt = get(o, "layer_types");
+  if (cJSON_IsArray(lt)) {
+    int64_t n = cJSON_GetArraySize(lt), f = n;
+    for (int64_t i = 0; i < n; i++) {
+      const cJSON *e = cJSON_GetArrayItem(lt, (int)i);
+      const char *v = cJSON_IsString(e) ? e->valuestring : "";
+      bool sliding = !strcmp(v, "sliding_attention");
+      if (!sliding && strcmp(v, "full_attention"))
+        return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: layer_types[%lld] '%s' is not supported",
+                             name, (long long)i, v);
+      if (sliding && f == n) f = i;
+      if (!sliding && f < n)
+        return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                             "%s: layer_types: a full-attention layer (%lld) after a sliding one "
+                             "is not supported",
+                             name, (long long)i);
+    }
+    first = (double)f;
+  }
+  if (first >= (double)c->num_layers) return QC_OK;
+  c->sliding_window = (int64_t)w;
+  c->sliding_window_first_layer = (int64_t)first;
+  return QC_OK;
+}
+
 qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
                                 qc_model_config *c) {
   memset(c, 0, sizeof *c);
@@ -142,6 +183,7 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
      * MistralConfig, Qwen2Config, Qwen3Config: tie_word_embeddings=False) */
     c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
     if ((s = parse_act(o, name, "hidden_act", QC_ACT_SILU, &c->act))) goto done;
+    if ((s = parse_sliding_window(o, name, t, c))) goto done;
   } else if (!strcmp(t, "gpt2")) {
     c->arch = QC_ARCH_GPT2;
     if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
