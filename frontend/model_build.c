@@ -502,6 +502,10 @@ static qc_status build_gpt2(B *b, qc_vid input_ids, kv_io *kv) {
     qc_vid pk = QC_NONE, pv = QC_NONE;
     qc_vid a = attention(b, NAME("%s.attn", base), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
                          pos.mask, true);
+    /* Attention's default scale is head_dim^-0.5, GPT-2's unless configured otherwise */
+    if (c->attn_unscaled || c->attn_scale_by_layer)
+      attr_f(b, a, "scale", (c->attn_unscaled ? 1.0 : 1.0 / sqrt((double)c->head_dim)) /
+                                (c->attn_scale_by_layer ? (double)(i + 1) : 1.0));
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));

@@ -201,6 +201,10 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
     num(o, &c->norm_eps, "layer_norm_epsilon", NULL);
     if ((s = parse_act(o, name, "activation_function", QC_ACT_GELU_TANH, &c->act))) goto done;
     c->attention_bias = c->mlp_bias = true;
+    /* GPT2Attention scales scores by head_dim^-0.5 unless scale_attn_weights is false, and
+     * also by 1 / (layer + 1) with scale_attn_by_inverse_layer_idx */
+    c->attn_unscaled = !flag(o, "scale_attn_weights", true);
+    c->attn_scale_by_layer = flag(o, "scale_attn_by_inverse_layer_idx", false);
   } else if (!strcmp(t, "opt")) {
     c->arch = QC_ARCH_OPT;
     if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
