@@ -614,9 +614,17 @@ static qc_status build_bert(B *b) {
   qc_vid e = op2(b, QC_OP_Add, "embeddings.sum_wp", as_f32(b, we, "we.f32"), as_f32(b, pe, "pe.f32"));
   e = op2(b, QC_OP_Add, "embeddings.sum", e, as_f32(b, te, "te.f32"));
   qc_vid h = layer_norm(b, e, NAME("%sembeddings.LayerNorm", p), c->norm_eps);
-  /* Attention mask [B, S] (1 = token) -> bool [B, 1, 1, S]. */
+  /* Attention mask [B, S] (1 = token) -> bool [B, 1, S, S]: every query row sees the same
+   * keys. [B, 1, 1, S] would broadcast as well, but ONNX Runtime's Attention requires the
+   * mask's row count to equal the query length. */
   qc_vid m4 = op2(b, QC_OP_Unsqueeze, "attention_mask.4d", mask, shape_const(b, "axes.12", 2, (int64_t[]){1, 2}));
-  qc_vid mb = op1(b, QC_OP_Cast, "attention_mask.bool", m4);
+  qc_vid rows = op(b, QC_OP_Concat, "attention_mask.rows_shape", NULL, 3,
+                   (qc_vid[]){shape_const(b, "shape.ones_2", 2, (int64_t[]){1, 1}),
+                              qc_graph_find(b->g, "positions.seq_len_1d"),
+                              shape_const(b, "shape.one", 1, (int64_t[]){1})});
+  attr_i(b, rows, "axis", 0);
+  qc_vid mrows = op2(b, QC_OP_Expand, "attention_mask.rows", m4, rows);
+  qc_vid mb = op1(b, QC_OP_Cast, "attention_mask.bool", mrows);
   attr_i(b, mb, "to", 9);
   for (int64_t i = 0; i < c->num_layers && ok(b); i++) {
     char base[128];
