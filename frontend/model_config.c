@@ -52,9 +52,9 @@ static qc_status parse_act(const cJSON *o, const char *name, const char *key, qc
   return QC_OK;
 }
 
-/* RoPE in both config.json forms: the older one (rope_theta, rope_scaling and
- * partial_rotary_factor at top level, as Llama 3.x, SmolLM2 and Qwen2.5 ship) and
- * transformers 5's rope_parameters object, which holds all of them. */
+/* RoPE in both config.json forms: the older one (rope_theta and rope_scaling at top level,
+ * as Llama 3.x, SmolLM2 and Qwen2.5 ship) and transformers 5's rope_parameters object,
+ * which holds both. */
 static qc_status parse_rope(const cJSON *o, const char *name, qc_model_config *c) {
   const cJSON *rp = get(o, "rope_parameters");
   if (!cJSON_IsObject(rp)) rp = NULL;
@@ -65,14 +65,12 @@ static qc_status parse_rope(const cJSON *o, const char *name, qc_model_config *c
                          name);
   c->rope_theta = 10000.0;
   if (!num(o, &c->rope_theta, "rope_theta", NULL) && rp) num(rp, &c->rope_theta, "rope_theta", NULL);
+  /* partial_rotary_factor is not read: transformers' Llama, Mistral and Qwen2/3 rotary
+   * embeddings rotate the whole head_dim whatever it says (checked with transformers 5). */
   c->partial_rotary_factor = 1.0;
-  if (!num(o, &c->partial_rotary_factor, "partial_rotary_factor", NULL) && rp)
-    num(rp, &c->partial_rotary_factor, "partial_rotary_factor", NULL);
-  if (!(c->rope_theta > 0) || !(c->partial_rotary_factor > 0) || c->partial_rotary_factor > 1)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                         "%s: rope_theta (%g) must be positive and partial_rotary_factor (%g) in "
-                         "(0, 1]",
-                         name, c->rope_theta, c->partial_rotary_factor);
+  if (!(c->rope_theta > 0))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: rope_theta (%g) must be positive", name,
+                         c->rope_theta);
   const cJSON *rs = get(o, "rope_scaling");
   if (!cJSON_IsObject(rs)) rs = rp;
   if (!rs) return QC_OK;
