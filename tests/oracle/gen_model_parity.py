@@ -61,8 +61,11 @@ MODELS = {
     "llama": (LlamaForCausalLM, LlamaConfig(**COMMON_LLAMA, rope_theta=10000.0, tie_word_embeddings=False),
               torch.float16, None),
     "mistral": (MistralForCausalLM,
-                MistralConfig(**COMMON_LLAMA, sliding_window=None, rope_theta=1000000.0,
-                              tie_word_embeddings=False, head_dim=16),
+                # transformers' Mistral (like Llama and Qwen) rotates the whole head
+                # whatever partial_rotary_factor says
+                MistralConfig(**COMMON_LLAMA, sliding_window=None, tie_word_embeddings=False, head_dim=16,
+                              rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+                                               "partial_rotary_factor": 0.5}),
                 torch.float16, None),
     # sliding window of 5 positions in every layer (Mistral 7B v0.1 has 4096)
     "mistral_swa": (MistralForCausalLM,
