@@ -75,9 +75,12 @@ MODELS = {
     "qwen2": (Qwen2ForCausalLM, Qwen2Config(**COMMON_LLAMA, rope_theta=1000000.0, use_sliding_window=False,
                                             tie_word_embeddings=False),
               torch.float16, None),
-    # sliding window from layer 1 on (max_window_layers; transformers 5 writes layer_types)
-    "qwen2_swa": (Qwen2ForCausalLM, Qwen2Config(**COMMON_LLAMA, rope_theta=1000000.0, use_sliding_window=True,
-                                                sliding_window=4, max_window_layers=1, tie_word_embeddings=True),
+    # sliding window from layer 1 on (max_window_layers; transformers 5 writes layer_types);
+    # linear rope scaling
+    "qwen2_swa": (Qwen2ForCausalLM,
+                  Qwen2Config(**COMMON_LLAMA, use_sliding_window=True, sliding_window=4, max_window_layers=1,
+                              tie_word_embeddings=True,
+                              rope_parameters={"rope_type": "linear", "factor": 2.5, "rope_theta": 1000000.0}),
                   torch.float16, None),
     # q_norm / k_norm per head; head_dim 32 != hidden / heads; bf16 weights; tied embeddings
     "qwen3": (Qwen3ForCausalLM, Qwen3Config(**COMMON_LLAMA, head_dim=32, rope_theta=1000000.0,
