@@ -452,6 +452,30 @@ START_TEST(float_codes_are_exact) {
 }
 END_TEST
 
+/* The shortest decimal that reads back, in %g's layout. */
+START_TEST(float_spellings) {
+  qc_graph *g;
+  OK(qc_graph_create(NULL, &g));
+  add_const_f32(g, "a", 1, (int64_t[]){14},
+                (float[]){0.1f, 10, 100000, 1e-7f, 3.4028235e38f, 123456.7f, -0.0f, 1.5e-45f,
+                          0.3f, 2.5f, 16777216, 1e10f, 99.99f, 0.0001f});
+  qc_tensor h;
+  OK(qc_tensor_alloc(&h, NULL, QC_F16, 1, (int64_t[]){4}));
+  uint16_t *hp = qc_tensor_data(&h);
+  hp[0] = qc_f32_to_f16(0.1f), hp[1] = qc_f32_to_f16(65504), hp[2] = 0x0001, hp[3] = 0x7e01;
+  qc_vid c;
+  OK(qc_graph_add_const(g, "h", &h, &c));
+  qc_tensor_release(&h);
+  char *t = print(g);
+  ck_assert_ptr_nonnull(strstr(t, "%a = const f32[14] dense<[0.1, 10, 1e+05, 1e-07, 3.4028235e+38, "
+                                  "123456.7, -0, 1e-45, 0.3, 2.5, 16777216, 1e+10, 99.99, "
+                                  "0.0001]>\n"));
+  ck_assert_ptr_nonnull(strstr(t, "%h = const f16[4] dense<[0.1, 65504, 6e-08, 0x7e01]>\n"));
+  free(t);
+  qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(float_attributes_are_exact) {
   uint64_t seed = 7;
   qc_graph *g;
@@ -1192,6 +1216,7 @@ int main(void) {
   tcase_add_test(tc, print_format_is_stable);
   tcase_add_test(tc, builder_graph_with_every_feature);
   tcase_add_test(tc, float_codes_are_exact);
+  tcase_add_test(tc, float_spellings);
   tcase_add_test(tc, float_attributes_are_exact);
   tcase_add_test(tc, every_byte_in_strings);
   tcase_add_test(tc, memory_constants_go_to_the_side_file);
