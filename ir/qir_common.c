@@ -165,11 +165,30 @@ static double decimal_value(const decimal *d, const char *text) {
   return v;
 }
 
-/* Round the P significant digits `all` (first digit at exponent x) to p digits. */
-static void round_to(const char *all, int P, int x, bool neg, int p, decimal *d) {
+/* p significant digits of |v| (first digit at exponent *x), rounded as printf does. */
+static void printf_digits(double av, int p, char *dig, int *x) {
+  char sci[48];
+  snprintf(sci, sizeof sci, "%.*e", p - 1, av);
+  int n = 0;
+  const char *q = sci;
+  for (; *q && *q != 'e'; q++)
+    if (*q >= '0' && *q <= '9' && n < p) dig[n++] = *q;
+  *x = *q == 'e' ? atoi(q + 1) : 0;
+}
+
+/* Round the P significant digits `all` of |v| (first digit at exponent x) to p digits.
+ * Where the dropped digits are exactly 5000..., `all` itself may have been rounded up to
+ * that, so the digits are asked of printf, which rounds the exact value. */
+static void round_to(double av, const char *all, int P, int x, bool neg, int p, decimal *d) {
   d->neg = neg;
   d->p = p;
   d->x = x;
+  bool tie = p < P && all[p] == '5';
+  for (int i = p + 1; tie && i < P; i++) tie = all[i] == '0';
+  if (tie) {
+    printf_digits(av, p, d->dig, &d->x);
+    return;
+  }
   memcpy(d->dig, all, (size_t)p);
   if (p < P && all[p] >= '5') {
     int i = p - 1;
@@ -183,10 +202,10 @@ static void round_to(const char *all, int P, int x, bool neg, int p, decimal *d)
   }
 }
 
-static bool candidate_gives(qc_dtype dt, const char *all, int P, int x, bool neg, int p,
-                            uint64_t code, char *buf, size_t size) {
+static bool candidate_gives(qc_dtype dt, double av, const char *all, int P, int x, bool neg,
+                            int p, uint64_t code, char *buf, size_t size) {
   decimal d;
-  round_to(all, P, x, neg, p, &d);
+  round_to(av, all, P, x, neg, p, &d);
   format_g(&d, buf, size);
   return value_gives(dt, decimal_value(&d, buf), code);
 }
@@ -210,28 +229,24 @@ bool qir_float_text(qc_dtype dt, uint64_t code, char *buf, size_t size) {
    * of elements); 9 always read back as the same f32, 17 as the same double. */
   int P = dt == QC_F32 ? 9 : 17;
   bool neg = signbit(v) != 0;
-  char sci[40], all[24];
-  snprintf(sci, sizeof sci, "%.*e", P - 1, fabs(v));
-  int n = 0;
-  const char *q = sci;
-  for (; *q && *q != 'e'; q++)
-    if (*q >= '0' && *q <= '9') all[n++] = *q;
-  if (n != P || *q != 'e') return false;
-  int x = atoi(q + 1);
+  char all[24];
+  int x;
+  double av = fabs(v);
+  printf_digits(av, P, all, &x);
   /* The fewest digits that read back: more digits read back whenever fewer do, so bisect;
    * the linear scan is the fallback should that ever not hold. The result is a function of
    * the code alone either way. */
-  if (!candidate_gives(dt, all, P, x, neg, P, code, buf, size)) return false;
+  if (!candidate_gives(dt, av, all, P, x, neg, P, code, buf, size)) return false;
   int lo = 1, hi = P;
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (candidate_gives(dt, all, P, x, neg, mid, code, buf, size)) hi = mid;
+    if (candidate_gives(dt, av, all, P, x, neg, mid, code, buf, size)) hi = mid;
     else lo = mid + 1;
   }
   int prec = lo;
-  if (!candidate_gives(dt, all, P, x, neg, prec, code, buf, size))
+  if (!candidate_gives(dt, av, all, P, x, neg, prec, code, buf, size))
     for (prec = 1; prec <= P; prec++)
-      if (candidate_gives(dt, all, P, x, neg, prec, code, buf, size)) break;
+      if (candidate_gives(dt, av, all, P, x, neg, prec, code, buf, size)) break;
   /* %g writes 10 as "1e+01" at one digit: take a plain spelling when one is no longer (only
    * values of magnitude >= 10 can have one). */
   size_t best = strlen(buf);
