@@ -554,6 +554,8 @@ static qc_status output_names(importer *im, frame *f, Onnx__NodeProto *np, const
     const char *o = S(np->output[i]);
     names[i] = "";
     if (!*o) continue;
+    if (qc_strmap_get(&f->names, o) != -1)
+      return qc_status_new(QC_CODE_INVALID_ARGUMENT, "value '%s' is defined twice", o);
     if (f->fn == f) {
       int32_t j = qc_strmap_get(&f->out_map, o);
       if (j >= 0) {

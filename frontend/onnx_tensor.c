@@ -138,7 +138,7 @@ static qc_status count_error(const char *what, const char *field, size_t got, si
   char d[160];
   dims_str(t, d, sizeof d);
   return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: %s has %zu %s, but dims %s of %s need %zu",
-                       what, field, got, strcmp(field, "raw_data") == 0 ? "bytes" : "values", d,
+                       what, field, got, strcmp(field, "raw_data") == 0 || strcmp(field, "external data") == 0 ? "bytes" : "values", d,
                        qc_dtype_name(t->dtype), need);
 }
 
@@ -396,6 +396,7 @@ qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const
     return count_error(what, field, have, need, &t);
   }
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, t.rank, t.dims));
+  if (need == 0) return QC_OK;
   void *d = qc_tensor_data(out);
   switch (dt) {
   case QC_F32:

@@ -143,6 +143,7 @@ static qc_status verify_graph(const qc_graph *g) {
       c.node = n;
       c.n = nd;
       c.strict = true;
+      c.store = NULL;
       for (int32_t i = 0; i < nd->n_out; i++) c.out[i] = qc_type_unknown();
       QC_RETURN_IF_ERROR(s->infer(&c));
       for (int32_t i = 0; i < nd->n_out; i++) {
