@@ -944,7 +944,7 @@ START_TEST(parsed_graphs_verify) {
                       "  }\n"
                       "  %q = const u8[4,16] hex<\"" HEX64 "\">\n"
                       "  %s = const f32[4] dense<[1, 1, 1, 1]>\n"
-                      "  %m: f32[1,4] = com.microsoft.MatMulNBits(%x, %q, %s) {K = 4, N = 4, "
+                      "  %m: f32[4] = com.microsoft.MatMulNBits(%x, %q, %s) {K = 4, N = 4, "
                       "block_size = 16}\n"
                       "  return %y, %m\n"
                       "}\n");
