@@ -24,6 +24,8 @@ typedef struct B {
   bool kv;
 } B;
 
+/* Formats into the caller's `nm` buffer: at most one NAME() per full expression, since
+ * the order in which call arguments are evaluated is unspecified. */
 #define NAME(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
 
 static bool ok(const B *b) { return b->err == QC_OK; }
@@ -170,14 +172,18 @@ static qc_vid linear(B *b, qc_vid x, const char *mod, bool bias, bool conv1d) {
   qc_vid y = op2(b, QC_OP_MatMul, mod, x, w);
   if (bias) {
     qc_vid bv = weight(b, NAME("%s.bias", mod), true);
-    if (bv != QC_NONE) y = op2(b, QC_OP_Add, NAME("%s.bias_add", mod), y, as_f32(b, bv, NAME("%s.bias_f32", mod)));
+    if (bv != QC_NONE) {
+      bv = as_f32(b, bv, NAME("%s.bias_f32", mod));
+      y = op2(b, QC_OP_Add, NAME("%s.bias_add", mod), y, bv);
+    }
   }
   return y;
 }
 
 static qc_vid rms_norm(B *b, qc_vid x, const char *mod, double eps) {
   char nm[512];
-  qc_vid w = as_f32(b, weight(b, NAME("%s.weight", mod), false), NAME("%s.weight_f32", mod));
+  qc_vid w = weight(b, NAME("%s.weight", mod), false);
+  w = as_f32(b, w, NAME("%s.weight_f32", mod));
   qc_vid y = op2(b, QC_OP_RMSNormalization, mod, x, w);
   attr_i(b, y, "axis", -1);
   attr_f(b, y, "epsilon", eps);
@@ -186,7 +192,8 @@ static qc_vid rms_norm(B *b, qc_vid x, const char *mod, double eps) {
 
 static qc_vid layer_norm(B *b, qc_vid x, const char *mod, double eps) {
   char nm[512];
-  qc_vid w = as_f32(b, weight(b, NAME("%s.weight", mod), false), NAME("%s.weight_f32", mod));
+  qc_vid w = weight(b, NAME("%s.weight", mod), false);
+  w = as_f32(b, w, NAME("%s.weight_f32", mod));
   qc_vid bias = weight(b, NAME("%s.bias", mod), true);
   qc_vid in[3] = {x, w, bias == QC_NONE ? QC_NONE : as_f32(b, bias, NAME("%s.bias_f32", mod))};
   qc_vid y = op(b, QC_OP_LayerNormalization, mod, NULL, bias == QC_NONE ? 2 : 3, in);
@@ -474,7 +481,9 @@ static qc_status build_gpt2(B *b, qc_vid input_ids, kv_io *kv) {
   qc_vid wpe = weight(b, NAME("%s%swpe.weight", pfx, *pfx ? "." : ""), false);
   qc_vid te = op2(b, QC_OP_Gather, NAME("%s%swte", pfx, *pfx ? "." : ""), wte, input_ids);
   qc_vid pe = op2(b, QC_OP_Gather, NAME("%s%swpe", pfx, *pfx ? "." : ""), wpe, pos.ids);
-  qc_vid h = op2(b, QC_OP_Add, "embeddings", as_f32(b, te, "wte.f32"), as_f32(b, pe, "wpe.f32"));
+  te = as_f32(b, te, "wte.f32");
+  pe = as_f32(b, pe, "wpe.f32");
+  qc_vid h = op2(b, QC_OP_Add, "embeddings", te, pe);
   int64_t H = c->hidden_size;
   qc_vid split = shape_const(b, "shape.qkv_split", 3, (int64_t[]){H, H, H});
   for (int64_t i = 0; i < c->num_layers && ok(b); i++) {
@@ -605,14 +614,18 @@ static qc_status build_bert(B *b) {
   const char *p = "";
   if (weight(b, "embeddings.word_embeddings.weight", true) == QC_NONE && ok(b)) p = "bert.";
   positions pos = make_positions(b, ids, QC_NONE, 0);
-  qc_vid we = op2(b, QC_OP_Gather, NAME("%sembeddings.word_embeddings", p),
-                  weight(b, NAME("%sembeddings.word_embeddings.weight", p), false), ids);
-  qc_vid pe = op2(b, QC_OP_Gather, NAME("%sembeddings.position_embeddings", p),
-                  weight(b, NAME("%sembeddings.position_embeddings.weight", p), false), pos.ids);
-  qc_vid te = op2(b, QC_OP_Gather, NAME("%sembeddings.token_type_embeddings", p),
-                  weight(b, NAME("%sembeddings.token_type_embeddings.weight", p), false), types);
-  qc_vid e = op2(b, QC_OP_Add, "embeddings.sum_wp", as_f32(b, we, "we.f32"), as_f32(b, pe, "pe.f32"));
-  e = op2(b, QC_OP_Add, "embeddings.sum", e, as_f32(b, te, "te.f32"));
+  /* word, position and token type embeddings, each cast to f32 */
+  static const char *const tables[3] = {"word", "position", "token_type"};
+  static const char *const casts[3] = {"we.f32", "pe.f32", "te.f32"};
+  const qc_vid index[3] = {ids, pos.ids, types};
+  qc_vid parts[3];
+  for (int t = 0; t < 3; t++) {
+    qc_vid table = weight(b, NAME("%sembeddings.%s_embeddings.weight", p, tables[t]), false);
+    parts[t] = op2(b, QC_OP_Gather, NAME("%sembeddings.%s_embeddings", p, tables[t]), table, index[t]);
+    parts[t] = as_f32(b, parts[t], casts[t]);
+  }
+  qc_vid e = op2(b, QC_OP_Add, "embeddings.sum_wp", parts[0], parts[1]);
+  e = op2(b, QC_OP_Add, "embeddings.sum", e, parts[2]);
   qc_vid h = layer_norm(b, e, NAME("%sembeddings.LayerNorm", p), c->norm_eps);
   /* Attention mask [B, S] (1 = token) -> bool [B, 1, S, S]: every query row sees the same
    * keys. [B, 1, 1, S] would broadcast as well, but ONNX Runtime's Attention requires the
