@@ -252,10 +252,10 @@ static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_
   qc_vid zero = scalar_i64(b, "positions.zero", 0);
   if (past_key0 == QC_NONE) p.past_len = zero;
   qc_vid one = scalar_i64(b, "positions.one", 1);
-  qc_vid start = p.past_len;
-  if (offset) start = op2(b, QC_OP_Add, "positions.start", p.past_len, scalar_i64(b, "positions.offset", offset));
-  qc_vid end = op2(b, QC_OP_Add, "positions.end", start, p.seq_len);
-  qc_vid r = op(b, QC_OP_Range, "positions.range", NULL, 3, (qc_vid[]){start, end, one});
+  qc_vid end = op2(b, QC_OP_Add, "positions.end", p.past_len, p.seq_len);
+  qc_vid r = op(b, QC_OP_Range, "positions.range", NULL, 3, (qc_vid[]){p.past_len, end, one});
+  /* the offset is added after the Range, whose length shape inference then knows (seq) */
+  if (offset) r = op2(b, QC_OP_Add, "positions.offset_range", r, scalar_i64(b, "positions.offset", offset));
   qc_vid r2 = op2(b, QC_OP_Unsqueeze, "positions.range_2d", r, shape_const(b, "positions.axis0", 1, (int64_t[]){0}));
   p.ids = op2(b, QC_OP_Expand, "position_ids", r2, shp);
   int64_t window = b->c->sliding_window;
