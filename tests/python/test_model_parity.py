@@ -9,7 +9,8 @@ For every model directory:
   - decoders, `quarc run DIR --kv-cache`: the same logits when the sequence is fed in three
     chunks (6 tokens on an empty cache, then 1, then 5), each chunk's present.* outputs
     becoming the next chunk's past_key_values.* inputs;
-  - `quarc opt DIR -o model.onnx` run in ONNX Runtime: the same outputs.
+  - `quarc opt DIR -o model.onnx` run in ONNX Runtime: the same outputs;
+  - the outputs' inferred types keep the symbolic batch and sequence dims.
 """
 import json
 import os
@@ -117,6 +118,18 @@ class ModelParity(unittest.TestCase):
                 self.assertEqual(len(outs), len(refs))
                 for got, want, rn in zip(outs, refs, ref_names):
                     self.check(f"{name} {rn}", got, want)
+
+    def test_output_types(self):
+        """Shape inference keeps the symbolic batch and sequence dims through every family's
+        position arithmetic (OPT's offset included)."""
+        for name in model_names():
+            with self.subTest(model=name):
+                d = os.path.join(MODELS, name)
+                out = self.quarc("inspect", d).stdout
+                _, refs, ref_names = self.inputs_and_refs(d)
+                for ref, rn in zip(refs, ref_names):
+                    dims = ["batch", "seq"][:ref.ndim - 1] + [str(ref.shape[-1])]
+                    self.assertIn(f"  {rn}: f32[{','.join(dims)}]", out)
 
     def test_kv_cache_chunks(self):
         for name in model_names():
