@@ -364,7 +364,12 @@ static qc_status vocab_init(qc_tokenizer *t, int32_t n) {
 static qc_status vocab_set(qc_tokenizer *t, const char *ctx, int32_t id, const char *s, size_t n) {
   if (id < 0 || id >= t->n_vocab)
     return qc_status_new(QC_CODE_PARSE, "%s: token id %d out of range", ctx, id);
-  free(t->tok[id]);
+  if (t->tok[id]) {
+    /* Re-set (an added token over a vocab entry): drop the old string's map entry first,
+     * the map keys point at the strings. */
+    if (qc_strmap_get(&t->map, t->tok[id]) == id) qc_strmap_del(&t->map, t->tok[id]);
+    free(t->tok[id]);
+  }
   t->tok[id] = malloc(n + 1);
   if (!t->tok[id]) return QC_OOM();
   memcpy(t->tok[id], s, n);
