@@ -531,46 +531,68 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t rsc, int
     }
 }
 
-/* ---- one-row products (m == 1): axpy over rows of B, or dots with columns of B ---------------- */
+/* ---- few-row products (m <= FEW_ROWS): B is streamed once, without packing ------------------
+ *
+ * Memory-bound shapes (one token through a linear layer, an RNN step over a small batch)
+ * gain nothing from packing B, which costs as much as the product. Row-major B: each row of
+ * a column block of B is applied to every row of C by axpy, so B is read once. B with unit
+ * row stride (a transposed weight): dot products of A's rows with B's columns. */
 
-typedef struct gemv_job {
+enum { FEW_ROWS = 8, FEW_COLS = 256 };
+
+typedef struct few_job {
   const gemm_kernel *kr;
-  int64_t n, k;
+  int64_t m, n, k;
+  int64_t cols;        /* columns per task: long contiguous runs of each row of B */
   float alpha, beta;
   const float *a, *b;
-  int64_t csa, rsb, csb, csc;
+  int64_t rsa, csa, rsb, csb, rsc, csc;
   float *c;
-} gemv_job;
+} few_job;
 
-enum { GEMV_COLS = 512 };
+static void few_store(const few_job *g, int64_t i, int64_t j, float v) {
+  float *d = g->c + i * g->rsc + j * g->csc;
+  *d = g->beta == 0.0f ? g->alpha * v : g->alpha * v + g->beta * *d;
+}
 
-static void gemv_range(void *ctx, int64_t begin, int64_t end) {
-  gemv_job *g = ctx;
-  int64_t j0 = begin * GEMV_COLS, j1 = end * GEMV_COLS < g->n ? end * GEMV_COLS : g->n;
+static void few_range(void *ctx, int64_t begin, int64_t end) {
+  few_job *g = ctx;
+  int64_t j0 = begin * g->cols, j1 = end * g->cols < g->n ? end * g->cols : g->n;
   if (g->csb == 1) {
-    float acc[GEMV_COLS];
-    for (int64_t jc = j0; jc < j1; jc += GEMV_COLS) {
-      int64_t w = j1 - jc < GEMV_COLS ? j1 - jc : GEMV_COLS;
-      memset(acc, 0, sizeof(float) * (size_t)w);
-      for (int64_t p = 0; p < g->k; p++) g->kr->axpy(w, g->a[p * g->csa], g->b + p * g->rsb + jc, acc);
-      for (int64_t j = 0; j < w; j++) {
-        float *d = g->c + (jc + j) * g->csc;
-        *d = g->beta == 0.0f ? g->alpha * acc[j] : g->alpha * acc[j] + g->beta * *d;
-      }
+    /* Accumulators for the whole column range (m x cols floats, L2-sized), so that B is read
+     * in long sequential runs; a small stack block if that memory cannot be had. */
+    float stack_acc[FEW_ROWS * FEW_COLS];
+    int64_t width = j1 - j0;
+    float *acc = width > FEW_COLS ? malloc(sizeof(float) * (size_t)(g->m * width)) : NULL;
+    if (!acc) {
+      acc = stack_acc;
+      width = FEW_COLS;
     }
+    for (int64_t jc = j0; jc < j1; jc += width) {
+      int64_t w = j1 - jc < width ? j1 - jc : width;
+      memset(acc, 0, sizeof(float) * (size_t)(g->m * w));
+      for (int64_t p = 0; p < g->k; p++) {
+        const float *brow = g->b + p * g->rsb + jc;
+        for (int64_t i = 0; i < g->m; i++) g->kr->axpy(w, g->a[i * g->rsa + p * g->csa], brow, acc + i * w);
+      }
+      for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < w; j++) few_store(g, i, jc + j, acc[i * w + j]);
+    }
+    if (acc != stack_acc) free(acc);
     return;
   }
-  for (int64_t j = j0; j < j1; j++) {
-    float s;
-    if (g->rsb == 1 && g->csa == 1) {
-      s = g->kr->dot(g->k, g->a, g->b + j * g->csb);
-    } else {
-      s = 0;
-      for (int64_t p = 0; p < g->k; p++) s += g->a[p * g->csa] * g->b[p * g->rsb + j * g->csb];
+  for (int64_t j = j0; j < j1; j++)
+    for (int64_t i = 0; i < g->m; i++) {
+      const float *ai = g->a + i * g->rsa;
+      float v;
+      if (g->rsb == 1 && g->csa == 1) {
+        v = g->kr->dot(g->k, ai, g->b + j * g->csb);
+      } else {
+        v = 0;
+        for (int64_t p = 0; p < g->k; p++) v += ai[p * g->csa] * g->b[p * g->rsb + j * g->csb];
+      }
+      few_store(g, i, j, v);
     }
-    float *d = g->c + j * g->csc;
-    *d = g->beta == 0.0f ? g->alpha * s : g->alpha * s + g->beta * *d;
-  }
 }
 
 /* ---- entry points ------------------------------------------------------------------------------ */
@@ -596,10 +618,12 @@ void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, co
     qc_gemm_f32(pool, 1, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc);
     return;
   }
-  if (m == 1) {
-    gemv_job g = {kr, n, k, alpha, beta, a, b, csa, rsb, csb, csc, c};
-    int64_t blocks = (n + GEMV_COLS - 1) / GEMV_COLS;
-    qc_pool_for(pool, blocks, 1, gemv_range, &g);
+  if (m <= FEW_ROWS) {
+    /* Two column ranges per thread, whole cache lines each. */
+    int64_t cols = (n + 2 * threads - 1) / (2 * threads);
+    cols = cols < FEW_COLS ? FEW_COLS : (cols + 15) / 16 * 16;
+    few_job g = {kr, m, n, k, cols, alpha, beta, a, b, rsa, csa, rsb, csb, rsc, csc, c};
+    qc_pool_for(pool, (n + cols - 1) / cols, 1, few_range, &g);
     return;
   }
 
