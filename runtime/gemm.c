@@ -53,6 +53,10 @@ typedef void (*ukernel_fn)(int64_t kc, const float *ap, const float *bp, float *
                            float alpha, float beta);
 typedef void (*axpy_fn)(int64_t n, float a, const float *x, float *y);
 typedef float (*dot_fn)(int64_t n, const float *x, const float *y);
+/* t[i][0..w) += sum_{p < kb} A[i][p] * B[p][0..w) for i < m <= 8; A[i][p] = a[i*rsa + p*csa],
+ * B row p at b + p*rsb, t rows of w floats. */
+typedef void (*rows_fn)(int64_t m, int64_t kb, int64_t w, const float *a, int64_t rsa, int64_t csa,
+                        const float *b, int64_t rsb, float *t);
 
 typedef void (*pack_a_fn)(int32_t mr, int64_t mi, int64_t kc, const float *a, int64_t rsa,
                           int64_t csa, float *ap);
@@ -67,6 +71,7 @@ typedef struct gemm_kernel {
   pack_a_fn pack_a;
   axpy_fn axpy;
   dot_fn dot;
+  rows_fn rows; /* few-row products streaming B (NULL: axpy rows) */
 } gemm_kernel;
 
 /* ---- portable kernels ------------------------------------------------------------------------ */
@@ -310,16 +315,71 @@ QC_AVX512 static void pack_a_avx512(int32_t mr, int64_t mi, int64_t kc, const fl
     for (int64_t i = 0; i < mr; i++) d[i] = i < mi ? a[i * rsa + p] : 0.0f;
   }
 }
+
+/* Few-row products: C rows held in registers for a 32-column strip while kb rows of B
+ * stream through; one specialization per row count so the accumulators stay in registers. */
+#define QC_ROWS_AVX512(M)                                                                         \
+  QC_AVX512 static void rows_avx512_##M(int64_t kb, int64_t w, const float *a, int64_t rsa,      \
+                                        int64_t csa, const float *b, int64_t rsb, float *t) {     \
+    for (int64_t j = 0; j < w; j += 32) {                                                         \
+      int64_t left = w - j;                                                                       \
+      __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);              \
+      __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF                                               \
+                                : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;           \
+      __m512 acc[M][2];                                                                           \
+      _Pragma("GCC unroll 8") for (int i = 0; i < M; i++) {                                       \
+        acc[i][0] = _mm512_maskz_loadu_ps(m0, t + i * w + j);                                     \
+        acc[i][1] = _mm512_maskz_loadu_ps(m1, t + i * w + j + 16);                                \
+      }                                                                                           \
+      for (int64_t p = 0; p < kb; p++) {                                                          \
+        const float *bp = b + p * rsb + j;                                                        \
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, bp), b1 = _mm512_maskz_loadu_ps(m1, bp + 16);       \
+        _Pragma("GCC unroll 8") for (int i = 0; i < M; i++) {                                     \
+          __m512 ai = _mm512_set1_ps(a[i * rsa + p * csa]);                                       \
+          acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                                         \
+          acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                                         \
+        }                                                                                         \
+      }                                                                                           \
+      _Pragma("GCC unroll 8") for (int i = 0; i < M; i++) {                                       \
+        _mm512_mask_storeu_ps(t + i * w + j, m0, acc[i][0]);                                      \
+        _mm512_mask_storeu_ps(t + i * w + j + 16, m1, acc[i][1]);                                 \
+      }                                                                                           \
+    }                                                                                             \
+  }
+QC_ROWS_AVX512(1)
+QC_ROWS_AVX512(2)
+QC_ROWS_AVX512(3)
+QC_ROWS_AVX512(4)
+QC_ROWS_AVX512(5)
+QC_ROWS_AVX512(6)
+QC_ROWS_AVX512(7)
+QC_ROWS_AVX512(8)
+#undef QC_ROWS_AVX512
+
+static void rows_avx512(int64_t m, int64_t kb, int64_t w, const float *a, int64_t rsa, int64_t csa,
+                        const float *b, int64_t rsb, float *t) {
+  switch (m) {
+  case 1: rows_avx512_1(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 2: rows_avx512_2(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 3: rows_avx512_3(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 4: rows_avx512_4(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 5: rows_avx512_5(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 6: rows_avx512_6(kb, w, a, rsa, csa, b, rsb, t); break;
+  case 7: rows_avx512_7(kb, w, a, rsa, csa, b, rsb, t); break;
+  default: rows_avx512_8(kb, w, a, rsa, csa, b, rsb, t); break;
+  }
+}
 #endif /* QC_GEMM_X86 */
 
 /* ---- kernel selection ------------------------------------------------------------------------ */
 
 static const gemm_kernel k_generic = {"generic", G_MR, G_NR, ukr_generic, pack_a, axpy_generic,
-                                      dot_generic};
+                                      dot_generic, NULL};
 #if QC_GEMM_X86
-static const gemm_kernel k_avx2 = {"avx2", A2_MR, A2_NR, ukr_avx2, pack_a, axpy_avx2, dot_avx2};
+static const gemm_kernel k_avx2 = {"avx2", A2_MR, A2_NR, ukr_avx2, pack_a, axpy_avx2, dot_avx2,
+                                   NULL};
 static const gemm_kernel k_avx512 = {"avx512", A5_MR, A5_NR, ukr_avx512, pack_a_avx512,
-                                     axpy_avx512, dot_avx512};
+                                     axpy_avx512, dot_avx512, rows_avx512};
 #endif
 
 static const gemm_kernel *_Atomic k_active;
@@ -538,7 +598,9 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t rsc, int
  * a column block of B is applied to every row of C by axpy, so B is read once. B with unit
  * row stride (a transposed weight): dot products of A's rows with B's columns. */
 
-enum { FEW_ROWS = 8, FEW_COLS = 256 };
+/* Up to FEW_ROWS rows through the register-blocked `rows` kernel (in groups of 8 that reuse
+ * each block of B from cache), FEW_ROWS_AXPY through plain axpys. */
+enum { FEW_ROWS = 32, FEW_ROWS_AXPY = 8, FEW_COLS = 256, FEW_KB = 16 };
 
 typedef struct few_job {
   const gemm_kernel *kr;
@@ -571,9 +633,20 @@ static void few_range(void *ctx, int64_t begin, int64_t end) {
     for (int64_t jc = j0; jc < j1; jc += width) {
       int64_t w = j1 - jc < width ? j1 - jc : width;
       memset(acc, 0, sizeof(float) * (size_t)(g->m * w));
-      for (int64_t p = 0; p < g->k; p++) {
-        const float *brow = g->b + p * g->rsb + jc;
-        for (int64_t i = 0; i < g->m; i++) g->kr->axpy(w, g->a[i * g->rsa + p * g->csa], brow, acc + i * w);
+      if (g->kr->rows) {
+        /* Blocks of FEW_KB rows of B: few enough concurrent row streams for the prefetchers,
+         * enough to amortize the accumulators' round trips through L1/L2. */
+        for (int64_t p0 = 0; p0 < g->k; p0 += FEW_KB) {
+          int64_t kb = g->k - p0 < FEW_KB ? g->k - p0 : FEW_KB;
+          for (int64_t i0 = 0; i0 < g->m; i0 += 8)
+            g->kr->rows(g->m - i0 < 8 ? g->m - i0 : 8, kb, w, g->a + i0 * g->rsa + p0 * g->csa,
+                        g->rsa, g->csa, g->b + p0 * g->rsb + jc, g->rsb, acc + i0 * w);
+        }
+      } else {
+        for (int64_t p = 0; p < g->k; p++) {
+          const float *brow = g->b + p * g->rsb + jc;
+          for (int64_t i = 0; i < g->m; i++) g->kr->axpy(w, g->a[i * g->rsa + p * g->csa], brow, acc + i * w);
+        }
       }
       for (int64_t i = 0; i < g->m; i++)
         for (int64_t j = 0; j < w; j++) few_store(g, i, jc + j, acc[i * w + j]);
@@ -618,7 +691,7 @@ void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, co
     qc_gemm_f32(pool, 1, m, k, alpha, b, csb, rsb, a, csa, rsa, beta, c, csc, rsc);
     return;
   }
-  if (m <= FEW_ROWS) {
+  if (m <= (csb == 1 && kr->rows ? FEW_ROWS : FEW_ROWS_AXPY)) {
     /* Two column ranges per thread, whole cache lines each. */
     int64_t cols = (n + 2 * threads - 1) / (2 * threads);
     cols = cols < FEW_COLS ? FEW_COLS : (cols + 15) / 16 * 16;
