@@ -670,8 +670,9 @@ static void few_range(void *ctx, int64_t begin, int64_t end) {
 
 /* ---- entry points ------------------------------------------------------------------------------ */
 
-/* Below this many multiply-adds a product runs on the calling thread. */
-enum { PAR_MIN_FMAS = 1 << 17 };
+/* Below this many multiply-adds (about 10 us on one core) a product runs on the calling
+ * thread: a fork-join of the pool costs a few microseconds. */
+enum { PAR_MIN_FMAS = 1 << 20 };
 
 void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                  int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta,
