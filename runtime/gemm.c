@@ -271,11 +271,18 @@ QC_AVX512 static float dot_avx512(int64_t n, const float *x, const float *y) {
  * stores write 16 lanes under a mask of mr, so nothing beyond the panel is touched. */
 QC_AVX512 static void pack_a_avx512(int32_t mr, int64_t mi, int64_t kc, const float *a,
                                     int64_t rsa, int64_t csa, float *ap) {
-  if (csa != 1 || mr > 16) {
+  if (mr > 16 || (csa != 1 && rsa != 1)) {
     pack_a(mr, mi, kc, a, rsa, csa, ap);
     return;
   }
   __mmask16 mask = (__mmask16)((1u << mr) - 1);
+  if (csa != 1) {
+    /* Transposed A: each column of the micro-panel is contiguous; rows past mi read as 0. */
+    __mmask16 valid = (__mmask16)((1u << mi) - 1);
+    for (int64_t p = 0; p < kc; p++)
+      _mm512_mask_storeu_ps(ap + p * mr, mask, _mm512_maskz_loadu_ps(valid, a + p * csa));
+    return;
+  }
   int64_t p = 0;
   for (; p + 16 <= kc; p += 16) {
     __m512 r[16], t[16], u[16];
