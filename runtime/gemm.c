@@ -38,6 +38,9 @@
 #ifndef QC_GEMM_KC
 #define QC_GEMM_KC 256 /* depth of a packed block: the Ap micro-panel, MR*KC floats, fits L1 */
 #endif
+#ifndef QC_GEMM_DIRECT_B_ROWS
+#define QC_GEMM_DIRECT_B_ROWS 96
+#endif
 #ifndef QC_GEMM_NB
 #define QC_GEMM_NB 512 /* columns of a packed B block: KC*NB floats = 512 KiB, half an L2 */
 #endif
@@ -49,8 +52,10 @@ enum {
   ALIGN = 64,
 };
 
-typedef void (*ukernel_fn)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-                           float alpha, float beta);
+/* C[0..mr)[0..nr) = alpha * sum_p ap[p*mr + i] * bp[p*ldb + j] (+ beta * C). B rows are
+ * ldb floats apart: nr for a packed panel, the matrix's row stride when B is read in place. */
+typedef void (*ukernel_fn)(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
+                           int64_t ldc, float alpha, float beta);
 typedef void (*axpy_fn)(int64_t n, float a, const float *x, float *y);
 typedef float (*dot_fn)(int64_t n, const float *x, const float *y);
 /* t[i][0..w) += sum_{p < kb} A[i][p] * B[p][0..w) for i < m <= 8; A[i][p] = a[i*rsa + p*csa],
@@ -78,12 +83,12 @@ typedef struct gemm_kernel {
 
 enum { G_MR = 4, G_NR = 16 };
 
-static void ukr_generic(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-                        float alpha, float beta) {
+static void ukr_generic(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
+                        int64_t ldc, float alpha, float beta) {
   float acc[G_MR][G_NR];
   memset(acc, 0, sizeof acc);
   for (int64_t p = 0; p < kc; p++) {
-    const float *b = bp + p * G_NR;
+    const float *b = bp + p * ldb;
     const float *a = ap + p * G_MR;
     for (int i = 0; i < G_MR; i++)
       for (int j = 0; j < G_NR; j++) acc[i][j] += a[i] * b[j];
@@ -120,13 +125,13 @@ static float dot_generic(int64_t n, const float *x, const float *y) {
 
 enum { A2_MR = 6, A2_NR = 16 };
 
-QC_AVX2 static void ukr_avx2(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-                              float alpha, float beta) {
+QC_AVX2 static void ukr_avx2(int64_t kc, const float *ap, const float *bp, int64_t ldb, float *c,
+                              int64_t ldc, float alpha, float beta) {
   __m256 acc[A2_MR][2];
 #pragma GCC unroll 8
   for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < kc; p++) {
-    __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 8
     for (int i = 0; i < A2_MR; i++) {
       __m256 a = _mm256_broadcast_ss(ap + i);
@@ -134,7 +139,7 @@ QC_AVX2 static void ukr_avx2(int64_t kc, const float *ap, const float *bp, float
       acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
     ap += A2_MR;
-    bp += A2_NR;
+    bp += ldb;
   }
   __m256 va = _mm256_set1_ps(alpha);
   if (beta == 0.0f) {
@@ -192,16 +197,16 @@ QC_AVX2 static float dot_avx2(int64_t n, const float *x, const float *y) {
 #endif
 enum { A5_MR = QC_GEMM_A5_MR, A5_NR = 32 };
 
-QC_AVX512 static void ukr_avx512(int64_t kc, const float *ap, const float *bp, float *c,
-                                 int64_t ldc, float alpha, float beta) {
+QC_AVX512 static void ukr_avx512(int64_t kc, const float *ap, const float *bp, int64_t ldb,
+                                 float *c, int64_t ldc, float alpha, float beta) {
   __m512 acc[A5_MR][2];
 #pragma GCC unroll 16
   for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; p++) {
-    __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #ifndef QC_GEMM_NO_PF
-    _mm_prefetch((const char *)(bp + QC_GEMM_PF * A5_NR), _MM_HINT_T0);
-    _mm_prefetch((const char *)(bp + QC_GEMM_PF * A5_NR + 16), _MM_HINT_T0);
+    _mm_prefetch((const char *)(bp + QC_GEMM_PF * ldb), _MM_HINT_T0);
+    _mm_prefetch((const char *)(bp + QC_GEMM_PF * ldb + 16), _MM_HINT_T0);
 #endif
 #pragma GCC unroll 16
     for (int i = 0; i < A5_MR; i++) {
@@ -210,7 +215,7 @@ QC_AVX512 static void ukr_avx512(int64_t kc, const float *ap, const float *bp, f
       acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
     }
     ap += A5_MR;
-    bp += A5_NR;
+    bp += ldb;
   }
   __m512 va = _mm512_set1_ps(alpha);
   if (beta == 0.0f) {
@@ -417,6 +422,10 @@ static const gemm_kernel *kernel(void) {
   return atomic_load(&k_active);
 }
 
+void qc_f32_axpy(int64_t n, float a, const float *x, float *y) { kernel()->axpy(n, a, x, y); }
+
+float qc_f32_dot(int64_t n, const float *x, const float *y) { return kernel()->dot(n, x, y); }
+
 const char *qc_gemm_kernel_name(int32_t *mr, int32_t *nr) {
   const gemm_kernel *k = kernel();
   if (mr) *mr = k->mr;
@@ -510,6 +519,7 @@ typedef struct gemm_job {
   float *c;
   /* Task grid: n_jb column blocks of nb, n_ib row ranges of ib rows. */
   int64_t nb, ib, n_jb, n_ib, kc;
+  bool direct_b; /* full column panels of a row-major B are read in place, not packed */
   /* Scratch slots: one per concurrent task. */
   int32_t n_slots;
   atomic_flag *busy;
@@ -542,10 +552,12 @@ static void gemm_task(gemm_job *jb, int64_t task, float *bp, float *ap, float *t
   int64_t jblk = task / jb->n_ib, iblk = task % jb->n_ib;
   int64_t j0 = jblk * jb->nb, nj = jb->n - j0 < jb->nb ? jb->n - j0 : jb->nb;
   int64_t i0 = iblk * jb->ib, ni = jb->m - i0 < jb->ib ? jb->m - i0 : jb->ib;
+  int64_t full = jb->direct_b ? nj / nr * nr : 0; /* columns read in place */
   for (int64_t p0 = 0; p0 < jb->k; p0 += jb->kc) {
     int64_t kc = jb->k - p0 < jb->kc ? jb->k - p0 : jb->kc;
     float beta = p0 == 0 ? jb->beta : 1.0f;
-    pack_b(nr, nj, kc, jb->b + p0 * jb->rsb + j0 * jb->csb, jb->rsb, jb->csb, bp);
+    const float *bsrc = jb->b + p0 * jb->rsb + j0 * jb->csb;
+    if (full < nj) pack_b(nr, nj - full, kc, bsrc + full * jb->csb, jb->rsb, jb->csb, bp);
     for (int64_t i = 0; i < ni; i += mr) {
       int64_t mi = ni - i < mr ? ni - i : mr;
       kr->pack_a(mr, mi, kc, jb->a + (i0 + i) * jb->rsa + p0 * jb->csa, jb->rsa, jb->csa, ap);
@@ -553,11 +565,12 @@ static void gemm_task(gemm_job *jb, int64_t task, float *bp, float *ap, float *t
       for (int64_t j = 0; j < nj; j += nr) {
         int64_t w = nj - j < nr ? nj - j : nr;
         float *cij = crow + j * jb->csc;
-        const float *bpan = bp + (j / nr) * nr * kc;
+        const float *bpan = j < full ? bsrc + j : bp + ((j - full) / nr) * nr * kc;
+        int64_t ldb = j < full ? jb->rsb : nr;
         if (mi == mr && w == nr && jb->csc == 1) {
-          kr->ukr(kc, ap, bpan, cij, jb->rsc, jb->alpha, beta);
+          kr->ukr(kc, ap, bpan, ldb, cij, jb->rsc, jb->alpha, beta);
         } else {
-          kr->ukr(kc, ap, bpan, tile, nr, jb->alpha, 0.0f);
+          kr->ukr(kc, ap, bpan, ldb, tile, nr, jb->alpha, 0.0f);
           merge_tile(tile, nr, mi, w, cij, jb->rsc, jb->csc, beta);
         }
       }
@@ -730,6 +743,9 @@ void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, co
     if (ib < m) jb.ib = ib;
   }
   jb.n_ib = (m + jb.ib - 1) / jb.ib;
+  /* Packing B costs about as much as DIRECT_B_ROWS rows of product use of it: for fewer
+   * rows per task, a row-major B is read where it lies. */
+  jb.direct_b = csb == 1 && jb.ib <= QC_GEMM_DIRECT_B_ROWS;
   int64_t tasks = jb.n_jb * jb.n_ib;
   jb.n_slots = threads < tasks ? threads : (int32_t)tasks;
   if (jb.n_slots > 64) jb.n_slots = 64;

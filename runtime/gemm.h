@@ -45,6 +45,12 @@ void qc_gemm_f32_batch(qc_pool *pool, int64_t count, int64_t m, int64_t n, int64
                        const float *b, int64_t sb, int64_t rsb, int64_t csb, float beta,
                        float *c, int64_t sc, int64_t rsc, int64_t csc);
 
+/** Vector primitives on the same run-time-selected instruction set, for kernels whose inner
+ *  loops are these (GCC's -O2 leaves loops of unknown length scalar): y[i] += a * x[i], and
+ *  sum x[i] * y[i] (f32 accumulation in vector lanes). */
+void qc_f32_axpy(int64_t n, float a, const float *x, float *y);
+float qc_f32_dot(int64_t n, const float *x, const float *y);
+
 /** Name of the micro-kernel in use ("avx512", "avx2", "generic") and its register tile. */
 const char *qc_gemm_kernel_name(int32_t *mr, int32_t *nr);
 

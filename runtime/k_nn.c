@@ -246,7 +246,63 @@ static int64_t conv_chunk(const win *w, int64_t rows) {
   return cols > 0 ? cols : 1;
 }
 
+/* Depthwise convolution (one input and one output channel per group): each kernel position
+ * adds a shifted, scaled copy of the input plane to the output plane, row segment by row
+ * segment, without an im2col matrix. Planes (image, channel) run in parallel. */
+static void depthwise_range(void *ctx, int64_t p0, int64_t p1) {
+  conv_job *j = ctx;
+  const win *w = &j->w;
+  int32_t L = w->nsp - 1;
+  int64_t ow = w->out[L], iw = w->in[L], sw = w->s[L];
+  for (int64_t plane = p0; plane < p1; plane++) {
+    int64_t ch = plane % j->c;
+    const float *x = j->x + plane * w->in_sz, *wk = j->wt + ch * w->k_sz;
+    float *y = j->y + plane * w->out_sz;
+    float bv = j->b ? j->b[ch] : 0.0f;
+    for (int64_t o = 0; o < w->out_sz; o++) y[o] = bv;
+    for (int64_t kk = 0; kk < w->k_sz; kk++) {
+      int64_t koff[QC_MAX_RANK], rem = kk;
+      for (int32_t d = L; d >= 0; d--) {
+        koff[d] = (rem % w->k[d]) * w->d[d] - w->pb[d];
+        rem /= w->k[d];
+      }
+      float wv = wk[kk];
+      int64_t lo = koff[L] >= 0 ? 0 : (-koff[L] + sw - 1) / sw;
+      int64_t hi = iw - koff[L] <= 0 ? 0 : (iw - koff[L] - 1) / sw + 1;
+      if (hi > ow) hi = ow;
+      if (lo >= hi) continue;
+      int64_t oidx[QC_MAX_RANK] = {0};
+      for (int64_t o = 0; o < w->out_sz; o += ow) {
+        int64_t base = 0;
+        bool valid = true;
+        for (int32_t d = 0; d < L; d++) {
+          int64_t pos = oidx[d] * w->s[d] + koff[d];
+          if (pos < 0 || pos >= w->in[d]) valid = false;
+          base = base * w->in[d] + pos;
+        }
+        if (valid) {
+          const float *src = x + base * iw + koff[L];
+          float *dst = y + o;
+          if (sw == 1)
+            qc_f32_axpy(hi - lo, wv, src + lo, dst + lo);
+          else
+            for (int64_t q = lo; q < hi; q++) dst[q] += wv * src[q * sw];
+        }
+        for (int32_t d = L - 1; d >= 0; d--) {
+          if (++oidx[d] < w->out[d]) break;
+          oidx[d] = 0;
+        }
+      }
+    }
+  }
+}
+
 static qc_status run_conv(qc_kctx *k, conv_job *j) {
+  if (j->cg == 1 && j->mg == 1) {
+    int64_t work = j->w.out_sz * j->w.k_sz;
+    qc_pool_for(qc_k_pool(k), j->n * j->c, 1 + 16384 / (work + 1), depthwise_range, j);
+    return QC_OK;
+  }
   int32_t threads = qc_pool_size(qc_k_pool(k));
   int64_t tasks = j->n * j->g * j->n_chunks;
   /* Many tasks: one per thread at a time with serial GEMMs. Few: parallel inside each. */
