@@ -3,7 +3,10 @@
 #include "quarc/onnx.h"
 #include "quarc/qir.h"
 
+#include "quarc/models.h"
+
 #include <string.h>
+#include <sys/stat.h>
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -13,6 +16,8 @@ static bool ends_with(const char *s, const char *suffix) {
 qc_format qc_format_from_path(const char *path) {
   if (ends_with(path, ".qir")) return QC_FORMAT_QIR;
   if (ends_with(path, ".onnx")) return QC_FORMAT_ONNX;
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return QC_FORMAT_HF;
   return QC_FORMAT_AUTO;
 }
 
@@ -22,8 +27,11 @@ qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
   switch (fmt) {
   case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
   case QC_FORMAT_ONNX: return qc_onnx_import(path, NULL, out);
+  case QC_FORMAT_HF: return qc_hf_load(path, NULL, out);
   default:
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "%s: cannot tell the model format from the name (known: .qir, .onnx)", path);
+                         "%s: cannot tell the model format from the name (known: .qir, .onnx, a "
+                         "Hugging Face directory)",
+                         path);
   }
 }

@@ -331,7 +331,7 @@ qc_status qc_safetensors_open_buffer(qc_buffer *buf, const char *name, qc_safete
     goto fail;
   }
   if ((s = parse_header(st, (const char *)data + 8, (size_t)hlen, &recs, &n))) goto fail;
-  qsort(recs, (size_t)n, sizeof *recs, cmp_rec);
+  if (n) qsort(recs, (size_t)n, sizeof *recs, cmp_rec);
   uint64_t data_len = 0;
   if ((s = validate(st, recs, n, &data_len))) goto fail;
   st->data_start = 8 + hlen;

@@ -56,7 +56,8 @@ typedef struct win {
 static qc_status win_init(const qc_kctx *k, const qc_tensor *x, bool ceil_mode, win *w) {
   memset(w, 0, sizeof *w);
   if (x->rank < 3) return qc_k_error(k, "input must have rank >= 3 (N, C, spatial...), got %d", x->rank);
-  int32_t n = x->rank - 2, cnt;
+  int32_t n = x->rank - 2;
+  int64_t cnt;
   w->nsp = n;
   int64_t v[2 * QC_MAX_RANK];
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", v, 2 * QC_MAX_RANK, &cnt));
@@ -424,7 +425,8 @@ static qc_status k_conv_transpose(qc_kctx *k) {
   QC_RETURN_IF_ERROR(nn_float_in(k, 1, &w));
   const qc_tensor *b = qc_k_in(k, 2);
   if (x->rank < 3 || w->rank != x->rank) return qc_k_error(k, "X and W must have the same rank >= 3");
-  int32_t n = x->rank - 2, cnt;
+  int32_t n = x->rank - 2;
+  int64_t cnt;
   int64_t v[2 * QC_MAX_RANK];
   win g; /* the forward geometry: g.in = our output, g.out = our input */
   memset(&g, 0, sizeof g);
@@ -440,13 +442,13 @@ static qc_status k_conv_transpose(qc_kctx *k) {
   int64_t opad[QC_MAX_RANK] = {0}, oshape[2 * QC_MAX_RANK];
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "output_padding", v, 2 * QC_MAX_RANK, &cnt));
   for (int32_t i = 0; i < n && cnt > 0; i++) opad[i] = v[i];
-  int32_t n_oshape;
+  int64_t n_oshape;
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "output_shape", oshape, 2 * QC_MAX_RANK, &n_oshape));
   if (n_oshape > n) { /* the full shape (N, C, spatial...) is accepted too */
     memmove(oshape, oshape + (n_oshape - n), sizeof(int64_t) * (size_t)n);
     n_oshape = n;
   }
-  int32_t n_pads;
+  int64_t n_pads;
   int64_t pads[2 * QC_MAX_RANK] = {0};
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", pads, 2 * QC_MAX_RANK, &n_pads));
   const char *ap = qc_k_string(k, "auto_pad", "NOTSET");
@@ -725,7 +727,8 @@ static qc_status k_max_unpool(qc_kctx *k) {
   if (!ind || !qc_dtype_is_int(ind->dtype) || qc_tensor_numel(ind) != qc_tensor_numel(x))
     return qc_k_error(k, "I must be an integer tensor shaped like X");
   if (x->rank < 3) return qc_k_error(k, "X must have rank >= 3");
-  int32_t n = x->rank - 2, cnt;
+  int32_t n = x->rank - 2;
+  int64_t cnt;
   int64_t ks[2 * QC_MAX_RANK], st[2 * QC_MAX_RANK], pads[2 * QC_MAX_RANK] = {0};
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", ks, 2 * QC_MAX_RANK, &cnt));
   if (cnt != n) return qc_k_error(k, "kernel_shape needs %d values", n);

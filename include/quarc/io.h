@@ -20,6 +20,7 @@ typedef enum qc_format {
   QC_FORMAT_AUTO = 0,
   QC_FORMAT_QIR = 1,
   QC_FORMAT_ONNX = 2,
+  QC_FORMAT_HF = 3,   /**< a Hugging Face directory (config.json + safetensors) */
 } qc_format;
 
 /** The format implied by a path ("m.onnx" -> ONNX), QC_FORMAT_AUTO if none. */
