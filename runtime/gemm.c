@@ -12,10 +12,15 @@
  *
  * Tasks run on the pool; each takes a scratch slot (its own Bp and Ap) for its duration.
  * Edge tiles (fewer than MR rows or NR columns, or a C with a column stride) are
- * computed into a small buffer and merged. Products with one row or one column skip
- * packing: they are memory-bound dot/axpy loops.
+ * computed into a small buffer and merged. When a task has few rows (<= 96), packing B
+ * would cost about as much as using it, so full panels of a row-major B are read in
+ * place (the micro-kernel takes B's row stride).
  *
- * Micro-kernels: AVX-512 12x32 (24 zmm accumulators), AVX2+FMA 6x16 (12 ymm), and a
+ * Products of up to 32 rows (8 without AVX-512) skip packing altogether: rows of C stay
+ * in registers while rows of B stream through once (few_range); one column of C is the
+ * transposed one-row product.
+ *
+ * Micro-kernels: AVX-512 14x32 (28 zmm accumulators), AVX2+FMA 6x16 (12 ymm), and a
  * portable 4x16 in plain C. They are compiled with target attributes and chosen with
  * __builtin_cpu_supports, so the library needs no special compiler flags.
  */
