@@ -525,6 +525,8 @@ typedef struct gemm_job {
   /* Task grid: n_jb column blocks of nb, n_ib row ranges of ib rows. */
   int64_t nb, ib, n_jb, n_ib, kc;
   bool direct_b; /* full column panels of a row-major B are read in place, not packed */
+  qc_gemm_pack_b_fn pack_fn; /* a virtual B packs itself (then b is unused) */
+  void *pack_ctx;
   /* Scratch slots: one per concurrent task. */
   int32_t n_slots;
   atomic_flag *busy;
@@ -561,8 +563,9 @@ static void gemm_task(gemm_job *jb, int64_t task, float *bp, float *ap, float *t
   for (int64_t p0 = 0; p0 < jb->k; p0 += jb->kc) {
     int64_t kc = jb->k - p0 < jb->kc ? jb->k - p0 : jb->kc;
     float beta = p0 == 0 ? jb->beta : 1.0f;
-    const float *bsrc = jb->b + p0 * jb->rsb + j0 * jb->csb;
-    if (full < nj) pack_b(nr, nj - full, kc, bsrc + full * jb->csb, jb->rsb, jb->csb, bp);
+    const float *bsrc = jb->b ? jb->b + p0 * jb->rsb + j0 * jb->csb : NULL;
+    if (jb->pack_fn) jb->pack_fn(jb->pack_ctx, p0, kc, j0, nj, nr, bp);
+    else if (full < nj) pack_b(nr, nj - full, kc, bsrc + full * jb->csb, jb->rsb, jb->csb, bp);
     for (int64_t i = 0; i < ni; i += mr) {
       int64_t mi = ni - i < mr ? ni - i : mr;
       kr->pack_a(mr, mi, kc, jb->a + (i0 + i) * jb->rsa + p0 * jb->csa, jb->rsa, jb->csa, ap);
@@ -699,6 +702,55 @@ static void few_range(void *ctx, int64_t begin, int64_t end) {
  * thread: a fork-join of the pool costs a few microseconds. */
 enum { PAR_MIN_FMAS = 1 << 20 };
 
+/* The packed product; false when its scratch memory cannot be had. */
+static bool gemm_blocked(qc_pool *pool, int32_t threads, const gemm_kernel *kr, int64_t m,
+                         int64_t n, int64_t k, float alpha, const float *a, int64_t rsa,
+                         int64_t csa, const float *b, int64_t rsb, int64_t csb,
+                         qc_gemm_pack_b_fn pack_fn, void *pack_ctx, float beta, float *c,
+                         int64_t rsc, int64_t csc) {
+  gemm_job jb;
+  memset(&jb, 0, sizeof jb);
+  jb.kr = kr;
+  jb.m = m, jb.n = n, jb.k = k;
+  jb.alpha = alpha, jb.beta = beta;
+  jb.a = a, jb.b = b, jb.c = c;
+  jb.rsa = rsa, jb.csa = csa, jb.rsb = rsb, jb.csb = csb, jb.rsc = rsc, jb.csc = csc;
+  jb.pack_fn = pack_fn, jb.pack_ctx = pack_ctx;
+  jb.kc = k < KC ? k : KC;
+  int64_t n_pad = (n + kr->nr - 1) / kr->nr * kr->nr;
+  jb.nb = n_pad < NB ? n_pad : NB;
+  jb.n_jb = (n + jb.nb - 1) / jb.nb;
+  /* Rows per task: all of them when the column blocks already keep the threads busy, else
+   * split the rows so that there are about two tasks per thread, in multiples of MR. */
+  jb.ib = m;
+  if (threads > 1 && jb.n_jb < 2 * threads) {
+    int64_t want = (2 * threads + jb.n_jb - 1) / jb.n_jb;
+    int64_t ib = (m + want - 1) / want;
+    ib = (ib + kr->mr - 1) / kr->mr * kr->mr;
+    if (ib < 4 * kr->mr) ib = 4 * kr->mr;
+    if (ib < m) jb.ib = ib;
+  }
+  jb.n_ib = (m + jb.ib - 1) / jb.ib;
+  /* Packing B costs about as much as DIRECT_B_ROWS rows of product use of it: for fewer
+   * rows per task, a row-major B is read where it lies. */
+  jb.direct_b = !pack_fn && csb == 1 && jb.ib <= QC_GEMM_DIRECT_B_ROWS;
+  int64_t tasks = jb.n_jb * jb.n_ib;
+  jb.n_slots = threads < tasks ? threads : (int32_t)tasks;
+  if (jb.n_slots > 64) jb.n_slots = 64;
+  jb.slot_floats = (size_t)(jb.kc * jb.nb + MAX_MR * jb.kc + MAX_MR * MAX_NR);
+  jb.slot_floats = (jb.slot_floats + ALIGN / sizeof(float) - 1) / (ALIGN / sizeof(float)) *
+                   (ALIGN / sizeof(float));
+  size_t bytes = jb.slot_floats * sizeof(float) * (size_t)jb.n_slots;
+  jb.scratch = aligned_alloc(ALIGN, bytes);
+  if (!jb.scratch) return false;
+  atomic_flag busy[64];
+  for (int32_t s = 0; s < jb.n_slots; s++) atomic_flag_clear(&busy[s]);
+  jb.busy = busy;
+  qc_pool_for(pool, tasks, 1, gemm_range, &jb);
+  free(jb.scratch);
+  return true;
+}
+
 void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                  int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta,
                  float *c, int64_t rsc, int64_t csc) {
@@ -726,48 +778,23 @@ void qc_gemm_f32(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha, co
     return;
   }
 
-  gemm_job jb;
-  memset(&jb, 0, sizeof jb);
-  jb.kr = kr;
-  jb.m = m, jb.n = n, jb.k = k;
-  jb.alpha = alpha, jb.beta = beta;
-  jb.a = a, jb.b = b, jb.c = c;
-  jb.rsa = rsa, jb.csa = csa, jb.rsb = rsb, jb.csb = csb, jb.rsc = rsc, jb.csc = csc;
-  jb.kc = k < KC ? k : KC;
-  int64_t n_pad = (n + kr->nr - 1) / kr->nr * kr->nr;
-  jb.nb = n_pad < NB ? n_pad : NB;
-  jb.n_jb = (n + jb.nb - 1) / jb.nb;
-  /* Rows per task: all of them when the column blocks already keep the threads busy, else
-   * split the rows so that there are about two tasks per thread, in multiples of MR. */
-  jb.ib = m;
-  if (threads > 1 && jb.n_jb < 2 * threads) {
-    int64_t want = (2 * threads + jb.n_jb - 1) / jb.n_jb;
-    int64_t ib = (m + want - 1) / want;
-    ib = (ib + kr->mr - 1) / kr->mr * kr->mr;
-    if (ib < 4 * kr->mr) ib = 4 * kr->mr;
-    if (ib < m) jb.ib = ib;
-  }
-  jb.n_ib = (m + jb.ib - 1) / jb.ib;
-  /* Packing B costs about as much as DIRECT_B_ROWS rows of product use of it: for fewer
-   * rows per task, a row-major B is read where it lies. */
-  jb.direct_b = csb == 1 && jb.ib <= QC_GEMM_DIRECT_B_ROWS;
-  int64_t tasks = jb.n_jb * jb.n_ib;
-  jb.n_slots = threads < tasks ? threads : (int32_t)tasks;
-  if (jb.n_slots > 64) jb.n_slots = 64;
-  jb.slot_floats = (size_t)(jb.kc * jb.nb + MAX_MR * jb.kc + MAX_MR * MAX_NR);
-  jb.slot_floats = (jb.slot_floats + ALIGN / sizeof(float) - 1) / (ALIGN / sizeof(float)) *
-                   (ALIGN / sizeof(float));
-  size_t bytes = jb.slot_floats * sizeof(float) * (size_t)jb.n_slots;
-  jb.scratch = aligned_alloc(ALIGN, bytes);
-  atomic_flag busy[64];
-  for (int32_t s = 0; s < jb.n_slots; s++) atomic_flag_clear(&busy[s]);
-  jb.busy = busy;
-  if (!jb.scratch) {
+  if (!gemm_blocked(pool, threads, kr, m, n, k, alpha, a, rsa, csa, b, rsb, csb, NULL, NULL, beta,
+                    c, rsc, csc))
     gemm_naive(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
-    return;
+}
+
+bool qc_gemm_f32_pack_b(qc_pool *pool, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t rsa, int64_t csa, qc_gemm_pack_b_fn pack_b_fn,
+                        void *ctx, float beta, float *c, int64_t rsc, int64_t csc) {
+  if (m <= 0 || n <= 0) return true;
+  if (k <= 0 || alpha == 0.0f) {
+    if (beta != 1.0f) scale_c(m, n, beta, c, rsc, csc);
+    return true;
   }
-  qc_pool_for(pool, tasks, 1, gemm_range, &jb);
-  free(jb.scratch);
+  double fmas = (double)m * (double)n * (double)k;
+  int32_t threads = fmas >= PAR_MIN_FMAS ? qc_pool_size(pool) : 1;
+  return gemm_blocked(threads > 1 ? pool : NULL, threads, kernel(), m, n, k, alpha, a, rsa, csa,
+                      NULL, 0, 0, pack_b_fn, ctx, beta, c, rsc, csc);
 }
 
 void qc_sgemm(qc_pool *pool, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
