@@ -117,6 +117,10 @@ static void large_shape(qc_pool *pool, const char *what) {
   /* Several column blocks, row splits across threads and depth blocks. */
   check_one(pool, 203, 1100, 600, false, false, false, 0, 0.5f, 2.0f, what);
   check_one(pool, 203, 700, 300, true, true, false, 1, 1.0f, 1.0f, what);
+  /* Few-row products big enough to be split across threads: row-major and transposed B. */
+  check_one(pool, 5, 2000, 300, false, false, false, 0, 1.0f, 0.0f, what);
+  check_one(pool, 20, 1500, 200, false, false, false, 2, 0.5f, 1.0f, what);
+  check_one(pool, 7, 1700, 400, false, true, false, 0, 1.0f, 0.0f, what);
 }
 
 START_TEST(edges) { each_kernel_and_pool(edge_shapes); }
