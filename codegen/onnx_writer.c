@@ -613,7 +613,7 @@ static qc_status model_proto(writer *w, const qc_graph *g, Onnx__ModelProto **ou
 
   m->producer_name = (char *)qc_graph_meta(g, QC_ONNX_META_PRODUCER_NAME);
   m->producer_version = (char *)qc_graph_meta(g, QC_ONNX_META_PRODUCER_VERSION);
-  if (!m->producer_name) {
+  if (!m->producer_name && !imported) { /* a graph quarc made: say so */
     m->producer_name = "quarc";
     m->producer_version = (char *)qc_version();
   }

@@ -689,6 +689,22 @@ qc_status qc_model_build(const qc_model_config *c, const qc_weight_source *w,
   }
   if (!s) s = b.err;
   else qc_status_free(b.err);
+  if (!s) {
+    static const char *const prefixes[] = {[QC_ARCH_LLAMA] = "model.layers", [QC_ARCH_GPT2] = "transformer.h",
+                                           [QC_ARCH_OPT] = "model.decoder.layers", [QC_ARCH_BERT] = "encoder.layer"};
+    const char *pfx = prefixes[c->arch];
+    /* GPT-2 and BERT checkpoints may lack their "transformer." / "bert." prefix */
+    char buf[64];
+    if (c->arch == QC_ARCH_GPT2 && qc_graph_find(g, "transformer.h.0.input") < 0) pfx = "h";
+    if (c->arch == QC_ARCH_BERT && qc_graph_find(g, "encoder.layer.0.input") < 0) {
+      snprintf(buf, sizeof buf, "bert.encoder.layer");
+      pfx = buf;
+    }
+    s = qc_graph_set_meta(g, "quarc.layer_prefix", pfx);
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)c->num_layers);
+    if (!s) s = qc_graph_set_meta(g, "quarc.num_layers", num);
+  }
   if (!s) s = qc_graph_infer_types(g);
   if (s) {
     qc_graph_destroy(g);

@@ -33,12 +33,13 @@ typedef struct qc_onnx_extdata {
 
 void qc_onnx_extdata_free(qc_onnx_extdata *x);
 
-/** TensorProto -> qc_tensor. Accepts raw_data (taken over from the message without a copy),
- *  every typed field, and external data (a slice of the mapped file; `x` may be NULL to
- *  refuse external data). `what` names the tensor in messages ("model.onnx: tensor 'w'")
- *  and is used as the whole prefix of error messages. */
+/** TensorProto -> qc_tensor. Accepts raw_data, every typed field, and external data (a
+ *  slice of the mapped file; `x` may be NULL to refuse external data). With `take`, the
+ *  raw_data bytes are taken over from the message instead of copied; the message must then
+ *  not be decoded again (a function body's tensors are decoded once per call: no `take`).
+ *  `what` names the tensor ("initializer 'w'") and prefixes error messages. */
 qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const char *what,
-                                qc_tensor *out);
+                                bool take, qc_tensor *out);
 /** SparseTensorProto -> dense qc_tensor (zeros where no value is given). */
 qc_status qc_onnx_sparse_decode(Onnx__SparseTensorProto *sp, qc_onnx_extdata *x,
                                 const char *what, qc_tensor *out);

@@ -458,7 +458,7 @@ static qc_status convert_attr(importer *im, frame *f, const Onnx__NodeProto *np,
     if (!a->t) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: no tensor", what);
     qc_tensor *t = qc_arena_alloc(ar, sizeof *t);
     if (!t) return QC_OOM();
-    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(a->t, &im->ext, what, t));
+    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(a->t, &im->ext, what, f->fn == NULL, t));
     qa->kind = QC_ATTR_TENSOR;
     qa->u.t = t;
     return QC_OK;
@@ -482,7 +482,7 @@ static qc_status convert_attr(importer *im, frame *f, const Onnx__NodeProto *np,
     qa->kind = QC_ATTR_TENSORS;
     qa->u.tensors = ts;
     for (size_t i = 0; i < a->n_tensors; i++) {
-      qc_status s = qc_onnx_tensor_decode(a->tensors[i], &im->ext, what, &ts[i]);
+      qc_status s = qc_onnx_tensor_decode(a->tensors[i], &im->ext, what, f->fn == NULL, &ts[i]);
       if (s) {
         release_attr_payload(qa);
         return s;
@@ -554,6 +554,8 @@ static qc_status output_names(importer *im, frame *f, Onnx__NodeProto *np, const
     const char *o = S(np->output[i]);
     names[i] = "";
     if (!*o) continue;
+    if (qc_strmap_get(&f->names, o) != -1)
+      return qc_status_new(QC_CODE_INVALID_ARGUMENT, "value '%s' is defined twice", o);
     if (f->fn == f) {
       int32_t j = qc_strmap_get(&f->out_map, o);
       if (j >= 0) {
@@ -830,7 +832,7 @@ static qc_status import_graph_body(importer *im, frame *f, const Onnx__GraphProt
     snprintf(what, sizeof what, "initializer '%s'", nm);
     if (!*nm) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "initializer %zu has no name", i);
     qc_tensor t;
-    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(tp, &im->ext, what, &t));
+    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(tp, &im->ext, what, f->fn == NULL, &t));
     const char *gn;
     qc_vid v;
     qc_status s = def_name(im, f, nm, &gn);

@@ -138,7 +138,7 @@ static qc_status count_error(const char *what, const char *field, size_t got, si
   char d[160];
   dims_str(t, d, sizeof d);
   return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: %s has %zu %s, but dims %s of %s need %zu",
-                       what, field, got, strcmp(field, "raw_data") == 0 ? "bytes" : "values", d,
+                       what, field, got, strcmp(field, "raw_data") == 0 || strcmp(field, "external data") == 0 ? "bytes" : "values", d,
                        qc_dtype_name(t->dtype), need);
 }
 
@@ -318,7 +318,7 @@ static qc_status decode_external(Onnx__TensorProto *tp, qc_onnx_extdata *x, cons
 /* ---- TensorProto ------------------------------------------------------------------------ */
 
 qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const char *what,
-                                qc_tensor *out) {
+                                bool take, qc_tensor *out) {
   memset(out, 0, sizeof *out);
   if (!tp->has_data_type || tp->data_type == 0)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: data_type is not set", what);
@@ -355,8 +355,9 @@ qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const
     if (dt == QC_STRING)
       return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: string tensors cannot use raw_data", what);
     if (tp->raw_data.len != nbytes) return count_error(what, "raw_data", tp->raw_data.len, nbytes, &t);
-    if (nbytes == 0) {
+    if (nbytes == 0 || !take) {
       QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, t.rank, t.dims));
+      if (nbytes) memcpy(qc_tensor_data(out), tp->raw_data.data, nbytes);
       return QC_OK;
     }
     /* Take the bytes protobuf-c allocated (malloc) instead of copying them. */
@@ -396,6 +397,7 @@ qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const
     return count_error(what, field, have, need, &t);
   }
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, t.rank, t.dims));
+  if (need == 0) return QC_OK;
   void *d = qc_tensor_data(out);
   switch (dt) {
   case QC_F32:
@@ -444,8 +446,8 @@ qc_status qc_onnx_sparse_decode(Onnx__SparseTensorProto *sp, qc_onnx_extdata *x,
     return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rank %zu exceeds quarc's limit of %d", what,
                          sp->n_dims, QC_MAX_RANK);
   qc_tensor vals, idx;
-  QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(sp->values, x, what, &vals));
-  qc_status s = qc_onnx_tensor_decode(sp->indices, x, what, &idx);
+  QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(sp->values, x, what, false, &vals));
+  qc_status s = qc_onnx_tensor_decode(sp->indices, x, what, false, &idx);
   if (s) {
     qc_tensor_release(&vals);
     return s;

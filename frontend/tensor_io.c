@@ -40,7 +40,7 @@ static qc_status decode_sequence(Onnx__SequenceProto *sp, const char *what, qc_d
   for (size_t i = 0; i < sp->n_tensor_values; i++) {
     char w[300];
     snprintf(w, sizeof w, "%s: item %zu", what, i);
-    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(sp->tensor_values[i], NULL, w, &out->items[i]));
+    QC_RETURN_IF_ERROR(qc_onnx_tensor_decode(sp->tensor_values[i], NULL, w, true, &out->items[i]));
     out->n_items = (int32_t)i + 1;
     if (i == 0) out->elem = out->items[0].dtype;
     else if (out->items[i].dtype != out->elem)
@@ -60,7 +60,7 @@ static qc_status decode_value(ProtobufCMessage *msg, const char *what, int kind,
   case QC_TYPE_TENSOR: {
     Onnx__TensorProto *tp = (Onnx__TensorProto *)msg;
     nm = tp->name;
-    s = qc_onnx_tensor_decode(tp, NULL, what, &out->tensor);
+    s = qc_onnx_tensor_decode(tp, NULL, what, true, &out->tensor);
     out->elem = out->tensor.dtype;
     break;
   }
@@ -78,7 +78,7 @@ static qc_status decode_value(ProtobufCMessage *msg, const char *what, int kind,
       if (kind != QC_TYPE_OPTIONAL)
         return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                              "%s: holds a tensor where an optional sequence is expected", what);
-      s = qc_onnx_tensor_decode(op->tensor_value, NULL, what, &out->tensor);
+      s = qc_onnx_tensor_decode(op->tensor_value, NULL, what, true, &out->tensor);
       out->elem = out->tensor.dtype;
     } else if (op->sequence_value) {
       if (kind != QC_TYPE_OPTIONAL_SEQUENCE)

@@ -1025,7 +1025,7 @@ static qc_status bpe_piece(const qc_tokenizer *t, const char *s, size_t n, ivec 
     tmp[tl] = 0;
     int32_t id = qc_strmap_get(&t->map, tmp);
     if (id >= 0) {
-      sy[ns++] = (sym){id, ns - 1, -1, st, cl};
+      sy[ns] = (sym){id, -1, -1, st, cl}, ns++;
     } else if (t->byte_fallback) {
       bool all = true;
       for (size_t b = st; b < i; b++) {
@@ -1037,12 +1037,12 @@ static qc_status bpe_piece(const qc_tokenizer *t, const char *s, size_t n, ivec 
         for (size_t b = st; b < i; b++) {
           char bt[8];
           snprintf(bt, sizeof bt, "<0x%02X>", (unsigned char)s[b]);
-          sy[ns++] = (sym){qc_strmap_get(&t->map, bt), ns - 1, -1, b, 1};
+          sy[ns] = (sym){qc_strmap_get(&t->map, bt), -1, -1, b, 1}, ns++;
         }
-      else if (t->unk >= 0) sy[ns++] = (sym){t->unk, ns - 1, -1, st, cl};
+      else if (t->unk >= 0) sy[ns] = (sym){t->unk, -1, -1, st, cl}, ns++;
     } else if (t->unk >= 0) {
       if (t->fuse_unk && ns && sy[ns - 1].id == t->unk) continue;
-      sy[ns++] = (sym){t->unk, ns - 1, -1, st, cl};
+      sy[ns] = (sym){t->unk, -1, -1, st, cl}, ns++;
     }
   }
   for (int32_t i = 0; i < ns; i++) {

@@ -171,12 +171,12 @@ double qc_round(double x, unsigned flags) {
   if (flags & QC_ENC_ROUND_CEIL) return ceil(x);
   if (flags & QC_ENC_ROUND_TRUNC) return trunc(x);
   if (flags & QC_ENC_ROUND_AWAY) return round(x);
-  /* Half to even, independent of the FP environment. */
+  /* Half to even, independent of the FP environment; a zero result keeps x's sign
+   * (numpy's round(-0.5) is -0.0). */
   double r = floor(x);
   double d = x - r;
-  if (d > 0.5) return r + 1.0;
-  if (d < 0.5) return r;
-  return fmod(r, 2.0) == 0.0 ? r : r + 1.0;
+  if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+  return r == 0 ? copysign(0.0, x) : r;
 }
 
 /* ---- float encode/decode -------------------------------------------------------------------- */

@@ -999,9 +999,9 @@ qc_status qc_graph_clone(const qc_graph *src, qc_graph **out) {
       g->nodes[n].n_attr = k + 1;
     }
   }
-  memcpy(g->inputs, src->inputs, sizeof(qc_vid) * (size_t)src->n_inputs);
+  if (src->n_inputs) memcpy(g->inputs, src->inputs, sizeof(qc_vid) * (size_t)src->n_inputs);
   g->n_inputs = src->n_inputs;
-  memcpy(g->outputs, src->outputs, sizeof(qc_vid) * (size_t)src->n_outputs);
+  if (src->n_outputs) memcpy(g->outputs, src->outputs, sizeof(qc_vid) * (size_t)src->n_outputs);
   g->n_outputs = src->n_outputs;
 #undef CHECK
   *out = g;

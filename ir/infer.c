@@ -1,8 +1,7 @@
 /* Shape and type inference: the context API, the driver over a graph, shared shape
  * rules, and the generic rules (none, same, broadcast, compare). Op-specific rules live
  * in infer_ops.c. */
-#include "infer_rules.h"
-#include "internal.h"
+#include "infer_ops.h"
 
 #include <stdio.h>
 
@@ -173,10 +172,10 @@ static qc_status broadcast_all(qc_infer_ctx *c, bool to_bool, bool same_dtype) {
       continue;
     }
     if (!qc_broadcast_dims(r, d, t->rank, t->dims, &r, d)) {
-      char a[128] = "", b[128] = "";
-      for (int32_t k = 0, o = 0; k < r && o < 100; k++) o += snprintf(a + o, sizeof a - (size_t)o, "%s%lld", k ? "," : "", (long long)d[k]);
-      for (int32_t k = 0, o = 0; k < t->rank && o < 100; k++) o += snprintf(b + o, sizeof b - (size_t)o, "%s%lld", k ? "," : "", (long long)t->dims[k]);
-      return qc_infer_error(c, "input %d: shape [%s] does not broadcast with [%s]", i, b, a);
+      char a[160], b[160];
+      return qc_infer_error(c, "input %d: shape %s does not broadcast with %s", i,
+                            qc_inf_dims_str(c->g, t->rank, t->dims, b, sizeof b),
+                            qc_inf_dims_str(c->g, r, d, a, sizeof a));
     }
   }
   const qc_type *t0 = qc_infer_input(c, 0);
@@ -205,7 +204,9 @@ static bool merge_type(qc_type *decl, const qc_type *inf) {
     if (decl->dtype == QC_DT_UNDEFINED) decl->dtype = inf->dtype;
     else if (decl->dtype != inf->dtype) return false;
   }
-  if (inf->kind != decl->kind) {
+  /* An unknown result (kind tensor, nothing else known) says nothing about the kind. */
+  bool informative = inf->kind != QC_TYPE_TENSOR || inf->dtype || inf->rank >= 0;
+  if (informative && inf->kind != decl->kind) {
     if (decl->dtype == QC_DT_UNDEFINED || decl->kind == QC_TYPE_TENSOR) decl->kind = inf->kind;
     else return false;
   }
@@ -243,28 +244,55 @@ static void type_str(const qc_graph *g, const qc_type *t, char *buf, size_t n) {
 }
 
 /* Find a value by name in the scopes enclosing g. */
-static const qc_value *resolve_outer(const qc_graph *g, const char *name) {
+static const qc_value *resolve_outer(const qc_graph *g, const char *name, const qc_graph **owner) {
   for (const qc_graph *p = g->parent; p; p = p->parent) {
     qc_vid v = qc_graph_find(p, name);
-    if (v >= 0 && p->values[v].kind != QC_VALUE_OUTER) return &p->values[v];
+    if (v >= 0 && p->values[v].kind != QC_VALUE_OUTER) {
+      *owner = p;
+      return &p->values[v];
+    }
   }
   return NULL;
 }
 
+/* Give a sub-graph's captures the types of the values they name. Captures declare no
+ * type of their own, so the enclosing value's type (symbols carried by name) replaces
+ * whatever an earlier run left. */
+static void type_captures(qc_graph *sub) {
+  for (qc_vid v = 0; v < sub->n_values; v++) {
+    qc_value *val = &sub->values[v];
+    if (val->kind != QC_VALUE_OUTER) continue;
+    const qc_graph *owner = NULL;
+    const qc_value *o = resolve_outer(sub, val->name, &owner);
+    if (!o || (o->type.dtype == QC_DT_UNDEFINED && o->type.rank < 0)) continue;
+    qc_type t = o->type;
+    for (int32_t i = 0; i < t.rank; i++) {
+      const char *sym = qc_graph_sym_name(owner, t.dims[i]);
+      if (t.dims[i] < 0 && t.dims[i] != QC_DIM_UNKNOWN)
+        t.dims[i] = sym ? qc_graph_sym(sub, sym) : QC_DIM_UNKNOWN;
+    }
+    val->type = t;
+  }
+}
+
 static qc_status infer_subgraphs(qc_graph *g, qc_nid n) {
   qc_node *nd = &g->nodes[n];
+  /* captures first: typing body inputs (a fixed point for loops) infers copies of bodies */
   for (int32_t k = 0; k < nd->n_attr; k++) {
     qc_attr *a = &nd->attr[k];
     int32_t cnt = a->kind == QC_ATTR_GRAPH ? 1 : a->kind == QC_ATTR_GRAPHS ? a->n : 0;
     for (int32_t j = 0; j < cnt; j++) {
       qc_graph *sub = a->kind == QC_ATTR_GRAPH ? a->u.g : a->u.graphs[j];
       sub->parent = g;
-      for (qc_vid v = 0; v < sub->n_values; v++) {
-        qc_value *val = &sub->values[v];
-        if (val->kind != QC_VALUE_OUTER) continue;
-        const qc_value *o = resolve_outer(sub, val->name);
-        if (o && val->type.dtype == QC_DT_UNDEFINED) val->type = o->type;
-      }
+      type_captures(sub);
+    }
+  }
+  qc_inf_prepare_bodies(g, n);
+  for (int32_t k = 0; k < nd->n_attr; k++) {
+    qc_attr *a = &nd->attr[k];
+    int32_t cnt = a->kind == QC_ATTR_GRAPH ? 1 : a->kind == QC_ATTR_GRAPHS ? a->n : 0;
+    for (int32_t j = 0; j < cnt; j++) {
+      qc_graph *sub = a->kind == QC_ATTR_GRAPH ? a->u.g : a->u.graphs[j];
       qc_status s = qc_graph_infer_types(sub);
       if (s) return qc_status_wrap(s, "%s: attribute '%s'", qc_node_desc(g, n), a->name);
     }
@@ -272,7 +300,7 @@ static qc_status infer_subgraphs(qc_graph *g, qc_nid n) {
   return QC_OK;
 }
 
-qc_status qc_graph_infer_types(qc_graph *g) {
+static qc_status infer_nodes(qc_graph *g, qc_infer_store *store) {
   for (qc_nid n = 0; n < g->n_nodes; n++) {
     qc_node *nd = &g->nodes[n];
     if (nd->dead) continue;
@@ -287,6 +315,7 @@ qc_status qc_graph_infer_types(qc_graph *g) {
     c.node = n;
     c.n = nd;
     c.strict = false;
+    c.store = store;
     for (int32_t i = 0; i < nd->n_out; i++) c.out[i] = qc_type_unknown();
     QC_RETURN_IF_ERROR(s->infer(&c));
     for (int32_t i = 0; i < nd->n_out; i++) {
@@ -304,4 +333,12 @@ qc_status qc_graph_infer_types(qc_graph *g) {
     }
   }
   return QC_OK;
+}
+
+qc_status qc_graph_infer_types(qc_graph *g) {
+  /* Without memory for the store, inference still runs, knowing constants only. */
+  qc_infer_store *store = qc_inf_store_create(&g->alloc, g->n_values);
+  qc_status s = infer_nodes(g, store);
+  qc_inf_store_destroy(store);
+  return s;
 }

@@ -118,12 +118,15 @@ void qc_graph_set_parent(qc_graph *sub, qc_graph *parent);
 
 /* ---- inference context ------------------------------------------------------------------- */
 
+struct qc_infer_store;
+
 struct qc_infer_ctx {
   const qc_graph *g;
   qc_nid node;
   const qc_node *n;
   qc_type out[64];     /* results; n_out <= 64 checked by the driver */
   bool strict;         /* verify mode */
+  struct qc_infer_store *store; /* data propagation (infer_ops.h); NULL when verifying */
 };
 
 #endif

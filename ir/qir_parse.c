@@ -600,7 +600,7 @@ static qc_status parse_dense(parser *p, qc_graph *g, const qc_type *ty, size_t n
   if ((s = qc_tensor_alloc(out, NULL, dt, ty->rank, ty->dims))) goto fail;
   void *data = qc_tensor_data(out);
   if (strings) {
-    memcpy(data, v.p, (size_t)v.n * sizeof(char *)); /* the tensor's buffer owns them now */
+    if (v.n) memcpy(data, v.p, (size_t)v.n * sizeof(char *)); /* the tensor owns them now */
     vec_free(&v);
     return QC_OK;
   }
@@ -745,7 +745,7 @@ static qc_status float_attr(parser *p, double *out) {
     errno = 0;
     unsigned long long m = strtoull(q + 6, NULL, 16);
     if (errno == ERANGE || m == 0 || m >> 52)
-      return err_at(p, &p->t, "NaN payload %s must be between 0x1 and 0xfffffffffffff", q + 4);
+      return err_at(p, &p->t, "the payload of %s must be between 0x1 and 0xfffffffffffff", q);
     uint64_t bits = ((uint64_t)(buf[0] == '-') << 63) | ((uint64_t)0x7ff << 52) | m;
     memcpy(out, &bits, sizeof bits);
   } else if (!qir_text_to_double(buf, out)) {
@@ -1259,7 +1259,7 @@ static qc_status parse_capture(parser *p, qc_graph *g) {
 
 static qc_status parse_return(parser *p, qc_graph *g) {
   QC_RETURN_IF_ERROR(next(p));
-  if (is_punct(p, '}')) return QC_OK;
+  if (p->t.kind != T_VALUE && !is_word(p, "_")) return QC_OK; /* no outputs */
   for (;;) {
     qc_vid v;
     QC_RETURN_IF_ERROR(lookup_value(p, g, &v));

@@ -50,6 +50,11 @@ struct qc_interp {
   qc_pool *pool;
   int32_t *last_use; /* main graph: index of the last node using each value (-1 none,
                         INT32_MAX: a graph output) */
+  /* The same for every sub-graph (If/Loop/Scan bodies, at any depth), so that a body frees
+   * its intermediates as it goes, as the main graph does. */
+  int32_t n_subs;
+  const qc_graph **sub_graphs;
+  int32_t **sub_last_use;
 };
 
 /* Private part of a kernel context. */

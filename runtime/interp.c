@@ -159,7 +159,10 @@ qc_status qc_k_run_subgraph(qc_kctx *k, const qc_graph *sub, int32_t n_in, const
                             int32_t n_out, qc_rvalue *out) {
   qc_kctx_full *kf = (qc_kctx_full *)k;
   qc_frame f = {sub, NULL, kf->frame};
-  return run_frame(k->interp, &f, n_in, in, n_out, out, NULL);
+  const int32_t *last_use = NULL; /* a graph that is no attribute of ours keeps everything */
+  for (int32_t i = 0; k->interp && i < k->interp->n_subs; i++)
+    if (k->interp->sub_graphs[i] == sub) last_use = k->interp->sub_last_use[i];
+  return run_frame(k->interp, &f, n_in, in, n_out, out, last_use);
 }
 
 static const qc_rvalue *lookup_outer(const qc_frame *f, const char *name) {
@@ -292,6 +295,60 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
   return s;
 }
 
+/* For each value of g, the index of the last node that uses it (captures by a node's
+ * sub-graphs count as uses by the node); -1 for none, INT32_MAX for graph outputs. */
+static qc_status last_uses(const qc_graph *g, int32_t **out) {
+  qc_uses u;
+  QC_RETURN_IF_ERROR(qc_uses_compute(g, &u));
+  int32_t *last = malloc(sizeof(int32_t) * (size_t)(g->n_values ? g->n_values : 1));
+  if (!last) {
+    qc_uses_free(g, &u);
+    return QC_OOM();
+  }
+  for (qc_vid v = 0; v < g->n_values; v++) {
+    int32_t l = -1;
+    for (int32_t k = u.start[v]; k < u.start[v + 1]; k++) {
+      const qc_use *us = &u.use[k];
+      if (us->node == QC_NONE) {
+        l = INT32_MAX;
+        break;
+      }
+      if (us->node > l) l = us->node;
+    }
+    last[v] = l;
+  }
+  qc_uses_free(g, &u);
+  *out = last;
+  return QC_OK;
+}
+
+/* Last uses of every sub-graph of g's nodes, recursively. */
+static qc_status collect_subs(qc_interp *it, const qc_graph *g) {
+  for (qc_nid n = 0; n < g->n_nodes; n++) {
+    const qc_node *nd = &g->nodes[n];
+    if (nd->dead) continue;
+    for (int32_t a = 0; a < nd->n_attr; a++) {
+      const qc_attr *at = &nd->attr[a];
+      int32_t cnt = at->kind == QC_ATTR_GRAPH ? 1 : at->kind == QC_ATTR_GRAPHS ? at->n : 0;
+      for (int32_t j = 0; j < cnt; j++) {
+        const qc_graph *sub = at->kind == QC_ATTR_GRAPH ? at->u.g : at->u.graphs[j];
+        int32_t i = it->n_subs;
+        const qc_graph **gs = realloc(it->sub_graphs, sizeof *gs * (size_t)(i + 1));
+        if (!gs) return QC_OOM();
+        it->sub_graphs = gs;
+        int32_t **lu = realloc(it->sub_last_use, sizeof *lu * (size_t)(i + 1));
+        if (!lu) return QC_OOM();
+        it->sub_last_use = lu;
+        QC_RETURN_IF_ERROR(last_uses(sub, &it->sub_last_use[i]));
+        it->sub_graphs[i] = sub;
+        it->n_subs = i + 1;
+        QC_RETURN_IF_ERROR(collect_subs(it, sub));
+      }
+    }
+  }
+  return QC_OK;
+}
+
 qc_status qc_interp_create(const qc_graph *g, const qc_interp_options *opts, qc_interp **out) {
   *out = NULL;
   QC_RETURN_IF_ERROR(check_kernels(g));
@@ -305,32 +362,12 @@ qc_status qc_interp_create(const qc_graph *g, const qc_interp_options *opts, qc_
     free(it);
     return s;
   }
-  /* Last use of each value in the main graph (captures count as uses by the node). */
-  qc_uses u;
-  s = qc_uses_compute(g, &u);
+  s = last_uses(g, &it->last_use);
+  if (!s) s = collect_subs(it, g);
   if (s) {
     qc_interp_destroy(it);
     return s;
   }
-  it->last_use = malloc(sizeof(int32_t) * (size_t)(g->n_values ? g->n_values : 1));
-  if (!it->last_use) {
-    qc_uses_free(g, &u);
-    qc_interp_destroy(it);
-    return QC_OOM();
-  }
-  for (qc_vid v = 0; v < g->n_values; v++) {
-    int32_t last = -1;
-    for (int32_t k = u.start[v]; k < u.start[v + 1]; k++) {
-      const qc_use *us = &u.use[k];
-      if (us->node == QC_NONE) {
-        last = INT32_MAX;
-        break;
-      }
-      if (us->node > last) last = us->node;
-    }
-    it->last_use[v] = last;
-  }
-  qc_uses_free(g, &u);
   *out = it;
   return QC_OK;
 }
@@ -339,6 +376,9 @@ void qc_interp_destroy(qc_interp *it) {
   if (!it) return;
   qc_pool_destroy(it->pool);
   free(it->last_use);
+  for (int32_t i = 0; i < it->n_subs; i++) free(it->sub_last_use[i]);
+  free(it->sub_last_use);
+  free(it->sub_graphs);
   free(it);
 }
 

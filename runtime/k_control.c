@@ -64,7 +64,8 @@ static qc_status join_tensors(const qc_kctx *k, const qc_tensor *items, int32_t 
   const qc_tensor *t0 = &items[0];
   int32_t r = t0->rank + (new_axis ? 1 : 0), a;
   if (r > QC_MAX_RANK) return qc_k_error(k, "joined rank exceeds quarc's limit");
-  if (!qc_norm_axis(axis, r, &a)) return qc_k_error(k, "axis %lld is out of range", (long long)axis);
+  if (!qc_norm_axis(axis, r, &a))
+    return qc_k_error(k, "axis %lld is out of range", (long long)axis);
   int64_t od[QC_MAX_RANK];
   for (int32_t d = 0, j = 0; d < r; d++) od[d] = new_axis && d == a ? n : t0->dims[j++];
   if (!new_axis) od[a] = 0;
@@ -81,12 +82,13 @@ static qc_status join_tensors(const qc_kctx *k, const qc_tensor *items, int32_t 
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, t0->dtype));
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, k->alloc, t0->dtype, r, od));
-  int64_t outer = qc_dims_prod(od, 0, a), inner = qc_dims_prod(od, a + 1, r);
+  int64_t outer = qc_shape_numel(a, od), inner = qc_shape_numel(r - (a + 1), od + (a + 1));
   int64_t row = od[a] * inner, off = 0;
   for (int32_t j = 0; j < n; j++) {
     const qc_tensor *t = &items[reverse ? n - 1 - j : j];
     int64_t blk = (new_axis ? 1 : t->dims[a]) * inner;
-    if (!qc_move_blocks(&mv, qc_tensor_data(out), off, row, qc_tensor_data(t), 0, blk, blk, outer)) {
+    if (!qc_move_blocks(&mv, qc_tensor_data(out), off, row, qc_tensor_data(t), 0, blk, blk,
+                        outer)) {
       qc_tensor_release(out);
       return QC_OOM();
     }
@@ -108,7 +110,8 @@ static qc_status take_along(const qc_kctx *k, const qc_tensor *x, int32_t axis, 
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, k->alloc, x->dtype, r, od));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   if (!qc_move_blocks(&mv, qc_tensor_data(out), 0, len * inner, qc_tensor_data(x), i * inner,
                       x->dims[axis] * inner, len * inner, outer)) {
     qc_tensor_release(out);
@@ -132,7 +135,7 @@ static qc_status empty_scan_output(const qc_kctx *k, const qc_graph *body, int32
   return qc_tensor_alloc(t, k->alloc, dt, r, od);
 }
 
-/* ---- If ---------------------------------------------------------------------------------------- */
+/* ---- If -------------------------------------------------------------------------------------- */
 
 static qc_status k_if(qc_kctx *k) {
   bool cond;
@@ -150,7 +153,7 @@ static qc_status k_if(qc_kctx *k) {
   return s;
 }
 
-/* ---- Loop -------------------------------------------------------------------------------------- */
+/* ---- Loop ------------------------------------------------------------------------------------ */
 
 /* Growing per-output lists of scan-output tensors. */
 typedef struct scan_acc {
@@ -190,7 +193,8 @@ static qc_status k_loop(qc_kctx *k) {
   const qc_graph *body = graph_attr(k, "body");
   if (!body) return qc_k_error(k, "body is missing");
   int32_t N = k->n_in - 2, K = k->n_out - N;
-  if (N < 0 || K < 0 || qc_graph_num_inputs(body) != N + 2 || qc_graph_num_outputs(body) != 1 + N + K)
+  if (N < 0 || K < 0 || qc_graph_num_inputs(body) != N + 2 ||
+      qc_graph_num_outputs(body) != 1 + N + K)
     return qc_k_error(k, "body takes %d inputs and gives %d outputs; the node needs %d and %d",
                       qc_graph_num_inputs(body), qc_graph_num_outputs(body), N + 2, 1 + N + K);
   const qc_tensor *mt = qc_k_in(k, 0);
@@ -240,8 +244,10 @@ static qc_status k_loop(qc_kctx *k) {
   for (int32_t i = 0; i < N && !s; i++) out_take(k, i, &in[2 + i]);
   for (int32_t i = 0; i < K && !s; i++) {
     qc_tensor t;
-    if (acc.n) s = join_tensors(k, acc.items + i * acc.cap, (int32_t)acc.n, 0, true, false, &t);
-    else s = empty_scan_output(k, body, 1 + N + i, &t);
+    if (acc.n)
+      s = join_tensors(k, acc.items + i * acc.cap, (int32_t)acc.n, 0, true, false, &t);
+    else
+      s = empty_scan_output(k, body, 1 + N + i, &t);
     if (!s) out_take_tensor(k, N + i, &t);
   }
   acc_free(&acc);
@@ -251,25 +257,15 @@ static qc_status k_loop(qc_kctx *k) {
   return s;
 }
 
-/* ---- Scan -------------------------------------------------------------------------------------- */
-
-/* Read an ints attribute of length n into out (default 0). */
-static qc_status ints_attr(const qc_kctx *k, const char *name, int32_t n, int64_t *out) {
-  const qc_attr *a = qc_k_attr(k, name);
-  for (int32_t i = 0; i < n; i++) out[i] = 0;
-  if (!a || a->kind != QC_ATTR_INTS) return QC_OK;
-  if (a->n != n) return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, a->n, n);
-  for (int32_t i = 0; i < n; i++) out[i] = a->u.ints[i];
-  return QC_OK;
-}
+/* ---- Scan ------------------------------------------------------------------------------------ */
 
 /* The Scan loop for one sequence: states (N rvalues, updated in place), scan inputs (M
  * tensors) with their axes and directions, L iterations. Scan outputs are stacked along
  * out_axis[i] (reversed where out_rev[i]) into outs[i]. */
-static qc_status scan_run(qc_kctx *k, const qc_graph *body, int32_t N, qc_rvalue *states,
-                          int32_t M, const qc_tensor *const *xs, const int64_t *in_axis,
-                          const int64_t *in_rev, int64_t L, int32_t K, const int64_t *out_axis,
-                          const int64_t *out_rev, qc_tensor *outs) {
+static qc_status scan_run(qc_kctx *k, const qc_graph *body, int32_t N, qc_rvalue *states, int32_t M,
+                          const qc_tensor *const *xs, const int64_t *in_axis, const int64_t *in_rev,
+                          int64_t L, int32_t K, const int64_t *out_axis, const int64_t *out_rev,
+                          qc_tensor *outs) {
   if (qc_graph_num_inputs(body) != N + M || qc_graph_num_outputs(body) != N + K)
     return qc_k_error(k, "body takes %d inputs and gives %d outputs; expected %d and %d",
                       qc_graph_num_inputs(body), qc_graph_num_outputs(body), N + M, N + K);
@@ -314,144 +310,160 @@ static qc_status scan_run(qc_kctx *k, const qc_graph *body, int32_t N, qc_rvalue
   return s;
 }
 
-static qc_status k_scan(qc_kctx *k) {
-  const qc_graph *body = graph_attr(k, "body");
-  if (!body) return qc_k_error(k, "body is missing");
-  int64_t ver = qc_k_opset(k);
-  int32_t M = (int32_t)qc_k_int(k, "num_scan_inputs", 0);
-  bool v8 = ver < 9; /* Scan-8: sequence_lens first, batch axis 0 on everything */
-  int32_t first = v8 ? 1 : 0, N = k->n_in - first - M, K = k->n_out - N;
-  if (M < 1 || N < 0 || K < 0) return qc_k_error(k, "inconsistent num_scan_inputs %d", M);
-  int64_t *buf = calloc((size_t)(4 * (M + K) + 1), sizeof *buf);
-  qc_tensor *outs = calloc((size_t)(K + 1), sizeof *outs);
-  qc_rvalue *states = calloc((size_t)(N + 1), sizeof *states);
-  const qc_tensor **xs = calloc((size_t)M, sizeof *xs);
-  if (!buf || !outs || !states || !xs) {
-    free(buf), free(outs), free(states), free(xs);
-    return QC_OOM();
+/* Scan-9+: states, then scan inputs with per-input axes and directions. */
+static qc_status scan_v9(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                         const qc_tensor *const *xs, int64_t *ax) {
+  int64_t *in_axis = ax, *in_rev = ax + M, *out_axis = ax + 2 * M, *out_rev = ax + 2 * M + K;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_input_axes", M, 0, in_axis));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_input_directions", M, 0, in_rev));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_output_axes", K, 0, out_axis));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "scan_output_directions", K, 0, out_rev));
+  int64_t L = -1;
+  for (int32_t j = 0; j < M; j++) {
+    int32_t a;
+    QC_RETURN_IF_ERROR(qc_k_axis(k, in_axis[j], xs[j]->rank, &a));
+    in_axis[j] = a;
+    if (L >= 0 && xs[j]->dims[a] != L) return qc_k_error(k, "scan inputs differ in length");
+    L = xs[j]->dims[a];
   }
-  int64_t *in_axis = buf, *in_rev = buf + M, *out_axis = buf + 2 * M, *out_rev = buf + 2 * M + K;
-  qc_status s = QC_OK;
-  for (int32_t j = 0; j < M && !s; j++) {
-    xs[j] = qc_k_in(k, first + N + j);
-    if (!xs[j]) s = qc_k_error(k, "scan input %d is missing", j);
+  qc_rvalue *states = calloc((size_t)N + 1, sizeof *states);
+  qc_tensor *outs = calloc((size_t)K + 1, sizeof *outs);
+  qc_status s = states && outs ? QC_OK : QC_OOM();
+  for (int32_t i = 0; i < N && !s; i++) {
+    const qc_rvalue *v = qc_k_in_value(k, i);
+    if (v) s = qc_rvalue_copy(&states[i], v);
   }
-  if (!s && !v8) {
-    s = ints_attr(k, "scan_input_axes", M, in_axis);
-    if (!s) s = ints_attr(k, "scan_input_directions", M, in_rev);
-    if (!s) s = ints_attr(k, "scan_output_axes", K, out_axis);
-    if (!s) s = ints_attr(k, "scan_output_directions", K, out_rev);
-    int64_t L = -1;
-    for (int32_t j = 0; j < M && !s; j++) {
-      int32_t a;
-      if (!qc_norm_axis(in_axis[j], xs[j]->rank, &a)) {
-        s = qc_k_error(k, "scan input %d: axis out of range", j);
-        break;
-      }
-      in_axis[j] = a;
-      if (L >= 0 && xs[j]->dims[a] != L) s = qc_k_error(k, "scan inputs differ in length");
-      L = xs[j]->dims[a];
-    }
-    for (int32_t i = 0; i < N && !s; i++) {
-      const qc_rvalue *v = qc_k_in_value(k, i);
-      if (v) s = qc_rvalue_copy(&states[i], v);
-    }
-    if (!s) s = scan_run(k, body, N, states, M, xs, in_axis, in_rev, L, K, out_axis, out_rev, outs);
-  } else if (!s) {
-    /* Per batch entry: slice states and inputs, run, and stack along the batch axis. */
-    s = ints_attr(k, "directions", M, in_rev);
-    const qc_tensor *lens = qc_k_in(k, 0);
-    int64_t B = xs[0]->rank >= 2 ? xs[0]->dims[0] : -1, maxL = B >= 0 ? xs[0]->dims[1] : 0;
-    if (!s && B < 0) s = qc_k_error(k, "Scan-8 inputs need a batch and a sequence axis");
-    for (int32_t j = 0; j < M && !s; j++) {
-      in_axis[j] = 0;
-      if (xs[j]->rank < 2 || xs[j]->dims[0] != B || xs[j]->dims[1] != maxL)
-        s = qc_k_error(k, "scan input %d: expected [batch, sequence, ...]", j);
-    }
-    if (!s && lens && qc_tensor_numel(lens) != B) s = qc_k_error(k, "sequence_lens must have one entry per batch");
-    qc_tensor *st_items = calloc((size_t)(N * B + 1), sizeof *st_items);
-    qc_tensor *so_items = calloc((size_t)(K * B + 1), sizeof *so_items);
-    if (!st_items || !so_items) s = QC_OOM();
-    for (int64_t b = 0; b < B && !s; b++) {
-      int64_t L = lens ? qc_elem_i64(lens->dtype, qc_tensor_data(lens), (size_t)b) : maxL;
-      if (L < 0 || L > maxL) {
-        s = qc_k_error(k, "sequence_lens[%lld] is out of range", (long long)b);
-        break;
-      }
-      qc_tensor xb[64], ob[64];
-      memset(xb, 0, sizeof xb);
-      memset(ob, 0, sizeof ob);
-      if (M > 64) {
-        s = qc_k_error(k, "Scan-8 with more than 64 scan inputs");
-        break;
-      }
-      const qc_tensor *xbp[64];
-      for (int32_t j = 0; j < M && !s; j++) {
-        s = take_along(k, xs[j], 0, b, 1, false, &xb[j]);
-        xbp[j] = &xb[j];
-      }
-      for (int32_t i = 0; i < N && !s; i++) {
-        const qc_tensor *st = qc_k_in(k, first + i);
-        qc_tensor sb;
-        if (!st) s = qc_k_error(k, "state %d is missing or not a tensor", i);
-        else s = take_along(k, st, 0, b, 1, false, &sb);
-        if (!s) {
-          qc_rvalue_release(&states[i]);
-          states[i] = qc_rvalue_tensor(&sb);
-          qc_tensor_release(&sb);
-        }
-      }
-      if (!s && K > 64) s = qc_k_error(k, "Scan-8 with more than 64 scan outputs");
-      if (!s) s = scan_run(k, body, N, states, M, xbp, in_axis, in_rev, L, K, out_axis, out_rev, ob);
-      for (int32_t j = 0; j < M; j++) qc_tensor_release(&xb[j]);
-      for (int32_t i = 0; i < N && !s; i++) {
-        if (states[i].kind != QC_RV_TENSOR) s = qc_k_error(k, "state %d is not a tensor", i);
-        else qc_tensor_copy_ref(&st_items[i * B + b], &states[i].t);
-      }
-      for (int32_t i = 0; i < K && !s; i++) {
-        /* Pad a short sequence with zeros up to the longest. */
-        if (ob[i].rank >= 1 && ob[i].dims[0] < maxL) {
-          int64_t od[QC_MAX_RANK];
-          memcpy(od, ob[i].dims, sizeof od);
-          od[0] = maxL;
-          qc_tensor full;
-          qc_mover mv;
-          s = qc_mover_init(k, &mv, ob[i].dtype);
-          if (!s) s = qc_tensor_alloc(&full, k->alloc, ob[i].dtype, ob[i].rank, od);
-          if (!s && !qc_move(&mv, qc_tensor_data(&full), 0, qc_tensor_data(&ob[i]), 0, qc_tensor_numel(&ob[i])))
-            s = QC_OOM();
-          qc_tensor_release(&ob[i]);
-          if (!s) ob[i] = full;
-        }
-        if (!s) so_items[i * B + b] = ob[i], memset(&ob[i], 0, sizeof ob[i]);
-      }
-      for (int32_t i = 0; i < K && i < 64; i++) qc_tensor_release(&ob[i]);
-    }
-    for (int32_t i = 0; i < N && !s; i++) {
-      qc_tensor t;
-      s = join_tensors(k, st_items + i * B, (int32_t)B, 0, true, false, &t);
-      if (!s) out_take_tensor(k, i, &t);
-    }
-    for (int32_t i = 0; i < K && !s; i++) {
-      qc_tensor t;
-      s = join_tensors(k, so_items + i * B, (int32_t)B, 0, true, false, &t);
-      if (!s) outs[i] = t;
-    }
-    for (int64_t i = 0; st_items && i < N * B; i++) qc_tensor_release(&st_items[i]);
-    for (int64_t i = 0; so_items && i < K * B; i++) qc_tensor_release(&so_items[i]);
-    free(st_items);
-    free(so_items);
-    release_all(states, N);
-  }
-  for (int32_t i = 0; i < N && !s && !v8; i++) out_take(k, i, &states[i]);
+  if (!s) s = scan_run(k, body, N, states, M, xs, in_axis, in_rev, L, K, out_axis, out_rev, outs);
+  for (int32_t i = 0; i < N && !s; i++) out_take(k, i, &states[i]);
   for (int32_t i = 0; i < K && !s; i++) out_take_tensor(k, N + i, &outs[i]);
-  for (int32_t i = 0; i < K; i++) qc_tensor_release(&outs[i]);
-  release_all(states, N);
-  free(buf), free(outs), free(states), free(xs);
+  if (states) release_all(states, N);
+  for (int32_t i = 0; outs && i < K; i++) qc_tensor_release(&outs[i]);
+  free(states);
+  free(outs);
   return s;
 }
 
-/* ---- sequences --------------------------------------------------------------------------------- */
+/* One batch entry b of Scan-8: slices of the states and inputs, L steps; scan outputs are
+ * zero-padded to maxL steps. Fills st[i] (N states) and so[i] (K outputs). */
+static qc_status scan_v8_batch(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                               const qc_tensor *const *xs, const int64_t *ax, int64_t b, int64_t L,
+                               int64_t maxL, qc_tensor *st, qc_tensor *so) {
+  const int64_t *in_axis = ax, *in_rev = ax + M, *out_axis = ax + 2 * M, *out_rev = ax + 2 * M + K;
+  qc_tensor *xb = calloc((size_t)M + 1, sizeof *xb);
+  const qc_tensor **xbp = calloc((size_t)M + 1, sizeof *xbp);
+  qc_rvalue *states = calloc((size_t)N + 1, sizeof *states);
+  qc_status s = xb && xbp && states ? QC_OK : QC_OOM();
+  for (int32_t j = 0; j < M && !s; j++) {
+    s = take_along(k, xs[j], 0, b, 1, false, &xb[j]);
+    xbp[j] = &xb[j];
+  }
+  for (int32_t i = 0; i < N && !s; i++) {
+    const qc_tensor *t = qc_k_in(k, 1 + i);
+    qc_tensor sb;
+    s = t ? take_along(k, t, 0, b, 1, false, &sb) : qc_k_error(k, "state %d is not a tensor", i);
+    if (!s) {
+      states[i] = qc_rvalue_tensor(&sb);
+      qc_tensor_release(&sb);
+    }
+  }
+  if (!s) s = scan_run(k, body, N, states, M, xbp, in_axis, in_rev, L, K, out_axis, out_rev, so);
+  for (int32_t i = 0; i < N && !s; i++) {
+    if (states[i].kind != QC_RV_TENSOR)
+      s = qc_k_error(k, "state %d is not a tensor", i);
+    else
+      qc_tensor_copy_ref(&st[i], &states[i].t);
+  }
+  for (int32_t i = 0; i < K && !s; i++) {
+    if (so[i].rank < 1 || so[i].dims[0] >= maxL) continue;
+    /* A shorter sequence: pad with zeros up to the longest. */
+    int64_t od[QC_MAX_RANK];
+    memcpy(od, so[i].dims, sizeof od);
+    od[0] = maxL;
+    qc_tensor full;
+    qc_mover mv;
+    s = qc_mover_init(k, &mv, so[i].dtype);
+    if (!s) s = qc_tensor_alloc(&full, k->alloc, so[i].dtype, so[i].rank, od);
+    if (!s &&
+        !qc_move(&mv, qc_tensor_data(&full), 0, qc_tensor_data(&so[i]), 0, qc_tensor_numel(&so[i])))
+      s = QC_OOM();
+    if (!s) {
+      qc_tensor_release(&so[i]);
+      so[i] = full;
+    }
+  }
+  for (int32_t j = 0; xb && j < M; j++) qc_tensor_release(&xb[j]);
+  if (states) release_all(states, N);
+  free(xb);
+  free(xbp);
+  free(states);
+  return s;
+}
+
+/* Scan-8: (sequence_lens?, states..., scan inputs...), everything batched along axis 0 and
+ * scanned along axis 1; "directions" reverses inputs. Each batch entry runs on its own. */
+static qc_status scan_v8(qc_kctx *k, const qc_graph *body, int32_t N, int32_t M, int32_t K,
+                         const qc_tensor *const *xs, int64_t *ax) {
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "directions", M, 0, ax + M));
+  const qc_tensor *lens = qc_k_in(k, 0);
+  if (xs[0]->rank < 2) return qc_k_error(k, "Scan-8 inputs need a batch and a sequence axis");
+  int64_t B = xs[0]->dims[0], maxL = xs[0]->dims[1];
+  for (int32_t j = 0; j < M; j++)
+    if (xs[j]->rank < 2 || xs[j]->dims[0] != B || xs[j]->dims[1] != maxL)
+      return qc_k_error(k, "scan input %d: expected [batch %lld, sequence %lld, ...]", j,
+                        (long long)B, (long long)maxL);
+  if (lens && qc_tensor_numel(lens) != B)
+    return qc_k_error(k, "sequence_lens must have one entry per batch");
+  if (B < 1 || B > INT32_MAX) return qc_k_error(k, "Scan-8 needs a batch of at least one");
+  qc_tensor *st = calloc((size_t)(N * B + 1), sizeof *st); /* [state][batch] */
+  qc_tensor *so = calloc((size_t)(K * B + 1), sizeof *so); /* [output][batch] */
+  qc_tensor *tmp = calloc((size_t)(N + K + 1), sizeof *tmp);
+  qc_status s = st && so && tmp ? QC_OK : QC_OOM();
+  for (int64_t b = 0; b < B && !s; b++) {
+    int64_t L = lens ? qc_elem_i64(lens->dtype, qc_tensor_data(lens), (size_t)b) : maxL;
+    if (L < 0 || L > maxL) {
+      s = qc_k_error(k, "sequence_lens[%lld] = %lld is out of range", (long long)b, (long long)L);
+      break;
+    }
+    memset(tmp, 0, sizeof *tmp * (size_t)(N + K));
+    s = scan_v8_batch(k, body, N, M, K, xs, ax, b, L, maxL, tmp, tmp + N);
+    for (int32_t i = 0; i < N; i++) st[i * B + b] = tmp[i];
+    for (int32_t i = 0; i < K; i++) so[i * B + b] = tmp[N + i];
+  }
+  for (int32_t i = 0; i < N + K && !s; i++) {
+    qc_tensor t;
+    const qc_tensor *items = i < N ? st + i * B : so + (i - N) * B;
+    s = join_tensors(k, items, (int32_t)B, 0, true, false, &t);
+    if (!s) out_take_tensor(k, i, &t);
+  }
+  for (int64_t i = 0; st && i < N * B; i++) qc_tensor_release(&st[i]);
+  for (int64_t i = 0; so && i < K * B; i++) qc_tensor_release(&so[i]);
+  free(st);
+  free(so);
+  free(tmp);
+  return s;
+}
+
+static qc_status k_scan(qc_kctx *k) {
+  const qc_graph *body = graph_attr(k, "body");
+  if (!body) return qc_k_error(k, "body is missing");
+  bool v8 = qc_k_opset(k) < 9; /* Scan-8: sequence_lens first, batch axis 0 on everything */
+  int32_t M = (int32_t)qc_k_int(k, "num_scan_inputs", 0);
+  int32_t first = v8 ? 1 : 0, N = k->n_in - first - M, K = k->n_out - N;
+  if (M < 1 || N < 0 || K < 0) return qc_k_error(k, "inconsistent num_scan_inputs %d", M);
+  const qc_tensor **xs = calloc((size_t)M, sizeof *xs);
+  int64_t *ax = calloc((size_t)(2 * (M + K) + 1), sizeof *ax); /* in axes, dirs; out axes, dirs */
+  qc_status s = xs && ax ? QC_OK : QC_OOM();
+  for (int32_t j = 0; j < M && !s; j++) {
+    xs[j] = qc_k_in(k, first + N + j);
+    if (!xs[j]) s = qc_k_error(k, "scan input %d is missing or not a tensor", j);
+  }
+  if (!s) s = v8 ? scan_v8(k, body, N, M, K, xs, ax) : scan_v9(k, body, N, M, K, xs, ax);
+  free(xs);
+  free(ax);
+  return s;
+}
+
+/* ---- sequences ------------------------------------------------------------------------------- */
 
 static qc_status need_seq(const qc_kctx *k, int32_t i, const qc_rvalue **out) {
   *out = qc_k_in_value(k, i);
@@ -479,8 +491,8 @@ static qc_status out_sequence(qc_kctx *k, int32_t i, qc_dtype elem, const qc_ten
 }
 
 static qc_status k_sequence_empty(qc_kctx *k) {
-  int64_t code = qc_k_int(k, "dtype", 1);
-  qc_dtype dt = qc_dtype_from_onnx((int)code);
+  int64_t code = qc_k_int(k, "dtype", 0);
+  qc_dtype dt = code ? qc_dtype_from_onnx((int)code) : QC_F32; /* default: float */
   if (dt == QC_DT_UNDEFINED) return qc_k_error(k, "unknown dtype %lld", (long long)code);
   return out_sequence(k, 0, dt, NULL, 0);
 }
@@ -491,9 +503,12 @@ static qc_status k_sequence_construct(qc_kctx *k) {
   qc_status s = QC_OK;
   for (int32_t i = 0; i < k->n_in && !s; i++) {
     const qc_tensor *t = qc_k_in(k, i);
-    if (!t) s = qc_k_error(k, "input %d is not a tensor", i);
-    else if (i && t->dtype != items[0].dtype) s = qc_k_error(k, "input %d: dtype differs", i);
-    else items[i] = *t;
+    if (!t)
+      s = qc_k_error(k, "input %d is not a tensor", i);
+    else if (i && t->dtype != items[0].dtype)
+      s = qc_k_error(k, "input %d: dtype differs", i);
+    else
+      items[i] = *t;
   }
   if (!s) s = out_sequence(k, 0, k->n_in ? items[0].dtype : QC_F32, items, k->n_in);
   free(items);
@@ -526,7 +541,9 @@ static qc_status k_sequence_insert(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_seq(k, 0, &sq));
   const qc_tensor *t = qc_k_in(k, 1);
   if (!t) return qc_k_error(k, "input 1 must be a tensor");
-  if (sq->n_items && t->dtype != sq->items[0].dtype) return qc_k_error(k, "tensor dtype differs from the sequence's");
+  if ((sq->n_items && t->dtype != sq->items[0].dtype) ||
+      (sq->elem != QC_DT_UNDEFINED && t->dtype != sq->elem))
+    return qc_k_error(k, "tensor dtype differs from the sequence's");
   int32_t n = sq->n_items, p;
   QC_RETURN_IF_ERROR(seq_pos(k, qc_k_in(k, 2), n, true, n, &p));
   qc_tensor *items = malloc(sizeof(qc_tensor) * (size_t)(n + 1));
@@ -601,7 +618,8 @@ static qc_status k_split_to_sequence(qc_kctx *k) {
       if (len[i] < 0) s = qc_k_error(k, "split has a negative length");
       sum += len[i];
     }
-    if (!s && sum != dim) s = qc_k_error(k, "split sums to %lld, axis has %lld", (long long)sum, (long long)dim);
+    if (!s && sum != dim)
+      s = qc_k_error(k, "split sums to %lld, axis has %lld", (long long)sum, (long long)dim);
   }
   if (!s && n > INT32_MAX) s = qc_k_error(k, "too many pieces");
   qc_tensor *items = s ? NULL : calloc((size_t)(n ? n : 1), sizeof *items);
@@ -655,8 +673,10 @@ static qc_status k_sequence_map(qc_kctx *k) {
     }
     s = qc_k_run_subgraph(k, body, nin, in, nout, out);
     for (int32_t j = 0; j < nout && !s; j++) {
-      if (out[j].kind != QC_RV_TENSOR) s = qc_k_error(k, "body output %d is not a tensor", j);
-      else qc_tensor_copy_ref(&items[j * n + i], &out[j].t);
+      if (out[j].kind != QC_RV_TENSOR)
+        s = qc_k_error(k, "body output %d is not a tensor", j);
+      else
+        qc_tensor_copy_ref(&items[j * n + i], &out[j].t);
     }
     release_all(out, nout);
   }
@@ -671,7 +691,7 @@ static qc_status k_sequence_map(qc_kctx *k) {
   return s;
 }
 
-/* ---- optionals --------------------------------------------------------------------------------- */
+/* ---- optionals ------------------------------------------------------------------------------- */
 
 static qc_status k_optional(qc_kctx *k) {
   const qc_rvalue *v = qc_k_in_value(k, 0);
@@ -681,9 +701,12 @@ static qc_status k_optional(qc_kctx *k) {
   } else {
     memset(&o, 0, sizeof o);
     const qc_attr *a = qc_k_attr(k, "type");
-    if (a && a->kind == QC_ATTR_TYPE && a->u.type) o.elem = a->u.type->dtype;
-    else if (!v) return qc_k_error(k, "an empty Optional needs the 'type' attribute");
-    else o.elem = v->elem;
+    if (a && a->kind == QC_ATTR_TYPE && a->u.type)
+      o.elem = a->u.type->dtype;
+    else if (!v)
+      return qc_k_error(k, "an empty Optional needs the 'type' attribute");
+    else
+      o.elem = v->elem;
   }
   o.optional = 1;
   out_take(k, 0, &o);

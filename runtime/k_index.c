@@ -30,7 +30,7 @@ static qc_status bad_index(const qc_kctx *k, const qc_tensor *t, int64_t i, int6
                     (long long)qc_elem_i64(t->dtype, qc_tensor_data(t), (size_t)i), (long long)dim);
 }
 
-/* ---- gathers ---------------------------------------------------------------------------------- */
+/* ---- gathers --------------------------------------------------------------------------------- */
 
 static qc_status k_gather(qc_kctx *k) {
   const qc_tensor *x, *ind;
@@ -51,7 +51,8 @@ static qc_status k_gather(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, r, od, &y));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t dim = x->dims[axis], ni = qc_tensor_numel(ind);
   for (int64_t i = 0; i < ni; i++) {
     int64_t v;
@@ -77,7 +78,7 @@ static qc_status k_gather_elements(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, ind->rank, ind->dims, &y));
   int64_t st[QC_MAX_RANK], n = qc_tensor_numel(ind);
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   for (int64_t i = 0; i < n; i++) {
     int64_t rem = i, off = 0;
     for (int32_t d = ind->rank - 1; d >= 0; d--) {
@@ -99,9 +100,9 @@ static qc_status k_gather_elements(qc_kctx *k) {
  * dims. Slice t of the index tuples starts at element *off of data. */
 typedef struct nd_addr {
   int32_t b, m;
-  int64_t tuples;  /* number of index tuples */
+  int64_t tuples;    /* number of index tuples */
   int64_t per_batch; /* tuples per batch entry */
-  int64_t block;   /* elements per selected slice: prod(data.dims[b+m:]) */
+  int64_t block;     /* elements per selected slice: prod(data.dims[b+m:]) */
   int64_t batch_stride;
   int64_t st[QC_MAX_RANK];
 } nd_addr;
@@ -117,11 +118,11 @@ static qc_status nd_setup(const qc_kctx *k, const qc_tensor *x, const qc_tensor 
     return qc_k_error(k, "index tuples of length %d do not fit data of rank %d", a->m, x->rank);
   for (int32_t d = 0; d < b; d++)
     if (ind->dims[d] != x->dims[d]) return qc_k_error(k, "batch dimension %d differs", d);
-  a->tuples = qc_dims_prod(ind->dims, 0, q - 1);
-  a->per_batch = qc_dims_prod(ind->dims, b, q - 1);
-  a->block = qc_dims_prod(x->dims, b + a->m, x->rank);
-  a->batch_stride = qc_dims_prod(x->dims, b, x->rank);
-  qc_strides_of(x->rank, x->dims, a->st);
+  a->tuples = qc_shape_numel(q - 1, ind->dims);
+  a->per_batch = qc_shape_numel(q - 1 - b, ind->dims + b);
+  a->block = qc_shape_numel(x->rank - (b + a->m), x->dims + (b + a->m));
+  a->batch_stride = qc_shape_numel(x->rank - b, x->dims + b);
+  qc_strides(x->rank, x->dims, a->st);
   return QC_OK;
 }
 
@@ -164,7 +165,7 @@ static qc_status k_gather_nd(qc_kctx *k) {
   return QC_OK;
 }
 
-/* ---- scatters --------------------------------------------------------------------------------- */
+/* ---- scatters -------------------------------------------------------------------------------- */
 
 enum { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
 
@@ -189,18 +190,24 @@ static void reduce_elem(qc_dtype dt, void *dst, int64_t j, const void *src, int6
     qc_elem_set_code(dt, dst, sj, v);
   } else if (t->kind == QC_KIND_INT && !t->is_signed) {
     uint64_t a = qc_elem_code(dt, dst, sj), b = qc_elem_code(dt, src, si);
-    uint64_t v = op == RED_ADD ? a + b : op == RED_MUL ? a * b : op == RED_MAX ? (a > b ? a : b)
-                                                                                : (a < b ? a : b);
+    uint64_t v = op == RED_ADD   ? a + b
+                 : op == RED_MUL ? a * b
+                 : op == RED_MAX ? (a > b ? a : b)
+                                 : (a < b ? a : b);
     qc_elem_set_code(dt, dst, sj, v);
   } else if (t->kind == QC_KIND_INT) {
     int64_t a = qc_elem_i64(dt, dst, sj), b = qc_elem_i64(dt, src, si);
-    int64_t v = op == RED_ADD ? (int64_t)((uint64_t)a + (uint64_t)b)
-              : op == RED_MUL ? (int64_t)((uint64_t)a * (uint64_t)b)
-              : op == RED_MAX ? (a > b ? a : b) : (a < b ? a : b);
+    int64_t v = op == RED_ADD   ? (int64_t)((uint64_t)a + (uint64_t)b)
+                : op == RED_MUL ? (int64_t)((uint64_t)a * (uint64_t)b)
+                : op == RED_MAX ? (a > b ? a : b)
+                                : (a < b ? a : b);
     qc_elem_set_i64(dt, dst, sj, v);
   } else {
     double a = qc_elem_f64(dt, dst, sj), b = qc_elem_f64(dt, src, si);
-    double v = op == RED_ADD ? a + b : op == RED_MUL ? a * b : op == RED_MAX ? fmax(a, b) : fmin(a, b);
+    double v = op == RED_ADD   ? a + b
+               : op == RED_MUL ? a * b
+               : op == RED_MAX ? fmax(a, b)
+                               : fmin(a, b);
     if (op >= RED_MAX && (isnan(a) || isnan(b))) v = NAN; /* NaN propagates, as numpy */
     qc_elem_set_f64(dt, dst, sj, v, 0);
   }
@@ -208,7 +215,8 @@ static void reduce_elem(qc_dtype dt, void *dst, int64_t j, const void *src, int6
 
 static qc_status check_reducible(const qc_kctx *k, qc_dtype dt, int op) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);
-  if (op != RED_NONE && t->kind != QC_KIND_FLOAT && t->kind != QC_KIND_INT && t->kind != QC_KIND_BOOL)
+  if (op != RED_NONE && t->kind != QC_KIND_FLOAT && t->kind != QC_KIND_INT &&
+      t->kind != QC_KIND_BOOL)
     return qc_k_error(k, "reduction needs numbers, got %s", t->name);
   return QC_OK;
 }
@@ -225,7 +233,8 @@ static bool apply(const qc_mover *mv, int op, void *dst, int64_t j, const void *
 static qc_status copy_data(qc_kctx *k, const qc_tensor *x, qc_mover *mv, qc_tensor **y) {
   QC_RETURN_IF_ERROR(qc_mover_init(k, mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out_like(k, 0, x, y));
-  if (!qc_move(mv, qc_tensor_data(*y), 0, qc_tensor_data(x), 0, qc_tensor_numel(x))) return QC_OOM();
+  if (!qc_move(mv, qc_tensor_data(*y), 0, qc_tensor_data(x), 0, qc_tensor_numel(x)))
+    return QC_OOM();
   return QC_OK;
 }
 
@@ -247,7 +256,7 @@ static qc_status scatter_elements(qc_kctx *k, int op) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(copy_data(k, x, &mv, &y));
   int64_t st[QC_MAX_RANK], n = qc_tensor_numel(ind);
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   for (int64_t i = 0; i < n; i++) {
     int64_t rem = i, off = 0;
     for (int32_t d = ind->rank - 1; d >= 0; d--) {
@@ -312,7 +321,8 @@ static qc_status k_tensor_scatter(qc_kctx *k) {
   const char *ms = qc_k_string(k, "mode", "linear");
   bool circular = !strcmp(ms, "circular");
   if (!circular && strcmp(ms, "linear") != 0) return qc_k_error(k, "unknown mode '%s'", ms);
-  if (upd->rank != x->rank || upd->dtype != x->dtype) return qc_k_error(k, "update must match past_cache in rank and dtype");
+  if (upd->rank != x->rank || upd->dtype != x->dtype)
+    return qc_k_error(k, "update must match past_cache in rank and dtype");
   for (int32_t d = 0; d < x->rank; d++)
     if (d != axis ? upd->dims[d] != x->dims[d] : upd->dims[d] > x->dims[d])
       return qc_k_error(k, "update shape is incompatible with past_cache in dimension %d", d);
@@ -321,8 +331,10 @@ static qc_status k_tensor_scatter(qc_kctx *k) {
   qc_mover mv;
   qc_tensor *y;
   QC_RETURN_IF_ERROR(copy_data(k, x, &mv, &y));
-  int64_t prefix = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
-  int64_t maxlen = x->dims[axis], len = upd->dims[axis], per_batch = prefix / (x->dims[0] ? x->dims[0] : 1);
+  int64_t prefix = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
+  int64_t maxlen = x->dims[axis], len = upd->dims[axis],
+          per_batch = prefix / (x->dims[0] ? x->dims[0] : 1);
   for (int64_t p = 0; p < prefix; p++) {
     int64_t b = per_batch ? p / per_batch : 0;
     int64_t w = wi ? qc_elem_i64(wi->dtype, qc_tensor_data(wi), (size_t)b) : 0;

@@ -9,10 +9,17 @@
  */
 #include "runtime/gemm.h"
 #include "runtime/kfloat.h"
+#include "runtime/kutil.h"
 
 #include <math.h>
 
 /* ---- helpers ------------------------------------------------------------------------------- */
+
+static void *kcalloc(const qc_kctx *k, size_t n) {
+  void *p = qc_k_alloc(k, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
 
 typedef enum { ARITH_F32, ARITH_F64, ARITH_I64 } arith;
 
@@ -45,7 +52,7 @@ static qc_status load_as(const qc_kctx *k, const qc_tensor *t, arith a, loaded *
     return QC_OK;
   }
   out->bytes = arith_size(a) * (size_t)(n ? n : 1);
-  out->owned = qc_alloc(k->alloc, out->bytes);
+  out->owned = qc_k_alloc(k, out->bytes);
   if (!out->owned) return QC_OOM();
   qc_convert(t->dtype, qc_tensor_data(t), want, out->owned, (size_t)n, 0);
   out->p = out->owned;
@@ -53,7 +60,7 @@ static qc_status load_as(const qc_kctx *k, const qc_tensor *t, arith a, loaded *
 }
 
 static void loaded_free(const qc_kctx *k, loaded *l) {
-  if (l->owned) qc_free(k->alloc, l->owned, l->bytes);
+  if (l->owned) qc_k_free(k, l->owned, l->bytes);
   memset(l, 0, sizeof *l);
 }
 
@@ -79,7 +86,7 @@ static qc_status staged_alloc(qc_kctx *k, int32_t i, qc_dtype dt, arith a, int32
     return QC_OK;
   }
   s->bytes = arith_size(a) * (size_t)(s->n ? s->n : 1);
-  s->p = qc_calloc(k->alloc, 1, s->bytes);
+  s->p = kcalloc(k, s->bytes);
   if (!s->p) return QC_OOM();
   s->scratch = true;
   return QC_OK;
@@ -88,7 +95,7 @@ static qc_status staged_alloc(qc_kctx *k, int32_t i, qc_dtype dt, arith a, int32
 static void staged_finish(const qc_kctx *k, staged *s, bool convert) {
   if (!s->scratch) return;
   if (convert) qc_convert(s->from, s->p, s->t->dtype, qc_tensor_data(s->t), (size_t)s->n, 0);
-  qc_free(k->alloc, s->p, s->bytes);
+  qc_k_free(k, s->p, s->bytes);
   s->scratch = false;
 }
 
@@ -165,7 +172,7 @@ static qc_status batched_matmul(qc_kctx *k, arith ar, int32_t ra, const int64_t 
                                 int32_t rbatch, const int64_t *bdims) {
   int64_t nb = qc_shape_numel(rbatch, bdims);
   if (nb == 0 || m == 0 || n == 0) return QC_OK;
-  int64_t *off = qc_alloc(k->alloc, sizeof(int64_t) * 2 * (size_t)nb);
+  int64_t *off = qc_k_alloc(k, sizeof(int64_t) * 2 * (size_t)nb);
   if (!off) return QC_OOM();
   /* Batch strides of A and B (0 along broadcast dims), walked with an odometer. */
   int64_t stra[QC_MAX_RANK] = {0}, strb[QC_MAX_RANK] = {0}, idx[QC_MAX_RANK] = {0};
@@ -203,7 +210,7 @@ static qc_status batched_matmul(qc_kctx *k, arith ar, int32_t ra, const int64_t 
     int64_t grain = fmas * (double)nb < (1 << 16) ? nb : 1;
     qc_pool_for(qc_k_pool(k), nb, grain, mm_range, &job);
   }
-  qc_free(k->alloc, off, sizeof(int64_t) * 2 * (size_t)nb);
+  qc_k_free(k, off, sizeof(int64_t) * 2 * (size_t)nb);
   return QC_OK;
 }
 
@@ -241,8 +248,15 @@ static qc_status k_matmul(qc_kctx *k) {
   if (!s) {
     s = load_as(k, tb, ar, &lb);
     if (!s) {
-      s = batched_matmul(k, ar, ra, ta->dims, rb, tb->dims, m, n, kk, la.p, kk, 1, m * kk, lb.p,
-                         n, 1, kk * n, y.p, rbatch, bdims);
+      if (rb == 0 && ra > 0) {
+        /* B has no batch dims (a weight): A's batch folds into its rows, one product. */
+        int64_t rows = m * qc_shape_numel(ra, ta->dims);
+        s = batched_matmul(k, ar, 0, NULL, 0, NULL, rows, n, kk, la.p, kk, 1, 0, lb.p, n, 1, 0,
+                           y.p, 0, NULL);
+      } else {
+        s = batched_matmul(k, ar, ra, ta->dims, rb, tb->dims, m, n, kk, la.p, kk, 1, m * kk, lb.p,
+                           n, 1, kk * n, y.p, rbatch, bdims);
+      }
       loaded_free(k, &lb);
     }
     loaded_free(k, &la);
@@ -309,7 +323,7 @@ static qc_status k_gemm(qc_kctx *k) {
       const int64_t *cp = lc.p;
       gemm_i64(m, n, kk, la.p, rsa, csa, lb.p, rsb, csb, yp, n);
       size_t dbytes = sizeof(double) * (size_t)(m * n + 1);
-      double *d = qc_alloc(k->alloc, dbytes);
+      double *d = qc_k_alloc(k, dbytes);
       if (!d) {
         s = QC_OOM();
       } else {
@@ -318,7 +332,7 @@ static qc_status k_gemm(qc_kctx *k) {
             d[i * n + j] = (double)yp[i * n + j] * alpha +
                            (use_c ? (double)cp[i * crs + j * ccs] * beta : 0.0);
         qc_convert(QC_F64, d, QC_I64, yp, (size_t)(m * n), 0);
-        qc_free(k->alloc, d, dbytes);
+        qc_k_free(k, d, dbytes);
       }
     }
   }
@@ -450,7 +464,7 @@ static void gather_any(arith ar, const eop *src, int32_t nk, const int8_t *keep,
 }
 
 static void eop_free(const qc_kctx *k, eop *o) {
-  if (o->owned) qc_free(k->alloc, o->owned, o->bytes);
+  if (o->owned) qc_k_free(k, o->owned, o->bytes);
   o->owned = NULL;
 }
 
@@ -467,7 +481,7 @@ static qc_status eop_dense(const qc_kctx *k, arith ar, int32_t n, const int8_t *
     numel *= size[lab[i]];
   }
   o->bytes = arith_size(ar) * (size_t)(numel ? numel : 1);
-  o->owned = qc_calloc(k->alloc, 1, o->bytes);
+  o->owned = kcalloc(k, o->bytes);
   if (!o->owned) return QC_OOM();
   o->data = o->owned;
   return QC_OK;
@@ -708,7 +722,7 @@ static qc_status k_det(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank - 2, x->dims, &y));
   int64_t nb = qc_tensor_numel(y);
   size_t bytes = sizeof(double) * (size_t)(n * n + 1) + sizeof(double) * (size_t)nb;
-  double *w = qc_alloc(k->alloc, bytes);
+  double *w = qc_k_alloc(k, bytes);
   if (!w) return QC_OOM();
   double *res = w + n * n + 1;
   for (int64_t b = 0; b < nb; b++) {
@@ -717,7 +731,7 @@ static qc_status k_det(qc_kctx *k) {
     res[b] = det_lu(w, n);
   }
   qc_convert(QC_F64, res, x->dtype, qc_tensor_data(y), (size_t)nb, 0);
-  qc_free(k->alloc, w, bytes);
+  qc_k_free(k, w, bytes);
   return QC_OK;
 }
 

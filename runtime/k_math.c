@@ -551,13 +551,39 @@ static qc_status k_clip(qc_kctx *k) {
   return qc_k_ew1(k, &op, &p, x, QC_DT_UNDEFINED, 0);
 }
 
-/* Where: select by element (any dtype, strings included) with three-way broadcasting. */
+/* Where: select by element (any dtype, strings included) with three-way broadcasting.
+ * Whole-byte elements are copied run by run in parallel; sub-byte and string elements
+ * element by element on one thread. */
+typedef struct where_ctx {
+  const qc_bcast *b;
+  const void *c, *x, *y;
+  void *o;
+  qc_acc ac;
+  size_t w; /* bytes per element */
+} where_ctx;
+
+static void where_run(void *vc, int64_t o, const int64_t *in, const int64_t *step, int64_t n) {
+  const where_ctx *c = vc;
+  for (int64_t t = 0; t < n; t++) {
+    bool pick = c->ac.geti(c->ac.dt, c->c, (size_t)(in[0] + t * step[0])) != 0;
+    const char *src = pick ? (const char *)c->x + c->w * (size_t)(in[1] + t * step[1])
+                           : (const char *)c->y + c->w * (size_t)(in[2] + t * step[2]);
+    memcpy((char *)c->o + c->w * (size_t)(o + t), src, c->w);
+  }
+}
+
+static void where_chunk(void *vc, int64_t begin, int64_t end) {
+  const where_ctx *c = vc;
+  qc_bcast_runs(c->b, begin, end, where_run, vc);
+}
+
 static qc_status k_where(qc_kctx *k) {
   const qc_tensor *c = qc_k_in(k, 0), *x = qc_k_in(k, 1), *y = qc_k_in(k, 2);
   if (!c || !x || !y) return qc_k_error(k, "expects 3 inputs");
   if (x->dtype != y->dtype)
     return qc_k_error(k, "X and Y dtypes differ (%s vs %s)", qc_dtype_name(x->dtype),
                       qc_dtype_name(y->dtype));
+  if (qc_dtype_is_block(x->dtype)) return qc_k_error(k, "block dtype %s is not supported", qc_dtype_name(x->dtype));
   qc_bcast b;
   const qc_tensor *xs[3] = {c, x, y};
   QC_RETURN_IF_ERROR(qc_k_bcast(k, 3, xs, &b));
@@ -566,24 +592,25 @@ static qc_status k_where(qc_kctx *k) {
   const void *cd = qc_tensor_data(c), *xd = qc_tensor_data(x), *yd = qc_tensor_data(y);
   void *od = qc_tensor_data(out);
   qc_acc ac = qc_acc_of(c->dtype);
+  unsigned bits = qc_dtype_traits_of(x->dtype)->bits;
+  if (x->dtype != QC_STRING && bits >= 8) {
+    where_ctx wc = {&b, cd, xd, yd, od, ac, bits / 8};
+    qc_k_parallel_for(k, b.numel, 1 << 14, where_chunk, &wc);
+    return QC_OK;
+  }
   for (int64_t i = 0; i < b.numel; i++) {
     int64_t off[3];
     qc_bcast_offsets(&b, i, off);
     bool pick = ac.geti(ac.dt, cd, (size_t)off[0]) != 0;
-    if (x->dtype == QC_STRING) {
+    if (x->dtype == QC_STRING)
       QC_RETURN_IF_ERROR(qc_k_set_string(k, out, (size_t)i,
                                          pick ? qc_string_at(x, (size_t)off[1])
                                               : qc_string_at(y, (size_t)off[2]),
                                          -1));
-    } else if (qc_dtype_traits_of(x->dtype)->kind == QC_KIND_COMPLEX) {
-      size_t w = qc_dtype_traits_of(x->dtype)->bits / 8;
-      memcpy((char *)od + w * (size_t)i,
-             (const char *)(pick ? xd : yd) + w * (size_t)(pick ? off[1] : off[2]), w);
-    } else {
+    else
       qc_elem_set_code(x->dtype, od, (size_t)i,
                        pick ? qc_elem_code(x->dtype, xd, (size_t)off[1])
                             : qc_elem_code(x->dtype, yd, (size_t)off[2]));
-    }
   }
   return QC_OK;
 }

@@ -929,7 +929,7 @@ static qc_status qlinear_pool(qc_kctx *k, bool global) {
   }
   bool ceil_mode = false, count_pad = false;
   if (!global) {
-    int32_t cnt;
+    int64_t cnt;
     QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", kern, QC_MAX_RANK, &cnt));
     if (cnt != nsp) return qc_k_error(k, "kernel_shape must have %d values", nsp);
     int64_t v[2 * QC_MAX_RANK];
@@ -1003,6 +1003,49 @@ static qc_status k_ms_qlinear_global_average_pool(qc_kctx *k) { return qlinear_p
 
 /* ---- com.microsoft MatMulNBits ---------------------------------------------------------------------- */
 
+typedef struct nbits_ctx {
+  int64_t K, N, kb, bs, bits, blob, zp_row;
+  bool zp_packed;
+  const uint8_t *b;
+  const qc_tensor *zp, *sc, *bias;
+  float *w, *a;
+  void *y;
+  qc_acc ay;
+} nbits_ctx;
+
+/* Code j of an LSB-first stream of `bits`-bit codes. */
+static inline unsigned nbits_code(const uint8_t *p, int64_t j, int64_t bits) {
+  size_t bit = (size_t)(j * bits);
+  unsigned v = p[bit / 8] >> (bit % 8);
+  if (bit % 8 + (size_t)bits > 8) v |= (unsigned)p[bit / 8 + 1] << (8 - bit % 8);
+  return v & ((1u << bits) - 1);
+}
+
+static void nbits_dequant_rows(void *vc, int64_t begin, int64_t end) {
+  const nbits_ctx *c = vc;
+  float dflt_zp = (float)(1 << (c->bits - 1));
+  for (int64_t n = begin; n < end; n++)
+    for (int64_t blk = 0; blk < c->kb; blk++) {
+      float s = (float)scalar_f(c->sc, (size_t)(n * c->kb + blk)), z = dflt_zp;
+      if (c->zp_packed) z = (float)nbits_code((const uint8_t *)qc_tensor_data(c->zp) + n * c->zp_row, blk, c->bits);
+      else if (c->zp) z = (float)scalar_f(c->zp, (size_t)(n * c->kb + blk));
+      const uint8_t *blob = c->b + (n * c->kb + blk) * c->blob;
+      for (int64_t j = 0; j < c->bs && blk * c->bs + j < c->K; j++)
+        c->w[n * c->K + blk * c->bs + j] = ((float)nbits_code(blob, j, c->bits) - z) * s;
+    }
+}
+
+static void nbits_dots(void *vc, int64_t begin, int64_t end) {
+  const nbits_ctx *c = vc;
+  for (int64_t t = begin; t < end; t++) {
+    int64_t r = t / c->N, n = t % c->N;
+    const float *ar = c->a + r * c->K, *wn = c->w + n * c->K;
+    double acc = c->bias ? scalar_f(c->bias, (size_t)n) : 0;
+    for (int64_t kk = 0; kk < c->K; kk++) acc += (double)ar[kk] * wn[kk];
+    c->ay.setf(c->ay.dt, c->y, (size_t)t, acc);
+  }
+}
+
 /* W[n, k] = (q[n, k] - zp[n, k / bs]) * scale[n, k / bs] with q packed LSB-first in blobs of
  * bs * bits / 8 bytes per (n, block); zero points packed the same way (uint8) or unpacked
  * (A's dtype); default zero point 2^(bits-1). Y = A @ W^T + bias. */
@@ -1035,45 +1078,22 @@ static qc_status k_ms_matmul_nbits(qc_kctx *k) {
   dims[a->rank - 1] = N;
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, a->dtype, a->rank, dims, &y));
-  /* Dequantize W once. */
-  size_t wbytes = sizeof(double) * (size_t)(N * K);
-  double *w = qc_k_alloc(k, wbytes);
-  if (!w) return qc_k_error(k, "out of memory");
-  const uint8_t *bd = qc_tensor_data(b);
-  const void *zd = zp ? qc_tensor_data(zp) : NULL;
-  double dflt_zp = (double)(1 << (bits - 1));
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t blk = 0; blk < kb; blk++) {
-      double s = scalar_f(sc, (size_t)(n * kb + blk)), z = dflt_zp;
-      if (zp_packed) {
-        size_t bit = (size_t)(blk * bits);
-        const uint8_t *row = (const uint8_t *)zd + n * zp_row;
-        unsigned v = row[bit / 8] >> (bit % 8);
-        if (bit % 8 + (size_t)bits > 8) v |= (unsigned)row[bit / 8 + 1] << (8 - bit % 8);
-        z = (double)(v & ((1u << bits) - 1));
-      } else if (zp) {
-        z = qc_elem_f64(zp->dtype, zd, (size_t)(n * kb + blk));
-      }
-      const uint8_t *blob_p = bd + (n * kb + blk) * blob;
-      for (int64_t j = 0; j < bs && blk * bs + j < K; j++) {
-        size_t bit = (size_t)(j * bits);
-        unsigned v = blob_p[bit / 8] >> (bit % 8);
-        if (bit % 8 + (size_t)bits > 8) v |= (unsigned)blob_p[bit / 8 + 1] << (8 - bit % 8);
-        double q = (double)(v & ((1u << bits) - 1));
-        w[n * K + blk * bs + j] = (q - z) * s;
-      }
-    }
+  /* W and A as float32 (W dequantized in float32, as ONNX Runtime does), products summed
+   * in double. */
   int64_t rows = qc_tensor_numel(a) / K;
-  qc_acc aa = qc_acc_of(a->dtype);
-  const void *ad = qc_tensor_data(a);
-  void *yd = qc_tensor_data(y);
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t n = 0; n < N; n++) {
-      double acc = bias ? scalar_f(bias, (size_t)n) : 0;
-      for (int64_t kk = 0; kk < K; kk++) acc += aa.getf(aa.dt, ad, (size_t)(r * K + kk)) * w[n * K + kk];
-      aa.setf(aa.dt, yd, (size_t)(r * N + n), acc);
-    }
-  qc_k_free(k, w, wbytes);
+  size_t wbytes = sizeof(float) * (size_t)(N * K), abytes = sizeof(float) * (size_t)(rows * K + 1);
+  nbits_ctx c = {K, N, kb, bs, bits, blob, zp_row, zp_packed, qc_tensor_data(b), zp, sc, bias,
+                 qc_k_alloc(k, wbytes), qc_k_alloc(k, abytes), qc_tensor_data(y), qc_acc_of(a->dtype)};
+  if (!c.w || !c.a) {
+    if (c.w) qc_k_free(k, c.w, wbytes);
+    if (c.a) qc_k_free(k, c.a, abytes);
+    return qc_k_error(k, "out of memory");
+  }
+  qc_convert_to_f32(a->dtype, qc_tensor_data(a), c.a, (size_t)(rows * K));
+  qc_k_parallel_for(k, N, 1, nbits_dequant_rows, &c);
+  qc_k_parallel_for(k, rows * N, 64, nbits_dots, &c);
+  qc_k_free(k, c.w, wbytes);
+  qc_k_free(k, c.a, abytes);
   return QC_OK;
 }
 

@@ -130,14 +130,10 @@ static qc_status reduce(qc_kctx *k, rkind kind) {
   if (tr->kind != QC_KIND_FLOAT && tr->kind != QC_KIND_INT && tr->kind != QC_KIND_BOOL)
     return qc_k_error(k, "dtype %s is not supported", tr->name);
   int64_t axes[QC_MAX_RANK];
-  int32_t n_axes = -1;
+  int64_t n_axes = -1;
   if (qc_k_opset(k) >= axes_input_since(k->n->op)) {
     const qc_tensor *ta = qc_k_in(k, 1);
-    if (ta) {
-      int64_t n64;
-      QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axes", axes, QC_MAX_RANK, &n64));
-      n_axes = (int32_t)n64;
-    }
+    if (ta) QC_RETURN_IF_ERROR(qc_k_ints(k, ta, "axes", axes, QC_MAX_RANK, &n_axes));
   } else {
     QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &n_axes));
   }
@@ -420,7 +416,7 @@ static qc_status k_mvn(qc_kctx *k) {
   const qc_tensor *x = qc_k_in(k, 0);
   if (!x) return qc_k_error(k, "input 0 is missing");
   int64_t axes[QC_MAX_RANK] = {0, 2, 3};
-  int32_t n;
+  int64_t n;
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &n));
   if (n < 0) n = 3;
   bool mask[QC_MAX_RANK];

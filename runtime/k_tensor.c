@@ -4,6 +4,7 @@
 #include "runtime/kmove.h"
 
 #include <float.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -55,25 +56,11 @@ static const qc_tensor *opt_in(const qc_kctx *k, int32_t i) {
 static qc_status ints_from(const qc_kctx *k, int32_t in, const char *attr, int64_t *out,
                            int64_t max, int64_t *n, bool *found) {
   const qc_tensor *t = qc_k_in(k, in);
-  *n = 0;
-  *found = false;
-  if (t) {
-    *found = true;
-    return qc_k_ints(k, t, attr, out, max, n);
-  }
-  const qc_attr *a = qc_k_attr(k, attr);
-  if (a && a->kind == QC_ATTR_INTS) {
-    if (a->n > max) return qc_k_error(k, "attribute '%s' has too many entries", attr);
-    for (int32_t i = 0; i < a->n; i++) out[i] = a->u.ints[i];
-    *n = a->n;
-    *found = true;
-  }
-  return QC_OK;
-}
-
-static qc_status norm_axis(const qc_kctx *k, int64_t axis, int32_t rank, int32_t *out) {
-  if (!qc_norm_axis(axis, rank, out))
-    return qc_k_error(k, "axis %lld is out of range for rank %d", (long long)axis, rank);
+  *found = t != NULL;
+  if (t) return qc_k_ints(k, t, attr, out, max, n);
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, attr, out, max, n));
+  *found = *n >= 0;
+  if (*n < 0) *n = 0;
   return QC_OK;
 }
 
@@ -125,16 +112,15 @@ static qc_status k_flatten(qc_kctx *k) {
   if (axis < 0 || axis > x->rank)
     return qc_k_error(k, "axis %lld is out of range for rank %d", (long long)qc_k_int(k, "axis", 1),
                       x->rank);
-  int64_t d[2] = {qc_dims_prod(x->dims, 0, (int32_t)axis),
-                  qc_dims_prod(x->dims, (int32_t)axis, x->rank)};
+  int64_t d[2] = {qc_shape_numel((int32_t)axis, x->dims),
+                  qc_shape_numel(x->rank - (int32_t)axis, x->dims + axis)};
   return out_view(k, 0, x, 2, d);
 }
 
 static qc_status k_squeeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t axes[QC_MAX_RANK];
-  int64_t n;
+  int64_t axes[QC_MAX_RANK], n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   bool drop[QC_MAX_RANK] = {false};
@@ -143,7 +129,7 @@ static qc_status k_squeeze(qc_kctx *k) {
   }
   for (int64_t i = 0; i < n; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], x->rank, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], x->rank, &a));
     if (x->dims[a] != 1)
       return qc_k_error(k, "cannot squeeze axis %d of size %lld", a, (long long)x->dims[a]);
     drop[a] = true;
@@ -158,8 +144,7 @@ static qc_status k_squeeze(qc_kctx *k) {
 static qc_status k_unsqueeze(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t axes[QC_MAX_RANK];
-  int64_t n;
+  int64_t axes[QC_MAX_RANK], n;
   bool found;
   QC_RETURN_IF_ERROR(ints_from(k, 1, "axes", axes, QC_MAX_RANK, &n, &found));
   if (!found) return qc_k_error(k, "axes are missing");
@@ -168,7 +153,7 @@ static qc_status k_unsqueeze(qc_kctx *k) {
   bool ins[QC_MAX_RANK] = {false};
   for (int64_t i = 0; i < n; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     if (ins[a]) return qc_k_error(k, "axis %d is given twice", a);
     ins[a] = true;
   }
@@ -177,20 +162,20 @@ static qc_status k_unsqueeze(qc_kctx *k) {
   return out_view(k, 0, x, r, d);
 }
 
-/* ---- layout ------------------------------------------------------------------------------------ */
+/* ---- layout ---------------------------------------------------------------------------------- */
 
 static qc_status k_transpose(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "data", &x));
-  int64_t perm[QC_MAX_RANK];
-  const qc_attr *a = qc_k_attr(k, "perm");
-  if (a && a->kind == QC_ATTR_INTS) {
-    if (a->n != x->rank)
-      return qc_k_error(k, "perm has %d entries for rank %d", a->n, x->rank);
+  int64_t perm[QC_MAX_RANK], n;
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "perm", perm, QC_MAX_RANK, &n));
+  if (n >= 0) {
+    if (n != x->rank)
+      return qc_k_error(k, "perm has %lld entries for rank %d", (long long)n, x->rank);
     bool seen[QC_MAX_RANK] = {false};
-    for (int32_t i = 0; i < a->n; i++) {
+    for (int32_t i = 0; i < n; i++) {
       int32_t p;
-      QC_RETURN_IF_ERROR(norm_axis(k, a->u.ints[i], x->rank, &p));
+      QC_RETURN_IF_ERROR(qc_k_axis(k, perm[i], x->rank, &p));
       if (seen[p]) return qc_k_error(k, "perm is not a permutation");
       seen[p] = true;
       perm[i] = p;
@@ -208,7 +193,7 @@ static qc_status k_concat(qc_kctx *k) {
   for (int32_t i = 0; i < k->n_in && !x0; i++) x0 = qc_k_in(k, i);
   if (!x0) return qc_k_error(k, "no inputs");
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", 0), x0->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", 0), x0->rank, &axis));
   int64_t d[QC_MAX_RANK];
   memcpy(d, x0->dims, sizeof d);
   d[axis] = 0;
@@ -227,7 +212,8 @@ static qc_status k_concat(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x0->dtype));
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x0->dtype, x0->rank, d, &y));
-  int64_t outer = qc_dims_prod(d, 0, axis), inner = qc_dims_prod(d, axis + 1, x0->rank);
+  int64_t outer = qc_shape_numel(axis, d),
+          inner = qc_shape_numel(x0->rank - (axis + 1), d + (axis + 1));
   int64_t row = d[axis] * inner, off = 0;
   for (int32_t i = 0; i < k->n_in; i++) {
     const qc_tensor *t = qc_k_in(k, i);
@@ -244,7 +230,7 @@ static qc_status k_split(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "input", &x));
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", 0), x->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", 0), x->rank, &axis));
   int32_t nout = k->n_out;
   int64_t *len = calloc((size_t)nout, sizeof *len);
   if (!len) return QC_OOM();
@@ -256,13 +242,8 @@ static qc_status k_split(qc_kctx *k) {
     found = true;
     s = qc_k_ints(k, st, "split", len, nout, &n);
   } else {
-    const qc_attr *a = qc_k_attr(k, "split");
-    if (a && a->kind == QC_ATTR_INTS) {
-      found = true;
-      n = a->n;
-      if (n != nout) s = qc_k_error(k, "split has %d entries for %d outputs", a->n, nout);
-      for (int32_t i = 0; i < a->n && !s; i++) len[i] = a->u.ints[i];
-    }
+    s = qc_k_attr_ints(k, "split", len, nout, &n);
+    found = n >= 0;
   }
   int64_t dim = x->dims[axis];
   if (!s && found) {
@@ -273,7 +254,8 @@ static qc_status k_split(qc_kctx *k) {
       sum += len[i];
     }
     if (!s && sum != dim)
-      s = qc_k_error(k, "split sums to %lld, axis %d has %lld", (long long)sum, axis, (long long)dim);
+      s = qc_k_error(k, "split sums to %lld, axis %d has %lld", (long long)sum, axis,
+                     (long long)dim);
   } else if (!s) {
     /* Equal parts; with num_outputs (opset 18) the last part may be smaller. */
     int64_t parts = qc_k_int(k, "num_outputs", 0);
@@ -292,7 +274,8 @@ static qc_status k_split(qc_kctx *k) {
   }
   qc_mover mv;
   if (!s) s = qc_mover_init(k, &mv, x->dtype);
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   int64_t start = 0;
   for (int32_t i = 0; i < nout && !s; i++) {
     int64_t d[QC_MAX_RANK];
@@ -314,6 +297,10 @@ static qc_status k_split(qc_kctx *k) {
 /* Resolve one axis of a slice: start, step and length after ONNX's clamping rules. */
 static void slice_axis(int64_t dim, int64_t start, int64_t end, int64_t step, int64_t *s0,
                        int64_t *len) {
+  /* A step longer than the axis takes one element at most; bounding it keeps the length
+   * arithmetic below from overflowing (INT64_MIN steps). */
+  if (step > dim) step = dim + 1;
+  if (step < -dim) step = -dim - 1;
   if (start < 0) start += dim;
   if (end < 0) end += dim;
   if (step > 0) {
@@ -354,14 +341,14 @@ static qc_status k_slice(qc_kctx *k) {
   }
   for (int64_t i = 0; i < ns; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, fa ? axes[i] : i, x->rank, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, fa ? axes[i] : i, x->rank, &a));
     if (seen[a]) return qc_k_error(k, "axis %d is sliced twice", a);
     seen[a] = true;
     step[a] = fs ? steps[i] : 1;
     if (step[a] == 0) return qc_k_error(k, "step 0 on axis %d", a);
     slice_axis(x->dims[a], starts[i], ends[i], step[a], &s0[a], &len[a]);
   }
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, x->rank, len)) return QC_OOM();
   for (int32_t d = 0; d < x->rank; d++)
@@ -380,9 +367,13 @@ static int64_t pad_index(int64_t i, int64_t n, int mode) {
     if (i < 0) i += p;
     return i < n ? i : p - i;
   }
-  case 2: return i < 0 ? 0 : n - 1; /* edge */
-  case 3: i %= n; return i < 0 ? i + n : i; /* wrap */
-  default: return -1;
+  case 2:
+    return i < 0 ? 0 : n - 1; /* edge */
+  case 3:
+    i %= n;
+    return i < 0 ? i + n : i; /* wrap */
+  default:
+    return -1;
   }
 }
 
@@ -393,8 +384,11 @@ static qc_status k_pad(qc_kctx *k) {
   int64_t pads[2 * QC_MAX_RANK], axes[QC_MAX_RANK], np_ = 0, na = 0;
   bool found;
   const char *mode_s = qc_k_string(k, "mode", "constant");
-  int mode = !strcmp(mode_s, "constant") ? 0 : !strcmp(mode_s, "reflect") ? 1
-           : !strcmp(mode_s, "edge") ? 2 : !strcmp(mode_s, "wrap") ? 3 : -1;
+  int mode = !strcmp(mode_s, "constant")  ? 0
+             : !strcmp(mode_s, "reflect") ? 1
+             : !strcmp(mode_s, "edge")    ? 2
+             : !strcmp(mode_s, "wrap")    ? 3
+                                          : -1;
   if (mode < 0) return qc_k_error(k, "unknown mode '%s'", mode_s);
   unsigned char fill[16];
   memset(fill, 0, sizeof fill);
@@ -405,8 +399,10 @@ static qc_status k_pad(qc_kctx *k) {
       if (cv->dtype != x->dtype) return qc_k_error(k, "constant_value dtype differs from data");
       qc_mover mv;
       QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
-      if (mv.str) memcpy(fill, qc_tensor_data(cv), sizeof(char *));
-      else if (!qc_move(&mv, fill, 0, qc_tensor_data(cv), 0, 1)) return QC_OOM();
+      if (mv.str)
+        memcpy(fill, qc_tensor_data(cv), sizeof(char *));
+      else if (!qc_move(&mv, fill, 0, qc_tensor_data(cv), 0, 1))
+        return QC_OOM();
     }
     const qc_tensor *at = opt_in(k, 3);
     if (at) QC_RETURN_IF_ERROR(qc_k_ints(k, at, "axes", axes, QC_MAX_RANK, &na));
@@ -420,11 +416,12 @@ static qc_status k_pad(qc_kctx *k) {
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
   if (np_ != 2 * na)
-    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_, (long long)(2 * na));
+    return qc_k_error(k, "pads has %lld entries, expected %lld", (long long)np_,
+                      (long long)(2 * na));
   int64_t pb[QC_MAX_RANK] = {0}, pe[QC_MAX_RANK] = {0};
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     pb[a] = pads[i];
     pe[a] = pads[na + i];
   }
@@ -433,7 +430,7 @@ static qc_status k_pad(qc_kctx *k) {
     od[d] = x->dims[d] + pb[d] + pe[d];
     if (od[d] < 0) return qc_k_error(k, "axis %d: pads crop more than the dimension", d);
   }
-  qc_strides_of(r, x->dims, st);
+  qc_strides(r, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, r, od)) return QC_OOM();
   for (int32_t d = 0; d < r; d++) {
@@ -458,13 +455,16 @@ static qc_status k_tile(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 1, "repeats", &rt));
   int64_t rep[QC_MAX_RANK], n;
   QC_RETURN_IF_ERROR(qc_k_ints(k, rt, "repeats", rep, QC_MAX_RANK, &n));
-  if (n != x->rank) return qc_k_error(k, "repeats has %lld entries for rank %d", (long long)n, x->rank);
+  if (n != x->rank)
+    return qc_k_error(k, "repeats has %lld entries for rank %d", (long long)n, x->rank);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   for (int32_t d = 0; d < x->rank; d++) {
     if (rep[d] < 0) return qc_k_error(k, "repeats[%d] is negative", d);
+    if (x->dims[d] && rep[d] > INT64_MAX / x->dims[d])
+      return qc_k_error(k, "repeats[%d] makes the output too large", d);
     od[d] = x->dims[d] * rep[d];
   }
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, x->rank, od)) return QC_OOM();
   for (int32_t d = 0; d < x->rank; d++)
@@ -475,12 +475,11 @@ static qc_status k_tile(qc_kctx *k) {
 /* Broadcast maps: x (contiguous) read as an output of rank r with dims od. */
 static bool broadcast_maps(qc_axis_maps *m, const qc_tensor *x, int32_t r, const int64_t *od) {
   int64_t st[QC_MAX_RANK];
-  qc_strides_of(x->rank, x->dims, st);
+  qc_strides(x->rank, x->dims, st);
   if (!qc_maps_init(m, r, od)) return false;
   for (int32_t d = 0; d < r; d++) {
     int32_t xd = d - (r - x->rank);
-    for (int64_t o = 0; o < od[d]; o++)
-      m->map[d][o] = xd < 0 || x->dims[xd] == 1 ? 0 : o * st[xd];
+    for (int64_t o = 0; o < od[d]; o++) m->map[d][o] = xd < 0 || x->dims[xd] == 1 ? 0 : o * st[xd];
   }
   return true;
 }
@@ -511,7 +510,8 @@ static qc_status space_depth(qc_kctx *k, bool to_space) {
   int64_t b = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
   int64_t view[6], perm[6], od[4];
   if (to_space) {
-    if (c % (bs * bs)) return qc_k_error(k, "channels %lld are not a multiple of blocksize^2", (long long)c);
+    if (c % (bs * bs))
+      return qc_k_error(k, "channels %lld are not a multiple of blocksize^2", (long long)c);
     int64_t c2 = c / (bs * bs);
     bool crd = !strcmp(qc_k_string(k, "mode", "DCR"), "CRD");
     if (crd) {
@@ -558,7 +558,7 @@ static qc_status k_trilu(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
   QC_RETURN_IF_ERROR(qc_k_out_like(k, 0, x, &y));
   int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1];
-  int64_t mats = qc_dims_prod(x->dims, 0, x->rank - 2);
+  int64_t mats = qc_shape_numel(x->rank - 2, x->dims);
   for (int64_t b = 0; b < mats; b++)
     for (int64_t i = 0; i < rows; i++) {
       /* upper keeps j - i >= k; lower keeps j - i <= k */
@@ -566,7 +566,8 @@ static qc_status k_trilu(qc_kctx *k) {
       if (lo < 0) lo = 0;
       if (hi > cols) hi = cols;
       int64_t base = (b * rows + i) * cols;
-      if (hi > lo && !qc_move(&mv, qc_tensor_data(y), base + lo, qc_tensor_data(x), base + lo, hi - lo))
+      if (hi > lo &&
+          !qc_move(&mv, qc_tensor_data(y), base + lo, qc_tensor_data(x), base + lo, hi - lo))
         return QC_OOM();
     }
   return QC_OK;
@@ -582,11 +583,13 @@ static qc_status k_reverse_sequence(qc_kctx *k) {
     return qc_k_error(k, "time_axis and batch_axis must be 0 and 1 in some order");
   int64_t *lens, n;
   QC_RETURN_IF_ERROR(qc_k_ints_alloc(k, lt, "sequence_lens", &lens, &n));
-  int64_t T = x->dims[ta], B = x->dims[ba], inner = qc_dims_prod(x->dims, 2, x->rank);
+  int64_t T = x->dims[ta], B = x->dims[ba], inner = qc_shape_numel(x->rank - 2, x->dims + 2);
   qc_status s = QC_OK;
-  if (n != B) s = qc_k_error(k, "sequence_lens has %lld entries for batch %lld", (long long)n, (long long)B);
+  if (n != B)
+    s = qc_k_error(k, "sequence_lens has %lld entries for batch %lld", (long long)n, (long long)B);
   for (int64_t b = 0; b < B && !s; b++)
-    if (lens[b] < 0 || lens[b] > T) s = qc_k_error(k, "sequence_lens[%lld] out of range", (long long)b);
+    if (lens[b] < 0 || lens[b] > T)
+      s = qc_k_error(k, "sequence_lens[%lld] out of range", (long long)b);
   qc_mover mv;
   qc_tensor *y;
   if (!s) s = qc_mover_init(k, &mv, x->dtype);
@@ -607,26 +610,24 @@ static qc_status k_center_crop_pad(qc_kctx *k) {
   QC_RETURN_IF_ERROR(need_in(k, 0, "input_data", &x));
   QC_RETURN_IF_ERROR(need_in(k, 1, "shape", &sh));
   int32_t r = x->rank;
-  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n, na = r;
+  int64_t shape[QC_MAX_RANK], axes[QC_MAX_RANK], n, na;
   QC_RETURN_IF_ERROR(qc_k_ints(k, sh, "shape", shape, QC_MAX_RANK, &n));
-  const qc_attr *aa = qc_k_attr(k, "axes");
-  if (aa && aa->kind == QC_ATTR_INTS) {
-    if (aa->n > QC_MAX_RANK) return qc_k_error(k, "too many axes");
-    na = aa->n;
-    for (int32_t i = 0; i < aa->n; i++) axes[i] = aa->u.ints[i];
-  } else {
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", axes, QC_MAX_RANK, &na));
+  if (na < 0) {
+    na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
-  if (n != na) return qc_k_error(k, "shape has %lld entries for %lld axes", (long long)n, (long long)na);
+  if (n != na)
+    return qc_k_error(k, "shape has %lld entries for %lld axes", (long long)n, (long long)na);
   int64_t od[QC_MAX_RANK], st[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   for (int64_t i = 0; i < na; i++) {
     int32_t a;
-    QC_RETURN_IF_ERROR(norm_axis(k, axes[i], r, &a));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], r, &a));
     if (shape[i] < 0) return qc_k_error(k, "shape[%lld] is negative", (long long)i);
     od[a] = shape[i];
   }
-  qc_strides_of(r, x->dims, st);
+  qc_strides(r, x->dims, st);
   qc_axis_maps m;
   if (!qc_maps_init(&m, r, od)) return QC_OOM();
   for (int32_t d = 0; d < r; d++) {
@@ -650,10 +651,10 @@ static qc_status k_compress(qc_kctx *k) {
   int32_t axis = -1;
   int64_t dim = qc_tensor_numel(x), inner = 1, outer = 1;
   if (aa) {
-    QC_RETURN_IF_ERROR(norm_axis(k, aa->u.i, x->rank, &axis));
+    QC_RETURN_IF_ERROR(qc_k_axis(k, aa->u.i, x->rank, &axis));
     dim = x->dims[axis];
-    outer = qc_dims_prod(x->dims, 0, axis);
-    inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+    outer = qc_shape_numel(axis, x->dims);
+    inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   }
   int64_t nc = c->dims[0] < dim ? c->dims[0] : dim, cnt = 0;
   const void *cd = qc_tensor_data(c);
@@ -716,8 +717,10 @@ static qc_status k_nonzero(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_I64, 2, od, &y));
   int64_t *out = qc_tensor_data(y);
-  if (x->rank) memcpy(dd, x->dims, sizeof dd);
-  else dd[0] = 1;
+  if (x->rank)
+    memcpy(dd, x->dims, sizeof dd);
+  else
+    dd[0] = 1;
   for (int64_t i = 0, j = 0; i < n; i++) {
     if (!elem_nonzero(x->dtype, p, i)) continue;
     int64_t rem = i;
@@ -758,14 +761,15 @@ static qc_status k_unique(qc_kctx *k) {
   slice_cmp_ctx c = {x->dtype, qc_tensor_data(x), 1, qc_tensor_numel(x), 1};
   int32_t axis = -1;
   if (aa) {
-    QC_RETURN_IF_ERROR(norm_axis(k, aa->u.i, x->rank, &axis));
-    c.outer = qc_dims_prod(x->dims, 0, axis);
+    QC_RETURN_IF_ERROR(qc_k_axis(k, aa->u.i, x->rank, &axis));
+    c.outer = qc_shape_numel(axis, x->dims);
     c.dim = x->dims[axis];
-    c.inner = qc_dims_prod(x->dims, axis + 1, x->rank);
+    c.inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
   }
   qc_mover mv;
   QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
-  if (x->dtype == QC_C64 || x->dtype == QC_C128) return qc_k_error(k, "complex values are not ordered");
+  if (x->dtype == QC_C64 || x->dtype == QC_C128)
+    return qc_k_error(k, "complex values are not ordered");
   int64_t n = c.dim;
   int64_t *order = malloc(sizeof(int64_t) * (size_t)(3 * n + 1));
   if (!order) return QC_OOM();
@@ -825,62 +829,164 @@ static qc_status k_unique(qc_kctx *k) {
 
 /* ---- TopK ------------------------------------------------------------------------------------ */
 
-typedef struct topk_ctx {
-  qc_dtype dt;
-  const void *p;
-  int64_t base, inner;
-  bool largest;
-} topk_ctx;
+/* Rows are ranked on keys loaded once per row: doubles for floats and narrow integers (exact),
+ * int64/uint64 for the 64-bit integers. NaN ranks above every number, as numpy sorts it; equal
+ * keys rank by index, lower first (ONNX's rule). Small k selects with a heap of the k best. */
+typedef union topk_key {
+  double f;
+  int64_t i;
+  uint64_t u;
+} topk_key;
 
-static int topk_cmp(void *ctx, int64_t a, int64_t b) {
-  const topk_ctx *c = ctx;
-  int r = qc_elem_compare(c->dt, c->p, c->base + a * c->inner, c->p, c->base + b * c->inner);
-  return c->largest ? -r : r; /* ties keep index order: the stable sort does that */
+enum { KEY_F, KEY_I, KEY_U };
+
+typedef struct topk_job {
+  const qc_tensor *x;
+  qc_acc acc;
+  int kind;
+  bool largest;
+  int64_t dim, inner, kk;
+  void *vals;
+  int64_t *idx_out;
+  size_t esz;
+  _Atomic int failed;
+} topk_job;
+
+typedef struct topk_row {
+  const topk_key *key;
+  int kind;
+  bool largest;
+} topk_row;
+
+/* Natural order of two keys (NaN last). */
+static int key_cmp(const topk_row *r, int64_t a, int64_t b) {
+  const topk_key *x = &r->key[a], *y = &r->key[b];
+  switch (r->kind) {
+  case KEY_I:
+    return (x->i > y->i) - (x->i < y->i);
+  case KEY_U:
+    return (x->u > y->u) - (x->u < y->u);
+  default: {
+    bool nx = isnan(x->f), ny = isnan(y->f);
+    if (nx || ny) return nx - ny;
+    return (x->f > y->f) - (x->f < y->f);
+  }
+  }
+}
+
+/* < 0 when element a ranks before element b. */
+static int rank_cmp(void *ctx, int64_t a, int64_t b) {
+  const topk_row *r = ctx;
+  int c = key_cmp(r, a, b);
+  if (r->largest) c = -c;
+  return c ? c : (a > b) - (a < b);
+}
+
+/* Heap of the k best so far with the worst at the root. */
+static void heap_sift(const topk_row *r, int64_t *h, int64_t n, int64_t i) {
+  for (;;) {
+    int64_t w = i, l = 2 * i + 1, rr = l + 1;
+    if (l < n && rank_cmp((void *)r, h[l], h[w]) > 0) w = l;
+    if (rr < n && rank_cmp((void *)r, h[rr], h[w]) > 0) w = rr;
+    if (w == i) return;
+    int64_t t = h[i];
+    h[i] = h[w];
+    h[w] = t;
+    i = w;
+  }
+}
+
+static void topk_rows(void *ctx, int64_t begin, int64_t end) {
+  topk_job *j = ctx;
+  int64_t dim = j->dim, inner = j->inner, kk = j->kk;
+  topk_key *key = malloc(sizeof *key * (size_t)(dim ? dim : 1));
+  int64_t *idx = malloc(sizeof *idx * (size_t)(dim ? dim : 1));
+  if (!key || !idx) {
+    j->failed = 1;
+    free(key);
+    free(idx);
+    return;
+  }
+  const void *xp = qc_tensor_data(j->x);
+  topk_row r = {key, j->kind, j->largest};
+  for (int64_t row = begin; row < end; row++) {
+    int64_t o = row / inner, i = row % inner, base = o * dim * inner + i;
+    for (int64_t e = 0; e < dim; e++) {
+      size_t at = (size_t)(base + e * inner);
+      if (j->kind == KEY_F)
+        key[e].f = j->acc.getf(j->x->dtype, xp, at);
+      else if (j->kind == KEY_I)
+        key[e].i = j->acc.geti(j->x->dtype, xp, at);
+      else
+        key[e].u = qc_elem_code(j->x->dtype, xp, at);
+    }
+    if (kk * 8 < dim) {
+      int64_t n = 0;
+      for (int64_t e = 0; e < dim; e++) {
+        if (n < kk) {
+          idx[n++] = e;
+          for (int64_t h = n / 2 - 1; n == kk && h >= 0; h--) heap_sift(&r, idx, n, h);
+        } else if (kk && rank_cmp(&r, e, idx[0]) < 0) {
+          idx[0] = e;
+          heap_sift(&r, idx, n, 0);
+        }
+      }
+      if (!qc_sort_stable(idx, n, rank_cmp, &r)) j->failed = 1;
+    } else {
+      for (int64_t e = 0; e < dim; e++) idx[e] = e;
+      if (!qc_sort_stable(idx, dim, rank_cmp, &r)) j->failed = 1;
+    }
+    for (int64_t t = 0; t < kk; t++) {
+      int64_t dst = (o * kk + t) * inner + i;
+      j->idx_out[dst] = idx[t];
+      memcpy((char *)j->vals + (size_t)dst * j->esz,
+             (const char *)xp + (size_t)(base + idx[t] * inner) * j->esz, j->esz);
+    }
+  }
+  free(key);
+  free(idx);
 }
 
 static qc_status k_topk(qc_kctx *k) {
   const qc_tensor *x;
   QC_RETURN_IF_ERROR(need_in(k, 0, "X", &x));
   int64_t kk, n;
-  if (qc_k_in(k, 1)) QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
-  else kk = qc_k_int(k, "k", 0);
+  if (qc_k_in(k, 1))
+    QC_RETURN_IF_ERROR(qc_k_ints(k, qc_k_in(k, 1), "K", &kk, 1, &n));
+  else
+    kk = qc_k_int(k, "k", 0);
   int32_t axis;
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", -1), x->rank, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", -1), x->rank, &axis));
   int64_t dim = x->dims[axis];
   if (kk < 0 || kk > dim)
-    return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk, (long long)dim);
-  if (x->dtype == QC_C64 || x->dtype == QC_C128) return qc_k_error(k, "complex values are not ordered");
-  qc_mover mv;
-  QC_RETURN_IF_ERROR(qc_mover_init(k, &mv, x->dtype));
+    return qc_k_error(k, "k = %lld is out of range for axis of size %lld", (long long)kk,
+                      (long long)dim);
+  const qc_dtype_traits *tr = qc_dtype_traits_of(x->dtype);
+  if ((tr->kind != QC_KIND_FLOAT && tr->kind != QC_KIND_INT) || tr->bits % 8)
+    return qc_k_error(k, "TopK needs a numeric dtype of whole bytes, got %s", tr->name);
   int64_t od[QC_MAX_RANK];
   memcpy(od, x->dims, sizeof od);
   od[axis] = kk;
   qc_tensor *tv, *ti;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank, od, &tv));
   QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_I64, x->rank, od, &ti));
-  int64_t outer = qc_dims_prod(x->dims, 0, axis), inner = qc_dims_prod(x->dims, axis + 1, x->rank);
-  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(dim ? dim : 1));
-  if (!idx) return QC_OOM();
-  topk_ctx c = {x->dtype, qc_tensor_data(x), 0, inner, qc_k_int(k, "largest", 1) != 0};
-  int64_t *oi = qc_tensor_data(ti);
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t i = 0; i < inner; i++) {
-      c.base = o * dim * inner + i;
-      for (int64_t j = 0; j < dim; j++) idx[j] = j;
-      if (!qc_sort_stable(idx, dim, topk_cmp, &c)) {
-        free(idx);
-        return QC_OOM();
-      }
-      for (int64_t j = 0; j < kk; j++) {
-        int64_t dst = (o * kk + j) * inner + i;
-        oi[dst] = idx[j];
-        if (!qc_move(&mv, qc_tensor_data(tv), dst, c.p, c.base + idx[j] * inner, 1)) {
-          free(idx);
-          return QC_OOM();
-        }
-      }
-    }
-  free(idx);
+  int64_t outer = qc_shape_numel(axis, x->dims),
+          inner = qc_shape_numel(x->rank - (axis + 1), x->dims + (axis + 1));
+  topk_job j = {x,
+                qc_acc_of(x->dtype),
+                KEY_F,
+                qc_k_int(k, "largest", 1) != 0,
+                dim,
+                inner,
+                kk,
+                qc_tensor_data(tv),
+                qc_tensor_data(ti),
+                tr->bits / 8u,
+                0};
+  if (tr->kind == QC_KIND_INT && tr->bits == 64) j.kind = tr->is_signed ? KEY_I : KEY_U;
+  int64_t rows = outer * inner;
+  qc_k_parallel_for(k, rows, 1 + 16384 / (dim ? dim : 1), topk_rows, &j);
+  if (j.failed) return QC_OOM();
   return QC_OK;
 }
 
@@ -897,7 +1003,7 @@ static qc_status k_onehot(qc_kctx *k) {
   if (depth < 0) return qc_k_error(k, "depth is negative");
   int32_t r = ind->rank + 1, axis;
   if (r > QC_MAX_RANK) return qc_k_error(k, "output rank exceeds quarc's limit");
-  QC_RETURN_IF_ERROR(norm_axis(k, qc_k_int(k, "axis", -1), r, &axis));
+  QC_RETURN_IF_ERROR(qc_k_axis(k, qc_k_int(k, "axis", -1), r, &axis));
   int64_t od[QC_MAX_RANK];
   for (int32_t d = 0, j = 0; d < r; d++) od[d] = d == axis ? depth : ind->dims[j++];
   qc_mover mv;
@@ -906,7 +1012,7 @@ static qc_status k_onehot(qc_kctx *k) {
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, val->dtype, r, od, &y));
   const void *vp = qc_tensor_data(val), *ip = qc_tensor_data(ind);
   if (!qc_move_fill(&mv, qc_tensor_data(y), 0, vp, qc_tensor_numel(y))) return QC_OOM();
-  int64_t outer = qc_dims_prod(od, 0, axis), inner = qc_dims_prod(od, axis + 1, r);
+  int64_t outer = qc_shape_numel(axis, od), inner = qc_shape_numel(r - (axis + 1), od + (axis + 1));
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       int64_t v = qc_elem_i64(ind->dtype, ip, (size_t)(o * inner + i));
@@ -919,8 +1025,15 @@ static qc_status k_onehot(qc_kctx *k) {
 
 /* ---- Resize and Upsample ------------------------------------------------------------------- */
 
-enum { CT_HALF_PIXEL, CT_HALF_PIXEL_SYM, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC,
-       CT_TF_CROP_AND_RESIZE };
+enum {
+  CT_HALF_PIXEL,
+  CT_HALF_PIXEL_SYM,
+  CT_PYTORCH_HALF_PIXEL,
+  CT_ALIGN_CORNERS,
+  CT_ASYMMETRIC,
+  CT_TF_CROP_AND_RESIZE,
+  CT_TF_HALF_PIXEL_FOR_NN /* Resize-11 only */
+};
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 enum { RM_NEAREST, RM_LINEAR, RM_CUBIC };
 
@@ -932,25 +1045,37 @@ typedef struct resize_params {
 
 /* Source coordinate of output index y along one axis; *extrap for tf_crop_and_resize
  * positions outside the input. */
-static double resize_coord(const resize_params *p, double y, double scale, int64_t in,
-                           int64_t out, double roi0, double roi1, bool *extrap) {
+static double resize_coord(const resize_params *p, double y, double scale, int64_t in, int64_t out,
+                           double roi0, double roi1, bool *extrap) {
   double ow = scale * (double)in, x;
   *extrap = false;
   switch (p->ct) {
-  case CT_ALIGN_CORNERS: x = ow == 1 ? 0 : y * (double)(in - 1) / (ow - 1); break;
-  case CT_ASYMMETRIC: x = y / scale; break;
+  case CT_ALIGN_CORNERS:
+    x = ow == 1 ? 0 : y * (double)(in - 1) / (ow - 1);
+    break;
+  case CT_ASYMMETRIC:
+    x = y / scale;
+    break;
   case CT_TF_CROP_AND_RESIZE:
-    x = ow == 1 ? (roi1 - roi0) * (double)(in - 1) / 2 : y * (roi1 - roi0) * (double)(in - 1) / (ow - 1);
+    x = ow == 1 ? (roi1 - roi0) * (double)(in - 1) / 2
+                : y * (roi1 - roi0) * (double)(in - 1) / (ow - 1);
     x += roi0 * (double)(in - 1);
     *extrap = x < 0 || x > (double)(in - 1);
     break;
-  case CT_PYTORCH_HALF_PIXEL: x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5; break;
+  case CT_TF_HALF_PIXEL_FOR_NN:
+    x = (y + 0.5) / scale;
+    break;
+  case CT_PYTORCH_HALF_PIXEL:
+    x = ow == 1 ? -0.5 : (y + 0.5) / scale - 0.5;
+    break;
   case CT_HALF_PIXEL_SYM: {
     double adj = (double)out / ow, offset = (double)in / 2 * (1 - adj);
     x = offset + (y + 0.5) / scale - 0.5;
     break;
   }
-  default: x = (y + 0.5) / scale - 0.5; break;
+  default:
+    x = (y + 0.5) / scale - 0.5;
+    break;
   }
   return x;
 }
@@ -1013,12 +1138,13 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   bool active[QC_MAX_RANK] = {false};
   for (int32_t i = 0; i < na; i++) {
     int32_t a = axes[i];
-    bool trivial_roi = p->ct != CT_TF_CROP_AND_RESIZE || (close_to(roi[a], 0) && close_to(roi[r + a], 1));
+    bool trivial_roi =
+        p->ct != CT_TF_CROP_AND_RESIZE || (close_to(roi[a], 0) && close_to(roi[r + a], 1));
     active[a] = !(close_to(scale[a], 1) && od[a] == x->dims[a] && trivial_roi);
   }
   if (p->mode == RM_NEAREST) {
     int64_t st[QC_MAX_RANK];
-    qc_strides_of(r, x->dims, st);
+    qc_strides(r, x->dims, st);
     qc_axis_maps m;
     if (!qc_maps_init(&m, r, od)) return QC_OOM();
     for (int32_t d = 0; d < r; d++) {
@@ -1037,8 +1163,7 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
         double f = floor(xs), ratio = xs - f;
         int64_t i = (int64_t)f;
         if (ratio != 0) {
-          bool up = p->nearest == NM_CEIL ||
-                    (p->nearest == NM_ROUND_PREFER_FLOOR && ratio > 0.5) ||
+          bool up = p->nearest == NM_CEIL || (p->nearest == NM_ROUND_PREFER_FLOOR && ratio > 0.5) ||
                     (p->nearest == NM_ROUND_PREFER_CEIL && ratio >= 0.5);
           i += up;
         }
@@ -1051,47 +1176,62 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
     return gather_mapped(k, 0, x, &m, fill);
   }
   if (!qc_dtype_is_float(x->dtype) && !qc_dtype_is_int(x->dtype))
-    return qc_k_error(k, "%s interpolation needs numbers, got %s", p->mode == RM_LINEAR ? "linear" : "cubic",
-                      qc_dtype_name(x->dtype));
+    return qc_k_error(k, "%s interpolation needs numbers, got %s",
+                      p->mode == RM_LINEAR ? "linear" : "cubic", qc_dtype_name(x->dtype));
   /* Separable: one 1-D pass per active axis, in double. */
   int64_t cur[QC_MAX_RANK];
   memcpy(cur, x->dims, sizeof cur);
   int64_t n = qc_tensor_numel(x);
   double *buf = malloc(sizeof(double) * (size_t)(n ? n : 1));
   if (!buf) return QC_OOM();
-  for (int64_t i = 0; i < n; i++) buf[i] = qc_elem_f64(x->dtype, qc_tensor_data(x), (size_t)i);
+  qc_acc acc = qc_acc_of(x->dtype);
+  for (int64_t i = 0; i < n; i++) buf[i] = acc.getf(x->dtype, qc_tensor_data(x), (size_t)i);
   qc_status s = QC_OK;
-  enum { MAXTAPS = 4096 };
-  int64_t *idx = malloc(sizeof(int64_t) * MAXTAPS);
-  double *w = malloc(sizeof(double) * MAXTAPS);
-  if (!idx || !w) s = QC_OOM();
   for (int32_t ai = 0; ai < na && !s; ai++) {
     int32_t a = axes[ai];
     if (!active[a]) continue;
     int64_t in = cur[a], out = od[a];
-    int64_t outer = qc_dims_prod(cur, 0, a), inner = qc_dims_prod(cur, a + 1, r);
-    int64_t nn = outer * out * inner;
-    double *nb = malloc(sizeof(double) * (size_t)(nn ? nn : 1));
-    if (!nb) {
-      s = QC_OOM();
+    int64_t outer = qc_shape_numel(a, cur), inner = qc_shape_numel(r - (a + 1), cur + (a + 1));
+    /* Taps of every output position first (their count depends on the scale only), then
+     * one sweep through the data in memory order. */
+    enum { MAXTAPS = 4096 };
+    int64_t probe_i[MAXTAPS];
+    double probe_w[MAXTAPS];
+    int nt = in > 0 ? resize_taps(p, 0.5, scale[a], in, probe_i, probe_w, MAXTAPS) : 0;
+    if (nt < 0) {
+      s = qc_k_error(k, "antialiasing window too large (scale %g)", scale[a]);
       break;
     }
+    int64_t nn = outer * out * inner;
+    double *nb = malloc(sizeof(double) * (size_t)(nn ? nn : 1));
+    int64_t *ti = malloc(sizeof(int64_t) * (size_t)(out * nt + 1));
+    double *tw = malloc(sizeof(double) * (size_t)(out * nt + 1));
+    bool *ex = malloc(sizeof(bool) * (size_t)(out + 1));
+    if (!nb || !ti || !tw || !ex) s = QC_OOM();
     for (int64_t o = 0; o < out && !s; o++) {
-      bool ex;
-      double xs = resize_coord(p, (double)o, scale[a], in, out, roi[a], roi[r + a], &ex);
-      int nt = in > 0 ? resize_taps(p, xs, scale[a], in, idx, w, MAXTAPS) : 0;
-      if (nt < 0) {
-        s = qc_k_error(k, "antialiasing window too large (scale %g)", scale[a]);
-        break;
-      }
-      for (int64_t u = 0; u < outer; u++)
-        for (int64_t i = 0; i < inner; i++) {
-          double acc = 0;
-          if (ex) acc = p->extrapolation;
-          else
-            for (int t = 0; t < nt; t++) acc += w[t] * buf[(u * in + idx[t]) * inner + i];
-          nb[(u * out + o) * inner + i] = acc;
+      double xs = resize_coord(p, (double)o, scale[a], in, out, roi[a], roi[r + a], &ex[o]);
+      if (nt) (void)resize_taps(p, xs, scale[a], in, ti + o * nt, tw + o * nt, nt);
+    }
+    for (int64_t u = 0; u < outer && !s; u++)
+      for (int64_t o = 0; o < out; o++) {
+        double *dst = nb + (u * out + o) * inner;
+        if (ex[o]) {
+          for (int64_t i = 0; i < inner; i++) dst[i] = p->extrapolation;
+          continue;
         }
+        for (int64_t i = 0; i < inner; i++) dst[i] = 0;
+        for (int t = 0; t < nt; t++) {
+          const double *src = buf + (u * in + ti[o * nt + t]) * inner;
+          double wt = tw[o * nt + t];
+          for (int64_t i = 0; i < inner; i++) dst[i] += wt * src[i];
+        }
+      }
+    free(ti);
+    free(tw);
+    free(ex);
+    if (s) {
+      free(nb);
+      break;
     }
     free(buf);
     buf = nb;
@@ -1100,20 +1240,31 @@ static qc_status resize_run(qc_kctx *k, const qc_tensor *x, const resize_params 
   qc_tensor *y;
   if (!s) s = qc_k_out(k, 0, x->dtype, r, od, &y);
   if (!s) {
+    /* Results saturate to the dtype's range, as the reference's saturate_cast does (cubic
+     * weights overshoot); integers round half to even. */
     int64_t m = qc_tensor_numel(y);
-    for (int64_t i = 0; i < m; i++)
-      qc_elem_set_f64(x->dtype, qc_tensor_data(y), (size_t)i, buf[i], QC_ENC_SATURATE);
+    void *yp = qc_tensor_data(y);
+    if (x->dtype == QC_F32) {
+      for (int64_t i = 0; i < m; i++)
+        ((float *)yp)[i] = (float)(buf[i] > FLT_MAX    ? FLT_MAX
+                                   : buf[i] < -FLT_MAX ? -FLT_MAX
+                                                       : buf[i]);
+    } else if (x->dtype == QC_F64) {
+      memcpy(yp, buf, sizeof(double) * (size_t)m);
+    } else {
+      for (int64_t i = 0; i < m; i++)
+        qc_elem_set_f64(x->dtype, yp, (size_t)i, buf[i], QC_ENC_SATURATE);
+    }
   }
   free(buf);
-  free(idx);
-  free(w);
   return s;
 }
 
 static int parse_ct(const char *s) {
-  static const char *const names[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                      "align_corners", "asymmetric", "tf_crop_and_resize"};
-  for (int i = 0; i < 6; i++)
+  static const char *const names[] = {
+      "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",  "align_corners",
+      "asymmetric", "tf_crop_and_resize",   "tf_half_pixel_for_nn"};
+  for (int i = 0; i < 7; i++)
     if (!strcmp(s, names[i])) return i;
   return -1;
 }
@@ -1158,9 +1309,11 @@ static qc_status k_resize(qc_kctx *k) {
     p.ct = parse_ct(cs);
     if (p.ct < 0) return qc_k_error(k, "unknown coordinate_transformation_mode '%s'", cs);
     const char *ns = qc_k_string(k, "nearest_mode", "round_prefer_floor");
-    p.nearest = !strcmp(ns, "round_prefer_floor") ? NM_ROUND_PREFER_FLOOR
-              : !strcmp(ns, "round_prefer_ceil") ? NM_ROUND_PREFER_CEIL
-              : !strcmp(ns, "floor") ? NM_FLOOR : !strcmp(ns, "ceil") ? NM_CEIL : -1;
+    p.nearest = !strcmp(ns, "round_prefer_floor")  ? NM_ROUND_PREFER_FLOOR
+                : !strcmp(ns, "round_prefer_ceil") ? NM_ROUND_PREFER_CEIL
+                : !strcmp(ns, "floor")             ? NM_FLOOR
+                : !strcmp(ns, "ceil")              ? NM_CEIL
+                                                   : -1;
     if (p.nearest < 0) return qc_k_error(k, "unknown nearest_mode '%s'", ns);
     p.antialias = qc_k_int(k, "antialias", 0) != 0;
     p.exclude_outside = qc_k_int(k, "exclude_outside", 0) != 0;
@@ -1169,17 +1322,15 @@ static qc_status k_resize(qc_kctx *k) {
   }
   if (!scales_t == !sizes_t) return qc_k_error(k, "exactly one of scales and sizes must be given");
   int32_t axes[QC_MAX_RANK], na = r;
-  const qc_attr *aa = qc_k_attr(k, "axes");
-  bool seen[QC_MAX_RANK] = {false};
-  if (aa && aa->kind == QC_ATTR_INTS) {
-    if (aa->n > r) return qc_k_error(k, "too many axes");
-    na = aa->n;
-    for (int32_t i = 0; i < na; i++) {
-      QC_RETURN_IF_ERROR(norm_axis(k, aa->u.ints[i], r, &axes[i]));
-      if (seen[axes[i]]) return qc_k_error(k, "axis %d is given twice", axes[i]);
-      seen[axes[i]] = true;
-    }
+  int64_t ax[QC_MAX_RANK], nax;
+  bool seen[QC_MAX_RANK];
+  QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "axes", ax, QC_MAX_RANK, &nax));
+  if (nax >= 0) {
+    na = (int32_t)nax;
+    QC_RETURN_IF_ERROR(qc_k_axes_mask(k, ax, na, r, seen));
+    for (int32_t i = 0; i < na; i++) (void)qc_norm_axis(ax[i], r, &axes[i]);
   } else {
+    na = r;
     for (int32_t i = 0; i < r; i++) axes[i] = i;
   }
   double scale[QC_MAX_RANK], roi[2 * QC_MAX_RANK], v[2 * QC_MAX_RANK];
@@ -1192,7 +1343,8 @@ static qc_status k_resize(qc_kctx *k) {
   }
   if (roi_t && p.ct == CT_TF_CROP_AND_RESIZE) {
     QC_RETURN_IF_ERROR(floats_of(k, roi_t, "roi", v, 2 * QC_MAX_RANK, &n));
-    if (n != 2 * na) return qc_k_error(k, "roi has %lld entries, expected %d", (long long)n, 2 * na);
+    if (n != 2 * na)
+      return qc_k_error(k, "roi has %lld entries, expected %d", (long long)n, 2 * na);
     for (int32_t i = 0; i < na; i++) {
       roi[axes[i]] = v[i];
       roi[r + axes[i]] = v[na + i];
@@ -1202,14 +1354,16 @@ static qc_status k_resize(qc_kctx *k) {
     QC_RETURN_IF_ERROR(floats_of(k, scales_t, "scales", v, QC_MAX_RANK, &n));
     if (n != na) return qc_k_error(k, "scales has %lld entries for %d axes", (long long)n, na);
     for (int32_t i = 0; i < na; i++) {
-      if (!(v[i] > 0)) return qc_k_error(k, "scales must be positive");
+      if (!(v[i] > 0) || v[i] * (double)x->dims[axes[i]] > 0x1p62)
+        return qc_k_error(k, "scales must be positive and give a representable size");
       scale[axes[i]] = v[i];
       od[axes[i]] = (int64_t)floor(v[i] * (double)x->dims[axes[i]]);
     }
   } else {
     int64_t sz[QC_MAX_RANK];
-    QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &n));
-    if (n != na) return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)n, na);
+    int64_t nsz;
+    QC_RETURN_IF_ERROR(qc_k_ints(k, sizes_t, "sizes", sz, QC_MAX_RANK, &nsz));
+    if (nsz != na) return qc_k_error(k, "sizes has %lld entries for %d axes", (long long)nsz, na);
     for (int32_t i = 0; i < na; i++) {
       if (sz[i] < 0) return qc_k_error(k, "sizes must not be negative");
       od[axes[i]] = sz[i];
@@ -1255,9 +1409,11 @@ static qc_status k_upsample(qc_kctx *k) {
       for (int32_t i = 0; i < a->n; i++) scale[i] = a->u.floats[i];
     }
   }
-  if (n != x->rank) return qc_k_error(k, "scales has %lld entries for rank %d", (long long)n, x->rank);
+  if (n != x->rank)
+    return qc_k_error(k, "scales has %lld entries for rank %d", (long long)n, x->rank);
   for (int32_t d = 0; d < x->rank; d++) {
-    if (!(scale[d] > 0)) return qc_k_error(k, "scales must be positive");
+    if (!(scale[d] > 0) || scale[d] * (double)x->dims[d] > 0x1p62)
+      return qc_k_error(k, "scales must be positive and give a representable size");
     od[d] = (int64_t)floor(scale[d] * (double)x->dims[d]);
     axes[d] = d;
     roi[d] = 0;
@@ -1267,18 +1423,6 @@ static qc_status k_upsample(qc_kctx *k) {
 }
 
 /* ---- Col2Im ---------------------------------------------------------------------------------- */
-
-static qc_status attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
-                              int64_t *out) {
-  const qc_attr *a = qc_k_attr(k, name);
-  if (!a || a->kind != QC_ATTR_INTS) {
-    for (int32_t i = 0; i < n; i++) out[i] = dflt;
-    return QC_OK;
-  }
-  if (a->n != n) return qc_k_error(k, "attribute '%s' has %d entries, expected %d", name, a->n, n);
-  for (int32_t i = 0; i < n; i++) out[i] = a->u.ints[i];
-  return QC_OK;
-}
 
 static qc_status k_col2im(qc_kctx *k) {
   const qc_tensor *x, *it, *bt;
@@ -1292,22 +1436,24 @@ static qc_status k_col2im(qc_kctx *k) {
   if (nb != ni) return qc_k_error(k, "image_shape and block_shape differ in length");
   if (x->rank != 3) return qc_k_error(k, "input must be 3-D [N, C*prod(block), L]");
   int64_t dil[QC_MAX_RANK], pads[2 * QC_MAX_RANK], str[QC_MAX_RANK];
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "dilations", nd, 1, dil));
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "pads", 2 * nd, 0, pads));
-  QC_RETURN_IF_ERROR(attr_ints_or(k, "strides", nd, 1, str));
-  int64_t kprod = qc_dims_prod(blk, 0, nd), cols[QC_MAX_RANK];
-  if (kprod <= 0 || x->dims[1] % kprod) return qc_k_error(k, "channels are not a multiple of prod(block_shape)");
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "dilations", nd, 1, dil));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "pads", 2 * nd, 0, pads));
+  QC_RETURN_IF_ERROR(qc_k_attr_ints_or(k, "strides", nd, 1, str));
+  int64_t kprod = qc_shape_numel(nd, blk), cols[QC_MAX_RANK];
+  if (kprod <= 0 || x->dims[1] % kprod)
+    return qc_k_error(k, "channels are not a multiple of prod(block_shape)");
   int64_t C = x->dims[1] / kprod, N = x->dims[0], L = 1;
   for (int32_t i = 0; i < nd; i++) {
     cols[i] = qc_window_out(img[i], blk[i], str[i], dil[i], pads[i], pads[nd + i], false);
     if (cols[i] < 0) return qc_k_error(k, "block does not fit the padded image");
     L *= cols[i];
   }
-  if (L != x->dims[2]) return qc_k_error(k, "input has %lld blocks, the shapes give %lld",
-                                        (long long)x->dims[2], (long long)L);
+  if (L != x->dims[2])
+    return qc_k_error(k, "input has %lld blocks, the shapes give %lld", (long long)x->dims[2],
+                      (long long)L);
   int64_t od[QC_MAX_RANK] = {N, C};
   for (int32_t i = 0; i < nd; i++) od[2 + i] = img[i];
-  int64_t isz = qc_dims_prod(img, 0, nd);
+  int64_t isz = qc_shape_numel(nd, img);
   double *acc = calloc((size_t)(isz ? isz : 1), sizeof(double));
   if (!acc) return QC_OOM();
   qc_tensor *y;
@@ -1336,7 +1482,8 @@ static qc_status k_col2im(qc_kctx *k) {
             in = p >= 0 && p < img[d];
             pos = pos * img[d] + p;
           }
-          if (in) acc[pos] += qc_elem_f64(x->dtype, xp, (size_t)(((n * C + c) * kprod + kc) * L + l));
+          if (in)
+            acc[pos] += qc_elem_f64(x->dtype, xp, (size_t)(((n * C + c) * kprod + kc) * L + l));
         }
       }
       for (int64_t i = 0; i < isz; i++)
@@ -1346,7 +1493,7 @@ static qc_status k_col2im(qc_kctx *k) {
   return s;
 }
 
-/* ---- AffineGrid and GridSample ---------------------------------------------------------------- */
+/* ---- AffineGrid and GridSample --------------------------------------------------------------- */
 
 static qc_status k_affine_grid(qc_kctx *k) {
   const qc_tensor *th, *st;
@@ -1367,7 +1514,7 @@ static qc_status k_affine_grid(qc_kctx *k) {
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, th->dtype, nd + 2, od, &y));
   const void *tp = qc_tensor_data(th);
-  int64_t pts = qc_dims_prod(size, 2, 2 + nd);
+  int64_t pts = qc_shape_numel(nd, size + 2);
   for (int64_t b = 0; b < N; b++)
     for (int64_t p = 0; p < pts; p++) {
       /* Homogeneous base point (x, y[, z], 1): x runs along the last spatial axis. */
@@ -1443,9 +1590,12 @@ static qc_status k_grid_sample(qc_kctx *k) {
   const char *ms = qc_k_string(k, "mode", "linear"), *ps = qc_k_string(k, "padding_mode", "zeros");
   int mode = parse_resize_mode(ms);
   if (mode < 0) return qc_k_error(k, "unknown mode '%s'", ms);
-  gs_ctx g = {nd, x->dims + 2, 0, qc_k_int(k, "align_corners", 0) != 0, x->dtype, qc_tensor_data(x)};
-  g.pad = !strcmp(ps, "zeros") ? GS_ZEROS : !strcmp(ps, "border") ? GS_BORDER
-        : !strcmp(ps, "reflection") ? GS_REFLECTION : -1;
+  gs_ctx g = {nd,       x->dims + 2,      0, qc_k_int(k, "align_corners", 0) != 0,
+              x->dtype, qc_tensor_data(x)};
+  g.pad = !strcmp(ps, "zeros")        ? GS_ZEROS
+          : !strcmp(ps, "border")     ? GS_BORDER
+          : !strcmp(ps, "reflection") ? GS_REFLECTION
+                                      : -1;
   if (g.pad < 0) return qc_k_error(k, "unknown padding_mode '%s'", ps);
   int64_t N = x->dims[0], C = x->dims[1], od[QC_MAX_RANK];
   od[0] = N;
@@ -1453,9 +1603,9 @@ static qc_status k_grid_sample(qc_kctx *k) {
   for (int32_t i = 0; i < nd; i++) od[2 + i] = gt->dims[1 + i];
   qc_tensor *y;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, x->dtype, x->rank, od, &y));
-  int64_t pts = qc_dims_prod(od, 2, x->rank), isz = qc_dims_prod(x->dims, 2, x->rank);
+  int64_t pts = qc_shape_numel(x->rank - 2, od + 2), isz = qc_shape_numel(x->rank - 2, x->dims + 2);
   int64_t ist[QC_MAX_RANK];
-  qc_strides_of(nd, g.dims, ist);
+  qc_strides(nd, g.dims, ist);
   int taps = mode == RM_NEAREST ? 1 : mode == RM_LINEAR ? 2 : 4;
   const void *gp = qc_tensor_data(gt);
   bool f64 = gt->dtype == QC_F64;
@@ -1478,8 +1628,10 @@ static qc_status k_grid_sample(qc_kctx *k) {
         if (mode == RM_NEAREST) v = rintf(v);
         double lo = g.ac ? 0 : -0.5, hi = g.ac ? len - 1 : len - 0.5;
         if (v < lo || v > hi) {
-          if (g.pad == GS_BORDER) v = v < 0 ? 0.0f : v > len - 1 ? (float)(len - 1) : v;
-          else if (g.pad == GS_REFLECTION) v = (float)gs_reflect(v, lo, hi);
+          if (g.pad == GS_BORDER)
+            v = v < 0 ? 0.0f : v > len - 1 ? (float)(len - 1) : v;
+          else if (g.pad == GS_REFLECTION)
+            v = (float)gs_reflect(v, lo, hi);
         }
         xs[d] = v;
       }
@@ -1518,8 +1670,10 @@ static qc_status k_grid_sample(qc_kctx *k) {
           for (int32_t d = nd - 1; d >= 0; d--) {
             int j = (int)(rem % taps);
             rem /= taps;
-            if (ti[d][j] < 0) zero = true;
-            else off += ti[d][j] * ist[d];
+            if (ti[d][j] < 0)
+              zero = true;
+            else
+              off += ti[d][j] * ist[d];
             w *= tw[d][j];
           }
           if (!zero && w != 0) acc += w * qc_elem_f64(x->dtype, g.xp, (size_t)(base + off));

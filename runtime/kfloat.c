@@ -1,13 +1,14 @@
 /* f32 staging of kernel operands (see kfloat.h). */
 #include "runtime/kfloat.h"
+#include "runtime/kutil.h"
 
 float *qc_kf_scratch(const qc_kctx *k, int64_t n) {
   if (n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float)) return NULL;
-  return qc_alloc(k->alloc, sizeof(float) * (size_t)n);
+  return qc_k_alloc(k, sizeof(float) * (size_t)n);
 }
 
 void qc_kf_scratch_free(const qc_kctx *k, float *p, int64_t n) {
-  if (p) qc_free(k->alloc, p, sizeof(float) * (size_t)(n > 0 ? n : 1));
+  if (p) qc_k_free(k, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
 }
 
 bool qc_kf_dtype_ok(qc_dtype dt) {

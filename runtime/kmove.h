@@ -12,7 +12,6 @@
 #ifndef QUARC_RUNTIME_KMOVE_H
 #define QUARC_RUNTIME_KMOVE_H
 
-#include "runtime/internal.h"
 #include "runtime/kutil.h"
 
 typedef struct qc_mover {
@@ -50,21 +49,18 @@ bool qc_maps_init(qc_axis_maps *m, int32_t rank, const int64_t *dims);
 void qc_maps_free(qc_axis_maps *m);
 /* Identity maps of a contiguous source of the same shape, permuted: output axis d reads
  * source axis perm[d] (perm NULL = identity); src_dims is the source shape. */
-bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims,
-                       const int64_t *perm);
+bool qc_maps_transpose(qc_axis_maps *m, int32_t rank, const int64_t *src_dims, const int64_t *perm);
 /* Gather into contiguous dst (whose shape is m->dims). `fill` (one element, may be NULL to
  * leave zeros) is used where a map says QC_MAP_FILL. Parallel over rows unless strings. */
 bool qc_move_mapped(const qc_kctx *k, const qc_mover *mv, void *dst, const qc_axis_maps *m,
                     const void *src, const void *fill);
 
-/* ---- small helpers shared by the data-movement kernels ------------------------------------ */
+/* ---- attributes and sorting for the data-movement kernels --------------------------------- */
 
-/* Row-major strides (in elements). */
-void qc_strides_of(int32_t rank, const int64_t *dims, int64_t *strides);
-/* Product of dims[a, b). */
-int64_t qc_dims_prod(const int64_t *dims, int32_t a, int32_t b);
-
-/* Integer lists from tensors: qc_k_ints / qc_k_ints_alloc in runtime/kutil.h. */
+/* The INTS attribute `name`, which must have exactly n entries, or n copies of dflt when
+ * it is absent. out has room for n. */
+qc_status qc_k_attr_ints_or(const qc_kctx *k, const char *name, int32_t n, int64_t dflt,
+                            int64_t *out) QC_MUST_USE;
 
 /* Total order on elements of one dtype, as numpy sorts: numbers by value with NaN last,
  * strings by bytes. Not for complex or block types. */
@@ -73,6 +69,5 @@ int qc_elem_compare(qc_dtype dt, const void *a, int64_t i, const void *b, int64_
 /* Stable merge sort of idx[0..n) by cmp(ctx, x, y) (< 0: x first). False on OOM. */
 bool qc_sort_stable(int64_t *idx, int64_t n, int (*cmp)(void *ctx, int64_t x, int64_t y),
                     void *ctx);
-
 
 #endif

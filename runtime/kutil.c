@@ -7,8 +7,6 @@
 
 /* ---- opset, memory ------------------------------------------------------------------------ */
 
-int64_t qc_k_opset(const qc_kctx *k) { return k->version > 0 ? k->version : 1 << 20; }
-
 void *qc_k_alloc(const qc_kctx *k, size_t n) { return qc_alloc(k->alloc, n); }
 
 void qc_k_free(const qc_kctx *k, void *p, size_t n) { qc_free(k->alloc, p, n ? n : 1); }
@@ -16,15 +14,15 @@ void qc_k_free(const qc_kctx *k, void *p, size_t n) { qc_free(k->alloc, p, n ? n
 /* ---- int lists and axes --------------------------------------------------------------------- */
 
 qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int64_t cap, int64_t *n) {
-  if (!t) return qc_k_error(k, "%s: missing", what);
+                    int64_t max, int64_t *n) {
+  if (!t) return qc_k_error(k, "%s is missing", what);
   if (!qc_dtype_is_int(t->dtype))
-    return qc_k_error(k, "%s: expected an integer tensor, got %s", what, qc_dtype_name(t->dtype));
-  if (t->rank > 1) return qc_k_error(k, "%s: expected a 1-D tensor, got rank %d", what, t->rank);
+    return qc_k_error(k, "%s must be an integer tensor, got %s", what, qc_dtype_name(t->dtype));
+  if (t->rank > 1) return qc_k_error(k, "%s must be 1-D, got rank %d", what, t->rank);
   int64_t cnt = qc_tensor_numel(t);
-  if (cnt > cap)
-    return qc_k_error(k, "%s: %lld values, at most %lld supported", what, (long long)cnt,
-                      (long long)cap);
+  if (cnt > max)
+    return qc_k_error(k, "%s has %lld entries, at most %lld allowed", what, (long long)cnt,
+                      (long long)max);
   const void *d = qc_tensor_data(t);
   for (int64_t i = 0; i < cnt; i++) out[i] = qc_elem_i64(t->dtype, d, (size_t)i);
   *n = cnt;
@@ -34,7 +32,7 @@ qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int6
 qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
                           int64_t *n) {
   *out = NULL;
-  if (!t) return qc_k_error(k, "%s: missing", what);
+  if (!t) return qc_k_error(k, "%s is missing", what);
   int64_t cnt = qc_tensor_numel(t);
   int64_t *v = malloc(sizeof(int64_t) * (size_t)(cnt ? cnt : 1));
   if (!v) return QC_OOM();
@@ -47,20 +45,21 @@ qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what
   return QC_OK;
 }
 
-qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t cap,
-                         int32_t *n) {
+qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
+                         int64_t *n) {
   const qc_attr *a = qc_k_attr(k, name);
   *n = -1;
   if (!a) return QC_OK;
   if (a->kind == QC_ATTR_INT) {
-    if (cap < 1) return qc_k_error(k, "attribute '%s': too many values", name);
+    if (max < 1) return qc_k_error(k, "attribute '%s': too many values", name);
     out[0] = a->u.i;
     *n = 1;
     return QC_OK;
   }
   if (a->kind != QC_ATTR_INTS) return qc_k_error(k, "attribute '%s': expected ints", name);
-  if (a->n > cap)
-    return qc_k_error(k, "attribute '%s': %d values, at most %d supported", name, a->n, cap);
+  if (a->n > max)
+    return qc_k_error(k, "attribute '%s': %d values, at most %lld supported", name, a->n,
+                      (long long)max);
   for (int32_t i = 0; i < a->n; i++) out[i] = a->u.ints[i];
   *n = a->n;
   return QC_OK;
@@ -72,10 +71,10 @@ qc_status qc_k_axis(const qc_kctx *k, int64_t axis, int32_t rank, int32_t *out) 
   return QC_OK;
 }
 
-qc_status qc_k_axes_mask(const qc_kctx *k, const int64_t *axes, int32_t n, int32_t rank,
+qc_status qc_k_axes_mask(const qc_kctx *k, const int64_t *axes, int64_t n, int32_t rank,
                          bool *mask) {
   for (int32_t d = 0; d < rank; d++) mask[d] = false;
-  for (int32_t i = 0; i < n; i++) {
+  for (int64_t i = 0; i < n; i++) {
     int32_t a;
     QC_RETURN_IF_ERROR(qc_k_axis(k, axes[i], rank, &a));
     if (mask[a]) return qc_k_error(k, "axis %lld repeated", (long long)axes[i]);
@@ -238,7 +237,7 @@ qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *
                       (long long)g->group, (long long)g->c_in, (long long)w->dims[0],
                       (long long)w->dims[1]);
   int64_t v[2 * QC_MAX_RANK];
-  int32_t cnt;
+  int64_t cnt;
   for (int32_t i = 0; i < n; i++) {
     g->in[i] = x->dims[2 + i];
     g->k[i] = w->dims[2 + i];
@@ -246,25 +245,25 @@ qc_status qc_k_conv_geom(const qc_kctx *k, const qc_tensor *x, const qc_tensor *
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "kernel_shape", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "kernel_shape has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "kernel_shape has %lld values for %d spatial dims", (long long)cnt, n);
     for (int32_t i = 0; i < n; i++)
       if (v[i] != g->k[i])
         return qc_k_error(k, "kernel_shape does not match the weight's shape");
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "strides", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "strides has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "strides has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(g->stride, v, sizeof(int64_t) * (size_t)n);
   }
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "dilations", v, QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != n) return qc_k_error(k, "dilations has %d values for %d spatial dims", cnt, n);
+    if (cnt != n) return qc_k_error(k, "dilations has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(g->dil, v, sizeof(int64_t) * (size_t)n);
   }
   int64_t pads[2 * QC_MAX_RANK] = {0};
   QC_RETURN_IF_ERROR(qc_k_attr_ints(k, "pads", v, 2 * QC_MAX_RANK, &cnt));
   if (cnt >= 0) {
-    if (cnt != 2 * n) return qc_k_error(k, "pads has %d values for %d spatial dims", cnt, n);
+    if (cnt != 2 * n) return qc_k_error(k, "pads has %lld values for %d spatial dims", (long long)cnt, n);
     memcpy(pads, v, sizeof(int64_t) * (size_t)(2 * n));
   }
   const char *ap = qc_k_string(k, "auto_pad", "NOTSET");
@@ -628,15 +627,19 @@ qc_status qc_k_ew2(qc_kctx *k, const qc_ew2 *op, const void *p, const qc_tensor 
 
 /* ---- strings ------------------------------------------------------------------------------------ */
 
-qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s, int64_t len) {
+bool qc_string_store(char **slot, const char *s, int64_t len) {
   if (len < 0) len = (int64_t)strlen(s);
   /* String elements are owned by the buffer and freed with free() (tensor.h). */
   char *c = malloc((size_t)len + 1);
-  if (!c) return qc_k_error(k, "out of memory");
+  if (!c) return false;
   memcpy(c, s, (size_t)len);
   c[len] = 0;
-  char **slot = (char **)qc_tensor_data(t) + i;
   free(*slot);
   *slot = c;
+  return true;
+}
+
+qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s, int64_t len) {
+  if (!qc_string_store((char **)qc_tensor_data(t) + i, s, len)) return qc_k_error(k, "out of memory");
   return QC_OK;
 }

@@ -45,9 +45,9 @@
 
 /* ---- opset, memory ------------------------------------------------------------------------ */
 
-/** The opset version of the node's domain; a large number (latest semantics) when the
- *  graph does not import the domain (graphs built in code). */
-int64_t qc_k_opset(const qc_kctx *k);
+/** The opset version of the node's domain; 999 (latest semantics) when the graph does not
+ *  import the domain (graphs built in code). */
+static inline int64_t qc_k_opset(const qc_kctx *k) { return k->version > 0 ? k->version : 999; }
 
 /** Scratch memory through the interpreter's allocator; NULL on OOM (n == 0 gives a valid
  *  pointer). Free with the same size. */
@@ -56,23 +56,23 @@ void qc_k_free(const qc_kctx *k, void *p, size_t n);
 
 /* ---- int lists and axes ----------------------------------------------------------------------- */
 
-/** Read an integer tensor of rank 0 or 1 (any integer dtype) into out[0..cap). Errors
- *  (naming the node and `what`) for a non-integer tensor, rank > 1 or more than cap
- *  values. */
+/** Read an integer tensor of rank 0 or 1 (any integer dtype) into out[0..max); *n = its
+ *  length. Errors (naming the node and `what`) for a missing or non-integer tensor, rank > 1
+ *  or more than max values. */
 qc_status qc_k_ints(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t *out,
-                    int64_t cap, int64_t *n) QC_MUST_USE;
-/* The same into a malloc'd array (the caller frees it). */
+                    int64_t max, int64_t *n) QC_MUST_USE;
+/** The same into a malloc'd array of any length (the caller frees it with free()). */
 qc_status qc_k_ints_alloc(const qc_kctx *k, const qc_tensor *t, const char *what, int64_t **out,
                           int64_t *n) QC_MUST_USE;
-/** The INTS attribute `name` into out[0..cap); *n = -1 when the attribute is absent.
- *  Errors when it holds more than cap values. */
-qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int32_t cap,
-                         int32_t *n) QC_MUST_USE;
+/** The INTS attribute `name` into out[0..max); *n = -1 when the attribute is absent.
+ *  Errors when it holds more than max values. */
+qc_status qc_k_attr_ints(const qc_kctx *k, const char *name, int64_t *out, int64_t max,
+                         int64_t *n) QC_MUST_USE;
 
 /** Normalize a possibly negative axis for `rank`; the error names the node. */
 qc_status qc_k_axis(const qc_kctx *k, int64_t axis, int32_t rank, int32_t *out) QC_MUST_USE;
 /** Turn a list of axes into mask[0..rank); errors on an out-of-range or repeated axis. */
-qc_status qc_k_axes_mask(const qc_kctx *k, const int64_t *axes, int32_t n, int32_t rank,
+qc_status qc_k_axes_mask(const qc_kctx *k, const int64_t *axes, int64_t n, int32_t rank,
                          bool *mask) QC_MUST_USE;
 
 /** Dense row-major element strides of a shape. Returns the element count. */
@@ -230,6 +230,9 @@ static inline const char *qc_string_at(const qc_tensor *t, size_t i) {
   const char *s = ((const char *const *)qc_tensor_data(t))[i];
   return s ? s : "";
 }
+/** Store a copy of s[0..len) (len < 0: strlen) into a string element slot, freeing the string
+ *  it held. False on OOM (the slot is unchanged). */
+bool qc_string_store(char **slot, const char *s, int64_t len);
 /** Store a copy of s[0..len) as element i of a string tensor allocated by qc_k_out (frees the
  *  previous element). len < 0: strlen(s). */
 qc_status qc_k_set_string(const qc_kctx *k, qc_tensor *t, size_t i, const char *s,

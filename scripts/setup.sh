@@ -23,9 +23,10 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   /usr/bin/python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null ||
-   [ "$("$venv/bin/python" -c 'import onnx; print(onnx.__version__)')" != "1.22.0" ]; then
+stamp="$venv/.requirements"
+if ! cmp -s "$root/tests/python/requirements.txt" "$stamp"; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/tests/python/requirements.txt"
+  cp "$root/tests/python/requirements.txt" "$stamp"
 fi
 export QUARC_VENV_PYTHON="$venv/bin/python"
 

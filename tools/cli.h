@@ -21,7 +21,10 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3
 
 #define CLI_COMMANDS(X)                                                                          \
   X(version)                                                                                     \
-  X(help)
+  X(help)                                                                                        \
+  X(inspect)                                                                                     \
+  X(opt)                                                                                         \
+  X(run)
 
 #define CLI_DECLARE(name) extern const cli_command cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE)

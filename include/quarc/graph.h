@@ -282,6 +282,13 @@ qc_status qc_graph_infer_types(qc_graph *g) QC_MUST_USE;
  *  types against shape inference. The error names the offending node and value. */
 qc_status qc_graph_verify(const qc_graph *g) QC_MUST_USE;
 
+/** A standalone graph made of the nodes sel[0..n) of g (kept in g's order): its inputs are
+ *  the non-constant values those nodes read from outside the selection (in order of first
+ *  use), its outputs the values they produce that the rest of g (or g's outputs) uses.
+ *  Constants and opsets are carried over; captures of sub-graphs resolve as in g. */
+qc_status qc_graph_extract(const qc_graph *g, const qc_nid *sel, int32_t n,
+                           qc_graph **out) QC_MUST_USE;
+
 /** "node 'name' (Op)" — for messages. Returns a static thread-local buffer. */
 const char *qc_node_desc(const qc_graph *g, qc_nid n);
 

@@ -15,6 +15,7 @@
 #include "quarc/kernel.h"
 #include "quarc/qir.h"
 #include "quarc/pass.h"
+#include "quarc/rewrite.h"
 #include "quarc/io.h"
 
 #endif

@@ -27,32 +27,44 @@ typedef struct kt_run {
 } kt_run;
 
 /* Attribute literals for kt_op. */
-#define KT_INT(nm, v) {.name = (nm), .kind = QC_ATTR_INT, .u.i = (v)}
-#define KT_FLOAT(nm, v) {.name = (nm), .kind = QC_ATTR_FLOAT, .u.f = (v)}
-#define KT_STR(nm, v) {.name = (nm), .kind = QC_ATTR_STRING, .n = (int32_t)strlen(v), .u.s = (v)}
+#define KT_INT(nm, v)                                                                              \
+  { .name = (nm), .kind = QC_ATTR_INT, .u.i = (v) }
+#define KT_FLOAT(nm, v)                                                                            \
+  { .name = (nm), .kind = QC_ATTR_FLOAT, .u.f = (v) }
+#define KT_STR(nm, v)                                                                              \
+  { .name = (nm), .kind = QC_ATTR_STRING, .n = (int32_t)strlen(v), .u.s = (v) }
 #define KT_INTS(nm, ...)                                                                           \
-  {.name = (nm), .kind = QC_ATTR_INTS,                                                             \
-   .n = (int32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),                             \
-   .u.ints = (int64_t[]){__VA_ARGS__}}
+  {                                                                                                \
+    .name = (nm), .kind = QC_ATTR_INTS,                                                            \
+    .n = (int32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .u.ints = (int64_t[]) {    \
+      __VA_ARGS__                                                                                  \
+    }                                                                                              \
+  }
 #define KT_FLOATS(nm, ...)                                                                         \
-  {.name = (nm), .kind = QC_ATTR_FLOATS,                                                           \
-   .n = (int32_t)(sizeof((double[]){__VA_ARGS__}) / sizeof(double)),                               \
-   .u.floats = (double[]){__VA_ARGS__}}
-#define KT_GRAPH(nm, gr) {.name = (nm), .kind = QC_ATTR_GRAPH, .u.g = (gr)}
-#define KT_DIMS(...) (int64_t[]){__VA_ARGS__}
+  {                                                                                                \
+    .name = (nm), .kind = QC_ATTR_FLOATS,                                                          \
+    .n = (int32_t)(sizeof((double[]){__VA_ARGS__}) / sizeof(double)), .u.floats = (double[]) {     \
+      __VA_ARGS__                                                                                  \
+    }                                                                                              \
+  }
+#define KT_GRAPH(nm, gr)                                                                           \
+  { .name = (nm), .kind = QC_ATTR_GRAPH, .u.g = (gr) }
+#define KT_DIMS(...)                                                                               \
+  (int64_t[]) { __VA_ARGS__ }
 
 static inline void kt_ok(qc_status s) {
   ck_assert_msg(s == QC_OK, "unexpected error: %s", qc_status_message(s));
 }
 
 /* A new tensor holding a copy of `data` (numel elements' bytes; strings duplicated). */
-static inline qc_tensor kt_tensor(qc_dtype dt, int32_t rank, const int64_t *dims, const void *data) {
+static inline qc_tensor kt_tensor(qc_dtype dt, int32_t rank, const int64_t *dims,
+                                  const void *data) {
   qc_tensor t;
   kt_ok(qc_tensor_alloc(&t, NULL, dt, rank, dims));
   if (dt == QC_STRING) {
     const char *const *s = data;
     char **d = qc_tensor_data(&t);
-    for (int64_t i = 0; i < qc_tensor_numel(&t); i++) d[i] = strdup(s[i]);
+    for (int64_t i = 0, n = qc_tensor_numel(&t); i < n; i++) d[i] = strdup(s[i]);
   } else if (data) {
     memcpy(qc_tensor_data(&t), data, qc_tensor_nbytes(&t));
   }
@@ -73,7 +85,7 @@ static inline qc_tensor kt_iota_f32(int32_t rank, const int64_t *dims) {
   qc_tensor t;
   kt_ok(qc_tensor_alloc(&t, NULL, QC_F32, rank, dims));
   float *p = qc_tensor_data(&t);
-  for (int64_t i = 0; i < qc_tensor_numel(&t); i++) p[i] = (float)i;
+  for (int64_t i = 0, n = qc_tensor_numel(&t); i < n; i++) p[i] = (float)i;
   return t;
 }
 
@@ -103,7 +115,8 @@ static inline qc_status kt_op_try(kt_run *r, qc_op op, int64_t opset, int32_t n_
   qc_nid n;
   kt_ok(qc_graph_add_node(r->g, op, "node", n_in, vin, n_out, NULL, &n));
   for (int32_t i = 0; i < n_attr; i++) kt_ok(qc_node_set_attr(r->g, n, &attr[i]));
-  for (int32_t i = 0; i < n_out; i++) kt_ok(qc_graph_add_output(r->g, qc_graph_node(r->g, n)->out[i]));
+  for (int32_t i = 0; i < n_out; i++)
+    kt_ok(qc_graph_add_output(r->g, qc_graph_node(r->g, n)->out[i]));
   kt_ok(qc_interp_create(r->g, NULL, &r->it));
   qc_status s = qc_interp_run(r->it, n_rin, rin, n_out, r->out);
   for (int32_t i = 0; i < n_rin; i++) qc_rvalue_release(&rin[i]);
@@ -145,9 +158,11 @@ static inline void kt_done(kt_run *r) {
   memset(r, 0, sizeof *r);
 }
 
-static inline void kt_expect_shape(const qc_rvalue *v, qc_dtype dt, int32_t rank, const int64_t *dims) {
+static inline void kt_expect_shape(const qc_rvalue *v, qc_dtype dt, int32_t rank,
+                                   const int64_t *dims) {
   ck_assert_msg(v->kind == QC_RV_TENSOR, "output is not a tensor (kind %d)", v->kind);
-  ck_assert_msg(v->t.dtype == dt, "dtype %s, expected %s", qc_dtype_name(v->t.dtype), qc_dtype_name(dt));
+  ck_assert_msg(v->t.dtype == dt, "dtype %s, expected %s", qc_dtype_name(v->t.dtype),
+                qc_dtype_name(dt));
   ck_assert_msg(v->t.rank == rank, "rank %d, expected %d", v->t.rank, rank);
   for (int32_t d = 0; d < rank; d++)
     ck_assert_msg(v->t.dims[d] == dims[d], "dim %d is %lld, expected %lld", d,
@@ -162,7 +177,7 @@ static inline void kt_expect_f32(const qc_rvalue *v, int32_t rank, const int64_t
   int64_t n = qc_tensor_numel(&v->t);
   for (int64_t i = 0; i < n; i++) {
     double got = qc_elem_f64(v->t.dtype, qc_tensor_data(&v->t), (size_t)i), w = want[i];
-    bool ok = (isnan(w) && isnan(got)) || fabs(got - w) <= tol * (1 + fabs(w));
+    bool ok = (isnan(w) && isnan(got)) || got == w || fabs(got - w) <= tol * (1 + fabs(w));
     ck_assert_msg(ok, "element %lld is %.9g, expected %.9g", (long long)i, got, w);
   }
 }
@@ -171,7 +186,7 @@ static inline void kt_expect_i64(const qc_rvalue *v, int32_t rank, const int64_t
                                  const int64_t *want) {
   kt_expect_shape(v, QC_I64, rank, dims);
   const int64_t *p = qc_tensor_data(&v->t);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++)
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++)
     ck_assert_msg(p[i] == want[i], "element %lld is %lld, expected %lld", (long long)i,
                   (long long)p[i], (long long)want[i]);
 }
@@ -180,7 +195,7 @@ static inline void kt_expect_i64(const qc_rvalue *v, int32_t rank, const int64_t
 static inline void kt_expect_ints(const qc_rvalue *v, qc_dtype dt, int32_t rank,
                                   const int64_t *dims, const int64_t *want) {
   kt_expect_shape(v, dt, rank, dims);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++) {
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++) {
     int64_t got = qc_elem_i64(dt, qc_tensor_data(&v->t), (size_t)i);
     ck_assert_msg(got == want[i], "element %lld is %lld, expected %lld", (long long)i,
                   (long long)got, (long long)want[i]);
@@ -191,7 +206,7 @@ static inline void kt_expect_strings(const qc_rvalue *v, int32_t rank, const int
                                      const char *const *want) {
   kt_expect_shape(v, QC_STRING, rank, dims);
   char *const *p = qc_tensor_data(&v->t);
-  for (int64_t i = 0; i < qc_tensor_numel(&v->t); i++)
+  for (int64_t i = 0, n = qc_tensor_numel(&v->t); i < n; i++)
     ck_assert_msg(p[i] && !strcmp(p[i], want[i]), "element %lld is '%s', expected '%s'",
                   (long long)i, p[i] ? p[i] : "(null)", want[i]);
 }

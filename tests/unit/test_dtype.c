@@ -294,6 +294,30 @@ START_TEST(blocks) {
 }
 END_TEST
 
+START_TEST(rounding_and_cast_rules) {
+  /* qc_round: half to even, zero results keep the sign (numpy.round(-0.5) == -0.0) */
+  ck_assert(qc_round(2.5, 0) == 2.0 && qc_round(3.5, 0) == 4.0 && qc_round(-2.5, 0) == -2.0);
+  ck_assert(qc_round(-0.5, 0) == 0.0 && signbit(qc_round(-0.5, 0)));
+  ck_assert(qc_round(-0.4, 0) == 0.0 && signbit(qc_round(-0.4, 0)));
+  ck_assert(qc_round(0.5, 0) == 0.0 && !signbit(qc_round(0.5, 0)));
+  ck_assert(qc_round(-2.5, QC_ENC_ROUND_AWAY) == -3.0);
+  /* qc_elem_cast_f64: numpy astype / ONNX Cast (truncate, then wrap) */
+  int8_t i8[3];
+  qc_elem_cast_f64(QC_I8, i8, 0, 300.7, 0);
+  qc_elem_cast_f64(QC_I8, i8, 1, -1.9, 0);
+  qc_elem_cast_f64(QC_I8, i8, 2, NAN, 0);
+  ck_assert_int_eq(i8[0], 44);
+  ck_assert_int_eq(i8[1], -1);
+  ck_assert_int_eq(i8[2], 0);
+  uint64_t u = 0;
+  qc_elem_cast_f64(QC_U64, &u, 0, 18446744073709549568.0, 0);
+  ck_assert(u == 18446744073709549568ull);
+  uint8_t b = 7;
+  qc_elem_cast_f64(QC_BOOL, &b, 0, -0.0, 0);
+  ck_assert_uint_eq(b, 0);
+}
+END_TEST
+
 START_TEST(names) {
   for (int i = 1; i < QC_DTYPE_COUNT; i++) {
     const qc_dtype_traits *t = qc_dtype_traits_of((qc_dtype)i);
@@ -325,6 +349,7 @@ int main(void) {
   tcase_add_test(tc, integers);
   tcase_add_test(tc, packings);
   tcase_add_test(tc, blocks);
+  tcase_add_test(tc, rounding_and_cast_rules);
   tcase_add_test(tc, names);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

@@ -150,6 +150,103 @@ START_TEST(onehot_out_of_range_is_all_off) {
 }
 END_TEST
 
+START_TEST(slice_extreme_steps_and_tile_overflow) {
+  qc_tensor x = kt_iota_f32(1, KT_DIMS(5));
+  qc_tensor st = kt_i64(1, KT_DIMS(1), (int64_t[]){-1}), en = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MIN});
+  qc_tensor ax = kt_i64(1, KT_DIMS(1), (int64_t[]){0}), sp = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MIN});
+  kt_run r = kt_op(QC_OP_Slice, 5, (const qc_tensor *[]){&x, &st, &en, &ax, &sp}, 0, NULL, 1);
+  kt_expect_f32(&r.out[0], 1, KT_DIMS(1), (float[]){4}, 0);
+  kt_done(&r);
+  qc_tensor rep = kt_i64(1, KT_DIMS(1), (int64_t[]){INT64_MAX / 2});
+  kt_expect_error(QC_OP_Tile, 0, 2, (const qc_tensor *[]){&x, &rep}, 0, NULL, 1, "too large");
+  qc_tensor_release(&x);
+  qc_tensor_release(&st);
+  qc_tensor_release(&en);
+  qc_tensor_release(&ax);
+  qc_tensor_release(&sp);
+  qc_tensor_release(&rep);
+}
+END_TEST
+
+START_TEST(transpose_all_perms_all_widths) {
+  /* Every permutation of a [5, 37, 3, 41] tensor, for 1/2/4/8-byte elements, against a naive
+   * index computation: covers the row-copy, gathered-row and tiled paths. */
+  static const qc_dtype dts[4] = {QC_U8, QC_F16, QC_I32, QC_I64};
+  int64_t dims[4] = {5, 37, 3, 41}, st[4] = {37 * 3 * 41, 3 * 41, 41, 1};
+  for (int t = 0; t < 4; t++) {
+    qc_tensor x;
+    kt_ok(qc_tensor_alloc(&x, NULL, dts[t], 4, dims));
+    int64_t n = qc_tensor_numel(&x);
+    for (int64_t i = 0; i < n; i++) qc_elem_set_code(dts[t], qc_tensor_data(&x), (size_t)i, (uint64_t)(i * 7 + 3) & 0x7fff);
+    int64_t perm[4] = {0, 1, 2, 3};
+    for (int np = 0; np < 24; np++) {
+      /* the np-th permutation, by Lehmer code */
+      int64_t pool[4] = {0, 1, 2, 3}, c = np;
+      for (int i = 0, f = 6; i < 4; i++) {
+        int64_t q = c / f;
+        c %= f;
+        perm[i] = pool[q];
+        for (int64_t j = q; j < 3 - i; j++) pool[j] = pool[j + 1];
+        f = i < 3 ? f / (3 - i) : 1;
+      }
+      kt_run r = kt_op(QC_OP_Transpose, 1, (const qc_tensor *[]){&x}, 1,
+                       (qc_attr[]){KT_INTS("perm", perm[0], perm[1], perm[2], perm[3])}, 1);
+      const qc_tensor *y = &r.out[0].t;
+      for (int d = 0; d < 4; d++) ck_assert_int_eq(y->dims[d], dims[perm[d]]);
+      int64_t o = 0;
+      for (int64_t a = 0; a < y->dims[0]; a++)
+        for (int64_t b = 0; b < y->dims[1]; b++)
+          for (int64_t cc = 0; cc < y->dims[2]; cc++)
+            for (int64_t e = 0; e < y->dims[3]; e++, o++) {
+              int64_t src = a * st[perm[0]] + b * st[perm[1]] + cc * st[perm[2]] + e * st[perm[3]];
+              ck_assert_msg(qc_elem_code(dts[t], qc_tensor_data(y), (size_t)o) ==
+                                qc_elem_code(dts[t], qc_tensor_data(&x), (size_t)src),
+                            "dtype %s perm %lld%lld%lld%lld element %lld", qc_dtype_name(dts[t]),
+                            (long long)perm[0], (long long)perm[1], (long long)perm[2],
+                            (long long)perm[3], (long long)o);
+            }
+      kt_done(&r);
+    }
+    qc_tensor_release(&x);
+  }
+}
+END_TEST
+
+START_TEST(topk_heap_path_ties_and_64bit_keys) {
+  /* dim 100 with k 5 takes the heap selection; x[i] = i % 7 has many ties, which must come
+   * out lowest index first. */
+  float xf[100];
+  int64_t xi[100];
+  uint64_t xu[100];
+  for (int i = 0; i < 100; i++) {
+    xf[i] = (float)(i % 7);
+    xi[i] = (int64_t)(i % 7) - 3 + (i % 7 == 6 ? INT64_MAX - 3 : 0);
+    xu[i] = (uint64_t)(i % 7) + (i % 7 == 6 ? UINT64_MAX - 6 : 0);
+  }
+  qc_tensor tf = kt_f32(1, KT_DIMS(100), xf), ti = kt_i64(1, KT_DIMS(100), xi);
+  qc_tensor tu = kt_tensor(QC_U64, 1, KT_DIMS(100), xu), k5 = kt_i64(1, KT_DIMS(1), (int64_t[]){5});
+  kt_run r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tf, &k5}, 0, NULL, 2);
+  kt_expect_f32(&r.out[0], 1, KT_DIMS(5), (float[]){6, 6, 6, 6, 6}, 0);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tf, &k5}, 1, (qc_attr[]){KT_INT("largest", 0)}, 2);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){0, 7, 14, 21, 28});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&ti, &k5}, 0, NULL, 2);
+  kt_expect_i64(&r.out[0], 1, KT_DIMS(5), (int64_t[]){INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX});
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  kt_done(&r);
+  r = kt_op(QC_OP_TopK, 2, (const qc_tensor *[]){&tu, &k5}, 0, NULL, 2);
+  kt_expect_i64(&r.out[1], 1, KT_DIMS(5), (int64_t[]){6, 13, 20, 27, 34});
+  ck_assert(((uint64_t *)qc_tensor_data(&r.out[0].t))[4] == UINT64_MAX);
+  kt_done(&r);
+  qc_tensor_release(&tf);
+  qc_tensor_release(&ti);
+  qc_tensor_release(&tu);
+  qc_tensor_release(&k5);
+}
+END_TEST
+
 /* ---- generated from the ONNX reference implementation (onnx 1.22) ---- */
 
 START_TEST(reshape_infer_and_zero) {
@@ -687,6 +784,9 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, pad_negative_pads_crop);
+  tcase_add_test(tc, topk_heap_path_ties_and_64bit_keys);
+  tcase_add_test(tc, transpose_all_perms_all_widths);
+  tcase_add_test(tc, slice_extreme_steps_and_tile_overflow);
   tcase_add_test(tc, reshape_family_returns_views);
   tcase_add_test(tc, transpose_int4);
   tcase_add_test(tc, concat_and_slice_uint4_odd_offsets);

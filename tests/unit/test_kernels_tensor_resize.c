@@ -24,6 +24,21 @@ START_TEST(resize_needs_one_of_scales_and_sizes) {
 }
 END_TEST
 
+START_TEST(resize_tf_half_pixel_for_nn_opset11) {
+  /* x = (y + 0.5) / scale, nearest round_prefer_floor: y = 0..5 map to 0.17, 0.5, 0.83, 1.17,
+   * 1.5, 1.83 -> 0, 0, 1, 1, 1, 1 (the last clamped). Worked by hand. */
+  qc_tensor x = kt_f32(1, KT_DIMS(2), (float[]){10, 20}), sc = kt_f32(1, KT_DIMS(1), (float[]){3});
+  qc_tensor roi = kt_f32(1, KT_DIMS(0), NULL);
+  kt_run r = kt_op_v(QC_OP_Resize, 11, 3, (const qc_tensor *[]){&x, &roi, &sc}, 1,
+                     (qc_attr[]){KT_STR("coordinate_transformation_mode", "tf_half_pixel_for_nn")}, 1);
+  kt_expect_f32(&r.out[0], 1, KT_DIMS(6), (float[]){10, 10, 20, 20, 20, 20}, 0);
+  kt_done(&r);
+  qc_tensor_release(&x);
+  qc_tensor_release(&sc);
+  qc_tensor_release(&roi);
+}
+END_TEST
+
 /* ---- generated from the ONNX reference implementation (onnx 1.22) ---- */
 
 START_TEST(resize_nearest_half_pixel_round_prefer_floor) {
@@ -861,6 +876,7 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, resize_nearest_copies_int64_exactly);
   tcase_add_test(tc, resize_needs_one_of_scales_and_sizes);
+  tcase_add_test(tc, resize_tf_half_pixel_for_nn_opset11);
   tcase_add_test(tc, resize_nearest_half_pixel_round_prefer_floor);
   tcase_add_test(tc, resize_nearest_half_pixel_round_prefer_ceil);
   tcase_add_test(tc, resize_nearest_half_pixel_floor);
