@@ -390,6 +390,14 @@ static qc_status rebuild_tensor(vm *m, bool v3, pv **a, size_t n, pv **out) {
   }
   if (n == base + 1 && a[base]->kind != PV_DICT && a[base]->kind != PV_NONE)
     return verr(m, "%s: metadata must be a dict", fn);
+  /* The product of the non-zero sizes must fit int64 whatever the order, so the qc_tensor's
+   * size is computable even for a tensor with a zero dimension. */
+  uint64_t nz = 1;
+  for (int32_t k = 0; k < rank; k++)
+    if (size[k]) {
+      if (nz > (uint64_t)INT64_MAX / (uint64_t)size[k]) return verr(m, "%s: element count overflows", fn);
+      nz *= (uint64_t)size[k];
+    }
   uint64_t es = elem_size(layout), off = (uint64_t)a[1]->u.i, numel = 1, last = off;
   bool contiguous = true;
   uint64_t expect = 1;

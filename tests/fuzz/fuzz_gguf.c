@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       qc_status_free(s);
       continue;
     }
-    if (qc_tensor_nbytes(&t) != ti->nbytes) abort();
+    if (qc_tensor_nbytes(&t) != ti->nbytes || qc_shape_numel(t.rank, t.dims) < 0) abort();
+    if (t.buf && t.offset + ti->nbytes > qc_buffer_size(t.buf)) abort();
     int64_t numel = qc_tensor_numel(&t);
     if (numel > 0 && numel <= (1 << 16)) {
       float *y = malloc((size_t)numel * sizeof *y);

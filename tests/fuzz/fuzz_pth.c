@@ -2,6 +2,7 @@
  * and every tensor it builds (views, strided copies), plus the CRC check. */
 #include "quarc/pth.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((s = qc_pth_tensor(p, i, &t))) abort();
     const uint8_t *d = qc_tensor_data(&t);
     size_t n = qc_tensor_nbytes(&t);
+    if (n == SIZE_MAX || qc_shape_numel(t.rank, t.dims) < 0) abort(); /* every tensor has a size */
+    if (n && (!t.buf || t.offset + n > qc_buffer_size(t.buf))) abort();
     for (size_t k = 0; k < n; k++) sink ^= d[k];
     qc_tensor_release(&t);
   }

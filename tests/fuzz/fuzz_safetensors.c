@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     names[i] = e->name;
     const uint8_t *p = qc_tensor_data(&ts[i]);
     size_t nb = qc_tensor_nbytes(&ts[i]);
-    if (nb != e->end - e->begin) abort();
+    if (nb != e->end - e->begin || qc_shape_numel(ts[i].rank, ts[i].dims) < 0) abort();
+    if (nb && (!ts[i].buf || ts[i].offset + nb > qc_buffer_size(ts[i].buf))) abort();
     for (size_t k = 0; k < nb; k++) sink ^= p[k];
   }
   int64_t nm = qc_safetensors_metadata_count(st);

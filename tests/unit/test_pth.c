@@ -426,6 +426,9 @@ START_TEST(refuses_bad_tensors_and_storages) {
   BODY(x, pk_tensor_r(&b, "FloatStorage", "0", 6, 0, (int64_t[]){2, 3}, (int64_t[]){3}, 2, 1));
   expect_error(open_pickle("rankmix.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE, "differ in length", NULL,
                NULL);
+  BODY(x, pk_tensor(&b, "FloatStorage", "0", 6, 0, (int64_t[]){1ll << 40, 1ll << 40, 0}, (int64_t[]){0, 0, 1}, 3));
+  expect_error(open_pickle("zero_overflow.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE,
+               "element count overflows", NULL, NULL);
   BODY(x, pk_tensor(&b, "QInt8Storage", "0", 6, 0, (int64_t[]){6}, (int64_t[]){1}, 1));
   expect_error(open_pickle("qint.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE, "global 'torch.QInt8Storage'",
                NULL, NULL);
