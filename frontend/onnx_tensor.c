@@ -399,6 +399,7 @@ qc_status qc_onnx_tensor_decode(Onnx__TensorProto *tp, qc_onnx_extdata *x, const
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, t.rank, t.dims));
   if (need == 0) return QC_OK;
   void *d = qc_tensor_data(out);
+  if (need == 0 && n == 0) return QC_OK; /* empty: the typed field may be NULL */
   switch (dt) {
   case QC_F32:
   case QC_C64: memcpy(d, tp->float_data, sizeof(float) * need); break;

@@ -251,6 +251,39 @@ qc_status qc_infer_if(qc_infer_ctx *c) {
   return QC_OK;
 }
 
+/* Whether a body's condition output stays true: it passes its condition input through,
+ * or is a constant true. */
+static bool body_keeps_going(const qc_graph *body) {
+  if (qc_graph_num_outputs(body) < 1 || qc_graph_num_inputs(body) < 2) return false;
+  const qc_value *v = qc_graph_value(body, qc_graph_output(body, 0));
+  if (!v) return false;
+  const qc_tensor *t = NULL;
+  if (v->kind == QC_VALUE_CONST) t = &v->cst;
+  if (v->kind == QC_VALUE_NODE) {
+    const qc_node *nd = qc_graph_node(body, v->node);
+    if (nd->op == QC_OP_Identity && nd->n_in == 1 && nd->in[0] == qc_graph_input(body, 1))
+      return true;
+    const qc_attr *a = nd->op == QC_OP_Constant ? qc_node_attr(body, v->node, "value") : NULL;
+    if (a && a->kind == QC_ATTR_TENSOR) t = a->u.t;
+  }
+  return t && qc_shape_numel(t->rank, t->dims) == 1 && qc_tensor_data(t) &&
+         qc_elem_f64(t->dtype, qc_tensor_data(t), 0) != 0;
+}
+
+/* Iterations of a Loop when they are known: a known trip count M with a condition that
+ * starts true and stays true; 0 when the initial condition is a known false. */
+static int64_t loop_trips(const qc_infer_ctx *c, const qc_graph *body) {
+  double cv = 1;
+  int32_t cnt;
+  bool has_cond = qc_infer_input(c, 1) != NULL;
+  if (has_cond && !(qc_inf_input_floats(c, 1, &cv, 1, &cnt) && cnt == 1)) return QC_DIM_UNKNOWN;
+  if (cv == 0) return 0;
+  int64_t m;
+  if (!qc_infer_input(c, 0) || !qc_inf_input_ints(c, 0, &m, 1, &cnt) || cnt != 1 || m < 0)
+    return QC_DIM_UNKNOWN;
+  return m == 0 || body_keeps_going(body) ? m : QC_DIM_UNKNOWN;
+}
+
 qc_status qc_infer_loop(qc_infer_ctx *c) {
   if (qc_infer_input(c, 0)) {
     QC_RETURN_IF_ERROR(qc_inf_require_dtypes(c, 0, "i64", 1, (const qc_dtype[]){QC_I64}));
@@ -279,11 +312,13 @@ qc_status qc_infer_loop(qc_infer_ctx *c) {
     qc_type t = init && init->kind == b.kind ? join_either(&b, init) : b;
     qc_infer_set_output(c, i, &t);
   }
+  int64_t trips = loop_trips(c, body);
   for (int32_t k = carried; k < n_out; k++) {
     qc_type b = body_output(c, body, 1 + k);
     qc_type t = qc_inf_dtype_only(b.dtype);
     if (b.rank >= 0 && b.rank < QC_MAX_RANK) {
       t = qc_inf_ranked(b.dtype, b.rank + 1);
+      t.dims[0] = trips;
       for (int32_t i = 0; i < b.rank; i++) t.dims[i + 1] = b.dims[i];
     }
     qc_infer_set_output(c, k, &t);
@@ -319,7 +354,7 @@ qc_status qc_infer_scan(qc_infer_ctx *c) {
       if (s0->rank >= 2) batch = s0->dims[0], seq = s0->dims[1];
     } else {
       int32_t a;
-      if (qc_norm_axis(n_in_axes ? in_axes[0] : 0, s0->rank, &a)) seq = s0->dims[a];
+      if (qc_norm_axis(n_in_axes > 0 ? in_axes[0] : 0, s0->rank, &a)) seq = s0->dims[a];
     }
   }
   for (int32_t i = 0; i < n_out; i++) {

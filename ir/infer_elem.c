@@ -445,7 +445,8 @@ qc_status qc_infer_random(qc_infer_ctx *c) {
   QC_RETURN_IF_ERROR(onnx_dtype_attr(c, "dtype", qc_infer_int(c, "dtype", 1), &dt));
   int64_t shape[QC_MAX_RANK];
   int32_t n;
-  if (!qc_inf_attr_ints(c, "shape", shape, QC_MAX_RANK, &n)) {
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "shape", shape, QC_MAX_RANK, &n));
+  if (n < 0) {
     qc_type t = qc_inf_dtype_only(dt);
     qc_infer_set_output(c, 0, &t);
     return QC_OK;
@@ -495,11 +496,12 @@ qc_status qc_infer_range(qc_infer_ctx *c) {
   if (all) {
     if (v[2] == 0) return qc_infer_error(c, "delta is zero");
     double len = ceil((v[1] - v[0]) / v[2]);
-    n = len > 0 ? (int64_t)len : 0;
+    n = len > 0 ? qc_inf_dim_from_double(len) : 0;
   }
   qc_type t = qc_inf_type(dt, 1, &n);
   qc_infer_set_output(c, 0, &t);
-  if (all && qc_dtype_is_int(dt) && n >= 0 && n <= QC_INF_MAX_VALS) {
+  if (all && qc_dtype_is_int(dt) && n >= 0 && n <= QC_INF_MAX_VALS && fabs(v[0]) < 0x1p62 &&
+      fabs(v[2]) < 0x1p56) {
     qc_inf_vals rv = {.rank = 1, .n = (int32_t)n};
     for (int32_t i = 0; i < rv.n; i++) rv.k[i] = QC_INF_INT, rv.v[i] = (int64_t)v[0] + i * (int64_t)v[2];
     qc_inf_set_output_vals(c, 0, &rv);

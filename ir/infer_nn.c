@@ -92,11 +92,14 @@ static qc_status window_dims(const qc_infer_ctx *c, int32_t n, const int64_t *in
   int64_t strides[QC_MAX_RANK], dils[QC_MAX_RANK], pads[2 * QC_MAX_RANK];
   int32_t k;
   for (int32_t i = 0; i < n; i++) strides[i] = dils[i] = 1, pads[i] = pads[i + n] = 0;
-  if (qc_inf_attr_ints(c, "strides", strides, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "strides", strides, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "strides has %d entries for %d spatial dims", k, n);
-  if (dil && qc_inf_attr_ints(c, "dilations", dils, QC_MAX_RANK, &k) && k != n)
+  if (dil) QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "dilations", dils, QC_MAX_RANK, &k));
+  if (dil && k >= 0 && k != n)
     return qc_infer_error(c, "dilations has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "pads", pads, 2 * QC_MAX_RANK, &k) && k != 2 * n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "pads", pads, 2 * QC_MAX_RANK, &k));
+  if (k >= 0 && k != 2 * n)
     return qc_infer_error(c, "pads has %d entries for %d spatial dims", k, n);
   for (int32_t i = 0; i < n; i++) {
     if (strides[i] <= 0) return qc_infer_error(c, "strides must be positive");
@@ -160,7 +163,8 @@ qc_status qc_inf_conv(qc_infer_ctx *c, int32_t ix, int32_t iw, int32_t ib, qc_dt
   }
   int64_t kernel[QC_MAX_RANK], in[QC_MAX_RANK], out[QC_MAX_RANK];
   int32_t nk;
-  if (qc_inf_attr_ints(c, "kernel_shape", kernel, QC_MAX_RANK, &nk)) {
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "kernel_shape", kernel, QC_MAX_RANK, &nk));
+  if (nk >= 0) {
     if (nk != n) return qc_infer_error(c, "kernel_shape has %d entries for %d spatial dims", nk, n);
     for (int32_t i = 0; i < n; i++) {
       int64_t wd = qc_inf_dim(c, iw, 2 + i);
@@ -221,18 +225,24 @@ qc_status qc_infer_conv_transpose(qc_infer_ctx *c) {
     strides[i] = dils[i] = 1;
     pads[i] = pads[i + n] = opad[i] = 0;
   }
-  if (qc_inf_attr_ints(c, "kernel_shape", kernel, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "kernel_shape", kernel, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "kernel_shape has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "strides", strides, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "strides", strides, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "strides has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "dilations", dils, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "dilations", dils, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "dilations has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "pads", pads, 2 * QC_MAX_RANK, &k) && k != 2 * n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "pads", pads, 2 * QC_MAX_RANK, &k));
+  if (k >= 0 && k != 2 * n)
     return qc_infer_error(c, "pads has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "output_padding", opad, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "output_padding", opad, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "output_padding has %d entries for %d spatial dims", k, n);
   int32_t nos = 0;
-  bool has_os = qc_inf_attr_ints(c, "output_shape", oshape, QC_MAX_RANK + 2, &nos);
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "output_shape", oshape, QC_MAX_RANK + 2, &nos));
+  bool has_os = nos >= 0;
   if (has_os && nos != n && nos != n + 2)
     return qc_infer_error(c, "output_shape has %d entries for %d spatial dims", nos, n);
   const char *ap = qc_infer_string(c, "auto_pad", "NOTSET");
@@ -271,7 +281,8 @@ qc_status qc_inf_pool(qc_infer_ctx *c, int32_t ix, qc_dtype dt, bool channels_la
   const qc_type *x = qc_infer_input(c, ix);
   int64_t kernel[QC_MAX_RANK];
   int32_t nk;
-  bool hk = qc_inf_attr_ints(c, "kernel_shape", kernel, QC_MAX_RANK, &nk);
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "kernel_shape", kernel, QC_MAX_RANK, &nk));
+  bool hk = nk >= 0;
   if (!x || x->rank < 0) {
     qc_type t = hk ? qc_inf_ranked(dt, nk + 2) : qc_inf_dtype_only(dt);
     qc_infer_set_output(c, 0, &t);
@@ -362,11 +373,14 @@ qc_status qc_infer_max_unpool(qc_infer_ctx *c) {
   int32_t n = x->rank - 2, k;
   int64_t kernel[QC_MAX_RANK], strides[QC_MAX_RANK], pads[2 * QC_MAX_RANK];
   for (int32_t i = 0; i < n; i++) strides[i] = 1, pads[i] = pads[i + n] = 0;
-  if (!qc_inf_attr_ints(c, "kernel_shape", kernel, QC_MAX_RANK, &k) || k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "kernel_shape", kernel, QC_MAX_RANK, &k));
+  if (k != n)
     return qc_infer_error(c, "kernel_shape must have %d entries", n);
-  if (qc_inf_attr_ints(c, "strides", strides, QC_MAX_RANK, &k) && k != n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "strides", strides, QC_MAX_RANK, &k));
+  if (k >= 0 && k != n)
     return qc_infer_error(c, "strides has %d entries for %d spatial dims", k, n);
-  if (qc_inf_attr_ints(c, "pads", pads, 2 * QC_MAX_RANK, &k) && k != 2 * n)
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "pads", pads, 2 * QC_MAX_RANK, &k));
+  if (k >= 0 && k != 2 * n)
     return qc_infer_error(c, "pads has %d entries for %d spatial dims", k, n);
   qc_type t = *x;
   t.kind = QC_TYPE_TENSOR;
@@ -392,8 +406,13 @@ qc_status qc_infer_batch_norm(qc_infer_ctx *c) {
       QC_RETURN_IF_ERROR(qc_inf_require_dim(c, i, 0, ch, "per-channel input size and channels differ"));
     }
   }
-  if (ver < 15) /* one type for everything before opset 15 */
+  /* one type for everything before opset 14; 14: scale and B as X, mean and var alike;
+   * 15: scale and B alike, mean and var alike */
+  if (ver < 14)
     for (int32_t i = 1; i < 5; i++) QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 0, i));
+  QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, ver >= 15 ? 1 : 0, 2));
+  if (ver == 14) QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 0, 1));
+  QC_RETURN_IF_ERROR(qc_infer_require_same_dtype(c, 3, 4));
   QC_RETURN_IF_ERROR(qc_infer_same(c));
   qc_dtype st = qc_inf_dtype(c, 3) ? qc_inf_dtype(c, 3) : qc_inf_dtype(c, 0);
   qc_type t = qc_inf_type(st, 1, &ch);
@@ -507,7 +526,11 @@ qc_status qc_infer_resize(qc_infer_ctx *c) {
   int64_t axes[QC_MAX_RANK];
   int32_t na = r;
   for (int32_t i = 0; i < r; i++) axes[i] = i;
-  if (!upsample && ver >= 18 && qc_inf_attr_ints(c, "axes", axes, QC_MAX_RANK, &na)) {
+  int32_t n_attr_axes = -1;
+  if (!upsample && ver >= 18)
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, QC_MAX_RANK, &n_attr_axes));
+  if (n_attr_axes >= 0) {
+    na = n_attr_axes;
     for (int32_t i = 0; i < na; i++) {
       int32_t a;
       if (!qc_norm_axis(axes[i], r, &a))
@@ -565,14 +588,14 @@ qc_status qc_infer_resize(qc_infer_ctx *c) {
         s = larger ? fmax(s, q) : fmin(s, q);
       }
       for (int32_t i = 0; i < na; i++)
-        t.dims[axes[i]] = ok ? (int64_t)floor(s * (double)x->dims[axes[i]] + 0.5) : QC_DIM_UNKNOWN;
+        t.dims[axes[i]] = ok ? qc_inf_dim_from_double(floor(s * (double)x->dims[axes[i]] + 0.5)) : QC_DIM_UNKNOWN;
     }
   } else if (ns >= 0) {
     if (ns != na) return qc_infer_error(c, "scales has %d entries, expected %d", ns, na);
     for (int32_t i = 0; i < na; i++) {
       if (!(scales[i] > 0)) return qc_infer_error(c, "scales must be positive, got %g", scales[i]);
       int64_t d = x->dims[axes[i]];
-      if (d >= 0) t.dims[axes[i]] = (int64_t)floor((double)d * (double)(float)scales[i]);
+      if (d >= 0) t.dims[axes[i]] = qc_inf_dim_from_double(floor((double)d * (double)(float)scales[i]));
       else if (scales[i] != 1.0) t.dims[axes[i]] = QC_DIM_UNKNOWN;
     }
   } else {

@@ -21,9 +21,13 @@
  *  reads as the newest version. */
 int64_t qc_inf_version(const qc_infer_ctx *c);
 
-/** The integer list attribute `name` (up to cap entries); false if absent. */
+/** The integer list attribute `name` (up to cap entries); false if absent or longer. */
 bool qc_inf_attr_ints(const qc_infer_ctx *c, const char *name, int64_t *out, int32_t cap,
                       int32_t *n);
+/** The integer list attribute `name` into out; *n = -1 when absent. More than cap entries
+ *  (more than any tensor quarc represents can use) is an error naming the attribute. */
+qc_status qc_inf_attr_list(const qc_infer_ctx *c, const char *name, int64_t *out, int32_t cap,
+                           int32_t *n);
 
 /** The data of input i if it is known at compile time: a constant, or the output of a
  *  Constant node with a `value` tensor. NULL otherwise (or if it has no data). */
@@ -94,6 +98,10 @@ int32_t qc_inf_rank(const qc_infer_ctx *c, int32_t i);
 /** Dim d of input i, or QC_DIM_UNKNOWN. */
 int64_t qc_inf_dim(const qc_infer_ctx *c, int32_t i, int32_t d);
 
+/** A computed size as a dim: QC_DIM_UNKNOWN unless finite, >= 0 and below 2^62. */
+static inline int64_t qc_inf_dim_from_double(double x) {
+  return x >= 0 && x < 4611686018427387904.0 ? (int64_t)x : QC_DIM_UNKNOWN;
+}
 /** Dim arithmetic: static where both are, exact shortcuts with 0 and 1, else unknown. */
 int64_t qc_inf_dim_mul(int64_t a, int64_t b);
 int64_t qc_inf_dim_add(int64_t a, int64_t b);

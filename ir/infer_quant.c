@@ -302,3 +302,16 @@ qc_status qc_infer_qgemm(qc_infer_ctx *c) {
   qc_infer_set_output(c, 0, &t);
   return QC_OK;
 }
+
+/* quarc.DequantizePacked: the logical shape of q, in dtype `to` (ONNX code, f32 default). */
+qc_status qc_infer_dequantize_packed(qc_infer_ctx *c) {
+  const qc_type *q = qc_infer_input(c, 0);
+  qc_type t = q ? *q : qc_type_unknown();
+  t.kind = QC_TYPE_TENSOR;
+  qc_dtype to = qc_dtype_from_onnx((int)qc_infer_int(c, "to", 1));
+  if (to == QC_DT_UNDEFINED || !qc_dtype_is_float(to))
+    return qc_infer_error(c, "attribute 'to' must name a float type");
+  t.dtype = to;
+  qc_infer_set_output(c, 0, &t);
+  return QC_OK;
+}

@@ -15,16 +15,16 @@ qc_status qc_infer_reduce(qc_infer_ctx *c) {
   bool noop = from_input && qc_infer_int(c, "noop_with_empty_axes", 0) != 0;
   int64_t axes[QC_MAX_RANK + 1];
   int32_t n = 0;
-  bool present, known = true;
+  bool known = true;
   if (from_input) {
-    present = qc_infer_input(c, 1) != NULL;
-    if (present) {
+    if (qc_infer_input(c, 1)) {
       QC_RETURN_IF_ERROR(qc_inf_require_dtypes(c, 1, "i64", 1, (const qc_dtype[]){QC_I64}));
       QC_RETURN_IF_ERROR(qc_infer_require_rank(c, 1, 1));
       known = qc_inf_input_ints(c, 1, axes, QC_MAX_RANK + 1, &n);
     }
   } else {
-    present = qc_inf_attr_ints(c, "axes", axes, QC_MAX_RANK + 1, &n);
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, QC_MAX_RANK + 1, &n));
+    if (n < 0) n = 0;
   }
   if (!x || x->rank < 0) {
     qc_type t = qc_inf_dtype_only(dt);
@@ -62,7 +62,6 @@ qc_status qc_infer_reduce(qc_infer_ctx *c) {
     if (!red[i]) t.dims[t.rank++] = x->dims[i];
     else if (keep) t.dims[t.rank++] = 1;
   }
-  (void)present;
   qc_infer_set_output(c, 0, &t);
   return QC_OK;
 }

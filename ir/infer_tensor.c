@@ -12,16 +12,19 @@
 
 /* An axes list from an attribute (old opsets) or an input (new opsets).
  * *present: the list was given; *known: its values are known. */
-static void read_axes(const qc_infer_ctx *c, bool from_input, int32_t input, int64_t *axes,
-                      int32_t cap, int32_t *n, bool *present, bool *known) {
+static qc_status read_axes(const qc_infer_ctx *c, bool from_input, int32_t input, int64_t *axes,
+                           int32_t cap, int32_t *n, bool *present, bool *known) {
   *n = 0;
   *known = true;
   if (from_input) {
     *present = qc_infer_input(c, input) != NULL;
     if (*present) *known = qc_inf_input_ints(c, input, axes, cap, n);
-  } else {
-    *present = qc_inf_attr_ints(c, "axes", axes, cap, n);
+    return QC_OK;
   }
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, cap, n));
+  *present = *n >= 0;
+  if (!*present) *n = 0;
+  return QC_OK;
 }
 
 /* Normalize axes against rank r; errors for out-of-range and repeated axes. */
@@ -325,7 +328,9 @@ qc_status qc_infer_split(qc_infer_ctx *c) {
       split_known = qc_inf_input_ints(c, 1, split, 64, &n_split);
     }
   } else {
-    have_split = qc_inf_attr_ints(c, "split", split, 64, &n_split);
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "split", split, 64, &n_split));
+    have_split = n_split >= 0;
+    if (!have_split) n_split = 0;
   }
   int64_t num_outputs = qc_infer_int(c, "num_outputs", 0);
   if (ver >= 18 && qc_infer_attr(c, "num_outputs")) {
@@ -396,7 +401,7 @@ qc_status qc_infer_squeeze(qc_infer_ctx *c) {
   bool present, known;
   bool from_input = qc_inf_version(c) >= 13;
   if (from_input) QC_RETURN_IF_ERROR(qc_inf_require_dtypes(c, 1, "i64", 1, (const qc_dtype[]){QC_I64}));
-  read_axes(c, from_input, 1, axes, QC_MAX_RANK + 1, &n, &present, &known);
+  QC_RETURN_IF_ERROR(read_axes(c, from_input, 1, axes, QC_MAX_RANK + 1, &n, &present, &known));
   qc_type t = qc_inf_dtype_only(dt);
   if (!x || x->rank < 0 || !known) {
     if (x && x->rank >= 0 && present) {
@@ -445,7 +450,7 @@ qc_status qc_infer_unsqueeze(qc_infer_ctx *c) {
   bool present, known;
   bool from_input = qc_inf_version(c) >= 13;
   if (from_input) QC_RETURN_IF_ERROR(qc_inf_require_dtypes(c, 1, "i64", 1, (const qc_dtype[]){QC_I64}));
-  read_axes(c, from_input, 1, axes, QC_MAX_RANK + 1, &n, &present, &known);
+  QC_RETURN_IF_ERROR(read_axes(c, from_input, 1, axes, QC_MAX_RANK + 1, &n, &present, &known));
   qc_type t = qc_inf_dtype_only(dt);
   if (!present && qc_infer_num_inputs(c) >= 1 && (from_input || !qc_infer_attr(c, "axes")))
     return qc_infer_error(c, "axes are required");
@@ -478,7 +483,8 @@ qc_status qc_infer_transpose(qc_infer_ctx *c) {
   qc_dtype dt = x ? x->dtype : QC_DT_UNDEFINED;
   int64_t perm[QC_MAX_RANK + 1];
   int32_t n;
-  bool has = qc_inf_attr_ints(c, "perm", perm, QC_MAX_RANK + 1, &n);
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "perm", perm, QC_MAX_RANK + 1, &n));
+  bool has = n >= 0;
   if (!x || x->rank < 0) {
     qc_type t = has ? qc_inf_ranked(dt, n) : qc_inf_dtype_only(dt);
     qc_infer_set_output(c, 0, &t);
@@ -530,9 +536,11 @@ qc_status qc_infer_slice(qc_infer_ctx *c) {
   int32_t ns = 0, ne = 0, na = 0, nst = 0;
   bool known_se, known_axes = true, known_steps = true, has_axes, has_steps;
   if (qc_inf_version(c) < 10) {
-    known_se = qc_inf_attr_ints(c, "starts", starts, QC_INF_MAX_VALS, &ns) &&
-               qc_inf_attr_ints(c, "ends", ends, QC_INF_MAX_VALS, &ne);
-    has_axes = qc_inf_attr_ints(c, "axes", axes, QC_INF_MAX_VALS, &na);
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "starts", starts, QC_INF_MAX_VALS, &ns));
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "ends", ends, QC_INF_MAX_VALS, &ne));
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, QC_INF_MAX_VALS, &na));
+    known_se = ns >= 0 && ne >= 0;
+    has_axes = na >= 0;
     has_steps = false;
   } else {
     int64_t len = QC_DIM_UNKNOWN;
@@ -823,7 +831,8 @@ qc_status qc_infer_pad(qc_infer_ctx *c) {
       strcmp(mode, "wrap"))
     return qc_infer_error(c, "unknown mode '%s'", mode);
   if (ver < 11) {
-    known = qc_inf_attr_ints(c, "pads", pads, 2 * QC_MAX_RANK, &np);
+    QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "pads", pads, 2 * QC_MAX_RANK, &np));
+    known = np >= 0;
   } else {
     QC_RETURN_IF_ERROR(qc_inf_require_dtypes(c, 1, "i64", 1, (const qc_dtype[]){QC_I64}));
     QC_RETURN_IF_ERROR(qc_infer_require_rank(c, 1, 1));
@@ -975,7 +984,7 @@ qc_status qc_infer_onehot(qc_infer_ctx *c) {
     int64_t dd = QC_DIM_UNKNOWN;
     if (qc_inf_input_floats(c, 1, &depth, 1, &n) && n == 1) {
       if (depth < 1) return qc_infer_error(c, "depth must be positive, got %g", depth);
-      dd = (int64_t)depth;
+      dd = qc_inf_dim_from_double(depth);
     }
     t = qc_inf_type(dt, r, NULL);
     for (int32_t i = 0, k = 0; i < r; i++) t.dims[i] = i == axis ? dd : x->dims[k++];
@@ -1077,7 +1086,8 @@ qc_status qc_infer_center_crop_pad(qc_infer_ctx *c) {
   }
   int64_t axes[QC_MAX_RANK];
   int32_t na;
-  if (qc_inf_attr_ints(c, "axes", axes, QC_MAX_RANK, &na)) {
+  QC_RETURN_IF_ERROR(qc_inf_attr_list(c, "axes", axes, QC_MAX_RANK, &na));
+  if (na >= 0) {
     QC_RETURN_IF_ERROR(norm_axes(c, axes, na, x->rank));
   } else {
     na = x->rank;

@@ -27,6 +27,18 @@ bool qc_inf_attr_ints(const qc_infer_ctx *c, const char *name, int64_t *out, int
   return true;
 }
 
+qc_status qc_inf_attr_list(const qc_infer_ctx *c, const char *name, int64_t *out, int32_t cap,
+                           int32_t *n) {
+  *n = -1;
+  const qc_attr *a = qc_infer_attr(c, name);
+  if (!a) return QC_OK;
+  int32_t len = a->kind == QC_ATTR_INTS ? a->n : 1;
+  if (len > cap)
+    return qc_infer_error(c, "attribute '%s' has %d entries, more than %d", name, len, cap);
+  qc_inf_attr_ints(c, name, out, cap, n);
+  return QC_OK;
+}
+
 /* The value input i names, followed out of sub-graphs to the graph that defines it. */
 static const qc_value *resolve_input(const qc_infer_ctx *c, int32_t i, const qc_graph **owner) {
   if (i < 0 || i >= c->n->n_in || c->n->in[i] < 0) return NULL;

@@ -263,6 +263,83 @@ static qc_status k_dequantize_linear(qc_kctx *k) {
   return QC_OK;
 }
 
+/* quarc.DequantizePacked: block types (GGUF, MX) carry their scales; other packed dtypes
+ * (int4/uint4/fp4/fp6/int3 bit streams, int8, fp8) take an optional scale and zero point
+ * laid out per tensor, per `axis`, or in groups of `group_size` along `axis`. */
+typedef struct dqp_ctx {
+  const qc_tensor *q, *scale, *zp;
+  qc_tensor *y;
+  qgrid g;
+  int64_t row;
+} dqp_ctx;
+
+static void dqp_blocks(void *vc, int64_t begin, int64_t end) {
+  const dqp_ctx *c = vc;
+  const qc_dtype_traits *t = qc_dtype_traits_of(c->q->dtype);
+  size_t row_bytes = (size_t)(c->row / t->block_elems) * t->block_bytes;
+  const uint8_t *qd = qc_tensor_data(c->q);
+  float *yd = qc_tensor_data(c->y);
+  for (int64_t r = begin; r < end; r++)
+    qc_block_dequantize(c->q->dtype, qd + (size_t)r * row_bytes, yd + r * c->row, (size_t)c->row);
+}
+
+static void dqp_scaled(void *vc, int64_t begin, int64_t end) {
+  const dqp_ctx *c = vc;
+  qc_dtype qdt = c->q->dtype;
+  const void *qd = qc_tensor_data(c->q), *sd = c->scale ? qc_tensor_data(c->scale) : NULL;
+  const void *zd = c->zp ? qc_tensor_data(c->zp) : NULL;
+  float *yd = qc_tensor_data(c->y);
+  for (int64_t i = begin; i < end; i++) {
+    int64_t gi = c->scale ? qgrid_at(&c->g, i) : 0;
+    float v = (float)qc_elem_f64(qdt, qd, (size_t)i);
+    if (zd) v -= (float)qc_elem_f64(c->zp->dtype, zd, (size_t)gi);
+    if (sd) v *= (float)qc_elem_f64(c->scale->dtype, sd, (size_t)gi);
+    yd[i] = v;
+  }
+}
+
+static qc_status k_dequantize_packed(qc_kctx *k) {
+  dqp_ctx c;
+  memset(&c, 0, sizeof c);
+  c.q = qc_k_in(k, 0);
+  c.scale = qc_k_in(k, 1);
+  c.zp = qc_k_in(k, 2);
+  if (!c.q) return qc_k_error(k, "input q is required");
+  qc_dtype to = qc_dtype_from_onnx((int)qc_k_int(k, "to", 1));
+  if (!qc_dtype_is_float(to)) return qc_k_error(k, "attribute 'to' must name a float type");
+  int64_t n = qc_tensor_numel(c.q);
+  qc_tensor *y32;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_F32, c.q->rank, c.q->dims, &y32));
+  c.y = y32;
+  if (qc_dtype_is_block(c.q->dtype)) {
+    const qc_dtype_traits *t = qc_dtype_traits_of(c.q->dtype);
+    c.row = c.q->rank ? c.q->dims[c.q->rank - 1] : 1;
+    if (c.row % t->block_elems)
+      return qc_k_error(k, "rows of %lld elements are not whole %s blocks of %d", (long long)c.row,
+                        t->name, t->block_elems);
+    if (c.scale) return qc_k_error(k, "%s carries its own scales; no scale input is taken", t->name);
+    qc_k_parallel_for(k, c.row ? n / c.row : 0, 16, dqp_blocks, &c);
+  } else {
+    if (!qc_dtype_is_int(c.q->dtype) && !qc_dtype_is_float(c.q->dtype))
+      return qc_k_error(k, "cannot dequantize %s", qc_dtype_name(c.q->dtype));
+    if (c.zp && !c.scale) return qc_k_error(k, "a zero point needs a scale");
+    if (c.scale)
+      QC_RETURN_IF_ERROR(qgrid_init(k, c.q, c.scale, c.zp, qc_k_int(k, "axis", 0),
+                                    qc_k_int(k, "group_size", 0), &c.g));
+    qc_k_parallel_for(k, n, 1 << 14, dqp_scaled, &c);
+  }
+  if (to != QC_F32) {
+    qc_tensor f32;
+    qc_tensor_copy_ref(&f32, y32);
+    qc_tensor *y;
+    qc_status s = qc_k_out(k, 0, to, f32.rank, f32.dims, &y);
+    if (!s) qc_convert(QC_F32, qc_tensor_data(&f32), to, qc_tensor_data(y), (size_t)n, 0);
+    qc_tensor_release(&f32);
+    return s;
+  }
+  return QC_OK;
+}
+
 /* ---- DynamicQuantizeLinear ------------------------------------------------------------------------ */
 
 /* uint8 parameters covering [min(0, min x), max(0, max x)], in float32 as the reference. */
@@ -1117,5 +1194,6 @@ const qc_kernel_entry qc_kernels_quant[] = {
     {QC_OP_MS_QLinearAveragePool, k_ms_qlinear_average_pool},
     {QC_OP_MS_QLinearGlobalAveragePool, k_ms_qlinear_global_average_pool},
     {QC_OP_MS_QGemm, k_ms_qgemm},
+    {QC_OP_Q_DequantizePacked, k_dequantize_packed},
     {QC_OP_INVALID, NULL},
 };

@@ -7,6 +7,9 @@ models with onnx.helper, runs tests/infer/dump_types on them, and checks that
   - the outputs keep the symbolic dims they should ($batch, $seq, ...),
   - every static dim and dtype equals what onnxruntime produces for a few concrete
     values of the symbols.
+It also loads tiny Hugging Face directories (Llama with grouped-query attention,
+GPT-2) that qc_model_load builds into forward graphs, and checks that inference
+alone (declared types cleared) gives logits [$batch,$seq,vocab].
 """
 import os
 import subprocess
@@ -139,6 +142,56 @@ def conv_net():
     return "convnet", model, expected, feeds
 
 
+def hf_models(tmp):
+    """Tiny Hugging Face model directories (config.json + model.safetensors) that
+    qc_model_load builds into forward graphs: (name, dir, expected output types)."""
+    try:
+        from safetensors.numpy import save_file
+    except ImportError:
+        return []
+    import json
+    out = []
+    # Llama with grouped-query attention
+    d, inter, layers, heads, kv, vocab = 32, 64, 2, 4, 2, 100
+    hd = d // heads
+    cfg = {"model_type": "llama", "vocab_size": vocab, "hidden_size": d,
+           "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": heads,
+           "num_key_value_heads": kv, "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
+           "rope_theta": 10000.0, "tie_word_embeddings": False, "hidden_act": "silu"}
+    w = {"model.embed_tokens.weight": (vocab, d), "model.norm.weight": (d,), "lm_head.weight": (vocab, d)}
+    for i in range(layers):
+        p = "model.layers.%d." % i
+        w.update({p + "self_attn.q_proj.weight": (heads * hd, d), p + "self_attn.k_proj.weight": (kv * hd, d),
+                  p + "self_attn.v_proj.weight": (kv * hd, d), p + "self_attn.o_proj.weight": (d, heads * hd),
+                  p + "mlp.gate_proj.weight": (inter, d), p + "mlp.up_proj.weight": (inter, d),
+                  p + "mlp.down_proj.weight": (d, inter), p + "input_layernorm.weight": (d,),
+                  p + "post_attention_layernorm.weight": (d,)})
+    out.append(("llama", cfg, w, ["[$batch,$seq,%d]" % vocab]))
+    # GPT-2 (Conv1D weights in [in, out])
+    npos = 64
+    cfg = {"model_type": "gpt2", "vocab_size": vocab, "n_embd": d, "n_layer": layers, "n_head": heads,
+           "n_positions": npos, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
+    w = {"wte.weight": (vocab, d), "wpe.weight": (npos, d), "ln_f.weight": (d,), "ln_f.bias": (d,)}
+    for i in range(layers):
+        p = "h.%d." % i
+        w.update({p + "ln_1.weight": (d,), p + "ln_1.bias": (d,), p + "ln_2.weight": (d,),
+                  p + "ln_2.bias": (d,), p + "attn.c_attn.weight": (d, 3 * d),
+                  p + "attn.c_attn.bias": (3 * d,), p + "attn.c_proj.weight": (d, d),
+                  p + "attn.c_proj.bias": (d,), p + "mlp.c_fc.weight": (d, 4 * d),
+                  p + "mlp.c_fc.bias": (4 * d,), p + "mlp.c_proj.weight": (4 * d, d),
+                  p + "mlp.c_proj.bias": (d,)})
+    out.append(("gpt2", cfg, w, ["[$batch,$seq,%d]" % vocab]))
+    res = []
+    for name, cfg, shapes, expected in out:
+        path = os.path.join(tmp, name)
+        os.makedirs(path)
+        json.dump(cfg, open(os.path.join(path, "config.json"), "w"))
+        save_file({k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()},
+                  os.path.join(path, "model.safetensors"))
+        res.append((name, path, expected))
+    return res
+
+
 def main():
     if not os.path.exists(DUMP):
         print("SKIP: %s is not built" % DUMP)
@@ -183,6 +236,15 @@ def main():
                             print("FAIL %s output %d: %s vs real %s" % (name, i, dims, real.shape))
                             failures += 1
             print("%s: %s" % (name, ", ".join(l[3] for l in got)))
+        for name, path, expected in hf_models(tmp):
+            p = subprocess.run([DUMP, path], capture_output=True, text=True)
+            got = [l.split(" ", 3)[3] for l in p.stdout.splitlines()
+                   if l and not l.startswith(("==", "!!"))]
+            if p.returncode or got != expected:
+                print("FAIL %s (Hugging Face directory): %s, expected %s" % (name, p.stdout.strip(), expected))
+                failures += 1
+            else:
+                print("%s: %s" % (name, ", ".join(got)))
     print("%d failures" % failures)
     return 1 if failures else 0
 

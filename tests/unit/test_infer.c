@@ -624,6 +624,13 @@ START_TEST(transpose_rule) {
 }
 END_TEST
 
+START_TEST(attribute_too_long) {
+  qc_nid a = N1(Conv, "c", input("x", "f32[1,1,4,4]"), input("w", "f32[1,1,3,3]"));
+  ok(qc_node_set_ints(G, a, "pads", 20, (int64_t[20]){0}));
+  expect_error("node 'c' (Conv): attribute 'pads' has 20 entries, more than 16");
+}
+END_TEST
+
 START_TEST(slice_rule) {
   qc_vid x = input("x", "f32[10,n,8]");
   qc_nid a = N1(Slice, "a", x, ints("s", 2, 1, 0), ints("e", 2, 8, 1000000), ints("ax", 2, 0, 2),
@@ -1297,10 +1304,29 @@ START_TEST(loop_rule) {
   qc_nid n = loop_with(false);
   infer();
   EXPECT(n, 0, "f32[2]");
-  EXPECT(n, 1, "f32[?,2]");
+  EXPECT(n, 1, "f32[?,2]"); /* the condition input is not known */
   const qc_graph *b = qc_node_attr(G, n, "body")->u.g;
   ck_assert_str_eq(type_text(b, &qc_graph_value(b, qc_graph_input(b, 0))->type), "i64[]");
   ck_assert_str_eq(type_text(b, &qc_graph_value(b, qc_graph_input(b, 2))->type), "f32[2]");
+}
+END_TEST
+
+/* A known trip count with a condition that starts and stays true: scan outputs have
+ * that many rows. */
+START_TEST(loop_trip_count) {
+  qc_vid m = scalar_i64("M", 5);
+  qc_vid c = cst_in(G, "c", QC_BOOL, 0, NULL, (double[]){1});
+  qc_graph *b = subgraph();
+  input_in(b, "i", "?[*]");
+  qc_vid ci = input_in(b, "cin", "?[*]");
+  qc_vid co = sub_op(b, QC_OP_Identity, "cout", 1, &ci);
+  qc_vid k = cst_in(b, "k", QC_F32, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+  sub_out(b, co);
+  sub_out(b, sub_op(b, QC_OP_Neg, "row", 1, &k));
+  qc_nid n = node(QC_OP_Loop, "loop", IN(m, c), 1);
+  attach(n, "body", b);
+  infer();
+  EXPECT(n, 0, "f32[5,3]");
 }
 END_TEST
 
@@ -1552,6 +1578,40 @@ START_TEST(more_other_rules) {
 }
 END_TEST
 
+
+/* ---- shared shape helpers (also used by the kernels) -------------------------------------- */
+
+START_TEST(shared_helpers) {
+  int32_t r, a;
+  int64_t d[QC_MAX_RANK];
+  int64_t s1 = -1, s2 = -2; /* two symbols */
+  ck_assert(qc_broadcast_dims(2, (int64_t[]){s1, 1}, 1, (int64_t[]){5}, &r, d));
+  ck_assert(r == 2 && d[0] == s1 && d[1] == 5);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){s1}, &r, d) && d[0] == s1);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){s2}, &r, d) && d[0] == QC_DIM_UNKNOWN);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){s1}, 1, (int64_t[]){7}, &r, d) && d[0] == 7);
+  ck_assert(qc_broadcast_dims(1, (int64_t[]){0}, 1, (int64_t[]){1}, &r, d) && d[0] == 0);
+  ck_assert(!qc_broadcast_dims(1, (int64_t[]){2}, 1, (int64_t[]){3}, &r, d));
+  ck_assert(qc_norm_axis(-1, 3, &a) && a == 2);
+  ck_assert(!qc_norm_axis(3, 3, &a));
+  ck_assert(!qc_norm_axis(-4, 3, &a));
+  ck_assert_int_eq(qc_window_out(32, 3, 2, 1, 1, 1, false), 16);
+  ck_assert_int_eq(qc_window_out(5, 2, 2, 1, 0, 0, false), 2);
+  ck_assert_int_eq(qc_window_out(5, 2, 2, 1, 0, 0, true), 3);
+  /* ceil mode: a window that would start in the end padding is dropped */
+  ck_assert_int_eq(qc_window_out(4, 2, 2, 1, 0, 1, true), 2);
+  ck_assert_int_eq(qc_window_out(10, 3, 1, 2, 0, 0, false), 6);
+  ck_assert_int_eq(qc_window_out(2, 3, 1, 1, 0, 0, false), -1);
+  int64_t pads[4] = {9, 9, 9, 9};
+  ck_assert(qc_auto_pad("SAME_UPPER", 2, (int64_t[]){5, 6}, (int64_t[]){3, 2}, (int64_t[]){2, 1},
+                        NULL, pads));
+  ck_assert(pads[0] == 1 && pads[2] == 1 && pads[1] == 0 && pads[3] == 1);
+  ck_assert(qc_auto_pad("SAME_LOWER", 1, (int64_t[]){6}, (int64_t[]){2}, NULL, NULL, pads));
+  ck_assert(pads[0] == 1 && pads[1] == 0);
+  ck_assert(!qc_auto_pad("SAME", 1, (int64_t[]){6}, (int64_t[]){2}, NULL, NULL, pads));
+}
+END_TEST
+
 /* ---- suite -------------------------------------------------------------------------------------- */
 
 int main(void) {
@@ -1572,7 +1632,7 @@ int main(void) {
         reshape_errors, reshape_error_minus_ones, reshape_error_indivisible, flatten_rule,
         concat_rule, concat_errors, concat_rank_error, split_rule, split_old_attr, split_errors,
         squeeze_unsqueeze, squeeze_old_attr, squeeze_errors, unsqueeze_errors, transpose_rule,
-        slice_rule, slice_old_attrs, slice_errors, slice_length_error, gather_rules, gather_errors, gather_index_type,
+        attribute_too_long, slice_rule, slice_old_attrs, slice_errors, slice_length_error, gather_rules, gather_errors, gather_index_type,
         scatter_rules, expand_tile_pad, pad_old_attr, pad_errors, depth_space, data_dependent,
         onehot_topk_trilu, topk_old_attr, misc_tensor_ops, NULL}},
       {"nn",
@@ -1584,10 +1644,10 @@ int main(void) {
        {reduce_rules, reduce_old_attr, reduce_errors, quant_rules, quant_axis_error, quant_zp_error,
         integer_ops, com_microsoft_ops, NULL}},
       {"control",
-       {if_rule, if_errors, loop_rule, loop_carried_grows, scan_rule, sequence_map_rule,
+       {if_rule, if_errors, loop_rule, loop_trip_count, loop_carried_grows, scan_rule, sequence_map_rule,
         sequence_rules, optional_rules, NULL}},
       {"other",
-       {ml_rules, training_and_strings, more_other_rules, declared_types_refined, declared_types_contradicted,
+       {ml_rules, training_and_strings, more_other_rules, shared_helpers, declared_types_refined, declared_types_contradicted,
         verify_reports_type_errors, verify_after_propagation, NULL}},
   };
   for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
