@@ -13,7 +13,8 @@
  *   MARK, per tensor (at most 1000 per batch, as CPython's pickler):
  *     BINUNICODE name
  *     GLOBAL torch._utils._rebuild_tensor_v2 (or _v3)
- *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or UntypedStorage) key 'cpu' numel TUPLE
+ *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or torch.storage.UntypedStorage) key
+ *           'cpu' numel TUPLE
  *           BINPERSID
  *           storage offset 0, size tuple, stride tuple (row-major), NEWFALSE,
  *           OrderedDict() (the empty backward hooks)[, GLOBAL torch.<dtype> for _v3]
@@ -172,7 +173,8 @@ static void p_tensor(pickler *pk, const qc_tensor *t, const char *storage_class,
   /* the persistent id */
   put1(&pk->b, '(');
   p_str(pk, "storage");
-  p_global(pk, "torch", v3 ? "UntypedStorage" : storage_class);
+  if (v3) p_global(pk, QC_TORCH_UNTYPED_MODULE, QC_TORCH_UNTYPED_NAME);
+  else p_global(pk, "torch", storage_class);
   char k[24];
   snprintf(k, sizeof k, "%zu", key);
   p_str(pk, k);
@@ -182,13 +184,16 @@ static void p_tensor(pickler *pk, const qc_tensor *t, const char *storage_class,
   put1(&pk->b, 't');
   put1(&pk->b, 'Q');
   p_int(pk, 0);
-  int64_t strides[QC_MAX_RANK];
+  /* torch counts float4_e2m1fn_x2 in bytes of two values */
+  int64_t dims[QC_MAX_RANK], strides[QC_MAX_RANK];
+  memcpy(dims, t->dims, sizeof dims);
+  if (t->dtype == QC_F4E2M1) dims[t->rank - 1] /= 2;
   int64_t acc = 1;
   for (int32_t d = t->rank - 1; d >= 0; d--) {
     strides[d] = acc;
-    acc *= t->dims[d] ? t->dims[d] : 1;
+    acc *= dims[d] ? dims[d] : 1;
   }
-  p_int_tuple(pk, t->dims, t->rank);
+  p_int_tuple(pk, dims, t->rank);
   p_int_tuple(pk, strides, t->rank);
   put1(&pk->b, 0x89); /* requires_grad = False */
   p_global(pk, "collections", "OrderedDict");
@@ -379,6 +384,9 @@ qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc
                         qc_dtype_name(t->dtype));
     } else if (t->rank < 0 || t->rank > QC_MAX_RANK || qc_shape_numel(t->rank, t->dims) < 0) {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: tensor '%s': bad shape", path, name);
+    } else if (t->dtype == QC_F4E2M1 && (t->rank == 0 || t->dims[t->rank - 1] % 2)) {
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                        "%s: tensor '%s': torch.float4_e2m1fn_x2 needs an even last dimension", path, name);
     } else {
       size_t nb = qc_tensor_nbytes(t);
       if (nb && (!t->buf || t->offset > qc_buffer_size(t->buf) || nb > qc_buffer_size(t->buf) - t->offset))
