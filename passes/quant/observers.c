@@ -529,8 +529,7 @@ static float scale2pos(float scale) {
 }
 
 /* _calculate_one_batch_quant_param of the PowOf2 observers for one (min, max). */
-static void pow2_params(const qc_observer *o, float mn, float mx, const float *data, int64_t n,
-                        int64_t ch, int64_t inner, int64_t C, float *scale, double *zp) {
+static void pow2_params(const qc_observer *o, float mn, float mx, float *scale, double *zp) {
   const qc_qspec *sp = &o->spec;
   double qmin, qmax;
   qc_qdtype_range(sp->dtype, &qmin, &qmax);
@@ -548,31 +547,44 @@ static void pow2_params(const qc_observer *o, float mn, float mx, const float *d
   if (rmin > 0) rmin = 0;
   int32_t nz = (int32_t)qc_rne((float)qmin - rmin / ps);
   if (sp->symmetric == QC_QB_TRUE && sp->dtype == QC_QDT_UINT8 && nz == 127) nz = 128;
-  if (data && (sp->observer_cls == QC_QOBS_PER_TENSOR_POW2_MINMSE ||
-               sp->observer_cls == QC_QOBS_PER_CHANNEL_POW2_MINMSE)) {
-    /* Search pos-2 .. pos+2 for the least squared error on the last batch. */
-    float best_s = ps;
-    double best = INFINITY;
-    float base = scale2pos(ps);
-    for (int i = 0; i < 5; i++) {
-      float cs = pos2scale(base + (float)i - 2);
-      double err = 0;
-      for (int64_t k = 0; k < n; k++) {
-        if (C > 1 && ((k / inner) % C) != ch) continue;
-        float v = data[k];
-        float q = qc_tclamp(qc_rne(v / cs) + (float)nz, (float)qmin, (float)qmax);
-        float d = (q - (float)nz) * cs - v;
-        err += (double)(d * d);
-      }
-      if (err < best) {
-        best = err;
-        best_s = cs;
-      }
-    }
-    ps = best_s;
-  }
   *scale = ps;
   *zp = nz;
+}
+
+/* MinMSE: try the power-of-two scales 2^(pos-2) .. 2^(pos+2) (the same offset for every
+ * channel) and keep the one with the least total squared error on the last batch. */
+static void pow2_mse(const qc_observer *o, int64_t C, int64_t inner, float *scale,
+                     const double *zp) {
+  const qc_qspec *sp = &o->spec;
+  double qmin, qmax;
+  qc_qdtype_range(sp->dtype, &qmin, &qmax);
+  int64_t n = qc_qshape_numel(&o->last_shape);
+  float *cand = malloc(sizeof(float) * (size_t)C), *best_s = malloc(sizeof(float) * (size_t)C);
+  if (!cand || !best_s) {
+    free(cand);
+    free(best_s);
+    return;
+  }
+  memcpy(best_s, scale, sizeof(float) * (size_t)C);
+  double best = INFINITY;
+  for (int i = 0; i < 5; i++) {
+    for (int64_t c = 0; c < C; c++) cand[c] = pos2scale(scale2pos(scale[c]) + (float)i - 2);
+    double err = 0;
+    for (int64_t k = 0; k < n; k++) {
+      int64_t c = C > 1 ? (k / inner) % C : 0;
+      float v = o->last[k], cs = cand[c], z = (float)zp[c];
+      float q = qc_tclamp(qc_rne(v / cs) + z, (float)qmin, (float)qmax);
+      float d = (q - z) * cs - v;
+      err += (double)(d * d);
+    }
+    if (err < best) {
+      best = err;
+      memcpy(best_s, cand, sizeof(float) * (size_t)C);
+    }
+  }
+  memcpy(scale, best_s, sizeof(float) * (size_t)C);
+  free(cand);
+  free(best_s);
 }
 
 static qc_status pow2_record(qc_observer *o, qc_qparams *out) {
@@ -583,10 +595,11 @@ static qc_status pow2_record(qc_observer *o, qc_qparams *out) {
     int32_t ax = qc_qaxis(o->spec.ch_axis, o->last_shape.rank);
     for (int32_t i = ax + 1; i < o->last_shape.rank; i++) inner *= o->last_shape.d[i];
   }
-  int64_t n = o->last ? qc_qshape_numel(&o->last_shape) : 0;
   for (int64_t c = 0; c < C; c++)
-    pow2_params(o, o->st.min[c], o->st.max[c], o->last, n, c, inner, C, &out->scale[c],
-                &out->zero_point[c]);
+    pow2_params(o, o->st.min[c], o->st.max[c], &out->scale[c], &out->zero_point[c]);
+  if (o->last && (o->spec.observer_cls == QC_QOBS_PER_TENSOR_POW2_MINMSE ||
+                  o->spec.observer_cls == QC_QOBS_PER_CHANNEL_POW2_MINMSE))
+    pow2_mse(o, C, inner, out->scale, out->zero_point);
   free(o->last);
   o->last = NULL; /* Quark frees original_tensor after use */
   /* Record and return the most common (scale, zp) tuple so far (first seen wins ties). */
