@@ -48,8 +48,8 @@ int main(int argc, char **argv) {
   if (!a || !b || !c) return 1;
   srand(1);
   for (int64_t i = 0; i < n * n; i++) {
-    a[i] = (float)rand() / RAND_MAX - 0.5f;
-    b[i] = (float)rand() / RAND_MAX - 0.5f;
+    a[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    b[i] = (float)rand() / (float)RAND_MAX - 0.5f;
   }
   double hz = measure_clock();
   printf("clock %.2f GHz (measured), %lld x %lld x %lld, best of %d\n", hz * 1e-9, (long long)n,
