@@ -71,7 +71,7 @@ typedef struct lb {
 static qc_vid b_op(lb *b, qc_op op, int32_t n, const qc_vid *in) {
   if (b->err) return QC_NONE;
   char name[1200];
-  snprintf(name, sizeof name, "%s/%s_%lld", b->prefix, qc_op_name(op), (long long)b->c->counter++);
+  snprintf(name, sizeof name, "%s.%s_%lld", b->prefix, qc_op_name(op), (long long)b->c->counter++);
   char *vn = qc_qunique_name(b->c->g, name);
   qc_vid v = QC_NONE;
   b->err = vn ? qc_graph_add_op(b->c->g, op, name, n, in, vn, &v) : QC_OOM();
@@ -95,7 +95,7 @@ static void b_ints(lb *b, qc_vid v, const char *attr, int32_t n, const int64_t *
 static qc_vid b_tensor(lb *b, const char *what, const qc_tensor *t) {
   if (b->err) return QC_NONE;
   char name[1200];
-  snprintf(name, sizeof name, "%s/%s", b->prefix, what);
+  snprintf(name, sizeof name, "%s.%s", b->prefix, what);
   qc_vid v = QC_NONE;
   b->err = qc_qadd_const(b->c->g, name, t, &v);
   return b->err ? QC_NONE : v;
@@ -494,7 +494,7 @@ static qc_status lower_nbits(lctx *c, const dq_parts *p, qc_nid mm, qc_vid x, co
     b_int(&b, y, "block_size", bs);
     s = b.err;
     if (!s) s = qc_graph_set_opset(g, "com.microsoft", 1);
-    if (!s) s = qc_rewriter_replace(c->rw, qc_graph_node(g, mm)->out[0], y);
+    if (!s) s = qc_rewriter_replace_named(c->rw, qc_graph_node(g, mm)->out[0], y);
   }
 out:
   qc_tensor_release(&B);
@@ -550,7 +550,7 @@ static qc_status lower_dqp(lctx *c, qc_nid n) {
   qc_dtype got = p.s.dtype == QC_E8M0 ? QC_F32 : p.s.dtype;
   if (to != got) y = b_cast(&b, y, to);
   s = b.err;
-  if (!s) s = qc_rewriter_replace(c->rw, replace, y);
+  if (!s) s = qc_rewriter_replace_named(c->rw, replace, y);
   dq_parts_release(&p);
   return s;
 }
@@ -572,7 +572,7 @@ static qc_status fq_info_of(const lctx *c, qc_nid n, fq_info *f) {
   f->s = &f->sp->v[0];
   f->elem = qc_qdtype_element(f->s->dtype);
   f->paramless = qc_qdtype_nonscaled(f->s->dtype);
-  f->dynamic = qc_graph_node(g, n)->n_in < 2;
+  f->dynamic = f->s->is_dynamic == QC_QB_TRUE;
   f->rank = qc_graph_value(g, qc_graph_node(g, n)->in[0])->type.rank;
   return QC_OK;
 }
@@ -581,9 +581,11 @@ static qc_status fq_info_of(const lctx *c, qc_nid n, fq_info *f) {
 static int64_t fq_need(const lctx *c, const fq_info *f) {
   int64_t need = 13;
   if (f->paramless) return 0;
-  if (!f->dynamic || f->s->qscheme != QC_QSCHEME_PER_GROUP) {
+  for (int32_t i = 0; i < f->sp->n; i++) {
+    const qc_qspec *s = &f->sp->v[i];
+    if (s->is_dynamic == QC_QB_TRUE && s->qscheme == QC_QSCHEME_PER_GROUP) continue; /* emulated */
     int64_t t;
-    if (qdq_type(c, f->elem, &t) && t > need) need = t;
+    if (qdq_type(c, qc_qdtype_element(s->dtype), &t) && t > need) need = t;
   }
   return need;
 }
@@ -762,9 +764,20 @@ static qc_status lower_fq_dynamic_group(lctx *c, qc_nid n, const fq_info *f, lb 
   if (!flt && !qc_dtype_is_int(f->elem))
     return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: no ONNX form for %s", qc_node_desc(g, n),
                          qc_dtype_name(f->elem));
-  if (f->sp->n > 1)
-    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: two-level scales of dynamic activations are "
-                                                "not lowered yet", qc_node_desc(g, n));
+  /* A second, static stage quantizes the block scales (NVFP4: fp8 e4m3 per tensor). */
+  const qc_qspec *s2 = NULL;
+  qc_vid s2v = qc_graph_node(g, n)->n_in > 1 ? qc_graph_node(g, n)->in[1] : QC_NONE;
+  if (f->sp->n > 1) {
+    s2 = &f->sp->v[1];
+    qc_dtype e2 = qc_qdtype_element(s2->dtype);
+    int64_t t;
+    if (f->sp->n > 2 || !s2->is_scale_quant || s2->qscheme != QC_QSCHEME_PER_TENSOR ||
+        s2->is_dynamic == QC_QB_TRUE || s2v < 0 || !qdq_type(c, e2, &t))
+      return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                           "%s: of two-stage dynamic activations, only block scales quantized per "
+                           "tensor with a static scale are lowered",
+                           qc_node_desc(g, n));
+  }
   int64_t shape[QC_MAX_RANK + 1];
   for (int32_t d = 0; d < r - 1; d++) shape[d] = 0;
   shape[r - 1] = xt->dims[r - 1] / G;
@@ -794,6 +807,11 @@ static qc_status lower_fq_dynamic_group(lctx *c, qc_nid n, const fq_info *f, lb 
     scale = b_2(b, QC_OP_Div, amax, b_f32(b, qc_qdtype_is_int(s->dtype) ? (qmax - qmin) / 2 : qmax));
     qc_vid is0 = b_2(b, QC_OP_Equal, scale, b_f32(b, 0));
     scale = b_3(b, QC_OP_Where, is0, b_f32(b, FLT_EPSILON), scale);
+  }
+  if (s2) {
+    qc_type st = qc_type_tensor(QC_F32, 0, NULL);
+    qc_vid z2 = b_zero_like(b, qc_qdtype_element(s2->dtype), &st);
+    scale = b_qdq(b, scale, s2v, z2, 0, false);
   }
   qc_vid v = b_2(b, QC_OP_Div, xb, scale), q;
   if (flt) {
@@ -834,7 +852,7 @@ static qc_status lower_fq(lctx *c, qc_nid n) {
     qc_nid dn;
     const char *outs[3] = {NULL, NULL, NULL};
     char name[1300];
-    snprintf(name, sizeof name, "%s/DynamicQuantizeLinear", prefix);
+    snprintf(name, sizeof name, "%s.DynamicQuantizeLinear", prefix);
     s = qc_graph_add_node(g, QC_OP_DynamicQuantizeLinear, name, 1, &x, 3, outs, &dn);
     if (!s) {
       const qc_node *d = qc_graph_node(g, dn);
@@ -845,7 +863,7 @@ static qc_status lower_fq(lctx *c, qc_nid n) {
   } else {
     s = lower_fq_dynamic_uniform(c, n, &f, &b, &y);
   }
-  if (!s) s = qc_rewriter_replace(c->rw, out, y);
+  if (!s) s = y == x ? qc_rewriter_replace(c->rw, out, y) : qc_rewriter_replace_named(c->rw, out, y);
   if (!s) s = qc_rewriter_erase(c->rw, n);
   return s;
 }
@@ -892,7 +910,8 @@ static qc_status run_lower(qc_graph *g, const qc_pass_args *a, void *user) {
     }
     if (k > need) {
       need = k;
-      snprintf(whybuf, sizeof whybuf, "%s (%s)", qc_node_desc(g, n), w ? w : "?");
+      snprintf(whybuf, sizeof whybuf, "'%s' (%s %s)", qc_graph_value(g, nd->out[0])->name,
+               qc_op_name(nd->op), w ? w : "?");
       why = whybuf;
     }
   }
