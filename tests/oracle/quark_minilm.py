@@ -20,7 +20,7 @@ the first CALIB lines of the first 64 KB for calibration, the first EVAL lines o
 Recorded per scheme: every Linear's weight scale (and zero point) and input scale, exactly
 for per-tensor schemes and as sha256 of the float32 bytes (plus shape and the first values)
 for per-group ones; the per-sentence cosine of the quantized to the float embedding and its
-mean.
+mean; the evaluation sentences' token ids (so that the CI test needs no tokenizer).
 """
 import argparse
 import hashlib
@@ -123,7 +123,8 @@ def main():
         "quark_version": getattr(quark, "__version__", "?"),
         "torch_version": torch.__version__,
         "calibration": {"text_bytes": CALIB_BYTES, "lines": len(calib), "seq_len": a.seq_len},
-        "eval": {"offset": CALIB_BYTES, "text_bytes": EVAL_BYTES, "lines": len(ev), "seq_len": a.seq_len},
+        "eval": {"offset": CALIB_BYTES, "text_bytes": EVAL_BYTES, "lines": len(ev), "seq_len": a.seq_len,
+                 "input_ids": [b["input_ids"][0].tolist() for b in eb]},
         "schemes": {},
     }
     for scheme in a.schemes.split(","):
