@@ -138,3 +138,47 @@ def cosine(a, b):
 def log(*a):
     print(*a)
     sys.stdout.flush()
+
+
+def make_tiny_llama(path, hidden=128, inter=256, layers=2, heads=4, kv_heads=2, vocab=256, seed=0):
+    """A random Llama in Hugging Face layout (config.json + model.safetensors), sized so that
+    every preset's groups divide its dimensions (128 for int4_wo_128)."""
+    import json
+    from safetensors.numpy import save_file
+    os.makedirs(path, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    hd = hidden // heads
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab,
+           "hidden_size": hidden, "intermediate_size": inter, "num_hidden_layers": layers,
+           "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": hd,
+           "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+           "hidden_act": "silu", "tie_word_embeddings": False, "torch_dtype": "float32"}
+    json.dump(cfg, open(os.path.join(path, "config.json"), "w"))
+    w = {}
+    def lin(name, o, i):
+        w[name] = (rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32)
+    w["model.embed_tokens.weight"] = rng.standard_normal((vocab, hidden)).astype(np.float32)
+    for l in range(layers):
+        p = "model.layers.%d." % l
+        lin(p + "self_attn.q_proj.weight", heads * hd, hidden)
+        lin(p + "self_attn.k_proj.weight", kv_heads * hd, hidden)
+        lin(p + "self_attn.v_proj.weight", kv_heads * hd, hidden)
+        lin(p + "self_attn.o_proj.weight", hidden, heads * hd)
+        lin(p + "mlp.gate_proj.weight", inter, hidden)
+        lin(p + "mlp.up_proj.weight", inter, hidden)
+        lin(p + "mlp.down_proj.weight", hidden, inter)
+        w[p + "input_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(hidden)).astype(np.float32)
+        w[p + "post_attention_layernorm.weight"] = (1 + 0.1 * rng.standard_normal(hidden)).astype(np.float32)
+    w["model.norm.weight"] = np.ones(hidden, np.float32)
+    lin("lm_head.weight", vocab, hidden)
+    save_file(w, os.path.join(path, "model.safetensors"))
+    return cfg
+
+
+def write_id_batches(path, n, seq, vocab, seed=1, name="input_ids"):
+    """n calibration batches of random token ids, one sub-directory each."""
+    rng = np.random.default_rng(seed)
+    for b in range(n):
+        d = os.path.join(path, "b%03d" % b)
+        os.makedirs(d, exist_ok=True)
+        np.save(os.path.join(d, name + ".npy"), rng.integers(0, vocab, (1, seq)).astype(np.int64))
