@@ -518,6 +518,12 @@ qc_status qc_fake_quantize(const qc_qspec *spec, const qc_qparams *params, const
  *  qc_float_encode(qc_qdtype_element(dtype), q, 0) gives the code). */
 qc_status qc_real_quantize(const qc_qspec *spec, const qc_qparams *params, const float *x,
                            int32_t rank, const int64_t *shape, float *q) QC_MUST_USE;
+/** qc_real_quantize for a model whose tensors are `model_dtype` (fp8 divides in that
+ *  dtype before the cast, as Quark does; qc_real_quantize assumes f32). For fp8_e5m3 q holds
+ *  the e5m3 codes (0..255), as Quark's real quantizer returns them. */
+qc_status qc_real_quantize_ex(const qc_qspec *spec, const qc_qparams *params, const float *x,
+                              int32_t rank, const int64_t *shape, qc_dtype model_dtype,
+                              float *q) QC_MUST_USE;
 /** Inverse of qc_real_quantize (Quark's dequantize): y = (q - zp) * scale. */
 qc_status qc_dequantize(const qc_qspec *spec, const qc_qparams *params, const float *q,
                         int32_t rank, const int64_t *shape, qc_dtype model_dtype,
