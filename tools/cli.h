@@ -24,7 +24,8 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3
   X(help)                                                                                        \
   X(inspect)                                                                                     \
   X(opt)                                                                                         \
-  X(run)
+  X(run)                                                                                         \
+  X(quantize)
 
 #define CLI_DECLARE(name) extern const cli_command cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE)
