@@ -364,6 +364,40 @@ typedef struct attn_job {
   _Atomic int oom;
 } attn_job;
 
+/* Softmax of row[0, lim) in place (sum in double, as the general path), zeros in [lim, n). */
+static void softmax_prefix(float *row, int64_t lim, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < lim; c++) mx = row[c] > mx ? row[c] : mx;
+  double s = 0;
+  for (int64_t c = 0; c < lim; c++) {
+    row[c] = expf(row[c] - mx);
+    s += row[c];
+  }
+  float inv = (float)(1.0 / s);
+  for (int64_t c = 0; c < lim; c++) row[c] *= inv;
+  for (int64_t c = lim; c < n; c++) row[c] = 0.0f;
+}
+
+/* Causal attention with nothing else to apply (no mask, softcap or scores output): query rows
+ * in blocks, each computing scores and P V only over the keys it may see, which skips
+ * about half the work of the full square and the masking pass over it. */
+static void attn_causal_head(const attn_job *j, const float *q, const float *kk, const float *vv,
+                             float *y, int64_t ldy, float *sc) {
+  enum { RB = 64 };
+  int64_t qs = j->q.s, tot = j->total;
+  for (int64_t i0 = 0; i0 < qs; i0 += RB) {
+    int64_t rb = qs - i0 < RB ? qs - i0 : RB;
+    int64_t cols = i0 + rb + j->past < tot ? i0 + rb + j->past : tot;
+    qc_gemm_f32(NULL, rb, cols, j->q.d, j->scale, q + i0 * j->q.ss, j->q.ss, 1, kk, 1, j->k.ss, 0.0f,
+                sc, cols, 1);
+    for (int64_t r = 0; r < rb; r++) {
+      int64_t lim = i0 + r + j->past + 1;
+      softmax_prefix(sc + r * cols, lim < cols ? lim : cols, cols);
+    }
+    qc_gemm_f32(NULL, rb, j->v.d, cols, 1.0f, sc, cols, 1, vv, j->v.ss, 1, 0.0f, y + i0 * ldy, ldy, 1);
+  }
+}
+
 static void attn_range(void *ctx, int64_t t0, int64_t t1) {
   attn_job *j = ctx;
   int64_t qs = j->q.s, tot = j->total;
@@ -372,7 +406,16 @@ static void attn_range(void *ctx, int64_t t0, int64_t t1) {
     atomic_store(&j->oom, 1);
     return;
   }
+  bool causal_only = j->causal && !j->mask && !j->nonpad && !j->qk_out && !(j->softcap > 0);
   for (int64_t t = t0; t < t1; t++) {
+    if (causal_only) {
+      int64_t b = t / j->qh, h = t % j->qh, kh = h / (j->qh / j->kvh);
+      float *y = j->y3d ? j->y + b * qs * j->qh * j->v.d + h * j->v.d
+                        : j->y + (b * j->qh + h) * qs * j->v.d;
+      attn_causal_head(j, j->qp + b * j->q.sb + h * j->q.sh, j->kp + b * j->k.sb + kh * j->k.sh,
+                       j->vp + b * j->v.sb + kh * j->v.sh, y, j->y3d ? j->qh * j->v.d : j->v.d, sc);
+      continue;
+    }
     int64_t b = t / j->qh, h = t % j->qh, kh = h / (j->qh / j->kvh);
     const float *q = j->qp + b * j->q.sb + h * j->q.sh;
     const float *kk = j->kp + b * j->k.sb + kh * j->k.sh;

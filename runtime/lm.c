@@ -255,28 +255,45 @@ qc_status qc_lm_run(qc_lm *lm, int64_t batch, int64_t seq, const int64_t *ids, b
   return s;
 }
 
-qc_status qc_lm_nll(const qc_tensor *logits, const int64_t *ids, int64_t n, double *sum) {
+typedef struct nll_job {
+  const float *lg;
+  const int64_t *ids;
+  int64_t V;
+  double *per_pos;
+} nll_job;
+
+static void nll_range(void *ctx, int64_t t0, int64_t t1) {
+  const nll_job *j = ctx;
+  for (int64_t t = t0; t < t1; t++) {
+    const float *row = j->lg + t * j->V;
+    double mx = -INFINITY;
+    for (int64_t c = 0; c < j->V; c++) mx = row[c] > mx ? row[c] : mx;
+    double se = 0;
+    for (int64_t c = 0; c < j->V; c++) se += exp((double)row[c] - mx);
+    j->per_pos[t] = mx + log(se) - (double)row[j->ids[t + 1]];
+  }
+}
+
+qc_status qc_lm_nll(qc_lm *lm, const qc_tensor *logits, const int64_t *ids, int64_t n, double *sum) {
   *sum = 0;
   if (logits->dtype != QC_F32 || logits->rank < 2 || logits->rank > 3 ||
       (logits->rank == 3 && logits->dims[0] != 1) || logits->dims[logits->rank - 2] != n)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "qc_lm_nll: logits must be f32 [1, %lld, vocab]",
                          (long long)n);
   int64_t V = logits->dims[logits->rank - 1];
-  const float *lg = qc_tensor_data(logits);
+  for (int64_t t = 1; t < n; t++)
+    if (ids[t] < 0 || ids[t] >= V)
+      return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                           "qc_lm_nll: token id %lld at %lld is outside the vocabulary of %lld",
+                           (long long)ids[t], (long long)t, (long long)V);
+  if (n < 2) return QC_OK;
+  double *per = malloc(sizeof(double) * (size_t)(n - 1));
+  if (!per) return QC_OOM();
+  nll_job j = {qc_tensor_data(logits), ids, V, per};
+  qc_pool_for(lm ? lm->it->pool : NULL, n - 1, 16, nll_range, &j);
   double total = 0;
-  for (int64_t t = 0; t + 1 < n; t++) {
-    int64_t want = ids[t + 1];
-    if (want < 0 || want >= V)
-      return qc_status_new(QC_CODE_INVALID_ARGUMENT, "qc_lm_nll: token id %lld at %lld is outside the "
-                           "vocabulary of %lld",
-                           (long long)want, (long long)(t + 1), (long long)V);
-    const float *row = lg + t * V;
-    double mx = -INFINITY;
-    for (int64_t j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
-    double se = 0;
-    for (int64_t j = 0; j < V; j++) se += exp((double)row[j] - mx);
-    total += mx + log(se) - (double)row[want];
-  }
+  for (int64_t t = 0; t + 1 < n; t++) total += per[t]; /* in order: the same sum for any threads */
+  free(per);
   *sum = total;
   return QC_OK;
 }

@@ -151,7 +151,7 @@ static int run_ppl(int argc, char **argv) {
     qc_tensor logits;
     s = qc_lm_run(lm, 1, seq_len, win, false, &logits);
     double part = 0;
-    if (!s) s = qc_lm_nll(&logits, win, seq_len, &part);
+    if (!s) s = qc_lm_nll(lm, &logits, win, seq_len, &part);
     qc_tensor_release(&logits);
     if (s) break;
     nll += part;

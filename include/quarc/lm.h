@@ -48,8 +48,10 @@ qc_status qc_lm_run(qc_lm *lm, int64_t batch, int64_t seq, const int64_t *ids, b
 
 /** Sum over positions t = 0 .. n-2 of -log softmax(logits[t])[ids[t+1]], in double: the
  *  negative log-likelihood of ids[1..n-1] given their prefixes. `logits` is f32
- *  [1, n, vocab] (or [n, vocab]); ids out of the vocabulary are errors. */
-qc_status qc_lm_nll(const qc_tensor *logits, const int64_t *ids, int64_t n, double *sum) QC_MUST_USE;
+ *  [1, n, vocab] (or [n, vocab]); ids out of the vocabulary are errors. With `lm` (may be
+ *  NULL) the positions are spread over its interpreter's threads. */
+qc_status qc_lm_nll(qc_lm *lm, const qc_tensor *logits, const int64_t *ids, int64_t n,
+                    double *sum) QC_MUST_USE;
 
 #ifdef __cplusplus
 }
