@@ -163,7 +163,12 @@ qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **o
   snprintf(pt_one, sizeof pt_one, "%s/pytorch_model.bin", dir);
   snprintf(pt_idx, sizeof pt_idx, "%s/pytorch_model.bin.index.json", dir);
   qc_weight_source ws;
-  if (!exists(st_one) && !exists(st_idx) && (exists(pt_one) || exists(pt_idx))) {
+  if (!exists(st_one) && !exists(st_idx) && !exists(pt_one) && !exists(pt_idx))
+    return qc_status_new(QC_CODE_NOT_FOUND,
+                         "%s: no weights (model.safetensors, model.safetensors.index.json, "
+                         "pytorch_model.bin or pytorch_model.bin.index.json)",
+                         dir);
+  if (!exists(st_one) && !exists(st_idx)) {
     s = pth_set_open(dir, &pth);
     ws = (qc_weight_source){pth_get, &pth};
   } else {
