@@ -150,6 +150,9 @@ static int run_embed(int argc, char **argv) {
         out_slot = o;
         pooled = true;
       }
+    if (!s && !pooled && !strcmp(qc_graph_value(g, qc_graph_output(g, 0))->name, "logits"))
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                        "%s: a language model (its output is 'logits'), not a sentence encoder", model);
   }
   qc_interp_options io = {.n_threads = threads};
   if (!s) s = qc_interp_create(g, &io, &it);
