@@ -16,6 +16,7 @@ static bool ends_with(const char *s, const char *suffix) {
 qc_format qc_format_from_path(const char *path) {
   if (ends_with(path, ".qir")) return QC_FORMAT_QIR;
   if (ends_with(path, ".onnx")) return QC_FORMAT_ONNX;
+  if (ends_with(path, ".gguf")) return QC_FORMAT_GGUF;
   struct stat st;
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return QC_FORMAT_HF;
   return QC_FORMAT_AUTO;
@@ -28,10 +29,11 @@ qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
   case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
   case QC_FORMAT_ONNX: return qc_onnx_import(path, NULL, out);
   case QC_FORMAT_HF: return qc_hf_load(path, NULL, out);
+  case QC_FORMAT_GGUF: return qc_gguf_load(path, NULL, out);
   default:
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "%s: cannot tell the model format from the name (known: .qir, .onnx, a "
-                         "Hugging Face directory)",
+                         "%s: cannot tell the model format from the name (known: .qir, .onnx, .gguf, "
+                         "a Hugging Face directory)",
                          path);
   }
 }

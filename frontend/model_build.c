@@ -5,7 +5,8 @@
  * constants; the node computing module M is named M; a Linear is MatMul(x, W^T) with
  * the transpose as its own node "M.weight_t" over the weight in HF layout (GPT-2's
  * Conv1D weights are already [in, out]); compute in f32 (other weight dtypes get a Cast
- * after the transpose, which the interpreter evaluates once).
+ * after the transpose, block-quantized ones a quarc.DequantizePacked "<weight>.dequant"
+ * before it; the interpreter evaluates these constant computations once).
  */
 #include "quarc/models.h"
 
@@ -120,12 +121,25 @@ static qc_vid cst_i64(B *b, const char *name, int n, const int64_t *v) {
 static qc_vid scalar_i64(B *b, const char *name, int64_t x) { return cst(b, name, QC_I64, 0, NULL, &x); }
 static qc_vid scalar_f32(B *b, const char *name, float x) { return cst(b, name, QC_F32, 0, NULL, &x); }
 
+static qc_dtype vdtype(B *b, qc_vid v);
+
+/* A block-quantized weight constant (GGUF Q4_0, Q8_0, ...) as f32 through one
+ * quarc.DequantizePacked node "<name>.dequant" (made once, reused); others as they are. */
+static qc_vid dequantized(B *b, qc_vid v, const char *name) {
+  if (v == QC_NONE || !qc_dtype_is_block(vdtype(b, v))) return v;
+  char nm[512];
+  snprintf(nm, sizeof nm, "%s.dequant", name);
+  qc_vid d = qc_graph_find(b->g, nm);
+  return d >= 0 ? d : op1(b, QC_OP_Q_DequantizePacked, nm, v);
+}
+
 /* Weight by HF name; `optional` weights may be absent (returns QC_NONE, no error). The
- * same name is added once and reused (tied embeddings). */
+ * same name is added once and reused (tied embeddings). Block-quantized weights come out
+ * dequantized (the packed constant keeps the HF name). */
 static qc_vid weight(B *b, const char *name, bool optional) {
   if (!ok(b)) return QC_NONE;
   qc_vid v = qc_graph_find(b->g, name);
-  if (v >= 0) return v;
+  if (v >= 0) return dequantized(b, v, name);
   qc_tensor t;
   qc_status s = b->w->get(b->w->ctx, name, &t);
   if (s) {
@@ -142,12 +156,20 @@ static qc_vid weight(B *b, const char *name, bool optional) {
     set_err(b, s);
     return QC_NONE;
   }
-  return v;
+  return dequantized(b, v, name);
 }
 
+/* The dtype of a value; types are inferred only once the graph is built, so the outputs of
+ * the ops weights go through before reaching as_f32 are followed by hand. */
 static qc_dtype vdtype(B *b, qc_vid v) {
   const qc_value *val = qc_graph_value(b->g, v);
-  return val ? val->type.dtype : QC_DT_UNDEFINED;
+  if (!val) return QC_DT_UNDEFINED;
+  if (val->type.dtype != QC_DT_UNDEFINED || val->kind != QC_VALUE_NODE) return val->type.dtype;
+  const qc_node *nd = qc_graph_node(b->g, val->node);
+  if (nd->op == QC_OP_Q_DequantizePacked && !qc_node_attr(b->g, val->node, "to")) return QC_F32;
+  if ((nd->op == QC_OP_Transpose || nd->op == QC_OP_Gather || nd->op == QC_OP_Identity) && nd->n_in > 0)
+    return vdtype(b, nd->in[0]);
+  return QC_DT_UNDEFINED;
 }
 
 /* f32 view of a weight-like value (a Cast node when needed). */

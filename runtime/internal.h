@@ -5,6 +5,9 @@
 #include "ir/internal.h"
 #include "quarc/kernel.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 /* ---- thread pool ------------------------------------------------------------------------- */
 
 typedef struct qc_pool qc_pool;
@@ -55,6 +58,14 @@ struct qc_interp {
   int32_t n_subs;
   const qc_graph **sub_graphs;
   int32_t **sub_last_use;
+  /* Constant subgraphs of the main graph, evaluated once (on the first run): konst[n] marks
+   * node n as computed from constants alone (deterministic, no sub-graphs, no side
+   * effects); cache[v] holds the values such nodes produce that the rest of the graph
+   * needs (all of them when an observer or keep_all wants every value). */
+  pthread_mutex_t cache_lock;
+  _Atomic bool cache_ready;
+  uint8_t *konst;   /* per node */
+  qc_rvalue *cache; /* per value of the main graph */
 };
 
 /* Private part of a kernel context. */

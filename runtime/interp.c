@@ -190,6 +190,62 @@ static qc_status check_kernels(const qc_graph *g) {
   return QC_OK;
 }
 
+/* Run node n of frame f: its kernel on the frame's values; outputs go to f->vals and, with
+ * `observe`, to the observer. */
+static qc_status exec_node(qc_interp *it, qc_frame *f, qc_nid n, const qc_rvalue **ins,
+                           bool observe) {
+  const qc_graph *g = f->g;
+  const qc_node *nd = &g->nodes[n];
+  qc_kernel_fn fn = qc_kernel_lookup(nd->op);
+  if (!fn)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: the interpreter has no kernel for this op",
+                         qc_node_desc(g, n));
+  for (int32_t i = 0; i < nd->n_in; i++) ins[i] = nd->in[i] >= 0 ? &f->vals[nd->in[i]] : NULL;
+  qc_rvalue outs_local[8];
+  qc_rvalue *outs = nd->n_out <= 8 ? outs_local : calloc((size_t)nd->n_out, sizeof(qc_rvalue));
+  if (!outs) return QC_OOM();
+  memset(outs, 0, sizeof(qc_rvalue) * (size_t)(nd->n_out <= 8 ? 8 : nd->n_out));
+  qc_kctx_full kf;
+  memset(&kf, 0, sizeof kf);
+  kf.k.g = g;
+  kf.k.node = n;
+  kf.k.n = nd;
+  kf.k.version = qc_node_version(g, n);
+  kf.k.n_in = nd->n_in;
+  kf.k.n_out = nd->n_out;
+  kf.k.in = ins;
+  kf.k.out = outs;
+  kf.k.interp = it;
+  /* The caller's allocator (or the default), not the interpreter's copy of it: output
+   * buffers keep this pointer and outlive the interpreter. */
+  kf.k.alloc = it->opts.alloc ? it->opts.alloc : qc_allocator_default();
+  kf.frame = f;
+  qc_status s = fn(&kf.k);
+  if (s && !strstr(qc_status_message(s), qc_node_desc(g, n)))
+    s = qc_status_wrap(s, "%s", qc_node_desc(g, n));
+  for (int32_t i = 0; i < nd->n_out; i++) {
+    if (nd->out[i] < 0) {
+      qc_rvalue_release(&outs[i]);
+      continue;
+    }
+    if (!s && outs[i].kind == QC_RV_NONE && !outs[i].optional &&
+        g->values[nd->out[i]].type.kind == QC_TYPE_TENSOR)
+      s = qc_status_new(QC_CODE_INTERNAL, "%s: kernel left output %d unset", qc_node_desc(g, n), i);
+    f->vals[nd->out[i]] = outs[i];
+    if (!s && observe && it->opts.observe)
+      s = it->opts.observe(it->opts.observe_user, g, nd->out[i], &f->vals[nd->out[i]]);
+  }
+  if (outs != outs_local) free(outs);
+  return s;
+}
+
+static int32_t max_inputs(const qc_graph *g) {
+  int32_t m = 1;
+  for (qc_nid n = 0; n < g->n_nodes; n++)
+    if (g->nodes[n].n_in > m) m = g->nodes[n].n_in;
+  return m;
+}
+
 static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rvalue *in,
                            int32_t n_out, qc_rvalue *out, const int32_t *last_use) {
   const qc_graph *g = f->g;
@@ -199,6 +255,8 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
   if (n_out > g->n_outputs)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "graph '%s' has %d outputs, %d requested",
                          g->name, g->n_outputs, n_out);
+  /* The main graph skips its constant subgraphs, whose results were computed once. */
+  bool cached = !f->parent && g == it->g && atomic_load(&it->cache_ready);
   f->vals = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(qc_rvalue));
   if (!f->vals) return QC_OOM();
   qc_status s = QC_OK;
@@ -216,63 +274,25 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
       if (!o) s = qc_status_new(QC_CODE_RUNTIME, "graph '%s': captured value '%s' is not visible",
                                 g->name, val->name);
       else s = qc_rvalue_copy(&f->vals[v], o);
+    } else if (cached && (it->cache[v].kind != QC_RV_NONE || it->cache[v].optional)) {
+      s = qc_rvalue_copy(&f->vals[v], &it->cache[v]);
     }
   }
-  int32_t max_in = 1;
-  for (qc_nid n = 0; n < g->n_nodes; n++)
-    if (g->nodes[n].n_in > max_in) max_in = g->nodes[n].n_in;
   if (!s) {
-    ins = malloc(sizeof *ins * (size_t)max_in);
+    ins = malloc(sizeof *ins * (size_t)max_inputs(g));
     if (!ins) s = QC_OOM();
   }
   for (qc_nid n = 0; n < g->n_nodes && !s; n++) {
     const qc_node *nd = &g->nodes[n];
     if (nd->dead) continue;
-    qc_kernel_fn fn = qc_kernel_lookup(nd->op);
-    if (!fn) {
-      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: the interpreter has no kernel for this op",
-                        qc_node_desc(g, n));
-      break;
+    if (cached && it->konst[n]) {
+      /* Computed once; the observer still sees its outputs (all cached when it is set). */
+      for (int32_t i = 0; i < nd->n_out && !s && it->opts.observe; i++)
+        if (nd->out[i] >= 0)
+          s = it->opts.observe(it->opts.observe_user, g, nd->out[i], &f->vals[nd->out[i]]);
+    } else {
+      s = exec_node(it, f, n, ins, true);
     }
-    for (int32_t i = 0; i < nd->n_in; i++) ins[i] = nd->in[i] >= 0 ? &f->vals[nd->in[i]] : NULL;
-    qc_rvalue outs_local[8];
-    qc_rvalue *outs = nd->n_out <= 8 ? outs_local : calloc((size_t)nd->n_out, sizeof(qc_rvalue));
-    if (!outs) {
-      s = QC_OOM();
-      break;
-    }
-    memset(outs, 0, sizeof(qc_rvalue) * (size_t)(nd->n_out <= 8 ? 8 : nd->n_out));
-    qc_kctx_full kf;
-    memset(&kf, 0, sizeof kf);
-    kf.k.g = g;
-    kf.k.node = n;
-    kf.k.n = nd;
-    kf.k.version = qc_node_version(g, n);
-    kf.k.n_in = nd->n_in;
-    kf.k.n_out = nd->n_out;
-    kf.k.in = ins;
-    kf.k.out = outs;
-    kf.k.interp = it;
-    /* The caller's allocator (or the default), not the interpreter's copy of it: output
-     * buffers keep this pointer and outlive the interpreter. */
-    kf.k.alloc = it->opts.alloc ? it->opts.alloc : qc_allocator_default();
-    kf.frame = f;
-    s = fn(&kf.k);
-    if (s && !strstr(qc_status_message(s), qc_node_desc(g, n)))
-      s = qc_status_wrap(s, "%s", qc_node_desc(g, n));
-    for (int32_t i = 0; i < nd->n_out; i++) {
-      if (nd->out[i] < 0) {
-        qc_rvalue_release(&outs[i]);
-        continue;
-      }
-      if (!s && outs[i].kind == QC_RV_NONE && !outs[i].optional &&
-          g->values[nd->out[i]].type.kind == QC_TYPE_TENSOR)
-        s = qc_status_new(QC_CODE_INTERNAL, "%s: kernel left output %d unset", qc_node_desc(g, n), i);
-      f->vals[nd->out[i]] = outs[i];
-      if (!s && it->opts.observe)
-        s = it->opts.observe(it->opts.observe_user, g, nd->out[i], &f->vals[nd->out[i]]);
-    }
-    if (outs != outs_local) free(outs);
     /* Free values whose last use was this node. */
     if (last_use && !it->opts.keep_all) {
       for (int32_t i = 0; i < nd->n_in; i++) {
@@ -291,6 +311,104 @@ static qc_status run_frame(qc_interp *it, qc_frame *f, int32_t n_in, const qc_rv
   for (qc_vid v = 0; v < g->n_values; v++) qc_rvalue_release(&f->vals[v]);
   free(f->vals);
   f->vals = NULL;
+  free(ins);
+  return s;
+}
+
+/* ---- constant subgraphs ------------------------------------------------------------------------ */
+
+/* Whether node n of the main graph may be computed once: every input a constant or computed
+ * from constants, a deterministic op without side effects or sub-graphs. Dropout carries no
+ * RANDOM flag (it is the identity at inference) but draws a mask in training mode. */
+static bool const_eligible(const qc_graph *g, qc_nid n, const uint8_t *kval) {
+  const qc_node *nd = &g->nodes[n];
+  if (nd->dead || nd->op == QC_OP_Dropout) return false;
+  const qc_op_schema *sc = qc_op_schema_of(nd->op);
+  if (!sc || (sc->flags & (QC_OPF_RANDOM | QC_OPF_SIDE_EFFECT | QC_OPF_SUBGRAPH))) return false;
+  for (int32_t a = 0; a < nd->n_attr; a++)
+    if (nd->attr[a].kind == QC_ATTR_GRAPH || nd->attr[a].kind == QC_ATTR_GRAPHS) return false;
+  for (int32_t i = 0; i < nd->n_in; i++)
+    if (nd->in[i] >= 0 && !kval[nd->in[i]]) return false;
+  return true;
+}
+
+/* Evaluate the constant subgraphs of the main graph once. Values are freed after their last
+ * use among those nodes unless the rest of the graph (or a graph output) reads them; those
+ * stay in it->cache. An observer or keep_all keeps them all, so every run can show them. */
+static qc_status build_cache(qc_interp *it) {
+  const qc_graph *g = it->g;
+  int32_t nv = g->n_values, nn = g->n_nodes;
+  uint8_t *kval = calloc((size_t)(nv ? nv : 1), 1), *need = calloc((size_t)(nv ? nv : 1), 1);
+  uint8_t *konst = calloc((size_t)(nn ? nn : 1), 1);
+  int32_t *klast = malloc(sizeof(int32_t) * (size_t)(nv ? nv : 1));
+  qc_rvalue *vals = calloc((size_t)(nv ? nv : 1), sizeof(qc_rvalue));
+  const qc_rvalue **ins = malloc(sizeof *ins * (size_t)max_inputs(g));
+  qc_uses u = {0};
+  bool have_uses = false;
+  qc_status s = QC_OK;
+  if (!kval || !need || !konst || !klast || !vals || !ins) s = QC_OOM();
+  bool keep_every = it->opts.observe || it->opts.keep_all;
+  int32_t n_konst = 0;
+  if (!s) {
+    for (qc_vid v = 0; v < nv; v++) {
+      kval[v] = g->values[v].kind == QC_VALUE_CONST;
+      klast[v] = -1;
+    }
+    for (qc_nid n = 0; n < nn; n++) {
+      if (!const_eligible(g, n, kval)) continue;
+      konst[n] = 1;
+      n_konst++;
+      const qc_node *nd = &g->nodes[n];
+      for (int32_t i = 0; i < nd->n_out; i++)
+        if (nd->out[i] >= 0) kval[nd->out[i]] = 1;
+      for (int32_t i = 0; i < nd->n_in; i++)
+        if (nd->in[i] >= 0) klast[nd->in[i]] = n;
+    }
+  }
+  if (!s && n_konst) {
+    s = qc_uses_compute(g, &u);
+    have_uses = !s;
+  }
+  /* A computed value is kept when something other than a constant node reads it. */
+  for (qc_vid v = 0; v < nv && !s && n_konst; v++) {
+    const qc_value *val = &g->values[v];
+    if (!kval[v] || val->kind == QC_VALUE_CONST) continue;
+    need[v] = keep_every;
+    for (int32_t k = u.start[v]; k < u.start[v + 1] && !need[v]; k++)
+      need[v] = u.use[k].node == QC_NONE || !konst[u.use[k].node];
+  }
+  qc_frame fr = {g, vals, NULL};
+  for (qc_vid v = 0; v < nv && !s && n_konst; v++)
+    if (g->values[v].kind == QC_VALUE_CONST) vals[v] = qc_rvalue_tensor(&g->values[v].cst);
+  for (qc_nid n = 0; n < nn && !s && n_konst; n++) {
+    if (!konst[n]) continue;
+    const qc_node *nd = &g->nodes[n];
+    s = exec_node(it, &fr, n, ins, false);
+    for (int32_t i = 0; i < nd->n_in; i++) {
+      qc_vid v = nd->in[i];
+      if (v >= 0 && klast[v] == n && !need[v]) qc_rvalue_release(&vals[v]);
+    }
+    for (int32_t i = 0; i < nd->n_out; i++) {
+      qc_vid v = nd->out[i];
+      if (v >= 0 && klast[v] < 0 && !need[v]) qc_rvalue_release(&vals[v]);
+    }
+  }
+  for (qc_vid v = 0; v < nv && vals; v++) {
+    if (!s && need[v]) it->cache[v] = vals[v];
+    else qc_rvalue_release(&vals[v]);
+  }
+  if (!s) {
+    memcpy(it->konst, konst, (size_t)nn);
+    atomic_store(&it->cache_ready, true);
+  } else if (it->cache) {
+    for (qc_vid v = 0; v < nv; v++) qc_rvalue_release(&it->cache[v]);
+  }
+  if (have_uses) qc_uses_free(g, &u);
+  free(kval);
+  free(need);
+  free(konst);
+  free(klast);
+  free(vals);
   free(ins);
   return s;
 }
@@ -356,9 +474,23 @@ qc_status qc_interp_create(const qc_graph *g, const qc_interp_options *opts, qc_
   if (!it) return QC_OOM();
   it->g = g;
   if (opts) it->opts = *opts;
+  pthread_mutex_init(&it->cache_lock, NULL);
+  atomic_init(&it->cache_ready, false);
+  it->konst = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
+  it->cache = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(qc_rvalue));
+  if (!it->konst || !it->cache) {
+    free(it->konst);
+    free(it->cache);
+    pthread_mutex_destroy(&it->cache_lock);
+    free(it);
+    return QC_OOM();
+  }
   it->alloc = it->opts.alloc ? *it->opts.alloc : *qc_allocator_default();
   qc_status s = qc_pool_create(it->opts.n_threads, &it->pool);
   if (s) {
+    free(it->konst);
+    free(it->cache);
+    pthread_mutex_destroy(&it->cache_lock);
     free(it);
     return s;
   }
@@ -379,12 +511,22 @@ void qc_interp_destroy(qc_interp *it) {
   for (int32_t i = 0; i < it->n_subs; i++) free(it->sub_last_use[i]);
   free(it->sub_last_use);
   free(it->sub_graphs);
+  for (qc_vid v = 0; it->cache && v < it->g->n_values; v++) qc_rvalue_release(&it->cache[v]);
+  free(it->cache);
+  free(it->konst);
+  pthread_mutex_destroy(&it->cache_lock);
   free(it);
 }
 
 qc_status qc_interp_run(qc_interp *it, int32_t n_in, const qc_rvalue *inputs, int32_t n_out,
                         qc_rvalue *outputs) {
   for (int32_t i = 0; i < n_out; i++) memset(&outputs[i], 0, sizeof outputs[i]);
+  if (!atomic_load(&it->cache_ready)) {
+    pthread_mutex_lock(&it->cache_lock);
+    qc_status s = atomic_load(&it->cache_ready) ? QC_OK : build_cache(it);
+    pthread_mutex_unlock(&it->cache_lock);
+    if (s) return s;
+  }
   qc_frame f = {it->g, NULL, NULL};
   return run_frame(it, &f, n_in, inputs, n_out, outputs, it->last_use);
 }

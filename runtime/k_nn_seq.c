@@ -368,6 +368,20 @@ typedef struct attn_job {
  * there are few (batch, head) pairs. */
 enum { ATTN_QB = 128 };
 
+/* Softmax of row[0, lim) in place (sum in double, as the general path), zeros in [lim, n). */
+static void softmax_prefix(float *row, int64_t lim, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < lim; c++) mx = row[c] > mx ? row[c] : mx;
+  double s = 0;
+  for (int64_t c = 0; c < lim; c++) {
+    row[c] = expf(row[c] - mx);
+    s += row[c];
+  }
+  float inv = (float)(1.0 / s);
+  for (int64_t c = 0; c < lim; c++) row[c] *= inv;
+  for (int64_t c = lim; c < n; c++) row[c] = 0.0f;
+}
+
 static void attn_range(void *ctx, int64_t t0, int64_t t1) {
   attn_job *j = ctx;
   int64_t qs = j->q.s, tot = j->total, nqb = (qs + ATTN_QB - 1) / ATTN_QB;
@@ -377,12 +391,29 @@ static void attn_range(void *ctx, int64_t t0, int64_t t1) {
     atomic_store(&j->oom, 1);
     return;
   }
+  /* Causal attention with nothing else to apply (no mask, softcap or scores output): the
+   * block's rows see keys [0, i0 + nq + past) at most, so scores and P V cover only those,
+   * which skips about half the work of the full square and the masking pass over it. */
+  bool causal_only = j->causal && !j->mask && !j->nonpad && !j->qk_out && !(j->softcap > 0);
   for (int64_t t = t0; t < t1; t++) {
     int64_t bh = t / nqb, i0 = (t % nqb) * ATTN_QB, nq = qs - i0 < ATTN_QB ? qs - i0 : ATTN_QB;
     int64_t b = bh / j->qh, h = bh % j->qh, kh = h / (j->qh / j->kvh);
     const float *q = j->qp + b * j->q.sb + h * j->q.sh + i0 * j->q.ss;
     const float *kk = j->kp + b * j->k.sb + kh * j->k.sh;
     const float *vv = j->vp + b * j->v.sb + kh * j->v.sh;
+    if (causal_only) {
+      int64_t cols = i0 + nq + j->past < tot ? i0 + nq + j->past : tot;
+      qc_gemm_f32(NULL, nq, cols, j->q.d, j->scale, q, j->q.ss, 1, kk, 1, j->k.ss, 0.0f, sc, cols, 1);
+      for (int64_t r = 0; r < nq; r++) {
+        int64_t lim = i0 + r + j->past + 1;
+        softmax_prefix(sc + r * cols, lim < cols ? lim : cols, cols);
+      }
+      float *y = j->y3d ? j->y + (b * qs + i0) * j->qh * j->v.d + h * j->v.d
+                        : j->y + ((b * j->qh + h) * qs + i0) * j->v.d;
+      qc_gemm_f32(NULL, nq, j->v.d, cols, 1.0f, sc, cols, 1, vv, j->v.ss, 1, 0.0f, y,
+                  j->y3d ? j->qh * j->v.d : j->v.d, 1);
+      continue;
+    }
     /* scores = scale * Q K^T for query rows [i0, i0 + nq) */
     qc_gemm_f32(NULL, nq, tot, j->q.d, j->scale, q, j->q.ss, 1, kk, 1, j->k.ss, 0.0f, sc, tot, 1);
     float *qko = j->qk_out ? j->qk_out + (bh * qs + i0) * tot : NULL;

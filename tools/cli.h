@@ -19,13 +19,24 @@ int cli_fail(qc_status s);
 /* Print "quarc <cmd>: error: <printf message>"; returns 2 (usage error). */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
 
+/* Shared by the model commands (eval, embed, generate; defined in cmd_eval.c). */
+/* Read a whole file, NUL-terminated (malloc'd). */
+qc_status cli_read_file(const char *path, char **out, size_t *n);
+/* Monotonic seconds. */
+double cli_now(void);
+/* A progress bar on stderr ("\r" redrawn; a newline when done == total). */
+void cli_progress(const char *what, int64_t done, int64_t total, const char *extra);
+
 #define CLI_COMMANDS(X)                                                                          \
   X(version)                                                                                     \
   X(help)                                                                                        \
   X(inspect)                                                                                     \
   X(opt)                                                                                         \
   X(run)                                                                                         \
-  X(quantize)
+  X(quantize)                                                                                    \
+  X(eval)                                                                                        \
+  X(embed)                                                                                       \
+  X(generate)
 
 #define CLI_DECLARE(name) extern const cli_command cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE)

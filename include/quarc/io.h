@@ -21,6 +21,7 @@ typedef enum qc_format {
   QC_FORMAT_QIR = 1,
   QC_FORMAT_ONNX = 2,
   QC_FORMAT_HF = 3,   /**< a Hugging Face directory (config.json + safetensors) */
+  QC_FORMAT_GGUF = 4, /**< a GGUF file of a llama-family model (qc_gguf_load) */
 } qc_format;
 
 /** The format implied by a path ("m.onnx" -> ONNX), QC_FORMAT_AUTO if none. */

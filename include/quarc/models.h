@@ -32,6 +32,9 @@
 extern "C" {
 #endif
 
+typedef struct qc_gguf qc_gguf;           /* quarc/gguf.h */
+typedef struct qc_tokenizer qc_tokenizer; /* quarc/tokenizer.h */
+
 typedef enum qc_arch {
   QC_ARCH_UNKNOWN = 0,
   QC_ARCH_LLAMA = 1, /**< llama, mistral, qwen2, qwen3 (q/k norm), smollm */
@@ -99,6 +102,45 @@ qc_status qc_model_build(const qc_model_config *cfg, const qc_weight_source *w,
  *  model.safetensors.index.json shards / pytorch_model.bin) as a graph; weights stay
  *  mapped. The config and build options are recorded as graph metadata. */
 qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
+
+/** Load a GGUF file of a llama-family model (general.architecture "llama", "qwen2" or
+ *  "qwen3") as the same graph qc_hf_load builds: metadata mapped to a qc_model_config,
+ *  llama.cpp tensor names to Hugging Face names, llama's Q/K row permutation undone, the
+ *  output head tied to token_embd when output.weight is absent. Block-quantized tensors
+ *  (Q4_0, Q8_0, Q4_K, ...) stay packed constants feeding quarc.DequantizePacked nodes;
+ *  weights stay mapped (q_proj/k_proj of llama are copied once, to un-permute their rows).
+ *  Missing or ill-typed metadata and tensors of the wrong shape are errors naming the file
+ *  and the key or tensor. */
+qc_status qc_gguf_load(const char *path, const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
+
+/** The model config of a GGUF file's metadata (see qc_gguf_load). */
+qc_status qc_gguf_model_config(const qc_gguf *f, qc_model_config *out) QC_MUST_USE;
+
+/** The GGUF tensor name of a Hugging Face llama-family weight name
+ *  ("model.layers.3.self_attn.q_proj.weight" -> "blk.3.attn_q.weight"); false if the name
+ *  has no GGUF counterpart or does not fit in `n` bytes. */
+bool qc_gguf_tensor_name(const char *hf_name, char *buf, size_t n);
+
+/** llama.cpp's Q/K permutation (convert_hf_to_gguf.py LlamaModel.permute) on the rows of a
+ *  q_proj/k_proj weight [n_head * head_dim, in] or bias [n_head * head_dim]: to_gguf maps
+ *  Hugging Face's rotate-half row order to ggml's interleaved one, !to_gguf undoes it. Rows
+ *  move whole, so block-quantized tensors are permuted without dequantizing. `*out` is a
+ *  new tensor owned by the caller. */
+qc_status qc_llama_qk_permute(const qc_tensor *w, int64_t n_head, bool to_gguf,
+                              qc_tensor *out) QC_MUST_USE;
+
+/** The tokenizer embedded in a GGUF file (tokenizer.ggml.*). */
+qc_status qc_gguf_tokenizer(const qc_gguf *f, qc_tokenizer **out) QC_MUST_USE;
+
+/** A model's tokenizer by path: a Hugging Face directory (its tokenizer.json), a
+ *  tokenizer.json file, or a .gguf file (the embedded one). Other paths (.onnx) carry none:
+ *  an error saying so. `*out` is owned by the caller (qc_tokenizer_free). */
+qc_status qc_model_tokenizer(const char *path, qc_tokenizer **out) QC_MUST_USE;
+
+/** Load a model for inference by path: a Hugging Face directory (qc_hf_load with opts), a
+ *  .gguf file (qc_gguf_load with opts), or any file qc_model_load reads (.onnx, .qir: used
+ *  as they are, opts ignored). */
+qc_status qc_model_open(const char *path, const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
 
 /** Cut layer `i` (the nodes between "<prefix>.<i>.input" and "<prefix>.<i>.output") out
  *  as a standalone graph whose inputs are the values it reads from outside (hidden state

@@ -18,5 +18,6 @@
 #include "quarc/rewrite.h"
 #include "quarc/io.h"
 #include "quarc/quant.h"
+#include "quarc/lm.h"
 
 #endif

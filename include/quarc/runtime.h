@@ -7,6 +7,12 @@
  * empty optional. An observer callback sees every value as it is computed
  * (calibration observers, AWQ/GPTQ activation capture).
  *
+ * Nodes computed from constants alone (weight transposes, casts, dequantization of packed
+ * weights; deterministic ops without sub-graphs or side effects) run once, on an
+ * interpreter's first qc_interp_run, and the results the rest of the graph reads are kept
+ * until qc_interp_destroy: later runs (one per token or window of an LLM) skip them. That
+ * memory is weights-sized; an observer still sees those values on every run.
+ *
  *     qc_interp *it;
  *     QC_RETURN_IF_ERROR(qc_interp_create(g, NULL, &it));
  *     qc_rvalue in = qc_rvalue_tensor(&x);   // borrows x's buffer reference

