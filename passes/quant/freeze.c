@@ -220,6 +220,18 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
       qc_tensor_release(&t);
     }
     if (!s) s = qc_quantizer_finalize(q);
+    /* Scale-quant stages fake-quantize the scales before them when the quantizer runs
+     * (Quark's _apply_scale_quantization): run it once so that the parameters read below
+     * are the quantized scales Quark exports. */
+    if (!s && has_sq) {
+      qc_tensor t;
+      s = qc_qconst_value(g, m[0].x, &t);
+      float *f = NULL;
+      if (!s) s = qc_qtensor_f32(&t, &f);
+      if (!s) s = qc_quantizer_forward(q, f, t.rank, t.dims, f);
+      free(f);
+      qc_tensor_release(&t);
+    }
     for (int32_t i = 0; i < sp->n && !s; i++) P[i] = qc_quantizer_params(q, i);
   } else if (!s && st >= 0) {
     for (int32_t i = st + 1; i < sp->n && !s; i++)
