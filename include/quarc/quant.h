@@ -346,7 +346,7 @@ typedef struct qc_qjson_options {
   /** 0: one line with Python json.dumps' default separators (", ", ": "); n > 0:
    *  json.dumps(indent=n). */
   int32_t indent;
-  /** Write the export block when the config has one (default true via NULL options). */
+  /** Leave out the export block (written by default when the config has one). */
   bool omit_export;
   /** Sort keys (json.dumps(sort_keys=True), as transformers writes config.json). */
   bool sort_keys;
@@ -574,9 +574,10 @@ qc_status qc_quantizer_forward(qc_quantizer *q, const float *x, int32_t rank,
                                const int64_t *shape, float *y) QC_MUST_USE;
 int32_t qc_quantizer_n_stages(const qc_quantizer *q);
 const qc_qspec *qc_quantizer_spec(const qc_quantizer *q, int32_t stage);
-/** Parameters of stage i (NULL for non-scaled dtypes and before any observation). For a
- *  stage followed by a scale-quant stage, these are the scales after scale quantization,
- *  as Quark exports them. */
+/** Parameters of stage i: NULL for mx/mx6/mx9/bfp16 and before any observation; scale 1,
+ *  zero point 0 for the cast-only bfloat16/float16. For a stage followed by a scale-quant
+ *  stage, after a forward() or real_quantize() these are the scales after scale
+ *  quantization, as Quark exports them. */
 const qc_qparams *qc_quantizer_params(const qc_quantizer *q, int32_t stage);
 /** Load parameters (e.g. from a checkpoint) and freeze the stage. */
 qc_status qc_quantizer_set_params(qc_quantizer *q, int32_t stage,

@@ -96,7 +96,7 @@ float *qc_qto_blocks(const float *x, const qc_qshape *s, int32_t axis, int64_t b
   return blk;
 }
 
-void qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int64_t bs,
+bool qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int64_t bs,
                      int64_t nblocks, float *y) {
   int32_t ax = qc_qaxis(axis, s->rank);
   int32_t last = s->rank - 1;
@@ -104,7 +104,7 @@ void qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int6
   int64_t L = s->rank ? s->d[ax] : 1;
   int64_t R = L ? n / L : 0;
   float *t = malloc(sizeof(float) * (size_t)(n ? n : 1));
-  if (!t) return; /* callers allocate y and check n beforehand; OOM leaves y untouched */
+  if (!t) return false;
   for (int64_t r = 0; r < R; r++)
     memcpy(t + r * L, blocks + r * nblocks * bs, sizeof(float) * (size_t)L);
   if (s->rank) {
@@ -116,6 +116,7 @@ void qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int6
     y[0] = t[0];
   }
   free(t);
+  return true;
 }
 
 /* ---- element formats --------------------------------------------------------------------- */
@@ -513,8 +514,7 @@ static qc_status scaled_op(const qc_qspec *sp, const qc_qparams *p, const float 
           y[i] = (float)(v - zp) * sc;
         }
       } else if (is_fp8) {
-        float scm = qc_round_to(md, sc); /* the scale takes the input's dtype in the op */
-        (void)scm;
+        /* x / scale with a 0-dim scale: computed in float32, rounded to the input's dtype */
         if (op == OP_DEQUANT) {
           y[i] = v * sc;
         } else {
@@ -640,8 +640,9 @@ static qc_status scaled_op(const qc_qspec *sp, const qc_qparams *p, const float 
           }
         }
       }
-    qc_qfrom_blocks(blk, s, ax, G, B, y);
+    bool done = qc_qfrom_blocks(blk, s, ax, G, B, y);
     free(blk);
+    if (!done) return oom();
     if (op == OP_FAKE)
       for (int64_t i = 0; i < n; i++) y[i] = qc_round_to(md, y[i]);
     return QC_OK;
@@ -770,8 +771,9 @@ static qc_status nonscaled_fake(const qc_qspec *sp, const float *x, const qc_qsh
       }
     }
   }
-  qc_qfrom_blocks(blk, s, ax, bs, B, y);
+  bool done = qc_qfrom_blocks(blk, s, ax, bs, B, y);
   free(blk);
+  if (!done) return oom();
   for (int64_t i = 0; i < n; i++) y[i] = qc_round_to(md, y[i]);
   return QC_OK;
 }

@@ -60,8 +60,8 @@ void qc_qswap_axes(const float *x, const qc_qshape *s, int32_t a, int32_t b, flo
 float *qc_qto_blocks(const float *x, const qc_qshape *s, int32_t axis, int64_t bs, int64_t *rows,
                      int64_t *len, int64_t *nblocks);
 /* Inverse: take the first L of each [R, B*bs] row, reshape to the transposed shape and
- * transpose back into y (shape s). */
-void qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int64_t bs,
+ * transpose back into y (shape s). False (y untouched) when out of memory. */
+bool qc_qfrom_blocks(const float *blocks, const qc_qshape *s, int32_t axis, int64_t bs,
                      int64_t nblocks, float *y);
 
 /* float32 log2, rounded correctly (torch's log2 on CPU is within 1 ulp; the results agree
