@@ -401,6 +401,52 @@ qc_status qc_qlayout_from_params(const qc_qparams *p, int32_t rank, const int64_
   return s;
 }
 
+/* ---- partial groups ----------------------------------------------------------------------- */
+
+bool qc_qgroup_partial(const qc_qspecs *s, int32_t rank, const int64_t *dims, int32_t *axis,
+                       int64_t *group) {
+  for (int32_t i = 0; i < s->n; i++) {
+    const qc_qspec *sp = &s->v[i];
+    if (sp->qscheme != QC_QSCHEME_PER_GROUP || !sp->has_group_size || sp->group_size <= 0) continue;
+    int32_t a = sp->has_ch_axis ? sp->ch_axis : 0;
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank || dims[a] % sp->group_size == 0) continue;
+    *axis = a;
+    *group = sp->group_size;
+    return true;
+  }
+  return false;
+}
+
+/* Extents of (outer, D, inner) around `axis`. */
+static void around(int32_t rank, const int64_t *dims, int32_t axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int32_t d = 0; d < axis; d++) *outer *= dims[d];
+  for (int32_t d = axis + 1; d < rank; d++) *inner *= dims[d];
+}
+
+qc_status qc_qgroup_pad(const float *x, int32_t rank, const int64_t *dims, int32_t axis,
+                        int64_t group, float **xp, int64_t *pdims) {
+  int64_t outer, inner, D = dims[axis], Dp = (D + group - 1) / group * group;
+  around(rank, dims, axis, &outer, &inner);
+  for (int32_t d = 0; d < rank; d++) pdims[d] = dims[d];
+  pdims[axis] = Dp;
+  int64_t total = outer * Dp * inner;
+  float *p = calloc((size_t)(total > 0 ? total : 1), sizeof *p);
+  if (!p) return QC_OOM();
+  for (int64_t o = 0; o < outer; o++)
+    memcpy(p + o * Dp * inner, x + o * D * inner, sizeof *p * (size_t)(D * inner));
+  *xp = p;
+  return QC_OK;
+}
+
+void qc_qgroup_crop(const float *xp, int32_t rank, const int64_t *pdims, int32_t axis, int64_t d,
+                    float *y) {
+  int64_t outer, inner, Dp = pdims[axis];
+  around(rank, pdims, axis, &outer, &inner);
+  for (int64_t o = 0; o < outer; o++) memmove(y + o * d * inner, xp + o * Dp * inner, sizeof *y * (size_t)(d * inner));
+}
+
 /* ---- kernels ------------------------------------------------------------------------------------ */
 
 static qc_status k_observe(qc_kctx *k) {
@@ -439,17 +485,33 @@ static qc_status k_fake_quant(qc_kctx *k) {
   float *buf = qc_k_alloc(k, sizeof *buf * (size_t)n);
   if (!buf) return QC_OOM();
   qc_convert_to_f32(x->dtype, qc_tensor_data(x), buf, (size_t)n);
+  /* A partial last group: run the quantizer on the zero-padded tensor. */
+  int32_t gax;
+  int64_t group, pdims[QC_MAX_RANK];
+  float *pad = NULL, *work = buf;
+  const int64_t *wdims = x->dims;
+  if (qc_qgroup_partial(sp, x->rank, x->dims, &gax, &group)) {
+    s = qc_qgroup_pad(buf, x->rank, x->dims, gax, group, &pad, pdims);
+    if (s) {
+      qc_k_free(k, buf, sizeof *buf * (size_t)n);
+      return s;
+    }
+    work = pad;
+    wdims = pdims;
+  }
   qc_quantizer *q = NULL;
   s = qc_quantizer_create(sp, mdt, &q);
   if (!s && scale) {
     qc_qparams p;
-    s = qc_qlayout_to_params(&sp->v[st], x->rank, x->dims, axis, qc_k_int(k, "group_size", 0),
-                             scale, zp, &p);
+    s = qc_qlayout_to_params(&sp->v[st], x->rank, wdims, axis, qc_k_int(k, "group_size", 0), scale,
+                             zp, &p);
     if (!s) s = qc_quantizer_set_params(q, st, &p);
     qc_qparams_clear(&p);
   }
   if (!s) s = qc_quantizer_finalize(q);
-  if (!s) s = qc_quantizer_forward(q, buf, x->rank, x->dims, buf);
+  if (!s) s = qc_quantizer_forward(q, work, x->rank, wdims, work);
+  if (!s && pad) qc_qgroup_crop(pad, x->rank, pdims, gax, x->dims[gax], buf);
+  free(pad);
   qc_quantizer_free(q);
   qc_tensor *y;
   if (!s) s = qc_k_out(k, 0, x->dtype, x->rank, x->dims, &y);

@@ -55,4 +55,23 @@ qc_status qc_qlayout_from_params(const qc_qparams *p, int32_t rank, const int64_
 void qc_qlayout_scale_shape(qc_qscheme qs, int32_t rank, const int64_t *dims, int32_t axis,
                             int64_t group_size, int32_t *srank, int64_t *sdims);
 
+/* ---- partial groups ------------------------------------------------------------------------ */
+
+/* Quark's PerGroupMinMaxObserver rejects an axis that is not a multiple of group_size
+ * (SmolLM2's 576 columns in groups of 128); its MX observers zero-pad the last block. quarc
+ * zero-pads for every per_group spec: the last group is a partial one (ONNX's blocked
+ * layout, ceil(D / group_size) scales, says the same), and where D divides nothing changes.
+ * Padding with zeros leaves every group's min/max/amax as it was (Quark's ranges include 0). */
+
+/** If a stage of s is per_group along an axis of (rank, dims) that group_size does not
+ *  divide: true, with the normalized axis and the group size. */
+bool qc_qgroup_partial(const qc_qspecs *s, int32_t rank, const int64_t *dims, int32_t *axis,
+                       int64_t *group);
+/** x zero-padded along `axis` to a multiple of `group`: *xp malloc'd, pdims the new shape. */
+qc_status qc_qgroup_pad(const float *x, int32_t rank, const int64_t *dims, int32_t axis,
+                        int64_t group, float **xp, int64_t *pdims) QC_MUST_USE;
+/** The inverse: y (shape dims) from xp (padded shape pdims). */
+void qc_qgroup_crop(const float *xp, int32_t rank, const int64_t *pdims, int32_t axis, int64_t d,
+                    float *y);
+
 #endif

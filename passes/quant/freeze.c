@@ -183,6 +183,33 @@ static qc_status spec_text_of(const qc_qspec *v, int32_t n, bool list, char **ou
   return qc_qattr_json(&s, out);
 }
 
+/* The quantizer on a constant, zero-padded to whole groups (runtime/k_qc.h). */
+static qc_status observe_padded(qc_quantizer *q, const qc_qspecs *sp, const float *f,
+                                const qc_tensor *t) {
+  int32_t ax;
+  int64_t G, pd[QC_MAX_RANK];
+  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
+    return qc_quantizer_observe(q, f, t->rank, t->dims);
+  float *p;
+  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
+  qc_status s = qc_quantizer_observe(q, p, t->rank, pd);
+  free(p);
+  return s;
+}
+
+static qc_status forward_padded(qc_quantizer *q, const qc_qspecs *sp, float *f, const qc_tensor *t) {
+  int32_t ax;
+  int64_t G, pd[QC_MAX_RANK];
+  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
+    return qc_quantizer_forward(q, f, t->rank, t->dims, f);
+  float *p;
+  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
+  qc_status s = qc_quantizer_forward(q, p, t->rank, pd, p);
+  if (!s) qc_qgroup_crop(p, t->rank, pd, ax, t->dims[ax], f);
+  free(p);
+  return s;
+}
+
 /* Freeze the observers m[0..k) that share one key. */
 static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t k) {
   const char *key = m[0].key;
@@ -215,11 +242,23 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
       s = qc_qconst_value(g, m[i].x, &t);
       float *f = NULL;
       if (!s) s = qc_qtensor_f32(&t, &f);
-      if (!s) s = qc_quantizer_observe(q, f, t.rank, t.dims);
+      if (!s) s = observe_padded(q, sp, f, &t);
       free(f);
       qc_tensor_release(&t);
     }
     if (!s) s = qc_quantizer_finalize(q);
+    /* Scale-quant stages fake-quantize the scales before them when the quantizer runs
+     * (Quark's _apply_scale_quantization): run it once so that the parameters read below
+     * are the quantized scales Quark exports. */
+    if (!s && has_sq) {
+      qc_tensor t;
+      s = qc_qconst_value(g, m[0].x, &t);
+      float *f = NULL;
+      if (!s) s = qc_qtensor_f32(&t, &f);
+      if (!s) s = forward_padded(q, sp, f, &t);
+      free(f);
+      qc_tensor_release(&t);
+    }
     for (int32_t i = 0; i < sp->n && !s; i++) P[i] = qc_quantizer_params(q, i);
   } else if (!s && st >= 0) {
     for (int32_t i = st + 1; i < sp->n && !s; i++)

@@ -580,7 +580,7 @@ static qc_status fq_info_of(const lctx *c, qc_nid n, fq_info *f) {
 /* Opset needed by an activation FakeQuant (0: dropped). */
 static int64_t fq_need(const lctx *c, const fq_info *f) {
   int64_t need = 13;
-  if (f->paramless) return 0;
+  if (f->paramless) return f->s->dtype == QC_QDT_BFP16 || f->s->dtype == QC_QDT_MX6 || f->s->dtype == QC_QDT_MX9 ? 13 : 0;
   for (int32_t i = 0; i < f->sp->n; i++) {
     const qc_qspec *s = &f->sp->v[i];
     if (s->is_dynamic == QC_QB_TRUE && s->qscheme == QC_QSCHEME_PER_GROUP) continue; /* emulated */
@@ -805,13 +805,14 @@ static qc_status lower_fq_dynamic_group(lctx *c, qc_nid n, const fq_info *f, lb 
     double qmin = 0, qmax = 1;
     qc_qdtype_range(s->dtype, &qmin, &qmax);
     scale = b_2(b, QC_OP_Div, amax, b_f32(b, qc_qdtype_is_int(s->dtype) ? (qmax - qmin) / 2 : qmax));
+    if (s2) { /* the block scales, fake-quantized by the second stage */
+      qc_type st = qc_type_tensor(QC_F32, 0, NULL);
+      qc_vid z2 = b_zero_like(b, qc_qdtype_element(s2->dtype), &st);
+      scale = b_qdq(b, scale, s2v, z2, 0, false);
+    }
+    /* Quark replaces a zero block scale by float32's eps before dividing. */
     qc_vid is0 = b_2(b, QC_OP_Equal, scale, b_f32(b, 0));
     scale = b_3(b, QC_OP_Where, is0, b_f32(b, FLT_EPSILON), scale);
-  }
-  if (s2) {
-    qc_type st = qc_type_tensor(QC_F32, 0, NULL);
-    qc_vid z2 = b_zero_like(b, qc_qdtype_element(s2->dtype), &st);
-    scale = b_qdq(b, scale, s2v, z2, 0, false);
   }
   qc_vid v = b_2(b, QC_OP_Div, xb, scale), q;
   if (flt) {
@@ -821,6 +822,67 @@ static qc_status lower_fq_dynamic_group(lctx *c, qc_nid n, const fq_info *f, lb 
     q = b_3(b, QC_OP_Clip, b_1(b, QC_OP_Round, v), b_f32(b, (double)t->imin), b_f32(b, (double)t->imax));
   }
   *y = b_2(b, QC_OP_Reshape, b_2(b, QC_OP_Mul, q, scale), b_1(b, QC_OP_Shape, x));
+  return b->err;
+}
+
+/* Non-scaled block formats (Quark's nonscaled_fake): bfp16 (blocks of 8, 2^(floor(log2 amax)
+ * - 6) scales, int8 elements, one doubling when an element would round to 128) and
+ * mx6/mx9 (a shared exponent per block, one bit of it shifted off for pairs of elements
+ * that are both at least 2x below the block maximum, 5/8-bit elements). Blocks run along the
+ * last axis. */
+static qc_status lower_fq_nonscaled(lctx *c, qc_nid n, const fq_info *f, lb *b, qc_vid *y) {
+  qc_graph *g = c->g;
+  qc_vid x = qc_graph_node(g, n)->in[0];
+  const qc_qspec *s = f->s;
+  const qc_type *xt = &qc_graph_value(g, x)->type;
+  int32_t r = xt->rank, axis = s->has_ch_axis ? s->ch_axis : -1;
+  if (r > 0 && axis < 0) axis += r;
+  int64_t bs = s->dtype == QC_QDT_BFP16 ? 8 : (s->has_group_size ? s->group_size : 0);
+  bool mx69 = s->dtype == QC_QDT_MX6 || s->dtype == QC_QDT_MX9;
+  if ((s->dtype != QC_QDT_BFP16 && !mx69) || f->sp->n != 1 || r <= 0 || axis != r - 1 || bs <= 0 ||
+      (mx69 && bs % 2) || !qc_dim_is_static(xt->dims[r - 1]) || xt->dims[r - 1] % bs)
+    return QC_OK; /* *y stays QC_NONE: not expressible here */
+  int64_t shape[QC_MAX_RANK + 2];
+  int32_t rr = 0;
+  for (int32_t d = 0; d < r - 1; d++) shape[rr++] = 0;
+  shape[rr++] = xt->dims[r - 1] / bs;
+  if (mx69) {
+    shape[rr++] = bs / 2;
+    shape[rr++] = 2;
+  } else {
+    shape[rr++] = bs;
+  }
+  qc_vid xb = b_2(b, QC_OP_Reshape, x, b_i64s(b, rr, shape));
+  qc_vid two = b_f32(b, 2.0), q;
+  if (!mx69) {
+    int64_t last = rr - 1;
+    qc_vid amax = b_reduce(b, QC_OP_ReduceMax, b_1(b, QC_OP_Abs, xb), 1, &last, true);
+    qc_vid e = b_floor_log2(b, b_op(b, QC_OP_Max, 2, (qc_vid[]){amax, b_f32(b, ldexp(1.0, -126))}));
+    qc_vid t = b_2(b, QC_OP_Sub, e, b_f32(b, 6));
+    qc_vid r0 = b_1(b, QC_OP_Round, b_2(b, QC_OP_Div, xb, b_2(b, QC_OP_Pow, two, t)));
+    qc_vid over = b_reduce(b, QC_OP_ReduceMax, r0, 1, &last, true);
+    t = b_2(b, QC_OP_Add, t, b_cast(b, b_2(b, QC_OP_GreaterOrEqual, over, b_f32(b, 128)), QC_F32));
+    qc_vid sc = b_2(b, QC_OP_Pow, two, t);
+    q = b_2(b, QC_OP_Mul, b_3(b, QC_OP_Clip, b_1(b, QC_OP_Round, b_2(b, QC_OP_Div, xb, sc)),
+                                b_f32(b, -128), b_f32(b, 127)), sc);
+  } else {
+    int qbit = s->dtype == QC_QDT_MX6 ? 5 : 8;
+    double qm = (double)((1 << (qbit - 1)) - 1);
+    qc_vid a = b_1(b, QC_OP_Abs, xb);
+    /* Quark flushes values below the smallest normal to zero first. */
+    qc_vid fx = b_3(b, QC_OP_Where, b_2(b, QC_OP_Less, a, b_f32(b, ldexp(1.0, -126))), b_f32(b, 0), xb);
+    a = b_1(b, QC_OP_Abs, fx);
+    int64_t last2[2] = {rr - 2, rr - 1}, last = rr - 1;
+    qc_vid tiny = b_f32(b, ldexp(1.0, -127)); /* a zero's exponent field reads -127 */
+    qc_vid emax = b_floor_log2(b, b_op(b, QC_OP_Max, 2, (qc_vid[]){b_reduce(b, QC_OP_ReduceMax, a, 2, last2, true), tiny}));
+    qc_vid ee = b_floor_log2(b, b_op(b, QC_OP_Max, 2, (qc_vid[]){a, tiny}));
+    qc_vid ok = b_cast(b, b_2(b, QC_OP_GreaterOrEqual, b_2(b, QC_OP_Sub, emax, ee), b_f32(b, 1)), QC_F32);
+    qc_vid shift = b_reduce(b, QC_OP_ReduceMin, ok, 1, &last, true);
+    qc_vid sc = b_2(b, QC_OP_Pow, two, b_2(b, QC_OP_Add, b_2(b, QC_OP_Sub, emax, shift), b_f32(b, 2 - qbit)));
+    q = b_2(b, QC_OP_Mul, b_3(b, QC_OP_Clip, b_1(b, QC_OP_Round, b_2(b, QC_OP_Div, fx, sc)),
+                                b_f32(b, -qm), b_f32(b, qm)), sc);
+  }
+  *y = b_2(b, QC_OP_Reshape, q, b_1(b, QC_OP_Shape, x));
   return b->err;
 }
 
@@ -840,9 +902,11 @@ static qc_status lower_fq(lctx *c, qc_nid n) {
   qc_vid y = QC_NONE;
   qc_status s;
   if (f.paramless) {
-    c->dropped++;
-    y = x;
-    s = QC_OK;
+    s = lower_fq_nonscaled(c, n, &f, &b, &y);
+    if (!s && y < 0) {
+      c->dropped++;
+      y = x;
+    }
   } else if (!f.dynamic) {
     s = lower_fq_static(c, n, &f, &b, &y);
   } else if (f.s->qscheme == QC_QSCHEME_PER_GROUP) {
@@ -880,6 +944,7 @@ static qc_status run_lower(qc_graph *g, const qc_pass_args *a, void *user) {
   int64_t want = qc_pass_arg_int(a, "opset");
   /* Plan: the opset every lowered node needs. */
   int64_t need = 0;
+  bool work = false;
   const char *why = NULL;
   char whybuf[1400];
   for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
@@ -890,6 +955,7 @@ static qc_status run_lower(qc_graph *g, const qc_pass_args *a, void *user) {
     if (nd->op == QC_OP_Q_Observe)
       return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: observers are not lowered: run freeze first",
                            qc_node_desc(g, n));
+    if (nd->op == QC_OP_Q_DequantizePacked || nd->op == QC_OP_Q_FakeQuant) work = true;
     if (nd->op == QC_OP_Q_DequantizePacked) {
       bool consts = true;
       for (int32_t i = 0; i < nd->n_in; i++)
@@ -915,7 +981,7 @@ static qc_status run_lower(qc_graph *g, const qc_pass_args *a, void *user) {
       why = whybuf;
     }
   }
-  if (need == 0) return QC_OK; /* nothing quantized */
+  if (!work) return QC_OK; /* nothing quantized */
   if (want > 0 && want < need)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "opset %lld cannot express %s: it needs opset %lld",
                          (long long)want, why, (long long)need);

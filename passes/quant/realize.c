@@ -102,9 +102,24 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   qc_qparams p;
   memset(&p, 0, sizeof p);
   qc_status s = qc_qtensor_f32(&xt, &xf);
-  if (!s) s = qc_qlayout_to_params(spec, xt.rank, xt.dims, (int32_t)axis, gs, st, zt, &p);
-  if (!s && !(q = malloc(sizeof *q * (size_t)(numel ? numel : 1)))) s = QC_OOM();
-  if (!s) s = qc_real_quantize(spec, &p, xf, xt.rank, xt.dims, q);
+  /* A partial last group: quantize the zero-padded tensor, keep the real part. */
+  int32_t gax;
+  int64_t group, pdims[QC_MAX_RANK];
+  const int64_t *wdims = xt.dims;
+  float *xpad = NULL, *qpad = NULL;
+  if (!s && qc_qgroup_partial(sp, xt.rank, xt.dims, &gax, &group)) {
+    s = qc_qgroup_pad(xf, xt.rank, xt.dims, gax, group, &xpad, pdims);
+    wdims = pdims;
+  }
+  int64_t wn = qc_shape_numel(xt.rank, wdims);
+  if (!s) s = qc_qlayout_to_params(spec, xt.rank, wdims, (int32_t)axis, gs, st, zt, &p);
+  if (!s && !(q = malloc(sizeof *q * (size_t)(wn ? wn : 1)))) s = QC_OOM();
+  if (!s) s = qc_real_quantize(spec, &p, xpad ? xpad : xf, xt.rank, wdims, q);
+  if (!s && xpad) {
+    qpad = q;
+    if (!(q = malloc(sizeof *q * (size_t)(numel ? numel : 1)))) s = QC_OOM();
+    else qc_qgroup_crop(qpad, xt.rank, pdims, gax, xt.dims[gax], q);
+  }
   /* The packed form. */
   qc_dtype bt = mx_block_of(elem);
   bool mx = bt && spec->scale_format == QC_QSCALE_FORMAT_E8M0 &&
@@ -142,8 +157,9 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   }
   /* Dequantized == fake-quantized, bit for bit. */
   if (!s && c->check) {
-    if (!(fq = malloc(sizeof *fq * (size_t)(numel ? numel : 1)))) s = QC_OOM();
-    if (!s) s = qc_fake_quantize(spec, &p, xf, xt.rank, xt.dims, mdt, fq);
+    if (!(fq = malloc(sizeof *fq * (size_t)(wn ? wn : 1)))) s = QC_OOM();
+    if (!s) s = qc_fake_quantize(spec, &p, xpad ? xpad : xf, xt.rank, wdims, mdt, fq);
+    if (!s && xpad) qc_qgroup_crop(fq, xt.rank, pdims, gax, xt.dims[gax], fq);
     if (!s) s = qc_qconst_value(g, y, &check);
     float *back = NULL;
     if (!s) s = qc_qtensor_f32(&check, &back);
@@ -170,6 +186,8 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   free(xf);
   free(q);
   free(fq);
+  free(xpad);
+  free(qpad);
   return s;
 }
 
