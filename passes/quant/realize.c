@@ -11,8 +11,9 @@
  *   the last axis)                          QC_MXFP8E4M3): the scales move into the blocks
  *
  * The codes come from Quark's real quantization (qc_real_quantize), so dequantizing them
- * gives back what the FakeQuant computed; with check=true (the default) every realized
- * tensor is dequantized and compared with the fake-quantized one, bit for bit. Non-scaled
+ * gives what Quark's real-quantized export holds; with check=true (the default) every
+ * realized tensor is dequantized by the kernel and compared bit for bit with Quark's
+ * dequantization of the same codes. Non-scaled
  * dtypes (mx6, mx9, bfp16) have no packed form in Quark and stay FakeQuant; so do
  * FakeQuant nodes of activations. */
 #include "passes/internal.h"
@@ -157,8 +158,12 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   }
   /* Dequantized == fake-quantized, bit for bit. */
   if (!s && c->check) {
+    /* Quark's real quantization rounds x/s + zp where its fake quantization rounds x/s and
+     * adds zp; the float sum can fall on the other side of a .5 (Quark's exports differ from
+     * its fake-quantized model the same way), so the reference is Quark's dequantization
+     * of the real codes. */
     if (!(fq = malloc(sizeof *fq * (size_t)(wn ? wn : 1)))) s = QC_OOM();
-    if (!s) s = qc_fake_quantize(spec, &p, xpad ? xpad : xf, xt.rank, wdims, mdt, fq);
+    if (!s) s = qc_dequantize(spec, &p, qpad ? qpad : q, xt.rank, wdims, mdt, fq);
     if (!s && xpad) qc_qgroup_crop(fq, xt.rank, pdims, gax, xt.dims[gax], fq);
     if (!s) s = qc_qconst_value(g, y, &check);
     float *back = NULL;
@@ -169,7 +174,7 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
       memcpy(&b, &back[i], 4);
       if (a != b && !(isnan(fq[i]) && isnan(back[i])))
         s = qc_status_new(QC_CODE_INTERNAL,
-                          "realized '%s' differs from its fake-quantized value at element %lld: "
+                          "realized '%s' differs from Quark's dequantization at element %lld: "
                           "%.9g (packed %s) vs %.9g",
                           xname, (long long)i, (double)back[i], qc_dtype_name(qt.dtype),
                           (double)fq[i]);
