@@ -13,7 +13,7 @@
  *   MARK, per tensor (at most 1000 per batch, as CPython's pickler):
  *     BINUNICODE name
  *     GLOBAL torch._utils._rebuild_tensor_v2 (or _v3)
- *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or UntypedStorage) key 'cpu' numel TUPLE
+ *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or torch.storage.UntypedStorage) key 'cpu' numel TUPLE
  *           BINPERSID
  *           storage offset 0, size tuple, stride tuple (row-major), NEWFALSE,
  *           OrderedDict() (the empty backward hooks)[, GLOBAL torch.<dtype> for _v3]
@@ -172,7 +172,8 @@ static void p_tensor(pickler *pk, const qc_tensor *t, const char *storage_class,
   /* the persistent id */
   put1(&pk->b, '(');
   p_str(pk, "storage");
-  p_global(pk, "torch", v3 ? "UntypedStorage" : storage_class);
+  /* torch.save names the untyped storage class by its defining module */
+  p_global(pk, v3 ? "torch.storage" : "torch", v3 ? "UntypedStorage" : storage_class);
   char k[24];
   snprintf(k, sizeof k, "%zu", key);
   p_str(pk, k);

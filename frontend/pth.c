@@ -279,7 +279,7 @@ static qc_status make_global(vm *m, const char *mod, const char *name, pv **out)
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_tensor_v2") == 0) g->u.g.which = G_REBUILD_V2;
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_tensor_v3") == 0) g->u.g.which = G_REBUILD_V3;
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_parameter") == 0) g->u.g.which = G_REBUILD_PARAM;
-  else if (strcmp(mod, "torch") == 0 &&
+  else if ((strcmp(mod, "torch") == 0 || (strcmp(mod, "torch.storage") == 0 && strcmp(name, "UntypedStorage") == 0)) &&
            (g->u.g.dtype = qc_torch_storage_dtype(name, &g->u.g.untyped)) != QC_DT_UNDEFINED)
     g->u.g.which = G_STORAGE_CLASS;
   else if (strcmp(mod, "torch") == 0 && (g->u.g.dtype = qc_torch_dtype(name)) != QC_DT_UNDEFINED)
