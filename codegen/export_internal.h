@@ -125,4 +125,15 @@ qc_status qx_copy_file(qc_atomic_dir *d, const char *src, const char *name) QC_M
 
 void qx_note(qc_export_report *r, const char *fmt, ...) QC_PRINTF(2, 3);
 
+/* ---- Quark's layouts (hf_export.c) ------------------------------------------------------------ */
+
+/** The tensors and the config.json of an export in Quark's layouts: mode QC_EXPORT_HF, AWQ,
+ *  FP8 (checkpoint names) or QC_EXPORT_QUARK (the native state dict's in-memory names). The
+ *  config (source config.json with quantization_config set) lives in `ar`. */
+qc_status qx_prepare_export(const qc_graph *g, qc_export_format mode, const qc_export_options *opt,
+                            qc_arena *ar, qx_tensors *out, qc_json **config) QC_MUST_USE;
+/** Copy the tokenizer and generation files of the source directory (if any). */
+qc_status qx_copy_aux_files(const qc_graph *g, const qc_export_options *opt,
+                            qc_atomic_dir *d) QC_MUST_USE;
+
 #endif

@@ -167,7 +167,7 @@ qc_status qx_model_scan(const qc_graph *g, qx_model *m) {
   }
   for (qc_vid v = 0; v < nv; v++) {
     const qc_value *val = qc_graph_value(g, v);
-    if (val->kind != QC_VALUE_CONST || !val->name || in_chain[v]) continue;
+    if (val->kind != QC_VALUE_CONST || !val->name || in_chain[v] || !qc_uses_count(&u, v)) continue;
     if (ends_with(val->name, ".weight") || ends_with(val->name, ".bias")) m->params[m->n_params++] = v;
   }
   free(in_chain);

@@ -48,9 +48,10 @@ typedef struct hx {
   bool fake;
   bool reorder;
   qx_model m;
-  qx_tensors out;
-  qc_arena ar;
+  qx_tensors *out;
+  qc_arena *ar;
   qc_export_report *report;
+  bool w_staged, in_staged, out_staged; /* the linear being written: quantizers with stages */
 } hx;
 
 /* The files of a source directory that travel with the model. */
@@ -60,16 +61,45 @@ static const char *const AUX_FILES[] = {"generation_config.json", "tokenizer.jso
                                         "added_tokens.json", "chat_template.jinja",
                                         "chat_template.json", "preprocessor_config.json"};
 
+/* Quark's in-memory name of a checkpoint suffix (the native .pth): "weight_scale" ->
+ * "weight_quantizer.scale", or "weight_quantizer.0.scale" when the quantizer has stages
+ * (`staged`); "_2" -> stage 1. */
+static void native_name(const char *suffix, bool staged, char *out, size_t n) {
+  const char *us = strchr(suffix, '_');
+  if (!us || !strcmp(suffix, "weight") || !strcmp(suffix, "bias")) {
+    snprintf(out, n, "%s", suffix);
+    return;
+  }
+  char param[32];
+  snprintf(param, sizeof param, "%s", us + 1);
+  size_t pl = strlen(param);
+  int stage = 0;
+  if (pl > 2 && param[pl - 2] == '_' && param[pl - 1] >= '2' && param[pl - 1] <= '9') {
+    stage = param[pl - 1] - '1';
+    param[pl - 2] = 0;
+    staged = true;
+  }
+  if (staged) snprintf(out, n, "%.*s_quantizer.%d.%s", (int)(us - suffix), suffix, stage, param);
+  else snprintf(out, n, "%.*s_quantizer.%s", (int)(us - suffix), suffix, param);
+}
+
+
 static qc_status take(hx *x, const char *module, const char *suffix, qc_tensor *t) {
-  char name[1024];
+  char name[1024], nat[96];
   const char *sfx = suffix;
+  if (x->mode == QC_EXPORT_QUARK) {
+    bool staged = !strncmp(suffix, "weight", 6) ? x->w_staged
+                  : !strncmp(suffix, "input", 5) ? x->in_staged : x->out_staged;
+    native_name(suffix, staged, nat, sizeof nat);
+    sfx = nat;
+  }
   if (x->mode == QC_EXPORT_AWQ) {
     if (!strcmp(suffix, "weight")) sfx = "qweight";
     else if (!strcmp(suffix, "weight_scale")) sfx = "scales";
     else if (!strcmp(suffix, "weight_zero_point")) sfx = "qzeros";
   }
   snprintf(name, sizeof name, "%s.%s", module, sfx);
-  return qx_tensors_take(&x->out, name, t);
+  return qx_tensors_take(x->out, name, t);
 }
 
 static qc_status add_ref(hx *x, const char *module, const char *suffix, const qc_tensor *t) {
@@ -276,12 +306,24 @@ static bool two_stage_dynamic_first(const char *spec, qc_arena *ar) {
          qc_json_is_true(qc_json_get(qc_json_at(j, 0), "is_dynamic"));
 }
 
+/* vLLM's fp8 checkpoints name the KV cache scales after the attention module:
+ * "<parent>.k_scale" / "<parent>.v_scale" for the outputs of "<parent>.k_proj" / ".v_proj". */
+static bool fp8_kv_name(const char *module, char *out, size_t n) {
+  const char *dot = strrchr(module, '.');
+  const char *leaf = dot ? dot + 1 : module;
+  if (strcmp(leaf, "k_proj") && strcmp(leaf, "v_proj")) return false;
+  snprintf(out, n, "%.*s%c_scale", (int)(leaf - module), module, leaf[0]);
+  return true;
+}
+
 static qc_status emit_act(hx *x, const qx_linear *l, const qx_act *a, const char *which) {
   if (a->node == QC_NONE || a->scale == QC_NONE) return QC_OK;
-  char sfx[64];
+  char sfx[64], kvn[1024];
+  if (x->mode == QC_EXPORT_FP8 && !strcmp(which, "output") && fp8_kv_name(l->module, kvn, sizeof kvn))
+    return qx_tensors_add(x->out, kvn, cst(x, a->scale));
   /* A dynamic first stage stores nothing: the static second stage's scale is "<which>_scale_2"
    * (real_quantized) or "<which>_scale" (fake_quantized, as Quark names it). */
-  bool second = two_stage_dynamic_first(a->spec, &x->ar) && !x->fake;
+  bool second = two_stage_dynamic_first(a->spec, x->ar) && !x->fake;
   snprintf(sfx, sizeof sfx, "%s_scale%s", which, second ? "_2" : "");
   QC_RETURN_IF_ERROR(add_ref(x, l->module, sfx, cst(x, a->scale)));
   const qc_tensor *zp = cst(x, a->zp);
@@ -297,6 +339,9 @@ static qc_status emit_act(hx *x, const qx_linear *l, const qx_act *a, const char
 
 static qc_status emit_linear(hx *x, const qx_linear *l) {
   qc_status s = QC_OK;
+  x->w_staged = l->w_scale_node != QC_NONE || (l->wkind == QX_W_FAKE && l->w_spec[0] == '[');
+  x->in_staged = l->in.spec[0] == '[';
+  x->out_staged = l->out.spec[0] == '[';
   if (l->wkind == QX_W_FAKE && !x->fake)
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
                          "%s: the weight is fake-quantized (quarc.FakeQuant); real_quantized "
@@ -309,7 +354,7 @@ static qc_status emit_linear(hx *x, const qx_linear *l) {
   if (!s && l->bias != QC_NONE) {
     char name[1024];
     snprintf(name, sizeof name, "%s.bias", l->module);
-    s = qx_tensors_add(&x->out, name, cst(x, l->bias));
+    s = qx_tensors_add(x->out, name, cst(x, l->bias));
   }
   if (!s) s = emit_act(x, l, &l->in, "input");
   if (!s) s = emit_act(x, l, &l->out, "output");
@@ -431,7 +476,7 @@ static qc_status fp8_config(qc_arena *ar, const qc_json *qc, qc_json **out) {
 static qc_status quantization_config(hx *x, qc_json **out) {
   *out = NULL;
   qc_json *qc;
-  QC_RETURN_IF_ERROR(qx_quant_config(x->g, &x->ar, &qc));
+  QC_RETURN_IF_ERROR(qx_quant_config(x->g, x->ar, &qc));
   bool any = false;
   for (int32_t i = 0; i < x->m.n_lin; i++) any |= qx_linear_quantized(&x->m.lin[i]);
   if (!qc) {
@@ -445,24 +490,24 @@ static qc_status quantization_config(hx *x, qc_json **out) {
   const char *wf = x->fake ? "fake_quantized" : "real_quantized";
   const char *pm = x->reorder ? "reorder" : "order";
   qc_json *o = NULL;
-  if (x->mode == QC_EXPORT_AWQ) QC_RETURN_IF_ERROR(awq_config(&x->ar, qc, pm, &o));
-  else if (x->mode == QC_EXPORT_FP8) QC_RETURN_IF_ERROR(fp8_config(&x->ar, qc, &o));
+  if (x->mode == QC_EXPORT_AWQ) QC_RETURN_IF_ERROR(awq_config(x->ar, qc, pm, &o));
+  else if (x->mode == QC_EXPORT_FP8) QC_RETURN_IF_ERROR(fp8_config(x->ar, qc, &o));
   else {
     const char *qm = qc_json_str(qc_json_get(qc, "quant_method"));
     if (qm && strcmp(qm, "quark"))
       return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                            "quarc.quant_config has quant_method '%s', not a Quark QConfig", qm);
-    o = qc_json_object(&x->ar);
+    o = qc_json_object(x->ar);
     if (!o) return QC_OOM();
     for (size_t i = 0; i < sizeof QCONFIG_KEYS / sizeof *QCONFIG_KEYS; i++) {
       const qc_json *v = qc_json_get(qc, QCONFIG_KEYS[i]);
-      if (v && !qc_json_set(&x->ar, o, QCONFIG_KEYS[i], qc_json_clone(&x->ar, v))) return QC_OOM();
+      if (v && !qc_json_set(x->ar, o, QCONFIG_KEYS[i], qc_json_clone(x->ar, v))) return QC_OOM();
     }
-    if (!qc_json_get(o, "quant_method") && !qc_json_set(&x->ar, o, "quant_method", qc_json_string(&x->ar, "quark")))
+    if (!qc_json_get(o, "quant_method") && !qc_json_set(x->ar, o, "quant_method", qc_json_string(x->ar, "quark")))
       return QC_OOM();
   }
-  qc_json *e = export_block(&x->ar, qc, wf, pm);
-  if (!e || !qc_json_set(&x->ar, o, "export", e)) return QC_OOM();
+  qc_json *e = export_block(x->ar, qc, wf, pm);
+  if (!e || !qc_json_set(x->ar, o, "export", e)) return QC_OOM();
   *out = o;
   return QC_OK;
 }
@@ -493,32 +538,27 @@ static qc_status collect(hx *x) {
     for (int32_t i = 0; i < x->m.n_lin && !own_bias; i++)
       own_bias = x->m.lin[i].bias == v && qx_linear_quantized(&x->m.lin[i]);
     if (own_bias) continue;
-    s = qx_tensors_add(&x->out, val->name, &val->cst);
+    s = qx_tensors_add(x->out, val->name, &val->cst);
   }
   free(lin_of);
   return s;
 }
 
-qc_status qc_export_hf(const qc_graph *g, const char *dir, qc_export_format mode,
-                       const qc_export_options *opt_in) {
-  qc_export_options defaults = qc_export_options_default();
-  const qc_export_options *opt = opt_in ? opt_in : &defaults;
-  if (mode != QC_EXPORT_HF && mode != QC_EXPORT_AWQ && mode != QC_EXPORT_FP8)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: not a safetensors export mode", dir);
+qc_status qx_prepare_export(const qc_graph *g, qc_export_format mode, const qc_export_options *opt,
+                            qc_arena *ar, qx_tensors *out, qc_json **config) {
+  *config = NULL;
   hx x;
   memset(&x, 0, sizeof x);
   x.g = g;
   x.opt = opt;
   x.mode = mode;
   x.report = opt->report;
-  qc_arena_init(&x.ar, qc_allocator_default());
-  qx_tensors_init(&x.out);
-  qc_atomic_dir *d = NULL;
-  char *cfg_text = NULL;
+  x.ar = ar;
+  x.out = out;
   qc_status s = qx_model_scan(g, &x.m);
   /* weight_format / pack_method: the options, else what the graph's config says */
   qc_json *qc0 = NULL;
-  if (!s) s = qx_quant_config(g, &x.ar, &qc0);
+  if (!s) s = qx_quant_config(g, ar, &qc0);
   if (!s) {
     const qc_json *ex = qc_json_get(qc0, "export");
     const char *wf = opt->weight_format ? opt->weight_format : qc_json_str(qc_json_get(ex, "weight_format"));
@@ -532,42 +572,66 @@ qc_status qc_export_hf(const qc_graph *g, const char *dir, qc_export_format mode
   }
   if (!s) s = collect(&x);
   qc_json *cfg = NULL, *qcj = NULL;
-  if (!s) s = qx_source_config(g, opt, &x.ar, &cfg);
+  if (!s) s = qx_source_config(g, opt, ar, &cfg);
   if (!s) s = quantization_config(&x, &qcj);
   if (!s && !cfg)
     s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                       "no config.json to export with the model (the graph has no metadata "
                       "quarc.hf_config or quarc.source; give the source directory)");
-  if (!s && qcj && !qc_json_set(&x.ar, cfg, "quantization_config", qcj)) s = QC_OOM();
+  if (!s && qcj && !qc_json_set(ar, cfg, "quantization_config", qcj)) s = QC_OOM();
   if (!s && !qcj) qc_json_remove(cfg, "quantization_config");
+  qx_model_free(&x.m);
+  if (!s) *config = cfg;
+  return s;
+}
+
+qc_status qx_copy_aux_files(const qc_graph *g, const qc_export_options *opt, qc_atomic_dir *d) {
+  const char *src = qx_source_dir(g, opt);
+  for (size_t i = 0; src && i < sizeof AUX_FILES / sizeof *AUX_FILES; i++)
+    QC_RETURN_IF_ERROR(qx_copy_file(d, src, AUX_FILES[i]));
+  return QC_OK;
+}
+
+qc_status qc_export_hf(const qc_graph *g, const char *dir, qc_export_format mode,
+                       const qc_export_options *opt_in) {
+  qc_export_options defaults = qc_export_options_default();
+  const qc_export_options *opt = opt_in ? opt_in : &defaults;
+  if (mode != QC_EXPORT_HF && mode != QC_EXPORT_AWQ && mode != QC_EXPORT_FP8)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: not a safetensors export mode", dir);
+  qc_arena ar;
+  qc_arena_init(&ar, qc_allocator_default());
+  qx_tensors out;
+  qx_tensors_init(&out);
+  qc_atomic_dir *d = NULL;
+  char *cfg_text = NULL;
+  qc_json *cfg = NULL;
+  qc_status s = qx_prepare_export(g, mode, opt, &ar, &out, &cfg);
   size_t cfg_len = 0;
+  /* transformers' PretrainedConfig.to_json_string: indent 2, sorted keys, a final newline */
   if (!s && !(cfg_text = qc_json_write(cfg, 2, true, &cfg_len))) s = QC_OOM();
   if (!s) s = qc_atomic_dir_open(dir, opt->replace, &d);
   if (!s) {
     cfg_text[cfg_len] = '\n'; /* qc_json_write leaves room for the NUL */
     s = qx_write_text(d, "config.json", cfg_text, cfg_len + 1);
   }
-  const char *src = qx_source_dir(g, opt);
-  for (size_t i = 0; !s && src && i < sizeof AUX_FILES / sizeof *AUX_FILES; i++)
-    s = qx_copy_file(d, src, AUX_FILES[i]);
+  if (!s) s = qx_copy_aux_files(g, opt, d);
   if (!s) {
     const char *mk[1] = {"format"}, *mv[1] = {"pt"};
     qc_safetensors_write_options so = {mk, mv, 1, opt->max_shard_size};
-    s = qc_safetensors_write_sharded_in(d, x.out.name, x.out.t, (size_t)x.out.n, &so, NULL);
+    s = qc_safetensors_write_sharded_in(d, out.name, out.t, (size_t)out.n, &so, NULL);
   }
   if (!s) {
     s = qc_atomic_dir_commit(d);
     d = NULL;
   }
-  if (!s && x.report) {
-    x.report->tensors += x.out.n;
-    for (int32_t i = 0; i < x.out.n; i++) x.report->bytes += qc_tensor_nbytes(&x.out.t[i]);
+  if (!s && opt->report) {
+    opt->report->tensors += out.n;
+    for (int32_t i = 0; i < out.n; i++) opt->report->bytes += qc_tensor_nbytes(&out.t[i]);
   }
   qc_atomic_dir_abort(d);
   free(cfg_text);
-  qx_tensors_free(&x.out);
-  qx_model_free(&x.m);
-  qc_arena_free(&x.ar);
+  qx_tensors_free(&out);
+  qc_arena_free(&ar);
   if (s) return qc_status_wrap(s, "%s", dir);
   return QC_OK;
 }

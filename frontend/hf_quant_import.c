@@ -124,6 +124,12 @@ static qc_status fetch(const imp *m, const char *module, const char *suffix, boo
     }
     if (listy) snprintf(name, sizeof name, "%s.%s_quantizer.%d.%s", module, which, stage, param);
     else snprintf(name, sizeof name, "%s.%s_quantizer.%s", module, which, param);
+  } else if (m->kind == QC_CKPT_FP8 && !strcmp(suffix, "output_scale") &&
+             (!strcmp(strrchr(module, '.') ? strrchr(module, '.') + 1 : module, "k_proj") ||
+              !strcmp(strrchr(module, '.') ? strrchr(module, '.') + 1 : module, "v_proj"))) {
+    /* vLLM fp8: "<parent>.k_scale" / "<parent>.v_scale" */
+    const char *leaf = strrchr(module, '.') ? strrchr(module, '.') + 1 : module;
+    snprintf(name, sizeof name, "%.*s%c_scale", (int)(leaf - module), module, leaf[0]);
   } else if (m->kind == QC_CKPT_AWQ || m->kind == QC_CKPT_GPTQ) {
     const char *s = suffix;
     if (!strcmp(suffix, "weight")) s = "qweight";

@@ -5,8 +5,9 @@ Run with the torch environment (torch, transformers, amd-quark), never in CI:
 
     /opt/torchvenv/bin/python tests/oracle/quark_reference_exports.py OUTDIR [CASE ...]
 
-It builds a tiny random Llama (seeded, bf16, one decoder layer, hidden 64), saves it as a
-float Hugging Face directory OUTDIR/float, quantizes it with Quark's LLMTemplate for each
+It builds a tiny random Llama (seeded, float32 — bf16 for the *_bf16 cases —, one decoder
+layer, hidden 64, tied embeddings), saves it as a float Hugging Face directory OUTDIR/float
+(OUTDIR/float_bf16), quantizes it with Quark's LLMTemplate for each
 case below and exports it the way Quark does:
 
   hf_<scheme>[_<variant>]   export_safetensors(custom_mode="quark"|"awq"|"fp8",
@@ -30,9 +31,11 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import torch
 
 SEED = 0
+INPUT_IDS = (np.arange(16, dtype=np.int64).reshape(1, 16) * 5) % 64
 CASES = {
     # name: (scheme, kv_cache_scheme, algorithm, custom_mode, weight_format, pack_method)
     "hf_int8": ("int8", None, None, "quark", "real_quantized", "reorder"),
@@ -60,22 +63,24 @@ CASES = {
     "native_uint4_wo_32": ("uint4_wo_32", None, None, "native", "real_quantized", "reorder"),
     "native_fp8_kv": ("fp8", "fp8", None, "native", "real_quantized", "reorder"),
     "native_nvfp4": ("nvfp4", None, None, "native", "real_quantized", "reorder"),
+    "hf_uint4_wo_32_bf16": ("uint4_wo_32", None, None, "quark", "real_quantized", "reorder"),
+    "hf_fp8_kv_bf16": ("fp8", "fp8", None, "quark", "real_quantized", "reorder"),
 }
 
 
-def tiny_llama():
+def tiny_llama(dtype=torch.float32):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(SEED)
     cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1,
                       num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
-                      tie_word_embeddings=False, rms_norm_eps=1e-5)
+                      tie_word_embeddings=True, rms_norm_eps=1e-5)
     m = LlamaForCausalLM(cfg).eval()
     with torch.no_grad():  # weights of a realistic size (the default init is tiny)
         for p in m.parameters():
             if p.dim() == 2:
                 p.normal_(0.0, 0.5)
-    return m.to(torch.bfloat16)
+    return m.to(dtype)
 
 
 def calib_data():
@@ -142,8 +147,9 @@ def run_case(name, outdir):
     from quark.torch import ModelQuantizer, export_safetensors
 
     scheme, kv, algo, mode, wf, pm = CASES[name]
-    model = tiny_llama()
-    model.config._name_or_path = os.path.join(outdir, "float")
+    bf16 = name.endswith("_bf16")
+    model = tiny_llama(torch.bfloat16 if bf16 else torch.float32)
+    model.config._name_or_path = os.path.join(outdir, "float_bf16" if bf16 else "float")
     qconfig = quark_config(scheme, kv, algo)
     q = ModelQuantizer(qconfig)
     model = q.quantize_model(model, calib_data())
@@ -156,12 +162,11 @@ def run_case(name, outdir):
         export_safetensors(model, out, custom_mode=mode, weight_format=wf, pack_method=pm)
     if mode == "awq":
         fix_awq(out)
-    # Quark's own fake-quantized logits, for the importer's numerics check.
+    # Quark's own logits for INPUT_IDS, for the importer's numerics check.
     try:
         with torch.no_grad():
-            ids = torch.arange(16).reshape(1, 16) % 64
-            logits = model(ids).logits.float()
-        torch.save(logits, os.path.join(outdir, name + ".logits.pt"))
+            logits = model(torch.from_numpy(INPUT_IDS)).logits.float()
+        np.save(os.path.join(outdir, name + ".logits.npy"), logits.numpy())
     except RuntimeError as e:  # MX activations fake-quantize on CUDA only
         print(f"{name}: no logits: {e}", flush=True)
 
@@ -198,6 +203,8 @@ def main():
     cases = args[1:] or list(CASES)
     os.makedirs(outdir, exist_ok=True)
     tiny_llama().save_pretrained(os.path.join(outdir, "float"))
+    tiny_llama(torch.bfloat16).save_pretrained(os.path.join(outdir, "float_bf16"))
+    np.save(os.path.join(outdir, "input_ids.npy"), INPUT_IDS)
     for c in cases:
         print("==", c, flush=True)
         run_case(c, outdir)
