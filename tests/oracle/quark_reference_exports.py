@@ -6,7 +6,7 @@ Run with the torch environment (torch, transformers, amd-quark), never in CI:
     /opt/torchvenv/bin/python tests/oracle/quark_reference_exports.py OUTDIR [CASE ...]
 
 It builds a tiny random Llama (seeded, float32 — bf16 for the *_bf16 cases —, one decoder
-layer, hidden 64, tied embeddings), saves it as a float Hugging Face directory OUTDIR/float
+layer, hidden 32, tied embeddings), saves it as a float Hugging Face directory OUTDIR/float
 (OUTDIR/float_bf16), quantizes it with Quark's LLMTemplate for each
 case below and exports it the way Quark does:
 
@@ -43,7 +43,7 @@ CASES = {
     "hf_fp8": ("fp8", None, None, "quark", "real_quantized", "reorder"),
     "hf_fp8_kv": ("fp8", "fp8", None, "quark", "real_quantized", "reorder"),
     "hf_ptpc_fp8": ("ptpc_fp8", None, None, "quark", "real_quantized", "reorder"),
-    "hf_int4_wo_64": ("int4_wo_64", None, None, "quark", "real_quantized", "reorder"),
+    "hf_int4_wo_32": ("int4_wo_32", None, None, "quark", "real_quantized", "reorder"),
     "hf_uint4_wo_32": ("uint4_wo_32", None, None, "quark", "real_quantized", "reorder"),
     "hf_uint4_wo_32_order": ("uint4_wo_32", None, None, "quark", "real_quantized", "order"),
     "hf_int4_wo_per_channel": ("int4_wo_per_channel", None, None, "quark", "real_quantized", "reorder"),
@@ -72,7 +72,7 @@ def tiny_llama(dtype=torch.float32):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(SEED)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=64, num_hidden_layers=1,
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                       num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
                       tie_word_embeddings=True, rms_norm_eps=1e-5)
     m = LlamaForCausalLM(cfg).eval()
@@ -149,7 +149,7 @@ def run_case(name, outdir):
     scheme, kv, algo, mode, wf, pm = CASES[name]
     bf16 = name.endswith("_bf16")
     model = tiny_llama(torch.bfloat16 if bf16 else torch.float32)
-    model.config._name_or_path = os.path.join(outdir, "float_bf16" if bf16 else "float")
+    model.config._name_or_path = "float_bf16" if bf16 else "float"  # no machine path in config.json
     qconfig = quark_config(scheme, kv, algo)
     q = ModelQuantizer(qconfig)
     model = q.quantize_model(model, calib_data())
@@ -212,7 +212,7 @@ def main():
     if "--commit" in sys.argv:
         dst = os.path.join(os.path.dirname(__file__), "..", "data", "quark_exports")
         shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(outdir, dst, ignore=shutil.ignore_patterns("generation_config.json"))
+        shutil.copytree(outdir, dst, ignore=shutil.ignore_patterns("generation_config.json", "float*"))
 
 
 if __name__ == "__main__":
