@@ -246,14 +246,16 @@ static qc_status add(qc_gguf_writer *w, const char *name, int ggml_type, int32_t
   wtensor t = {0};
   t.ggml_type = ggml_type;
   t.n_dims = n_dims;
-  int64_t nel = 1;
+  int64_t nel = 1, nz = 1; /* as the reader: the non-zero dimensions' product must fit too */
   for (int k = 0; k < 4; k++) {
     t.ne[k] = k < n_dims ? ne[k] : 1;
     if (t.ne[k] < 0) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: tensor '%s': negative dimension", name);
-    if (t.ne[k] && nel > INT64_MAX / t.ne[k])
+    if (t.ne[k] == 0) nel = 0;
+    else if (nz > INT64_MAX / t.ne[k])
       return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gguf: tensor '%s': too many elements", name);
-    nel *= t.ne[k];
+    else nz *= t.ne[k];
   }
+  if (nel) nel = nz;
   if (t.ne[0] % l->block)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                          "gguf: tensor '%s': rows of %" PRId64 " elements are not a multiple of the %s block (%" PRIu32 ")",

@@ -13,7 +13,8 @@
  *   MARK, per tensor (at most 1000 per batch, as CPython's pickler):
  *     BINUNICODE name
  *     GLOBAL torch._utils._rebuild_tensor_v2 (or _v3)
- *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or torch.storage.UntypedStorage) key 'cpu' numel TUPLE
+ *     MARK  MARK 'storage' GLOBAL torch.<Class>Storage (or torch.storage.UntypedStorage) key
+ *           'cpu' numel TUPLE
  *           BINPERSID
  *           storage offset 0, size tuple, stride tuple (row-major), NEWFALSE,
  *           OrderedDict() (the empty backward hooks)[, GLOBAL torch.<dtype> for _v3]
@@ -34,49 +35,27 @@
 
 /* ---- bytes ------------------------------------------------------------------------------------ */
 
-typedef struct bytes {
-  uint8_t *p;
-  size_t n, cap;
-  bool oom;
-} bytes;
-
-static void put(bytes *b, const void *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n > b->cap) {
-    size_t nc = b->cap ? b->cap * 2 : 1024;
-    while (nc < b->n + n) nc *= 2;
-    uint8_t *q = realloc(b->p, nc);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-}
-static void put1(bytes *b, uint8_t c) { put(b, &c, 1); }
-static void put16(bytes *b, uint16_t v) {
+static void put1(qc_bytes *b, uint8_t c) { qc_bytes_put(b, &c, 1); }
+static void put16(qc_bytes *b, uint16_t v) {
   uint8_t t[2];
   qc_wr_u16le(t, v);
-  put(b, t, 2);
+  qc_bytes_put(b, t, 2);
 }
-static void put32(bytes *b, uint32_t v) {
+static void put32(qc_bytes *b, uint32_t v) {
   uint8_t t[4];
   qc_wr_u32le(t, v);
-  put(b, t, 4);
+  qc_bytes_put(b, t, 4);
 }
-static void put64(bytes *b, uint64_t v) {
+static void put64(qc_bytes *b, uint64_t v) {
   uint8_t t[8];
   qc_wr_u64le(t, v);
-  put(b, t, 8);
+  qc_bytes_put(b, t, 8);
 }
 
 /* ---- the pickle ------------------------------------------------------------------------------ */
 
 typedef struct pickler {
-  bytes b;
+  qc_bytes b;
   const char *memo_names[64]; /* "module\nname" of memoized globals */
   uint32_t memo_idx[64];
   int n_memo;
@@ -110,9 +89,9 @@ static void p_global(pickler *pk, const char *mod, const char *name) {
       return;
     }
   put1(&pk->b, 'c');
-  put(&pk->b, mod, strlen(mod));
+  qc_bytes_put(&pk->b, mod, strlen(mod));
   put1(&pk->b, '\n');
-  put(&pk->b, name, strlen(name));
+  qc_bytes_put(&pk->b, name, strlen(name));
   put1(&pk->b, '\n');
   if (pk->n_memo < 64) {
     pk->memo_names[pk->n_memo] = strdup(key);
@@ -144,7 +123,7 @@ static void p_int(pickler *pk, int64_t v) {
     while (n > 1 && ((t[n - 1] == 0 && !(t[n - 2] & 0x80)) || (t[n - 1] == 0xFF && (t[n - 2] & 0x80)))) n--;
     put1(&pk->b, 0x8a);
     put1(&pk->b, (uint8_t)n);
-    put(&pk->b, t, (size_t)n);
+    qc_bytes_put(&pk->b, t, (size_t)n);
   }
 }
 
@@ -152,7 +131,7 @@ static void p_str(pickler *pk, const char *s) {
   size_t n = strlen(s);
   put1(&pk->b, 'X');
   put32(&pk->b, (uint32_t)n);
-  put(&pk->b, s, n);
+  qc_bytes_put(&pk->b, s, n);
 }
 
 static void p_int_tuple(pickler *pk, const int64_t *v, int32_t n) {
@@ -172,8 +151,8 @@ static void p_tensor(pickler *pk, const qc_tensor *t, const char *storage_class,
   /* the persistent id */
   put1(&pk->b, '(');
   p_str(pk, "storage");
-  /* torch.save names the untyped storage class by its defining module */
-  p_global(pk, v3 ? "torch.storage" : "torch", v3 ? "UntypedStorage" : storage_class);
+  if (v3) p_global(pk, QC_TORCH_UNTYPED_MODULE, QC_TORCH_UNTYPED_NAME);
+  else p_global(pk, "torch", storage_class);
   char k[24];
   snprintf(k, sizeof k, "%zu", key);
   p_str(pk, k);
@@ -183,13 +162,16 @@ static void p_tensor(pickler *pk, const qc_tensor *t, const char *storage_class,
   put1(&pk->b, 't');
   put1(&pk->b, 'Q');
   p_int(pk, 0);
-  int64_t strides[QC_MAX_RANK];
+  /* torch counts float4_e2m1fn_x2 in qc_bytes of two values */
+  int64_t dims[QC_MAX_RANK], strides[QC_MAX_RANK];
+  memcpy(dims, t->dims, sizeof dims);
+  if (t->dtype == QC_F4E2M1) dims[t->rank - 1] /= 2;
   int64_t acc = 1;
   for (int32_t d = t->rank - 1; d >= 0; d--) {
     strides[d] = acc;
-    acc *= t->dims[d] ? t->dims[d] : 1;
+    acc *= dims[d] ? dims[d] : 1;
   }
-  p_int_tuple(pk, t->dims, t->rank);
+  p_int_tuple(pk, dims, t->rank);
   p_int_tuple(pk, strides, t->rank);
   put1(&pk->b, 0x89); /* requires_grad = False */
   p_global(pk, "collections", "OrderedDict");
@@ -254,8 +236,8 @@ static void z_entry(zipw *z, const char *name, const void *data, uint64_t size) 
   size_t nlen = strlen(name);
   uint64_t base = e->offset + 30 + nlen + (z64 ? 20 : 0);
   uint64_t pad = (64 - base % 64) % 64;
-  if (pad && pad < 4) pad += 64; /* an extra field needs 4 bytes of header */
-  bytes h = {0};
+  if (pad && pad < 4) pad += 64; /* an extra field needs 4 qc_bytes of header */
+  qc_bytes h = {0};
   put32(&h, 0x04034b50);
   put16(&h, z64 ? 45 : 20);
   put16(&h, 0);
@@ -267,7 +249,7 @@ static void z_entry(zipw *z, const char *name, const void *data, uint64_t size) 
   put32(&h, z64 ? 0xFFFFFFFFu : (uint32_t)size);
   put16(&h, (uint16_t)nlen);
   put16(&h, (uint16_t)((z64 ? 20 : 0) + pad));
-  put(&h, name, nlen);
+  qc_bytes_put(&h, name, nlen);
   if (z64) {
     put16(&h, 1);
     put16(&h, 16);
@@ -288,7 +270,7 @@ static void z_entry(zipw *z, const char *name, const void *data, uint64_t size) 
 static void z_finish(zipw *z) {
   if (z->s) return;
   uint64_t cd_off = qc_atomic_tell(z->f);
-  bytes c = {0};
+  qc_bytes c = {0};
   for (size_t i = 0; i < z->n; i++) {
     const zent *e = &z->ents[i];
     bool big_size = z->force64 || e->size >= 0xFFFFFFFFu, big_off = z->force64 || e->offset >= 0xFFFFFFFFu;
@@ -311,7 +293,7 @@ static void z_finish(zipw *z) {
     put16(&c, 0);
     put32(&c, 0);
     put32(&c, big_off ? 0xFFFFFFFFu : (uint32_t)e->offset);
-    put(&c, e->name, nlen);
+    qc_bytes_put(&c, e->name, nlen);
     if (xlen) {
       put16(&c, 1);
       put16(&c, (uint16_t)(xlen - 4));
@@ -380,6 +362,9 @@ static qc_status write_pth(qc_atomic_dir *stage, const char *path, const char *c
                         qc_dtype_name(t->dtype));
     } else if (t->rank < 0 || t->rank > QC_MAX_RANK || qc_shape_numel(t->rank, t->dims) < 0) {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: tensor '%s': bad shape", path, name);
+    } else if (t->dtype == QC_F4E2M1 && (t->rank == 0 || t->dims[t->rank - 1] % 2)) {
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                        "%s: tensor '%s': torch.float4_e2m1fn_x2 needs an even last dimension", path, name);
     } else {
       size_t nb = qc_tensor_nbytes(t);
       if (nb && (!t->buf || t->offset > qc_buffer_size(t->buf) || nb > qc_buffer_size(t->buf) - t->offset))

@@ -35,38 +35,15 @@ static int dtype_rank(const char *st_name) {
 
 /* ---- a growable byte string ------------------------------------------------------------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const void *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap * 2 : 256;
-    while (nc < b->n + n + 1) nc *= 2;
-    char *q = realloc(b->p, nc);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-static void sb_u64(sbuf *b, uint64_t v) {
+static void sb_str(qc_bytes *b, const char *s) { qc_bytes_put(b, s, strlen(s)); }
+static void sb_u64(qc_bytes *b, uint64_t v) {
   char t[24];
   snprintf(t, sizeof t, "%" PRIu64, v);
   sb_str(b, t);
 }
 /* A JSON string literal, escaped as serde_json escapes. */
-static void sb_json_string(sbuf *b, const char *s) {
-  sb_put(b, "\"", 1);
+static void sb_json_string(qc_bytes *b, const char *s) {
+  qc_bytes_put(b, "\"", 1);
   for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
     char e = 0;
     switch (*c) {
@@ -81,16 +58,16 @@ static void sb_json_string(sbuf *b, const char *s) {
     }
     if (e) {
       char t[2] = {'\\', e};
-      sb_put(b, t, 2);
+      qc_bytes_put(b, t, 2);
     } else if (*c < 0x20) {
       static const char hex[] = "0123456789abcdef";
       char t[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
-      sb_put(b, t, 6);
+      qc_bytes_put(b, t, 6);
     } else {
-      sb_put(b, c, 1);
+      qc_bytes_put(b, c, 1);
     }
   }
-  sb_put(b, "\"", 1);
+  qc_bytes_put(b, "\"", 1);
 }
 
 /* ---- preparing a file ----------------------------------------------------------------------- */
@@ -186,8 +163,8 @@ static int cmp_cstr(const void *a, const void *b) {
 
 /* Build the padded header of a file holding `ts[0..n)` (already sorted). */
 static qc_status build_header(const char *where, wt *ts, size_t n,
-                              const qc_safetensors_write_options *opt, sbuf *h) {
-  sb_put(h, "{", 1);
+                              const qc_safetensors_write_options *opt, qc_bytes *h) {
+  qc_bytes_put(h, "{", 1);
   bool comma = false;
   if (opt && opt->n_metadata) {
     /* Sorted keys; reject duplicates and bad strings. */
@@ -216,38 +193,38 @@ static qc_status build_header(const char *where, wt *ts, size_t n,
         return s;
       }
       size_t idx = (size_t)(order[i] - opt->metadata_keys);
-      if (i) sb_put(h, ",", 1);
+      if (i) qc_bytes_put(h, ",", 1);
       sb_json_string(h, opt->metadata_keys[idx]);
-      sb_put(h, ":", 1);
+      qc_bytes_put(h, ":", 1);
       sb_json_string(h, opt->metadata_values[idx]);
     }
-    sb_put(h, "}", 1);
+    qc_bytes_put(h, "}", 1);
     free(order);
     comma = true;
   }
   uint64_t off = 0;
   for (size_t i = 0; i < n; i++) {
-    if (comma) sb_put(h, ",", 1);
+    if (comma) qc_bytes_put(h, ",", 1);
     comma = true;
     sb_json_string(h, ts[i].name);
     sb_str(h, ":{\"dtype\":");
     sb_json_string(h, ts[i].st_dtype);
     sb_str(h, ",\"shape\":[");
     for (int32_t d = 0; d < ts[i].t->rank; d++) {
-      if (d) sb_put(h, ",", 1);
+      if (d) qc_bytes_put(h, ",", 1);
       sb_u64(h, (uint64_t)ts[i].t->dims[d]);
     }
     sb_str(h, "],\"data_offsets\":[");
     sb_u64(h, off);
-    sb_put(h, ",", 1);
+    qc_bytes_put(h, ",", 1);
     if (ts[i].nbytes > UINT64_MAX - off)
       return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: the tensors exceed 2^64 bytes", where);
     off += ts[i].nbytes;
     sb_u64(h, off);
     sb_str(h, "]}");
   }
-  sb_put(h, "}", 1);
-  while (h->n % 8) sb_put(h, " ", 1);
+  qc_bytes_put(h, "}", 1);
+  while (h->n % 8) qc_bytes_put(h, " ", 1);
   if (h->oom) return QC_OOM();
   if (h->n > QC_SAFETENSORS_MAX_HEADER)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: header too large (%zu bytes; the limit is %u)", where,
@@ -258,7 +235,7 @@ static qc_status build_header(const char *where, wt *ts, size_t n,
 /* Sort and build a header for tensors `idx[0..n)` of the caller's arrays. */
 static qc_status prepare(const char *where, const char *const *names, const qc_tensor *tensors,
                          size_t n, const qc_safetensors_write_options *opt, wt **ts_out,
-                         sbuf *h, uint64_t *data_len) {
+                         qc_bytes *h, uint64_t *data_len) {
   wt *ts = calloc(n ? n : 1, sizeof *ts);
   if (!ts) return QC_OOM();
   qc_status s = describe(where, names, tensors, n, ts);
@@ -280,7 +257,7 @@ static qc_status prepare(const char *where, const char *const *names, const qc_t
 qc_status qc_safetensors_serialize(const char *const *names, const qc_tensor *tensors, size_t n,
                                    const qc_safetensors_write_options *opt, qc_buffer **out) {
   *out = NULL;
-  sbuf h = {0};
+  qc_bytes h = {0};
   wt *ts = NULL;
   uint64_t data_len;
   qc_status s = prepare("safetensors", names, tensors, n, opt, &ts, &h, &data_len);
@@ -311,7 +288,7 @@ qc_status qc_safetensors_serialize(const char *const *names, const qc_tensor *te
 static qc_status write_file(qc_atomic_dir *stage, const char *path, const char *const *names,
                             const qc_tensor *tensors, size_t n,
                             const qc_safetensors_write_options *opt) {
-  sbuf h = {0};
+  qc_bytes h = {0};
   wt *ts = NULL;
   uint64_t data_len;
   qc_status s = prepare(path, names, tensors, n, opt, &ts, &h, &data_len);
@@ -400,7 +377,7 @@ static qc_status write_sharded(qc_atomic_dir *stage, const char *dir, const char
   }
   if (!s && shards > 1) {
     /* The index as transformers writes it: indent 2, keys sorted. */
-    sbuf h = {0};
+    qc_bytes h = {0};
     sb_str(&h, "{\n  \"metadata\": {\n    \"total_size\": ");
     sb_u64(&h, total);
     sb_str(&h, "\n  },\n  \"weight_map\": {");

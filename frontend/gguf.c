@@ -305,18 +305,23 @@ static qc_status parse(qc_gguf *g) {
       return qc_status_new(QC_CODE_PARSE, "%s: tensor '%s': %" PRIu32 " dimensions (at most 4)", path, name, n_dims);
     t->n_dims = (int32_t)n_dims;
     if (!have(&r, 8ull * n_dims + 12)) return truncated(&r, "tensor info", NULL);
-    int64_t nel = 1;
+    /* The element count must fit int64, and so must the product of the non-zero
+     * dimensions: a zero-size tensor whose other dimensions overflow (ggml accepts it)
+     * would give a qc_tensor whose size cannot be computed. */
+    int64_t nel = 1, nz = 1;
     bool overflow = false;
     for (int k = 0; k < 4; k++) {
       t->ne[k] = k < (int)n_dims ? (int64_t)get_u64(&r) : 1;
       if (t->ne[k] < 0)
         return qc_status_new(QC_CODE_PARSE, "%s: tensor '%s': dimension %d is negative (%" PRId64 ")", path, name, k,
                              t->ne[k]);
-      if (t->ne[k] && nel > INT64_MAX / t->ne[k]) overflow = true;
-      else nel *= t->ne[k];
+      if (t->ne[k] == 0) nel = 0;
+      else if (nz > INT64_MAX / t->ne[k]) overflow = true;
+      else nz *= t->ne[k];
     }
     if (overflow)
       return qc_status_new(QC_CODE_PARSE, "%s: tensor '%s': element count overflows int64", path, name);
+    if (nel) nel = nz;
     uint32_t type = get_u32(&r);
     const qc_ggml_type_layout *l = qc_ggml_layout((int32_t)type);
     if (!l)

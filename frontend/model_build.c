@@ -24,6 +24,8 @@ typedef struct B {
   bool kv;
 } B;
 
+/* Formats into the caller's `nm` buffer: at most one NAME() per full expression, since
+ * the order in which call arguments are evaluated is unspecified. */
 #define NAME(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
 
 static bool ok(const B *b) { return b->err == QC_OK; }
@@ -170,14 +172,18 @@ static qc_vid linear(B *b, qc_vid x, const char *mod, bool bias, bool conv1d) {
   qc_vid y = op2(b, QC_OP_MatMul, mod, x, w);
   if (bias) {
     qc_vid bv = weight(b, NAME("%s.bias", mod), true);
-    if (bv != QC_NONE) y = op2(b, QC_OP_Add, NAME("%s.bias_add", mod), y, as_f32(b, bv, NAME("%s.bias_f32", mod)));
+    if (bv != QC_NONE) {
+      bv = as_f32(b, bv, NAME("%s.bias_f32", mod));
+      y = op2(b, QC_OP_Add, NAME("%s.bias_add", mod), y, bv);
+    }
   }
   return y;
 }
 
 static qc_vid rms_norm(B *b, qc_vid x, const char *mod, double eps) {
   char nm[512];
-  qc_vid w = as_f32(b, weight(b, NAME("%s.weight", mod), false), NAME("%s.weight_f32", mod));
+  qc_vid w = weight(b, NAME("%s.weight", mod), false);
+  w = as_f32(b, w, NAME("%s.weight_f32", mod));
   qc_vid y = op2(b, QC_OP_RMSNormalization, mod, x, w);
   attr_i(b, y, "axis", -1);
   attr_f(b, y, "epsilon", eps);
@@ -186,7 +192,8 @@ static qc_vid rms_norm(B *b, qc_vid x, const char *mod, double eps) {
 
 static qc_vid layer_norm(B *b, qc_vid x, const char *mod, double eps) {
   char nm[512];
-  qc_vid w = as_f32(b, weight(b, NAME("%s.weight", mod), false), NAME("%s.weight_f32", mod));
+  qc_vid w = weight(b, NAME("%s.weight", mod), false);
+  w = as_f32(b, w, NAME("%s.weight_f32", mod));
   qc_vid bias = weight(b, NAME("%s.bias", mod), true);
   qc_vid in[3] = {x, w, bias == QC_NONE ? QC_NONE : as_f32(b, bias, NAME("%s.bias_f32", mod))};
   qc_vid y = op(b, QC_OP_LayerNormalization, mod, NULL, bias == QC_NONE ? 2 : 3, in);
@@ -226,10 +233,11 @@ typedef struct positions {
   qc_vid past_len; /* i64 scalar P (0 constant without a cache) */
   qc_vid ids;      /* i64 [batch, S]: P .. P+S-1 */
   qc_vid mask;     /* bool [S, P+S] causal mask (cache only), else QC_NONE */
+  qc_vid window;   /* bool [S, P+S] causal sliding-window mask (config.sliding_window), or QC_NONE */
 } positions;
 
 static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_t offset) {
-  positions p = {QC_NONE, QC_NONE, QC_NONE, QC_NONE};
+  positions p = {QC_NONE, QC_NONE, QC_NONE, QC_NONE, QC_NONE};
   qc_vid shp = op1(b, QC_OP_Shape, "positions.input_shape", input_ids);
   qc_vid s1 = op1(b, QC_OP_Shape, "positions.seq_len_1d", input_ids);
   attr_i(b, s1, "start", 1);
@@ -240,25 +248,31 @@ static positions make_positions(B *b, qc_vid input_ids, qc_vid past_key0, int64_
     attr_i(b, p1, "start", 2);
     attr_i(b, p1, "end", 3);
     p.past_len = op1(b, QC_OP_Squeeze, "positions.past_len", p1);
-  } else {
-    p.past_len = scalar_i64(b, "positions.zero", 0);
   }
+  qc_vid zero = scalar_i64(b, "positions.zero", 0);
+  if (past_key0 == QC_NONE) p.past_len = zero;
   qc_vid one = scalar_i64(b, "positions.one", 1);
-  qc_vid start = p.past_len;
-  if (offset) start = op2(b, QC_OP_Add, "positions.start", p.past_len, scalar_i64(b, "positions.offset", offset));
-  qc_vid end = op2(b, QC_OP_Add, "positions.end", start, p.seq_len);
-  qc_vid r = op(b, QC_OP_Range, "positions.range", NULL, 3, (qc_vid[]){start, end, one});
+  qc_vid end = op2(b, QC_OP_Add, "positions.end", p.past_len, p.seq_len);
+  qc_vid r = op(b, QC_OP_Range, "positions.range", NULL, 3, (qc_vid[]){p.past_len, end, one});
+  /* the offset is added after the Range, whose length shape inference then knows (seq) */
+  if (offset) r = op2(b, QC_OP_Add, "positions.offset_range", r, scalar_i64(b, "positions.offset", offset));
   qc_vid r2 = op2(b, QC_OP_Unsqueeze, "positions.range_2d", r, shape_const(b, "positions.axis0", 1, (int64_t[]){0}));
   p.ids = op2(b, QC_OP_Expand, "position_ids", r2, shp);
-  if (past_key0 != QC_NONE) {
-    /* allowed[i][j] = j <= P + i */
-    qc_vid zero = scalar_i64(b, "positions.zero", 0);
+  int64_t window = b->c->sliding_window;
+  if (past_key0 != QC_NONE || window > 0) {
+    /* allowed[i][j] = j <= P + i (and j > P + i - window) */
     qc_vid qi = op(b, QC_OP_Range, "mask.rows", NULL, 3, (qc_vid[]){zero, p.seq_len, one});
     qc_vid qi2 = op2(b, QC_OP_Unsqueeze, "mask.rows_2d", qi, shape_const(b, "positions.axis1", 1, (int64_t[]){1}));
     qc_vid lim = op2(b, QC_OP_Add, "mask.limit", qi2, p.past_len);
     qc_vid total = op2(b, QC_OP_Add, "mask.total", p.past_len, p.seq_len);
     qc_vid kj = op(b, QC_OP_Range, "mask.cols", NULL, 3, (qc_vid[]){zero, total, one});
-    p.mask = op2(b, QC_OP_LessOrEqual, "attention_mask.causal", kj, lim);
+    qc_vid causal = op2(b, QC_OP_LessOrEqual, "attention_mask.causal", kj, lim);
+    if (past_key0 != QC_NONE) p.mask = causal;
+    if (window > 0) {
+      qc_vid low = op2(b, QC_OP_Sub, "mask.window_start", lim, scalar_i64(b, "mask.window", window));
+      qc_vid in_window = op2(b, QC_OP_Greater, "mask.in_window", kj, low);
+      p.window = op2(b, QC_OP_And, "attention_mask.sliding_window", causal, in_window);
+    }
   }
   return p;
 }
@@ -326,21 +340,18 @@ static qc_status add_kv_inputs(B *b, kv_io *kv) {
   return QC_OK;
 }
 
-/* Attention over 3-D q/k/v [B, S, heads*D]; returns Y [B, S, H*D]. */
-static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, const positions *pos,
-                        const kv_io *kv, int64_t layer, qc_vid *present_k, qc_vid *present_v,
-                        qc_vid mask, bool causal) {
+/* Attention over 3-D q/k/v [B, S, heads*D]; returns Y [B, S, H*D]. `mask` (bool, true =
+ * attend) may be QC_NONE: then `causal` sets is_causal. With a cache the mask is required
+ * (is_causal does not say how the query rows align with past positions). */
+static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, const kv_io *kv,
+                        int64_t layer, qc_vid *present_k, qc_vid *present_v, qc_vid mask,
+                        bool causal) {
   char nm[512], o1[128], o2[128];
   const qc_model_config *c = b->c;
   if (!ok(b)) return QC_NONE;
-  int n_in = 3;
-  qc_vid in[6] = {q, k, v, QC_NONE, QC_NONE, QC_NONE};
-  if (mask != QC_NONE) {
-    in[3] = mask;
-    n_in = 4;
-  }
+  int n_in = mask != QC_NONE ? 4 : 3;
+  qc_vid in[6] = {q, k, v, mask, QC_NONE, QC_NONE};
   if (kv) {
-    in[3] = pos->mask;
     in[4] = kv->past_k;
     in[5] = kv->past_v;
     n_in = 6;
@@ -362,8 +373,16 @@ static qc_vid attention(B *b, const char *mod, qc_vid q, qc_vid k, qc_vid v, con
   }
   attr_i(b, y, "q_num_heads", c->num_heads);
   attr_i(b, y, "kv_num_heads", c->num_kv_heads);
-  if (!kv && causal) attr_i(b, y, "is_causal", 1);
+  if (mask == QC_NONE && causal) attr_i(b, y, "is_causal", 1);
   return y;
+}
+
+/* The attention mask of decoder layer i: the sliding window where the layer has one, else
+ * the causal mask with a cache, else none (Attention's is_causal). */
+static qc_vid layer_mask(B *b, const positions *pos, int64_t i) {
+  const qc_model_config *c = b->c;
+  if (c->sliding_window > 0 && i >= c->sliding_window_first_layer) return pos->window;
+  return pos->mask;
 }
 
 /* Per-head RMS norm (Qwen3 q_norm / k_norm) on [B, S, H*D]. */
@@ -411,8 +430,8 @@ static qc_status build_llama(B *b, qc_vid input_ids, kv_io *kv) {
     q = rope(b, q, NAME("%s.self_attn.q_rope", mod), c->num_heads, cosv, sinv, &pos, rot);
     k = rope(b, k, NAME("%s.self_attn.k_rope", mod), c->num_kv_heads, cosv, sinv, &pos, rot);
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.self_attn", mod), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.self_attn", mod), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         layer_mask(b, &pos, i), true);
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -462,7 +481,9 @@ static qc_status build_gpt2(B *b, qc_vid input_ids, kv_io *kv) {
   qc_vid wpe = weight(b, NAME("%s%swpe.weight", pfx, *pfx ? "." : ""), false);
   qc_vid te = op2(b, QC_OP_Gather, NAME("%s%swte", pfx, *pfx ? "." : ""), wte, input_ids);
   qc_vid pe = op2(b, QC_OP_Gather, NAME("%s%swpe", pfx, *pfx ? "." : ""), wpe, pos.ids);
-  qc_vid h = op2(b, QC_OP_Add, "embeddings", as_f32(b, te, "wte.f32"), as_f32(b, pe, "wpe.f32"));
+  te = as_f32(b, te, "wte.f32");
+  pe = as_f32(b, pe, "wpe.f32");
+  qc_vid h = op2(b, QC_OP_Add, "embeddings", te, pe);
   int64_t H = c->hidden_size;
   qc_vid split = shape_const(b, "shape.qkv_split", 3, (int64_t[]){H, H, H});
   for (int64_t i = 0; i < c->num_layers && ok(b); i++) {
@@ -488,8 +509,12 @@ static qc_status build_gpt2(B *b, qc_vid input_ids, kv_io *kv) {
     qc_vid k = ok(b) ? qc_graph_node(b->g, sn)->out[1] : QC_NONE;
     qc_vid v = ok(b) ? qc_graph_node(b->g, sn)->out[2] : QC_NONE;
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.attn", base), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.attn", base), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         pos.mask, true);
+    /* Attention's default scale is head_dim^-0.5, GPT-2's unless configured otherwise */
+    if (c->attn_unscaled || c->attn_scale_by_layer)
+      attr_f(b, a, "scale", (c->attn_unscaled ? 1.0 : 1.0 / sqrt((double)c->head_dim)) /
+                                (c->attn_scale_by_layer ? (double)(i + 1) : 1.0));
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -536,8 +561,8 @@ static qc_status build_opt(B *b, qc_vid input_ids, kv_io *kv) {
     qc_vid k = linear(b, x, NAME("%s.self_attn.k_proj", base), c->attention_bias, false);
     qc_vid v = linear(b, x, NAME("%s.self_attn.v_proj", base), c->attention_bias, false);
     qc_vid pk = QC_NONE, pv = QC_NONE;
-    qc_vid a = attention(b, NAME("%s.self_attn", base), q, k, v, &pos, kv ? &kv[i] : NULL, i, &pk, &pv,
-                         QC_NONE, true);
+    qc_vid a = attention(b, NAME("%s.self_attn", base), q, k, v, kv ? &kv[i] : NULL, i, &pk, &pv,
+                         pos.mask, true);
     if (kv && ok(b)) {
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pk));
       QC_RETURN_IF_ERROR(qc_graph_add_output(b->g, pv));
@@ -589,18 +614,30 @@ static qc_status build_bert(B *b) {
   const char *p = "";
   if (weight(b, "embeddings.word_embeddings.weight", true) == QC_NONE && ok(b)) p = "bert.";
   positions pos = make_positions(b, ids, QC_NONE, 0);
-  qc_vid we = op2(b, QC_OP_Gather, NAME("%sembeddings.word_embeddings", p),
-                  weight(b, NAME("%sembeddings.word_embeddings.weight", p), false), ids);
-  qc_vid pe = op2(b, QC_OP_Gather, NAME("%sembeddings.position_embeddings", p),
-                  weight(b, NAME("%sembeddings.position_embeddings.weight", p), false), pos.ids);
-  qc_vid te = op2(b, QC_OP_Gather, NAME("%sembeddings.token_type_embeddings", p),
-                  weight(b, NAME("%sembeddings.token_type_embeddings.weight", p), false), types);
-  qc_vid e = op2(b, QC_OP_Add, "embeddings.sum_wp", as_f32(b, we, "we.f32"), as_f32(b, pe, "pe.f32"));
-  e = op2(b, QC_OP_Add, "embeddings.sum", e, as_f32(b, te, "te.f32"));
+  /* word, position and token type embeddings, each cast to f32 */
+  static const char *const tables[3] = {"word", "position", "token_type"};
+  static const char *const casts[3] = {"we.f32", "pe.f32", "te.f32"};
+  const qc_vid index[3] = {ids, pos.ids, types};
+  qc_vid parts[3];
+  for (int t = 0; t < 3; t++) {
+    qc_vid table = weight(b, NAME("%sembeddings.%s_embeddings.weight", p, tables[t]), false);
+    parts[t] = op2(b, QC_OP_Gather, NAME("%sembeddings.%s_embeddings", p, tables[t]), table, index[t]);
+    parts[t] = as_f32(b, parts[t], casts[t]);
+  }
+  qc_vid e = op2(b, QC_OP_Add, "embeddings.sum_wp", parts[0], parts[1]);
+  e = op2(b, QC_OP_Add, "embeddings.sum", e, parts[2]);
   qc_vid h = layer_norm(b, e, NAME("%sembeddings.LayerNorm", p), c->norm_eps);
-  /* Attention mask [B, S] (1 = token) -> bool [B, 1, 1, S]. */
+  /* Attention mask [B, S] (1 = token) -> bool [B, 1, S, S]: every query row sees the same
+   * keys. [B, 1, 1, S] would broadcast as well, but ONNX Runtime's Attention requires the
+   * mask's row count to equal the query length. */
   qc_vid m4 = op2(b, QC_OP_Unsqueeze, "attention_mask.4d", mask, shape_const(b, "axes.12", 2, (int64_t[]){1, 2}));
-  qc_vid mb = op1(b, QC_OP_Cast, "attention_mask.bool", m4);
+  qc_vid rows = op(b, QC_OP_Concat, "attention_mask.rows_shape", NULL, 3,
+                   (qc_vid[]){shape_const(b, "shape.ones_2", 2, (int64_t[]){1, 1}),
+                              qc_graph_find(b->g, "positions.seq_len_1d"),
+                              shape_const(b, "shape.one", 1, (int64_t[]){1})});
+  attr_i(b, rows, "axis", 0);
+  qc_vid mrows = op2(b, QC_OP_Expand, "attention_mask.rows", m4, rows);
+  qc_vid mb = op1(b, QC_OP_Cast, "attention_mask.bool", mrows);
   attr_i(b, mb, "to", 9);
   for (int64_t i = 0; i < c->num_layers && ok(b); i++) {
     char base[128];
@@ -610,7 +647,7 @@ static qc_status build_bert(B *b) {
     qc_vid q = linear(b, h, NAME("%s.attention.self.query", base), true, false);
     qc_vid k = linear(b, h, NAME("%s.attention.self.key", base), true, false);
     qc_vid v = linear(b, h, NAME("%s.attention.self.value", base), true, false);
-    qc_vid a = attention(b, NAME("%s.attention.self", base), q, k, v, &pos, NULL, i, NULL, NULL, mb, false);
+    qc_vid a = attention(b, NAME("%s.attention.self", base), q, k, v, NULL, i, NULL, NULL, mb, false);
     qc_vid o = linear(b, a, NAME("%s.attention.output.dense", base), true, false);
     o = op2(b, QC_OP_Add, NAME("%s.attention.output.residual", base), o, h);
     h = layer_norm(b, o, NAME("%s.attention.output.LayerNorm", base), c->norm_eps);

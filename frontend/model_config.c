@@ -52,6 +52,95 @@ static qc_status parse_act(const cJSON *o, const char *name, const char *key, qc
   return QC_OK;
 }
 
+/* RoPE in both config.json forms: the older one (rope_theta and rope_scaling at top level,
+ * as Llama 3.x, SmolLM2 and Qwen2.5 ship) and transformers 5's rope_parameters object,
+ * which holds both. */
+static qc_status parse_rope(const cJSON *o, const char *name, qc_model_config *c) {
+  const cJSON *rp = get(o, "rope_parameters");
+  if (!cJSON_IsObject(rp)) rp = NULL;
+  if (rp && !get(rp, "rope_theta") && !get(rp, "rope_type"))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "%s: rope_parameters per layer type are not supported (key "
+                         "'rope_parameters' has no 'rope_theta' or 'rope_type')",
+                         name);
+  c->rope_theta = 10000.0;
+  if (!num(o, &c->rope_theta, "rope_theta", NULL) && rp) num(rp, &c->rope_theta, "rope_theta", NULL);
+  /* partial_rotary_factor is not read: transformers' Llama, Mistral and Qwen2/3 rotary
+   * embeddings rotate the whole head_dim whatever it says (checked with transformers 5). */
+  c->partial_rotary_factor = 1.0;
+  if (!(c->rope_theta > 0))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: rope_theta (%g) must be positive", name,
+                         c->rope_theta);
+  const cJSON *rs = get(o, "rope_scaling");
+  if (!cJSON_IsObject(rs)) rs = rp;
+  if (!rs) return QC_OK;
+  const cJSON *rt = get(rs, "rope_type");
+  if (!cJSON_IsString(rt)) rt = get(rs, "type");
+  const char *rts = cJSON_IsString(rt) ? rt->valuestring : "default";
+  if (!strcmp(rts, "default")) return QC_OK;
+  if (strcmp(rts, "llama3") && strcmp(rts, "linear"))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rope type '%s' is not supported (known: "
+                         "default, linear, llama3)", name, rts);
+  snprintf(c->rope_type, sizeof c->rope_type, "%s", rts);
+  c->rope_factor = 1.0;
+  num(rs, &c->rope_factor, "factor", NULL);
+  c->rope_low_freq_factor = 1.0;
+  num(rs, &c->rope_low_freq_factor, "low_freq_factor", NULL);
+  c->rope_high_freq_factor = 4.0;
+  num(rs, &c->rope_high_freq_factor, "high_freq_factor", NULL);
+  double om = 8192;
+  num(rs, &om, "original_max_position_embeddings", NULL);
+  c->rope_original_max_positions = (int64_t)om;
+  if (!(c->rope_factor > 0) ||
+      (!strcmp(rts, "llama3") && !(c->rope_high_freq_factor > c->rope_low_freq_factor && om > 0)))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "%s: rope scaling '%s' needs factor > 0 and, for llama3, "
+                         "high_freq_factor > low_freq_factor and original_max_position_embeddings > 0",
+                         name, rts);
+  return QC_OK;
+}
+
+/* Sliding-window attention. Mistral: sliding_window (null: off) applies to every layer.
+ * Qwen2/Qwen3: only with use_sliding_window, from layer max_window_layers on; transformers 5
+ * also writes the choice per layer (layer_types), which must then be full-attention layers
+ * followed by sliding ones. */
+static qc_status parse_sliding_window(const cJSON *o, const char *name, const char *t,
+                                      qc_model_config *c) {
+  double w;
+  if (!num(o, &w, "sliding_window", NULL) || w <= 0) return QC_OK;
+  bool mistral = !strcmp(t, "mistral");
+  if (!mistral && (strcmp(t, "qwen2") && strcmp(t, "qwen3"))) return QC_OK;
+  if (!mistral && !flag(o, "use_sliding_window", false)) return QC_OK;
+  double first = 0;
+  if (!mistral) {
+    first = 28; /* Qwen2Config / Qwen3Config default */
+    num(o, &first, "max_window_layers", NULL);
+  }
+  const cJSON *lt = get(o, "layer_types");
+  if (cJSON_IsArray(lt)) {
+    int64_t n = cJSON_GetArraySize(lt), f = n;
+    for (int64_t i = 0; i < n; i++) {
+      const cJSON *e = cJSON_GetArrayItem(lt, (int)i);
+      const char *v = cJSON_IsString(e) ? e->valuestring : "";
+      bool sliding = !strcmp(v, "sliding_attention");
+      if (!sliding && strcmp(v, "full_attention"))
+        return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: layer_types[%lld] '%s' is not supported",
+                             name, (long long)i, v);
+      if (sliding && f == n) f = i;
+      if (!sliding && f < n)
+        return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                             "%s: layer_types: a full-attention layer (%lld) after a sliding one "
+                             "is not supported",
+                             name, (long long)i);
+    }
+    first = (double)f;
+  }
+  if (first >= (double)c->num_layers) return QC_OK;
+  c->sliding_window = (int64_t)w;
+  c->sliding_window_first_layer = (int64_t)first;
+  return QC_OK;
+}
+
 qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
                                 qc_model_config *c) {
   memset(c, 0, sizeof *c);
@@ -84,36 +173,15 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
     if (num(o, &d, "max_position_embeddings", NULL)) c->max_positions = (int64_t)d;
     c->norm_eps = 1e-6;
     num(o, &c->norm_eps, "rms_norm_eps", NULL);
-    c->rope_theta = 10000.0;
-    num(o, &c->rope_theta, "rope_theta", NULL);
-    num(o, &c->partial_rotary_factor, "partial_rotary_factor", NULL);
+    if ((s = parse_rope(o, name, c))) goto done;
     c->attention_bias = flag(o, "attention_bias", !strcmp(t, "qwen2"));
     c->mlp_bias = flag(o, "mlp_bias", false);
     c->qk_norm = !strcmp(t, "qwen3");
-    if (strcmp(t, "llama")) c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
+    /* every family of this builder defaults to separate lm_head weights (LlamaConfig,
+     * MistralConfig, Qwen2Config, Qwen3Config: tie_word_embeddings=False) */
+    c->tie_word_embeddings = flag(o, "tie_word_embeddings", false);
     if ((s = parse_act(o, name, "hidden_act", QC_ACT_SILU, &c->act))) goto done;
-    const cJSON *rs = get(o, "rope_scaling");
-    if (cJSON_IsObject(rs)) {
-      const cJSON *rt = get(rs, "rope_type");
-      if (!cJSON_IsString(rt)) rt = get(rs, "type");
-      const char *rts = cJSON_IsString(rt) ? rt->valuestring : "";
-      if (!strcmp(rts, "llama3") || !strcmp(rts, "linear")) {
-        snprintf(c->rope_type, sizeof c->rope_type, "%s", rts);
-        c->rope_factor = 1.0;
-        num(rs, &c->rope_factor, "factor", NULL);
-        c->rope_low_freq_factor = 1.0;
-        num(rs, &c->rope_low_freq_factor, "low_freq_factor", NULL);
-        c->rope_high_freq_factor = 4.0;
-        num(rs, &c->rope_high_freq_factor, "high_freq_factor", NULL);
-        double om = 8192;
-        num(rs, &om, "original_max_position_embeddings", NULL);
-        c->rope_original_max_positions = (int64_t)om;
-      } else if (strcmp(rts, "default") != 0) {
-        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: rope_scaling type '%s' is not supported",
-                          name, rts);
-        goto done;
-      }
-    }
+    if ((s = parse_sliding_window(o, name, t, c))) goto done;
   } else if (!strcmp(t, "gpt2")) {
     c->arch = QC_ARCH_GPT2;
     if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
@@ -131,6 +199,10 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
     num(o, &c->norm_eps, "layer_norm_epsilon", NULL);
     if ((s = parse_act(o, name, "activation_function", QC_ACT_GELU_TANH, &c->act))) goto done;
     c->attention_bias = c->mlp_bias = true;
+    /* GPT2Attention scales scores by head_dim^-0.5 unless scale_attn_weights is false, and
+     * also by 1 / (layer + 1) with scale_attn_by_inverse_layer_idx */
+    c->attn_unscaled = !flag(o, "scale_attn_weights", true);
+    c->attn_scale_by_layer = flag(o, "scale_attn_by_inverse_layer_idx", false);
   } else if (!strcmp(t, "opt")) {
     c->arch = QC_ARCH_OPT;
     if ((s = need_int(o, name, &c->vocab_size, "vocab_size", NULL)) ||
@@ -181,8 +253,9 @@ qc_status qc_model_config_parse(const char *json, size_t len, const char *name,
                       name, t);
     goto done;
   }
+  /* only the Llama family may give head_dim apart from hidden_size / heads */
   if (c->num_heads <= 0 || c->num_kv_heads <= 0 || c->num_heads % c->num_kv_heads ||
-      c->head_dim <= 0)
+      c->head_dim <= 0 || (c->arch != QC_ARCH_LLAMA && c->head_dim * c->num_heads != c->hidden_size))
     s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                       "%s: inconsistent attention shape (heads %lld, kv heads %lld, head_dim %lld)",
                       name, (long long)c->num_heads, (long long)c->num_kv_heads,

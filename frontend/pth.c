@@ -48,7 +48,8 @@ struct pv {
     struct {
       uint8_t which;
       qc_dtype dtype;
-      bool untyped;
+      bool untyped;     /* torch.storage.UntypedStorage */
+      bool pairs;       /* float4_e2m1fn_x2: a byte holds two values */
       const char *name; /* "module.name" */
     } g;
     struct {
@@ -279,10 +280,13 @@ static qc_status make_global(vm *m, const char *mod, const char *name, pv **out)
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_tensor_v2") == 0) g->u.g.which = G_REBUILD_V2;
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_tensor_v3") == 0) g->u.g.which = G_REBUILD_V3;
   else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_parameter") == 0) g->u.g.which = G_REBUILD_PARAM;
-  else if ((strcmp(mod, "torch") == 0 || (strcmp(mod, "torch.storage") == 0 && strcmp(name, "UntypedStorage") == 0)) &&
-           (g->u.g.dtype = qc_torch_storage_dtype(name, &g->u.g.untyped)) != QC_DT_UNDEFINED)
+  else if (strcmp(mod, QC_TORCH_UNTYPED_MODULE) == 0 && strcmp(name, QC_TORCH_UNTYPED_NAME) == 0) {
     g->u.g.which = G_STORAGE_CLASS;
-  else if (strcmp(mod, "torch") == 0 && (g->u.g.dtype = qc_torch_dtype(name)) != QC_DT_UNDEFINED)
+    g->u.g.dtype = QC_U8;
+    g->u.g.untyped = true;
+  } else if (strcmp(mod, "torch") == 0 && (g->u.g.dtype = qc_torch_storage_dtype(name)) != QC_DT_UNDEFINED)
+    g->u.g.which = G_STORAGE_CLASS;
+  else if (strcmp(mod, "torch") == 0 && (g->u.g.dtype = qc_torch_dtype(name, &g->u.g.pairs)) != QC_DT_UNDEFINED)
     g->u.g.which = G_DTYPE;
   else
     return verr(m, "global '%s.%s' is not allowed", mod, name);
@@ -371,19 +375,30 @@ static qc_status rebuild_tensor(vm *m, bool v3, pv **a, size_t n, pv **out) {
   if (rank != srank) return verr(m, "%s: size and stride differ in length", fn);
   if (a[4]->kind != PV_BOOL) return verr(m, "%s: requires_grad must be a bool", fn);
   if (a[5]->kind != PV_DICT || a[5]->u.dict.n) return verr(m, "%s: backward hooks must be an empty dict", fn);
-  qc_dtype dt = st->u.st.dtype;
+  qc_dtype dt = st->u.st.dtype, layout = dt; /* layout: the unit of offsets and strides */
+  bool pairs = false;
   uint64_t storage_elems = st->u.st.numel;
   if (v3) {
     if (a[6]->kind != PV_GLOBAL || a[6]->u.g.which != G_DTYPE) return verr(m, "%s: argument 6 must be a torch dtype", fn);
     dt = a[6]->u.g.dtype;
+    pairs = a[6]->u.g.pairs;
+    layout = pairs ? QC_U8 : dt;
     /* the storage is bytes; the offset counts elements of dt */
-    storage_elems = st->u.st.numel * elem_size(st->u.st.dtype) / elem_size(dt);
+    storage_elems = st->u.st.numel * elem_size(st->u.st.dtype) / elem_size(layout);
   } else if (st->u.st.untyped) {
     return verr(m, "%s takes a typed storage", fn);
   }
   if (n == base + 1 && a[base]->kind != PV_DICT && a[base]->kind != PV_NONE)
     return verr(m, "%s: metadata must be a dict", fn);
-  uint64_t es = elem_size(dt), off = (uint64_t)a[1]->u.i, numel = 1, last = off;
+  /* The product of the non-zero sizes must fit int64 whatever the order, so the qc_tensor's
+   * size is computable even for a tensor with a zero dimension. */
+  uint64_t nz = 1;
+  for (int32_t k = 0; k < rank; k++)
+    if (size[k]) {
+      if (nz > (uint64_t)INT64_MAX / (uint64_t)size[k]) return verr(m, "%s: element count overflows", fn);
+      nz *= (uint64_t)size[k];
+    }
+  uint64_t es = elem_size(layout), off = (uint64_t)a[1]->u.i, numel = 1, last = off;
   bool contiguous = true;
   uint64_t expect = 1;
   for (int32_t k = rank - 1; k >= 0; k--) {
@@ -407,17 +422,25 @@ static qc_status rebuild_tensor(vm *m, bool v3, pv **a, size_t n, pv **out) {
   const qc_zip_entry *e = &p->zip.entries[st->u.st.entry];
   char what[160];
   snprintf(what, sizeof what, "%s: storage '%s'", p->path, st->u.st.key);
+  /* quarc counts fp4 values where torch counts bytes of two */
+  int64_t qdims[QC_MAX_RANK];
+  int32_t qrank = rank;
+  memcpy(qdims, size, sizeof qdims);
+  if (pairs) {
+    if (rank == 0) qdims[0] = 1, qrank = 1;
+    qdims[qrank - 1] *= 2;
+  }
   qc_status s;
   if (numel == 0) {
-    s = qc_tensor_alloc(&t->u.t.qt, NULL, dt, rank, size);
+    s = qc_tensor_alloc(&t->u.t.qt, NULL, dt, qrank, qdims);
   } else if (contiguous) {
-    s = qc_tensor_over_file(&t->u.t.qt, p->zip.file, e->data_offset + off * es, numel * es, dt, rank, size, what);
+    s = qc_tensor_over_file(&t->u.t.qt, p->zip.file, e->data_offset + off * es, numel * es, dt, qrank, qdims, what);
     if (!s)
       t->u.t.copied = qc_tensor_data(&t->u.t.qt) !=
                       (const uint8_t *)qc_buffer_data(p->zip.file) + e->data_offset + off * es;
   } else {
     /* strided: gather into a new contiguous tensor */
-    s = qc_tensor_alloc(&t->u.t.qt, NULL, dt, rank, size);
+    s = qc_tensor_alloc(&t->u.t.qt, NULL, dt, qrank, qdims);
     if (!s) {
       const uint8_t *src = (const uint8_t *)qc_buffer_data(p->zip.file) + e->data_offset;
       uint8_t *dst = qc_tensor_data(&t->u.t.qt);

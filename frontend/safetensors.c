@@ -284,6 +284,8 @@ static qc_status validate(qc_safetensors *st, st_rec *recs, int64_t n, uint64_t 
       return qc_status_new(QC_CODE_UNIMPLEMENTED,
                            "%s: tensor '%s': shape %s has a dimension above 2^63-1", path, name, shape);
     r->e.rank = r->rank;
+    if (qc_shape_numel(r->rank, r->e.dims) < 0) /* implied by the checks above; kept as a guard */
+      return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: tensor '%s': shape %s overflows int64", path, name, shape);
   }
   *data_len = start;
   return QC_OK;

@@ -21,6 +21,7 @@
 
 #include "frontend/regex.h"
 #include "frontend/unicode.h"
+#include "ir/bytes.h"
 #include "ir/internal.h"
 
 #include <cjson/cJSON.h>
@@ -31,32 +32,9 @@
 
 /* ---- small growable buffers ---------------------------------------------------------------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap * 2 : 64;
-    while (nc < b->n + n + 1) nc *= 2;
-    char *q = realloc(b->p, nc);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-static void sb_cp(sbuf *b, uint32_t cp) {
+static void sb_cp(qc_bytes *b, uint32_t cp) {
   char u[4];
-  sb_put(b, u, (size_t)qc_utf8_put(cp, u));
+  qc_bytes_put(b, u, (size_t)qc_utf8_put(cp, u));
 }
 
 typedef struct ivec {
@@ -364,7 +342,12 @@ static qc_status vocab_init(qc_tokenizer *t, int32_t n) {
 static qc_status vocab_set(qc_tokenizer *t, const char *ctx, int32_t id, const char *s, size_t n) {
   if (id < 0 || id >= t->n_vocab)
     return qc_status_new(QC_CODE_PARSE, "%s: token id %d out of range", ctx, id);
-  free(t->tok[id]);
+  if (t->tok[id]) {
+    /* Re-set (an added token over a vocab entry): drop the old string's map entry first,
+     * the map keys point at the strings. */
+    if (qc_strmap_get(&t->map, t->tok[id]) == id) qc_strmap_del(&t->map, t->tok[id]);
+    free(t->tok[id]);
+  }
   t->tok[id] = malloc(n + 1);
   if (!t->tok[id]) return QC_OOM();
   memcpy(t->tok[id], s, n);
@@ -395,7 +378,7 @@ static bool is_cjk(uint32_t c) {
 }
 
 /* NFD of a whole string with canonical reordering of combining marks. */
-static void nfd_string(const char *s, size_t n, sbuf *out, bool drop_mn) {
+static void nfd_string(const char *s, size_t n, qc_bytes *out, bool drop_mn) {
   uint32_t buf[64];
   int nb = 0;
   size_t i = 0;
@@ -433,8 +416,8 @@ static void nfd_string(const char *s, size_t n, sbuf *out, bool drop_mn) {
 }
 
 /* NFC: NFD, then canonical composition. */
-static void nfc_string(const char *s, size_t n, sbuf *out) {
-  sbuf d = {0};
+static void nfc_string(const char *s, size_t n, qc_bytes *out) {
+  qc_bytes d = {0};
   nfd_string(s, n, &d, false);
   size_t i = 0, cnt = 0;
   uint32_t *cps = malloc(sizeof *cps * (d.n + 1));
@@ -471,10 +454,10 @@ static void nfc_string(const char *s, size_t n, sbuf *out) {
   free(d.p);
 }
 
-static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
+static void normalize_one(const norm *nm, const char *s, size_t n, qc_bytes *out) {
   switch (nm->kind) {
   case NORM_BERT: {
-    sbuf tmp = {0};
+    qc_bytes tmp = {0};
     for (size_t i = 0; i < n;) {
       uint32_t c = qc_utf8_next(s, n, &i);
       if (nm->clean_text) {
@@ -491,7 +474,7 @@ static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
       }
       sb_cp(&tmp, c);
     }
-    sbuf tmp2 = {0};
+    qc_bytes tmp2 = {0};
     const char *cur = tmp.p ? tmp.p : "";
     size_t cn = tmp.n;
     if (nm->strip_accents) {
@@ -506,7 +489,7 @@ static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
         for (int j = 0; j < k; j++) sb_cp(out, l[j]);
       }
     } else {
-      sb_put(out, cur, cn);
+      qc_bytes_put(out, cur, cn);
     }
     if (tmp.oom || tmp2.oom) out->oom = true;
     free(tmp.p);
@@ -544,22 +527,22 @@ static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
         if (!qc_uc_is_space(qc_utf8_next(s, n, &k))) break;
         b = j;
       }
-    sb_put(out, s + a, b - a);
+    qc_bytes_put(out, s + a, b - a);
     return;
   }
   case NORM_PREPEND:
-    if (n) sb_put(out, nm->str, strlen(nm->str));
-    sb_put(out, s, n);
+    if (n) qc_bytes_put(out, nm->str, strlen(nm->str));
+    qc_bytes_put(out, s, n);
     return;
   case NORM_REPLACE: {
     if (nm->pattern) {
       size_t pl = strlen(nm->pattern);
       for (size_t i = 0; i < n;) {
         if (pl && i + pl <= n && memcmp(s + i, nm->pattern, pl) == 0) {
-          sb_put(out, nm->str, strlen(nm->str));
+          qc_bytes_put(out, nm->str, strlen(nm->str));
           i += pl;
         } else {
-          sb_put(out, s + i, 1);
+          qc_bytes_put(out, s + i, 1);
           i++;
         }
       }
@@ -582,12 +565,12 @@ static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
     off[cnt] = n;
     size_t pos = 0, ms, me;
     while (pos <= cnt && qc_regex_search(nm->rx, cps, cnt, pos, &ms, &me)) {
-      sb_put(out, s + off[pos], off[ms] - off[pos]);
-      sb_put(out, nm->str, strlen(nm->str));
+      qc_bytes_put(out, s + off[pos], off[ms] - off[pos]);
+      qc_bytes_put(out, nm->str, strlen(nm->str));
       pos = me > ms ? me : ms + 1;
-      if (me == ms && ms < cnt) sb_put(out, s + off[ms], off[ms + 1] - off[ms]);
+      if (me == ms && ms < cnt) qc_bytes_put(out, s + off[ms], off[ms + 1] - off[ms]);
     }
-    if (pos < cnt) sb_put(out, s + off[pos], n - off[pos]);
+    if (pos < cnt) qc_bytes_put(out, s + off[pos], n - off[pos]);
     free(cps);
     free(off);
     return;
@@ -595,13 +578,13 @@ static void normalize_one(const norm *nm, const char *s, size_t n, sbuf *out) {
   }
 }
 
-static qc_status normalize(const qc_tokenizer *t, const char *s, size_t n, sbuf *out) {
-  sbuf cur = {0};
-  sb_put(&cur, s, n);
+static qc_status normalize(const qc_tokenizer *t, const char *s, size_t n, qc_bytes *out) {
+  qc_bytes cur = {0};
+  qc_bytes_put(&cur, s, n);
   for (int i = 0; i < t->n_norms; i++) {
-    sbuf next = {0};
+    qc_bytes next = {0};
     normalize_one(&t->norms[i], cur.p ? cur.p : "", cur.n, &next);
-    if (!next.p) sb_put(&next, "", 0);
+    if (!next.p) qc_bytes_put(&next, "", 0);
     free(cur.p);
     cur = next;
     if (cur.oom) break;
@@ -611,7 +594,7 @@ static qc_status normalize(const qc_tokenizer *t, const char *s, size_t n, sbuf 
     return QC_OOM();
   }
   *out = cur;
-  if (!out->p) sb_put(out, "", 0);
+  if (!out->p) qc_bytes_put(out, "", 0);
   return QC_OK;
 }
 
@@ -648,7 +631,7 @@ static void split_apply(const char *s, size_t n, const size_t *ms, const size_t 
   size_t prev = 0;
   char *pending = NULL; /* for MergedWithNext: a delimiter waiting for its next piece */
   size_t pend_len = 0;
-  sbuf acc = {0};
+  qc_bytes acc = {0};
   bool have_acc = false;
   for (size_t i = 0; i <= nm; i++) {
     size_t gs = prev, ge = i < nm ? ms[i] : n;
@@ -657,9 +640,9 @@ static void split_apply(const char *s, size_t n, const size_t *ms, const size_t 
         switch (beh) {
         case BEH_NEXT:
           if (pending) {
-            sbuf b = {0};
-            sb_put(&b, pending, pend_len);
-            sb_put(&b, s + gs, ge - gs);
+            qc_bytes b = {0};
+            qc_bytes_put(&b, pending, pend_len);
+            qc_bytes_put(&b, s + gs, ge - gs);
             pc_push(out, b.p, b.n);
             free(b.p);
             pending = NULL;
@@ -688,9 +671,9 @@ static void split_apply(const char *s, size_t n, const size_t *ms, const size_t 
           /* previous piece was a delimiter too: merge with it */
         }
         if (out->n && a == prev && gs < ge) {
-          sbuf bb = {0};
-          sb_put(&bb, out->s[out->n - 1], out->len[out->n - 1]);
-          sb_put(&bb, s + a, b - a);
+          qc_bytes bb = {0};
+          qc_bytes_put(&bb, out->s[out->n - 1], out->len[out->n - 1]);
+          qc_bytes_put(&bb, s + a, b - a);
           free(out->s[out->n - 1]);
           out->n--;
           pc_push(out, bb.p, bb.n);
@@ -703,7 +686,7 @@ static void split_apply(const char *s, size_t n, const size_t *ms, const size_t 
         pend_len = b - a;
         break;
       case BEH_CONTIGUOUS:
-        sb_put(&acc, s + a, b - a);
+        qc_bytes_put(&acc, s + a, b - a);
         have_acc = true;
         break;
       }
@@ -788,14 +771,14 @@ static bool pred_digit(uint32_t c) { return qc_uc_is(c, QC_UC_N); }
 static void pretok_one(const pre *p, const char *s, size_t n, bool first_segment, pieces *out) {
   switch (p->kind) {
   case PRE_BYTELEVEL: {
-    sbuf in = {0};
-    if (p->add_prefix_space && n && s[0] != ' ') sb_put(&in, " ", 1);
-    sb_put(&in, s, n);
+    qc_bytes in = {0};
+    if (p->add_prefix_space && n && s[0] != ' ') qc_bytes_put(&in, " ", 1);
+    qc_bytes_put(&in, s, n);
     pieces parts = {0};
     if (p->use_regex) regex_split(p->rx, in.p ? in.p : "", in.n, BEH_ISOLATED, false, &parts);
     else pc_push(&parts, in.p ? in.p : "", in.n);
     for (size_t k = 0; k < parts.n; k++) {
-      sbuf m = {0};
+      qc_bytes m = {0};
       for (size_t j = 0; j < parts.len[k]; j++) sb_cp(&m, byte_to_cp[(unsigned char)parts.s[k][j]]);
       pc_push(out, m.p ? m.p : "", m.n);
       free(m.p);
@@ -830,17 +813,17 @@ static void pretok_one(const pre *p, const char *s, size_t n, bool first_segment
     return;
   case PRE_DIGITS: char_split(s, n, pred_digit, BEH_ISOLATED, out, p->individual_digits); return;
   case PRE_METASPACE: {
-    sbuf m = {0};
+    qc_bytes m = {0};
     char rep[4];
     int rl = qc_utf8_put(p->replacement, rep);
     /* As `tokenizers` does: replace spaces first, then prepend unless the result already
      * starts with the replacement. */
     bool prepend = p->prepend_scheme == 0 || (p->prepend_scheme == 1 && first_segment);
     bool starts = (n >= (size_t)rl && memcmp(s, rep, (size_t)rl) == 0) || (n && s[0] == ' ');
-    if (prepend && !starts) sb_put(&m, rep, (size_t)rl);
+    if (prepend && !starts) qc_bytes_put(&m, rep, (size_t)rl);
     for (size_t i = 0; i < n; i++) {
-      if (s[i] == ' ') sb_put(&m, rep, (size_t)rl);
-      else sb_put(&m, s + i, 1);
+      if (s[i] == ' ') qc_bytes_put(&m, rep, (size_t)rl);
+      else qc_bytes_put(&m, s + i, 1);
     }
     if (!p->split) {
       pc_push(out, m.p ? m.p : "", m.n);
@@ -1194,17 +1177,17 @@ static qc_status encode_segment(const qc_tokenizer *t, const char *s, size_t n, 
                                 ivec *out) {
   if (t->model == MODEL_SPM) {
     /* llama.cpp's SPM preprocessing: optional leading space, spaces -> U+2581 */
-    sbuf m = {0};
-    if (t->spm_add_space_prefix && first) sb_put(&m, "\xe2\x96\x81", 3);
+    qc_bytes m = {0};
+    if (t->spm_add_space_prefix && first) qc_bytes_put(&m, "\xe2\x96\x81", 3);
     for (size_t i = 0; i < n; i++) {
-      if (s[i] == ' ') sb_put(&m, "\xe2\x96\x81", 3);
-      else sb_put(&m, s + i, 1);
+      if (s[i] == ' ') qc_bytes_put(&m, "\xe2\x96\x81", 3);
+      else qc_bytes_put(&m, s + i, 1);
     }
     qc_status st = m.oom ? QC_OOM() : spm_piece(t, m.p ? m.p : "", m.n, out);
     free(m.p);
     return st;
   }
-  sbuf norm = {0};
+  qc_bytes norm = {0};
   QC_RETURN_IF_ERROR(normalize(t, s, n, &norm));
   pieces cur = {0};
   pc_push(&cur, norm.p, norm.n);
@@ -1293,26 +1276,26 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
   }
   if (t->model == MODEL_SPM && !t->n_decs) {
     /* GGUF llama vocab: U+2581 -> space, <0xXX> -> byte, drop the leading space */
-    sbuf o = {0};
+    qc_bytes o = {0};
     for (size_t k = 0; k < toks.n; k++) {
       const char *s = toks.s[k];
       size_t l = toks.len[k];
       if (l == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>' && hexval(s[3]) >= 0 &&
           hexval(s[4]) >= 0) {
         char b = (char)(hexval(s[3]) * 16 + hexval(s[4]));
-        sb_put(&o, &b, 1);
+        qc_bytes_put(&o, &b, 1);
         continue;
       }
       for (size_t j = 0; j < l; j++) {
         if (j + 3 <= l && memcmp(s + j, "\xe2\x96\x81", 3) == 0) {
-          sb_put(&o, " ", 1);
+          qc_bytes_put(&o, " ", 1);
           j += 2;
-        } else sb_put(&o, s + j, 1);
+        } else qc_bytes_put(&o, s + j, 1);
       }
     }
     pc_free(&toks);
     size_t off = (t->spm_add_space_prefix && o.n && o.p[0] == ' ') ? 1 : 0;
-    if (!o.p) sb_put(&o, "", 0);
+    if (!o.p) qc_bytes_put(&o, "", 0);
     if (o.oom) {
       free(o.p);
       return QC_OOM();
@@ -1328,12 +1311,12 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
     switch (dc->kind) {
     case DEC_BYTELEVEL:
       for (size_t k = 0; k < toks.n; k++) {
-        sbuf b = {0};
+        qc_bytes b = {0};
         for (size_t j = 0; j < toks.len[k];) {
           uint32_t c = qc_utf8_next(toks.s[k], toks.len[k], &j);
           if (c < 512 && cp_to_byte[c] >= 0) {
             char ch = (char)cp_to_byte[c];
-            sb_put(&b, &ch, 1);
+            qc_bytes_put(&b, &ch, 1);
           } else sb_cp(&b, c);
         }
         pc_push(&next, b.p ? b.p : "", b.n);
@@ -1343,11 +1326,11 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
     case DEC_WORDPIECE:
       for (size_t k = 0; k < toks.n; k++) {
         size_t pl = strlen(dc->a);
-        sbuf b = {0};
-        if (toks.len[k] >= pl && memcmp(toks.s[k], dc->a, pl) == 0) sb_put(&b, toks.s[k] + pl, toks.len[k] - pl);
+        qc_bytes b = {0};
+        if (toks.len[k] >= pl && memcmp(toks.s[k], dc->a, pl) == 0) qc_bytes_put(&b, toks.s[k] + pl, toks.len[k] - pl);
         else {
-          if (k) sb_put(&b, " ", 1);
-          sb_put(&b, toks.s[k], toks.len[k]);
+          if (k) qc_bytes_put(&b, " ", 1);
+          qc_bytes_put(&b, toks.s[k], toks.len[k]);
         }
         if (dc->cleanup && b.p) {
           static const char *const pairs[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","},
@@ -1369,15 +1352,15 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
       break;
     case DEC_METASPACE:
       for (size_t k = 0; k < toks.n; k++) {
-        sbuf b = {0};
+        qc_bytes b = {0};
         char rep[4];
         int rl = qc_utf8_put(dc->replacement, rep);
         for (size_t j = 0; j < toks.len[k];) {
           if (j + (size_t)rl <= toks.len[k] && memcmp(toks.s[k] + j, rep, (size_t)rl) == 0) {
-            if (!(k == 0 && j == 0 && dc->prepend_scheme != 2)) sb_put(&b, " ", 1);
+            if (!(k == 0 && j == 0 && dc->prepend_scheme != 2)) qc_bytes_put(&b, " ", 1);
             j += (size_t)rl;
           } else {
-            sb_put(&b, toks.s[k] + j, 1);
+            qc_bytes_put(&b, toks.s[k] + j, 1);
             j++;
           }
         }
@@ -1387,38 +1370,38 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
       break;
     case DEC_REPLACE:
       for (size_t k = 0; k < toks.n; k++) {
-        sbuf b = {0};
+        qc_bytes b = {0};
         size_t pl = strlen(dc->a);
         for (size_t j = 0; j < toks.len[k];) {
           if (pl && j + pl <= toks.len[k] && memcmp(toks.s[k] + j, dc->a, pl) == 0) {
-            sb_put(&b, dc->b, strlen(dc->b));
+            qc_bytes_put(&b, dc->b, strlen(dc->b));
             j += pl;
-          } else sb_put(&b, toks.s[k] + j++, 1);
+          } else qc_bytes_put(&b, toks.s[k] + j++, 1);
         }
         pc_push(&next, b.p ? b.p : "", b.n);
         free(b.p);
       }
       break;
     case DEC_BYTEFALLBACK: {
-      sbuf bytes = {0};
+      qc_bytes bytes = {0};
       for (size_t k = 0; k <= toks.n; k++) {
         const char *s = k < toks.n ? toks.s[k] : NULL;
         bool is_byte = s && toks.len[k] == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' &&
                        s[5] == '>' && hexval(s[3]) >= 0 && hexval(s[4]) >= 0;
         if (is_byte) {
           char b = (char)(hexval(s[3]) * 16 + hexval(s[4]));
-          sb_put(&bytes, &b, 1);
+          qc_bytes_put(&bytes, &b, 1);
           continue;
         }
         if (bytes.n) {
           /* valid UTF-8 passes through; each invalid byte becomes U+FFFD */
-          sbuf v = {0};
+          qc_bytes v = {0};
           for (size_t j = 0; j < bytes.n;) {
             size_t st = j;
             uint32_t c = qc_utf8_next(bytes.p, bytes.n, &j);
             if (c == 0xfffd && !(j - st == 3 && memcmp(bytes.p + st, "\xef\xbf\xbd", 3) == 0))
-              sb_put(&v, "\xef\xbf\xbd", 3);
-            else sb_put(&v, bytes.p + st, j - st);
+              qc_bytes_put(&v, "\xef\xbf\xbd", 3);
+            else qc_bytes_put(&v, bytes.p + st, j - st);
           }
           pc_push(&next, v.p ? v.p : "", v.n);
           free(v.p);
@@ -1430,8 +1413,8 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
       break;
     }
     case DEC_FUSE: {
-      sbuf b = {0};
-      for (size_t k = 0; k < toks.n; k++) sb_put(&b, toks.s[k], toks.len[k]);
+      qc_bytes b = {0};
+      for (size_t k = 0; k < toks.n; k++) qc_bytes_put(&b, toks.s[k], toks.len[k]);
       pc_push(&next, b.p ? b.p : "", b.n);
       free(b.p);
       break;
@@ -1446,12 +1429,12 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
       break;
     case DEC_BPE:
       for (size_t k = 0; k < toks.n; k++) {
-        sbuf b = {0};
+        qc_bytes b = {0};
         size_t sl = strlen(dc->a);
         if (sl && toks.len[k] >= sl && memcmp(toks.s[k] + toks.len[k] - sl, dc->a, sl) == 0) {
-          sb_put(&b, toks.s[k], toks.len[k] - sl);
-          if (k + 1 < toks.n) sb_put(&b, " ", 1);
-        } else sb_put(&b, toks.s[k], toks.len[k]);
+          qc_bytes_put(&b, toks.s[k], toks.len[k] - sl);
+          if (k + 1 < toks.n) qc_bytes_put(&b, " ", 1);
+        } else qc_bytes_put(&b, toks.s[k], toks.len[k]);
         pc_push(&next, b.p ? b.p : "", b.n);
         free(b.p);
       }
@@ -1460,9 +1443,9 @@ qc_status qc_tokenizer_decode(const qc_tokenizer *t, const int32_t *ids, size_t 
     pc_free(&toks);
     toks = next;
   }
-  sbuf o = {0};
-  for (size_t k = 0; k < toks.n; k++) sb_put(&o, toks.s[k], toks.len[k]);
-  if (!o.p) sb_put(&o, "", 0);
+  qc_bytes o = {0};
+  for (size_t k = 0; k < toks.n; k++) qc_bytes_put(&o, toks.s[k], toks.len[k]);
+  if (!o.p) qc_bytes_put(&o, "", 0);
   bool oom = toks.oom || o.oom;
   pc_free(&toks);
   if (oom) {

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* Reflected CRC-32, polynomial 0xEDB88320, computed a byte at a time from a 1 KiB table
  * built once. */
@@ -82,4 +83,22 @@ qc_status qc_tensor_over_file(qc_tensor *t, qc_buffer *file, uint64_t off, uint6
   qc_tensor_init(t, dt, rank, dims, copy, 0);
   qc_buffer_release(copy);
   return QC_OK;
+}
+
+void qc_bytes_put(qc_bytes *b, const void *data, size_t n) {
+  if (b->oom) return;
+  if (b->n + n + 1 > b->cap || !b->p) {
+    size_t nc = b->cap ? b->cap * 2 : 256;
+    while (nc < b->n + n + 1) nc *= 2;
+    char *q = realloc(b->p, nc);
+    if (!q) {
+      b->oom = true;
+      return;
+    }
+    b->p = q;
+    b->cap = nc;
+  }
+  if (n) memcpy(b->p + b->n, data, n);
+  b->n += n;
+  b->p[b->n] = 0;
 }

@@ -37,6 +37,20 @@ static inline void qc_wr_u64le(void *p, uint64_t v) {
   for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* A growable byte string (writers, tokenizers): appends keep a NUL after the data so text
+ * built in it is a C string; an allocation failure sets `oom` and later appends do nothing,
+ * so callers check once at the end. Free p with free(). */
+typedef struct qc_bytes {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} qc_bytes;
+
+void qc_bytes_put(qc_bytes *b, const void *data, size_t n);
+static inline void qc_bytes_putc(qc_bytes *b, char c) { qc_bytes_put(b, &c, 1); }
+static inline void qc_bytes_puts(qc_bytes *b, const char *s) { qc_bytes_put(b, s, strlen(s)); }
+
+
 /** Update a CRC-32 (ISO-HDLC, as zip and zlib use it) with n bytes; start with crc = 0. */
 uint32_t qc_crc32(uint32_t crc, const void *data, size_t n);
 

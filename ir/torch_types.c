@@ -32,20 +32,17 @@ static const torch_type TYPES[] = {
     {QC_U16, NULL, "uint16"},
     {QC_U32, NULL, "uint32"},
     {QC_U64, NULL, "uint64"},
+    {QC_F4E2M1, NULL, "float4_e2m1fn_x2"},
 };
 
-qc_dtype qc_torch_storage_dtype(const char *name, bool *untyped) {
-  *untyped = false;
-  if (strcmp(name, "UntypedStorage") == 0) {
-    *untyped = true;
-    return QC_U8;
-  }
+qc_dtype qc_torch_storage_dtype(const char *name) {
   for (size_t i = 0; i < sizeof TYPES / sizeof *TYPES; i++)
     if (TYPES[i].storage && strcmp(TYPES[i].storage, name) == 0) return TYPES[i].dt;
   return QC_DT_UNDEFINED;
 }
 
-qc_dtype qc_torch_dtype(const char *name) {
+qc_dtype qc_torch_dtype(const char *name, bool *pairs) {
+  *pairs = strcmp(name, "float4_e2m1fn_x2") == 0;
   for (size_t i = 0; i < sizeof TYPES / sizeof *TYPES; i++)
     if (strcmp(TYPES[i].dtype, name) == 0) return TYPES[i].dt;
   return QC_DT_UNDEFINED;

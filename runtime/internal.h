@@ -26,7 +26,7 @@ typedef struct qc_kernel_entry {
 
 /* Each family is a table in runtime/k_<family>.c ending with {QC_OP_INVALID, NULL}. */
 #define QC_KERNEL_FAMILIES(X)                                                                     \
-  X(math) X(reduce) X(tensor) X(index) X(nn) X(linalg) X(quant) X(control) X(misc)
+  X(math) X(reduce) X(tensor) X(index) X(nn) X(linalg) X(quant) X(control) X(misc) X(qc)
 
 #define QC_DECLARE_FAMILY(f) extern const qc_kernel_entry qc_kernels_##f[];
 QC_KERNEL_FAMILIES(QC_DECLARE_FAMILY)

@@ -110,71 +110,87 @@ static void win_from_conv(const qc_conv_geom *g, win *w) {
   }
 }
 
-/* ---- im2col -------------------------------------------------------------------------------- */
+/* ---- implicit im2col ----------------------------------------------------------------------- */
 
-/* Rows (c, kernel position) x columns [o0, o1) of the im2col matrix of one image's channel
- * block x (channels of in_sz elements): col[r * ld + (o - o0)] = x[c][o * s + kpos * d - pb]
- * or 0 outside. o0 and o1 are multiples of the last output dim (whole output rows). */
-static void im2col_rows(const win *w, const float *x, float *col, int64_t ld, int64_t o0,
-                        int64_t o1, int64_t r0, int64_t r1) {
+/* Row r = (channel, kernel position) of the im2col matrix of one image's channel block x
+ * (channels of in_sz elements), columns [o0, o1): dst[o - o0] = x[c][o * s + kpos * d - pb],
+ * or 0 where that falls in the padding. Runs along the last output dim are copied whole. */
+static void im2col_segment(const win *w, const float *x, int64_t r, int64_t o0, int64_t o1,
+                           float *dst) {
   int32_t L = w->nsp - 1;
   int64_t ow = w->out[L], iw = w->in[L], sw = w->s[L];
-  for (int64_t r = r0; r < r1; r++) {
-    int64_t c = r / w->k_sz, kk = r % w->k_sz;
-    int64_t koff[QC_MAX_RANK];
-    for (int32_t d = L; d >= 0; d--) {
-      koff[d] = (kk % w->k[d]) * w->d[d] - w->pb[d];
-      kk /= w->k[d];
+  int64_t c = r / w->k_sz, kk = r % w->k_sz;
+  int64_t koff[QC_MAX_RANK];
+  for (int32_t d = L; d >= 0; d--) {
+    koff[d] = (kk % w->k[d]) * w->d[d] - w->pb[d];
+    kk /= w->k[d];
+  }
+  const float *xc = x + c * w->in_sz;
+  /* Valid range of the last output dim: 0 <= q*sw + koff < iw. */
+  int64_t lo = koff[L] >= 0 ? 0 : (-koff[L] + sw - 1) / sw;
+  int64_t hi = iw - koff[L] <= 0 ? 0 : (iw - koff[L] - 1) / sw + 1;
+  if (hi > ow) hi = ow;
+  if (lo > hi) lo = hi;
+  int64_t oidx[QC_MAX_RANK] = {0}, rem = o0 / ow, q0 = o0 % ow;
+  for (int32_t d = L - 1; d >= 0; d--) {
+    oidx[d] = rem % w->out[d];
+    rem /= w->out[d];
+  }
+  for (int64_t o = o0; o < o1;) {
+    int64_t q1 = q0 + (o1 - o) < ow ? q0 + (o1 - o) : ow; /* this output row: [q0, q1) */
+    int64_t base = 0;
+    bool valid = true;
+    for (int32_t d = 0; d < L; d++) {
+      int64_t pos = oidx[d] * w->s[d] + koff[d];
+      if (pos < 0 || pos >= w->in[d]) valid = false;
+      base = base * w->in[d] + pos;
     }
-    const float *xc = x + c * w->in_sz;
-    float *dst = col + r * ld;
-    /* Valid range of the last output dim: 0 <= o*sw + koff < iw. */
-    int64_t lo = koff[L] >= 0 ? 0 : (-koff[L] + sw - 1) / sw;
-    int64_t hi = iw - koff[L] <= 0 ? 0 : (iw - koff[L] - 1) / sw + 1;
-    if (hi > ow) hi = ow;
-    if (lo > hi) lo = hi;
-    /* Outer output index of column o0. */
-    int64_t oidx[QC_MAX_RANK] = {0}, rem = o0 / ow;
+    int64_t a = valid ? (lo > q0 ? lo : q0) : q1, b = valid ? (hi < q1 ? hi : q1) : q1;
+    if (a > b) a = b;
+    if (a > q0) memset(dst, 0, sizeof(float) * (size_t)(a - q0));
+    if (b > a) {
+      const float *src = xc + base * iw + koff[L];
+      if (sw == 1) memcpy(dst + (a - q0), src + a, sizeof(float) * (size_t)(b - a));
+      else
+        for (int64_t q = a; q < b; q++) dst[q - q0] = src[q * sw];
+    }
+    if (q1 > b) memset(dst + (b - q0), 0, sizeof(float) * (size_t)(q1 - b));
+    dst += q1 - q0;
+    o += q1 - q0;
+    q0 = 0;
     for (int32_t d = L - 1; d >= 0; d--) {
-      oidx[d] = rem % w->out[d];
-      rem /= w->out[d];
-    }
-    for (int64_t o = o0; o < o1; o += ow, dst += ow) {
-      int64_t base = 0;
-      bool valid = true;
-      for (int32_t d = 0; d < L; d++) {
-        int64_t pos = oidx[d] * w->s[d] + koff[d];
-        if (pos < 0 || pos >= w->in[d]) valid = false;
-        base = base * w->in[d] + pos;
-      }
-      if (!valid || lo >= hi) {
-        memset(dst, 0, sizeof(float) * (size_t)ow);
-      } else {
-        const float *src = xc + base * iw + koff[L];
-        if (lo) memset(dst, 0, sizeof(float) * (size_t)lo);
-        if (sw == 1) memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
-        else
-          for (int64_t j = lo; j < hi; j++) dst[j] = src[j * sw];
-        if (hi < ow) memset(dst + hi, 0, sizeof(float) * (size_t)(ow - hi));
-      }
-      for (int32_t d = L - 1; d >= 0; d--) {
-        if (++oidx[d] < w->out[d]) break;
-        oidx[d] = 0;
-      }
+      if (++oidx[d] < w->out[d]) break;
+      oidx[d] = 0;
     }
   }
 }
 
-typedef struct im2col_job {
+/* The GEMM's B packer for a convolution: panels are filled from the image directly, so the
+ * im2col matrix never exists in memory (qc_gemm_pack_b_fn). */
+typedef struct conv_pack {
   const win *w;
-  const float *x;
-  float *col;
-  int64_t ld, o0, o1;
-} im2col_job;
+  const float *x; /* the image's channel block of this group */
+} conv_pack;
 
-static void im2col_range(void *ctx, int64_t r0, int64_t r1) {
-  im2col_job *j = ctx;
-  im2col_rows(j->w, j->x, j->col, j->ld, j->o0, j->o1, r0, r1);
+enum { PACK_SEG = 512 };
+
+static void conv_pack_b(void *ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nj, int32_t nr,
+                        float *bp) {
+  const conv_pack *cp = ctx;
+  float row[PACK_SEG];
+  int64_t npan = (nj + nr - 1) / nr;
+  if (nj % nr) memset(bp + (npan - 1) * nr * kc, 0, sizeof(float) * (size_t)(nr * kc));
+  for (int64_t p = 0; p < kc; p++)
+    for (int64_t js = 0; js < nj; js += PACK_SEG) {
+      int64_t len = nj - js < PACK_SEG ? nj - js : PACK_SEG;
+      im2col_segment(cp->w, cp->x, p0 + p, j0 + js, j0 + js + len, row);
+      for (int64_t t = 0; t < len;) {
+        int64_t col = js + t, q = col / nr, lane = col % nr;
+        int64_t cnt = nr - lane < len - t ? nr - lane : len - t;
+        memcpy(bp + q * nr * kc + p * nr + lane, row + t, sizeof(float) * (size_t)cnt);
+        t += cnt;
+      }
+    }
 }
 
 /* ---- Conv ----------------------------------------------------------------------------------- */
@@ -182,7 +198,6 @@ static void im2col_range(void *ctx, int64_t r0, int64_t r1) {
 typedef struct conv_job {
   win w;
   int64_t n, c, m, g, cg, mg, kc;   /* batch, channels in/out, groups, per group, C/g*k_sz */
-  int64_t chunk, n_chunks;          /* output columns per task */
   bool direct;                      /* 1x1, stride 1, no pad: X is its own im2col matrix */
   const float *x, *wt, *b;
   float *y;
@@ -191,74 +206,104 @@ typedef struct conv_job {
   _Atomic int oom;
 } conv_job;
 
-static void conv_task(conv_job *j, int64_t t, float *col) {
-  int64_t chunk_i = t % j->n_chunks, ng = t / j->n_chunks;
-  int64_t img = ng / j->g, grp = ng % j->g;
-  int64_t o0 = chunk_i * j->chunk, o1 = o0 + j->chunk < j->w.out_sz ? o0 + j->chunk : j->w.out_sz;
+/* One (image, group): Y_g = W_g * im2col(X_g) (+ bias), the im2col operand packed on the
+ * fly, or X_g itself for 1x1 stride-1 unpadded kernels. */
+static void conv_task(conv_job *j, int64_t t) {
+  int64_t img = t / j->g, grp = t % j->g;
   const float *x = j->x + (img * j->c + grp * j->cg) * j->w.in_sz;
   const float *wg = j->wt + grp * j->mg * j->kc;
-  float *y = j->y + (img * j->m + grp * j->mg) * j->w.out_sz + o0;
-  const float *bm;
-  int64_t ldb;
-  if (j->direct) {
-    bm = x + o0;
-    ldb = j->w.in_sz;
-  } else {
-    im2col_job ij = {&j->w, x, col, o1 - o0, o0, o1};
-    if (j->pool) qc_pool_for(j->pool, j->kc, 8, im2col_range, &ij);
-    else im2col_rows(&j->w, x, col, o1 - o0, o0, o1, 0, j->kc);
-    bm = col;
-    ldb = o1 - o0;
-  }
+  float *y = j->y + (img * j->m + grp * j->mg) * j->w.out_sz;
   float beta = 0.0f;
   if (j->b) {
     for (int64_t mi = 0; mi < j->mg; mi++) {
       float bv = j->b[grp * j->mg + mi];
       float *row = y + mi * j->w.out_sz;
-      for (int64_t o = 0; o < o1 - o0; o++) row[o] = bv;
+      for (int64_t o = 0; o < j->w.out_sz; o++) row[o] = bv;
     }
     beta = 1.0f;
   }
-  qc_gemm_f32(j->pool, j->mg, o1 - o0, j->kc, 1.0f, wg, j->kc, 1, bm, ldb, 1, beta, y, j->w.out_sz,
-              1);
+  if (j->direct) {
+    qc_gemm_f32(j->pool, j->mg, j->w.out_sz, j->kc, 1.0f, wg, j->kc, 1, x, j->w.in_sz, 1, beta, y,
+                j->w.out_sz, 1);
+    return;
+  }
+  conv_pack cp = {&j->w, x};
+  if (!qc_gemm_f32_pack_b(j->pool, j->mg, j->w.out_sz, j->kc, 1.0f, wg, j->kc, 1, conv_pack_b,
+                          &cp, beta, y, j->w.out_sz, 1))
+    atomic_store(&j->oom, 1);
 }
 
 static void conv_range(void *ctx, int64_t begin, int64_t end) {
   conv_job *j = ctx;
-  float *col = NULL;
-  if (!j->direct) {
-    col = qc_kf_scratch(j->k, j->kc * j->chunk);
-    if (!col) {
-      atomic_store(&j->oom, 1);
-      return;
-    }
-  }
-  for (int64_t t = begin; t < end; t++) conv_task(j, t, col);
-  qc_kf_scratch_free(j->k, col, j->kc * j->chunk);
+  for (int64_t t = begin; t < end; t++) conv_task(j, t);
 }
 
-/* Columns per im2col chunk: whole output rows, about 2M floats of scratch at most. */
-static int64_t conv_chunk(const win *w, int64_t rows) {
-  int64_t ow = w->out[w->nsp - 1];
-  int64_t cols = ((int64_t)1 << 21) / (rows > 0 ? rows : 1);
-  cols = cols / ow * ow;
-  if (cols < ow) cols = ow;
-  if (cols > w->out_sz) cols = w->out_sz;
-  return cols > 0 ? cols : 1;
+/* Depthwise convolution (one input and one output channel per group): each kernel position
+ * adds a shifted, scaled copy of the input plane to the output plane, row segment by row
+ * segment, without an im2col matrix. Planes (image, channel) run in parallel. */
+static void depthwise_range(void *ctx, int64_t p0, int64_t p1) {
+  conv_job *j = ctx;
+  const win *w = &j->w;
+  int32_t L = w->nsp - 1;
+  int64_t ow = w->out[L], iw = w->in[L], sw = w->s[L];
+  for (int64_t plane = p0; plane < p1; plane++) {
+    int64_t ch = plane % j->c;
+    const float *x = j->x + plane * w->in_sz, *wk = j->wt + ch * w->k_sz;
+    float *y = j->y + plane * w->out_sz;
+    float bv = j->b ? j->b[ch] : 0.0f;
+    for (int64_t o = 0; o < w->out_sz; o++) y[o] = bv;
+    for (int64_t kk = 0; kk < w->k_sz; kk++) {
+      int64_t koff[QC_MAX_RANK], rem = kk;
+      for (int32_t d = L; d >= 0; d--) {
+        koff[d] = (rem % w->k[d]) * w->d[d] - w->pb[d];
+        rem /= w->k[d];
+      }
+      float wv = wk[kk];
+      int64_t lo = koff[L] >= 0 ? 0 : (-koff[L] + sw - 1) / sw;
+      int64_t hi = iw - koff[L] <= 0 ? 0 : (iw - koff[L] - 1) / sw + 1;
+      if (hi > ow) hi = ow;
+      if (lo >= hi) continue;
+      int64_t oidx[QC_MAX_RANK] = {0};
+      for (int64_t o = 0; o < w->out_sz; o += ow) {
+        int64_t base = 0;
+        bool valid = true;
+        for (int32_t d = 0; d < L; d++) {
+          int64_t pos = oidx[d] * w->s[d] + koff[d];
+          if (pos < 0 || pos >= w->in[d]) valid = false;
+          base = base * w->in[d] + pos;
+        }
+        if (valid) {
+          const float *src = x + base * iw + koff[L];
+          float *dst = y + o;
+          if (sw == 1)
+            qc_f32_axpy(hi - lo, wv, src + lo, dst + lo);
+          else
+            for (int64_t q = lo; q < hi; q++) dst[q] += wv * src[q * sw];
+        }
+        for (int32_t d = L - 1; d >= 0; d--) {
+          if (++oidx[d] < w->out[d]) break;
+          oidx[d] = 0;
+        }
+      }
+    }
+  }
 }
 
 static qc_status run_conv(qc_kctx *k, conv_job *j) {
+  if (j->cg == 1 && j->mg == 1) {
+    int64_t work = j->w.out_sz * j->w.k_sz;
+    qc_pool_for(qc_k_pool(k), j->n * j->c, 1 + 16384 / (work + 1), depthwise_range, j);
+    return QC_OK;
+  }
   int32_t threads = qc_pool_size(qc_k_pool(k));
-  int64_t tasks = j->n * j->g * j->n_chunks;
-  /* Many tasks: one per thread at a time with serial GEMMs. Few: parallel inside each. */
+  int64_t tasks = j->n * j->g;
+  /* Many (image, group) tasks: one per thread at a time with serial GEMMs. Few: each GEMM
+   * spreads over the pool. */
   bool task_parallel = threads > 1 && tasks >= 2 * threads;
   j->pool = task_parallel ? NULL : qc_k_pool(k);
   atomic_store(&j->oom, 0);
-  if (task_parallel) {
-    qc_pool_for(qc_k_pool(k), tasks, 1, conv_range, j);
-  } else {
-    conv_range(j, 0, tasks);
-  }
+  if (task_parallel) qc_pool_for(qc_k_pool(k), tasks, 1, conv_range, j);
+  else conv_range(j, 0, tasks);
   return atomic_load(&j->oom) ? QC_OOM() : QC_OK;
 }
 
@@ -283,8 +328,6 @@ static qc_status k_conv(qc_kctx *k) {
   j.direct = j.w.k_sz == 1;
   for (int32_t i = 0; i < j.w.nsp; i++)
     if (j.w.s[i] != 1 || j.w.pb[i] || j.w.pe[i]) j.direct = false;
-  j.chunk = j.direct ? j.w.out_sz : conv_chunk(&j.w, j.kc);
-  j.n_chunks = j.w.out_sz ? (j.w.out_sz + j.chunk - 1) / j.chunk : 0;
   int64_t odims[QC_MAX_RANK] = {j.n, j.m};
   memcpy(odims + 2, j.w.out, sizeof(int64_t) * (size_t)j.w.nsp);
   qc_kf_out y = {0};
@@ -299,7 +342,7 @@ static qc_status k_conv(qc_kctx *k) {
     j.b = b ? bf.p : NULL;
     j.y = y.p;
     j.k = k;
-    if (j.n_chunks) s = run_conv(k, &j);
+    if (j.w.out_sz && j.n) s = run_conv(k, &j);
   }
   qc_kf_release(k, &xf);
   qc_kf_release(k, &wf);

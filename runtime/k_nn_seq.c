@@ -364,28 +364,35 @@ typedef struct attn_job {
   _Atomic int oom;
 } attn_job;
 
+/* Query rows per task: bounds the score scratch (QB x total) and gives the pool work when
+ * there are few (batch, head) pairs. */
+enum { ATTN_QB = 128 };
+
 static void attn_range(void *ctx, int64_t t0, int64_t t1) {
   attn_job *j = ctx;
-  int64_t qs = j->q.s, tot = j->total;
-  float *sc = qc_kf_scratch(j->kc, qs * tot);
+  int64_t qs = j->q.s, tot = j->total, nqb = (qs + ATTN_QB - 1) / ATTN_QB;
+  int64_t rows = qs < ATTN_QB ? qs : ATTN_QB;
+  float *sc = qc_kf_scratch(j->kc, rows * tot);
   if (!sc) {
     atomic_store(&j->oom, 1);
     return;
   }
   for (int64_t t = t0; t < t1; t++) {
-    int64_t b = t / j->qh, h = t % j->qh, kh = h / (j->qh / j->kvh);
-    const float *q = j->qp + b * j->q.sb + h * j->q.sh;
+    int64_t bh = t / nqb, i0 = (t % nqb) * ATTN_QB, nq = qs - i0 < ATTN_QB ? qs - i0 : ATTN_QB;
+    int64_t b = bh / j->qh, h = bh % j->qh, kh = h / (j->qh / j->kvh);
+    const float *q = j->qp + b * j->q.sb + h * j->q.sh + i0 * j->q.ss;
     const float *kk = j->kp + b * j->k.sb + kh * j->k.sh;
     const float *vv = j->vp + b * j->v.sb + kh * j->v.sh;
-    /* scores = scale * Q K^T */
-    qc_gemm_f32(NULL, qs, tot, j->q.d, j->scale, q, j->q.ss, 1, kk, 1, j->k.ss, 0.0f, sc, tot, 1);
-    float *qko = j->qk_out ? j->qk_out + t * qs * tot : NULL;
-    for (int64_t i = 0; i < qs; i++) {
-      float *row = sc + i * tot;
+    /* scores = scale * Q K^T for query rows [i0, i0 + nq) */
+    qc_gemm_f32(NULL, nq, tot, j->q.d, j->scale, q, j->q.ss, 1, kk, 1, j->k.ss, 0.0f, sc, tot, 1);
+    float *qko = j->qk_out ? j->qk_out + (bh * qs + i0) * tot : NULL;
+    for (int64_t r = 0; r < nq; r++) {
+      int64_t i = i0 + r;
+      float *row = sc + r * tot;
       for (int64_t c = 0; c < tot; c++) {
         float v = row[c];
         if (j->softcap > 0) v = j->softcap * tanhf(v / j->softcap);
-        if (qko && j->mode <= 1) qko[i * tot + c] = v;
+        if (qko && j->mode <= 1) qko[r * tot + c] = v;
         float bias = 0;
         if (j->mask) {
           if (c >= j->mask_cols) {
@@ -398,28 +405,28 @@ static void attn_range(void *ctx, int64_t t0, int64_t t1) {
         if (j->causal && c > i + j->past) bias += -INFINITY;
         if (j->nonpad && c >= j->nonpad[b]) bias += -INFINITY;
         v += bias;
-        if (qko && j->mode == 2) qko[i * tot + c] = v;
+        if (qko && j->mode == 2) qko[r * tot + c] = v;
         row[c] = v;
       }
       /* softmax over the row (NaN for a fully masked row, as the reference) */
       float mx = -INFINITY;
       for (int64_t c = 0; c < tot; c++) mx = row[c] > mx ? row[c] : mx;
-      double s = 0;
+      double sum = 0;
       for (int64_t c = 0; c < tot; c++) {
         row[c] = expf(row[c] - mx);
-        s += row[c];
+        sum += row[c];
       }
-      float inv = (float)(1.0 / s);
+      float inv = (float)(1.0 / sum);
       for (int64_t c = 0; c < tot; c++) row[c] *= inv;
-      if (qko && j->mode == 3) memcpy(qko + i * tot, row, sizeof(float) * (size_t)tot);
+      if (qko && j->mode == 3) memcpy(qko + r * tot, row, sizeof(float) * (size_t)tot);
     }
     /* Y = P V */
-    float *y = j->y3d ? j->y + b * qs * j->qh * j->v.d + h * j->v.d
-                      : j->y + (b * j->qh + h) * qs * j->v.d;
+    float *y = j->y3d ? j->y + (b * qs + i0) * j->qh * j->v.d + h * j->v.d
+                      : j->y + ((b * j->qh + h) * qs + i0) * j->v.d;
     int64_t ldy = j->y3d ? j->qh * j->v.d : j->v.d;
-    qc_gemm_f32(NULL, qs, j->v.d, tot, 1.0f, sc, tot, 1, vv, j->v.ss, 1, 0.0f, y, ldy, 1);
+    qc_gemm_f32(NULL, nq, j->v.d, tot, 1.0f, sc, tot, 1, vv, j->v.ss, 1, 0.0f, y, ldy, 1);
   }
-  qc_kf_scratch_free(j->kc, sc, qs * tot);
+  qc_kf_scratch_free(j->kc, sc, rows * tot);
 }
 
 /* present = past ++ new along the sequence, as dense [B, H, Sp + Sn, D]. */
@@ -531,7 +538,7 @@ qc_status qc_k_attention(qc_kctx *k) {
     j.v.ss = vn.d, j.v.sh = j.total * vn.d, j.v.sb = kvh * j.v.sh;
     j.qp = qf.p, j.kp = kbuf, j.vp = vbuf, j.y = y.p, j.qk_out = qko.p;
     atomic_store(&j.oom, 0);
-    qc_pool_for(qc_k_pool(k), j.q.b * qh, 1, attn_range, &j);
+    qc_pool_for(qc_k_pool(k), j.q.b * qh * ((j.q.s + ATTN_QB - 1) / ATTN_QB), 1, attn_range, &j);
     if (atomic_load(&j.oom)) s = QC_OOM();
   }
   if (kbuf && kbuf != pk.p) qc_kf_scratch_free(k, kbuf, nk);

@@ -25,6 +25,7 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3
   X(inspect)                                                                                     \
   X(opt)                                                                                         \
   X(run)                                                                                         \
+  X(quantize)                                                                                    \
   X(export)                                                                                      \
   X(import)
 

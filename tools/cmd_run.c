@@ -1,13 +1,16 @@
 /* quarc run — execute a model on the reference interpreter with inputs from files.
  *
- *   quarc run MODEL -i FILE|NAME=FILE ... -o OUTDIR [--npy] [--threads N]
+ *   quarc run MODEL -i FILE|NAME=FILE ... -o OUTDIR [--npy] [--threads N] [--kv-cache]
  *
  * Inputs are .pb (TensorProto, or SequenceProto/OptionalProto for such graph inputs) or
  * .npy files, given in graph-input order or by name. Each input is checked against the
  * graph input's type (kind, dtype, rank, static dims, and symbolic dims bound alike
  * across inputs). Graph output j is written to OUTDIR/output_<j>.pb, and with --npy also
  * to OUTDIR/output_<j>.npy (a sequence's items to output_<j>_<k>.npy).
+ * --kv-cache builds a Hugging Face decoder with its KV-cache inputs and outputs
+ * (past_key_values.<i>.key/value -> present.<i>.key/value, see docs/models.md).
  */
+#include "quarc/models.h"
 #include "quarc/tensor_io.h"
 #include "tools/cli.h"
 
@@ -186,14 +189,15 @@ static qc_status write_output(const qc_graph *g, int32_t j, const qc_rvalue *v, 
 static int run_run(int argc, char **argv);
 const cli_command cli_cmd_run = {
     "run", "execute a model on the reference interpreter",
-    "quarc run MODEL -i FILE|NAME=FILE ... -o OUTDIR [--npy] [--threads N]\n"
+    "quarc run MODEL -i FILE|NAME=FILE ... -o OUTDIR [--npy] [--threads N] [--kv-cache]\n"
     "  inputs (.pb or .npy) in graph-input order or by name; writes OUTDIR/output_<j>.pb\n"
-    "  (and output_<j>.npy with --npy) for each graph output",
+    "  (and output_<j>.npy with --npy) for each graph output; --kv-cache: a Hugging Face\n"
+    "  decoder's graph with past_key_values.* inputs and present.* outputs",
     run_run};
 
 static int run_run(int argc, char **argv) {
   const char *model = NULL, *outdir = NULL;
-  bool npy = false;
+  bool npy = false, kv_cache = false;
   int threads = 0;
   const char **ins = calloc((size_t)argc + 1, sizeof *ins);
   int n_ins = 0;
@@ -203,6 +207,7 @@ static int run_run(int argc, char **argv) {
     if ((strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) && i + 1 < argc) ins[n_ins++] = argv[++i];
     else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && i + 1 < argc) outdir = argv[++i];
     else if (strcmp(a, "--npy") == 0) npy = true;
+    else if (strcmp(a, "--kv-cache") == 0) kv_cache = true;
     else if (strcmp(a, "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
     else if (a[0] == '-' && a[1]) {
       free(ins);
@@ -217,8 +222,13 @@ static int run_run(int argc, char **argv) {
     free(ins);
     return cli_usage_error(&cli_cmd_run, "%s", !model ? "no model given" : "no output directory (-o)");
   }
+  if (kv_cache && qc_format_from_path(model) != QC_FORMAT_HF) {
+    free(ins);
+    return cli_usage_error(&cli_cmd_run, "--kv-cache needs a Hugging Face model directory");
+  }
   qc_graph *g;
-  qc_status s = qc_model_load(model, QC_FORMAT_AUTO, &g);
+  qc_build_options bo = {.kv_cache = true};
+  qc_status s = kv_cache ? qc_hf_load(model, &bo, &g) : qc_model_load(model, QC_FORMAT_AUTO, &g);
   if (s) {
     free(ins);
     return cli_fail(s);

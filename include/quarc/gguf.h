@@ -17,7 +17,8 @@
  * refused, a byte-swapped version named as such), counts that fit the file, duplicate keys
  * and tensor names, general.alignment a u32 power of 2 (at most 1 MiB, as current ggml),
  * strings and arrays at most 1 GiB long and inside the file, n_dims <= 4, ne >= 0, no
- * overflow of the element or byte count, a known ggml type, ne[0] a multiple of the block
+ * overflow of the element or byte count (nor of the non-zero dimensions' product, which
+ * ggml lets overflow when another dimension is 0), a known ggml type, ne[0] a multiple of the block
  * size, offsets exactly sequential with padding, and the data inside the file. It also
  * refuses empty keys (ggml aborts on them), keys and names holding NUL or invalid UTF-8
  * (gguf-py refuses those too), booleans other than 0 and 1, and arrays nested deeper than 16 (ggml refuses nested arrays; gguf-py

@@ -65,6 +65,13 @@ typedef struct qc_model_config {
   int64_t type_vocab_size;
   /* sentence-transformers pooling (BERT): mean pooling + normalize */
   bool mean_pooling;
+  /* Sliding-window attention (Mistral; Qwen2/Qwen3 with use_sliding_window): position i
+   * attends to positions j with i - sliding_window < j <= i, in layers from
+   * sliding_window_first_layer on; 0: every layer attends to all earlier positions. */
+  int64_t sliding_window, sliding_window_first_layer;
+  /* GPT-2: no 1/sqrt(head_dim) score scaling (scale_attn_weights false); scores also divided
+   * by layer + 1 (scale_attn_by_inverse_layer_idx). */
+  bool attn_unscaled, attn_scale_by_layer;
 } qc_model_config;
 
 /** Parse a Hugging Face config.json. Unknown model types and missing keys are errors

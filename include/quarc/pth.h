@@ -16,8 +16,11 @@
  * EMPTY_LIST, LIST, APPEND, APPENDS, EMPTY_DICT, DICT, SETITEM, SETITEMS, BINPUT,
  * LONG_BINPUT, MEMOIZE, BINGET, LONG_BINGET, GLOBAL, STACK_GLOBAL, REDUCE, BUILD, BINPERSID.
  * Globals: collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_tensor_v3 /
- * _rebuild_parameter, the storage classes torch.FloatStorage ... torch.UntypedStorage, and
- * the torch dtypes (torch.float8_e4m3fn, ...) that _rebuild_tensor_v3 takes. REDUCE calls
+ * _rebuild_parameter, the storage classes torch.FloatStorage ... and
+ * torch.storage.UntypedStorage, and the torch dtypes (torch.float8_e4m3fn, ...) that
+ * _rebuild_tensor_v3 takes — the globals torch.load(weights_only=True) allows for them.
+ * torch.float4_e2m1fn_x2 (a byte of two fp4 values) becomes QC_F4E2M1 with the last
+ * dimension doubled, as safetensors' F4 does; the bytes are kept as they are. REDUCE calls
  * only the rebuild functions and OrderedDict(); BUILD only sets the state of a dict (the
  * `_metadata` of a state dict, ignored); BINPERSID resolves ('storage', class, key,
  * location, numel) to ARCHIVE/data/<key>, whose size must be numel elements. Anything else
@@ -73,9 +76,10 @@ typedef struct qc_pth_write_options {
 
 /** Write tensors as a state dict (an OrderedDict name -> tensor), atomically: pickle
  *  protocol 2, one storage per tensor, 64-byte aligned stored entries, zip64 when needed.
- *  Dtypes with a torch storage class use _rebuild_tensor_v2; float8, e8m0 and uint16/32/64
- *  use _rebuild_tensor_v3 over an UntypedStorage; others (sub-byte, block types) are
- *  refused. Names must be unique. */
+ *  Dtypes with a torch storage class use _rebuild_tensor_v2; float8, e8m0, uint16/32/64
+ *  and f4e2m1 (as float4_e2m1fn_x2, last dimension halved) use _rebuild_tensor_v3 over an
+ *  UntypedStorage; others (other sub-byte and block types) are refused. Names must be
+ *  unique. */
 qc_status qc_pth_write(const char *path, const char *const *names, const qc_tensor *tensors,
                        size_t n) QC_MUST_USE;
 qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc_tensor *tensors,

@@ -17,5 +17,6 @@
 #include "quarc/pass.h"
 #include "quarc/rewrite.h"
 #include "quarc/io.h"
+#include "quarc/quant.h"
 
 #endif

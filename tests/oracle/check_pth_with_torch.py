@@ -59,7 +59,8 @@ def main():
         "empty": torch.zeros(0, 3), "f8e4m3": torch.randn(8, generator=g).to(torch.float8_e4m3fn),
         "f8e5m2": torch.randn(8, generator=g).to(torch.float8_e5m2),
     }
-    for name in ("uint16", "uint32", "uint64", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"):
+    for name in ("uint16", "uint32", "uint64", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
+                 "float4_e2m1fn_x2"):
         dt = getattr(torch, name, None)
         if dt is not None:
             one_byte = torch.empty(0, dtype=dt).element_size() == 1
@@ -91,6 +92,8 @@ def main():
         "f8": torch.randn(5, generator=g).to(torch.float8_e4m3fn),
         "step": 3, "name": "x",
     }
+    if hasattr(torch, "float4_e2m1fn_x2"):
+        obj["fp4"] = torch.arange(8, dtype=torch.uint8).view(torch.float4_e2m1fn_x2).reshape(2, 4)
     if hasattr(torch, "uint16"):
         obj["u16"] = torch.arange(5).to(torch.uint16)
     pth = os.path.join(tmp, "torch.pth")

@@ -8,7 +8,8 @@ Python package: GGUFReader, GGUFWriter, gguf.quants).
   (ckpt_tool gguf-copy) into a file GGUFReader reads back to the same fields and tensors,
   byte for byte identical to GGUFWriter's own output.
 - A file quarc writes from scratch (ckpt_tool gguf-demo: every value type, every tensor type
-  quarc quantizes to) reads in GGUFReader to the values quarc wrote.
+  quarc quantizes to) reads in GGUFReader to the values quarc wrote; its quantized blocks
+  are byte-identical to gguf.quants.quantize of the same floats.
 - Seeded mutations of a valid file never crash quarc, and whatever quarc accepts GGUFReader
   accepts too (quarc is the stricter reader).
 """
@@ -235,6 +236,10 @@ class GgufPeer(unittest.TestCase):
                     np.testing.assert_array_equal(got, want)
                 else:
                     self.assertLessEqual(np.abs(got - x).max(), tol[t.tensor_type])
+                if t.tensor_type in (Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0, Q.MXFP4):
+                    # quarc's quantizers (ir/blocks.c) give ggml's reference bytes
+                    ref = gguf.quants.quantize(x.reshape(3, 64), t.tensor_type)
+                    self.assertEqual(ref.tobytes(), data.tobytes())
                 self.assertTrue(same_floats(got.astype(np.float32), mine[t.name].reshape(-1)))
 
     def test_mutations(self):

@@ -43,13 +43,20 @@ def tool(*args):
 ST_NUMPY = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "BF16": np.uint16, "I64": np.int64,
             "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_, "C64": np.complex64,
             "U16": np.uint16, "U32": np.uint32, "U64": np.uint64, "F8_E4M3": np.uint8, "F8_E5M2": np.uint8,
-            "F8_E4M3FNUZ": np.uint8, "F8_E5M2FNUZ": np.uint8, "F8_E8M0": np.uint8}
+            "F8_E4M3FNUZ": np.uint8, "F8_E5M2FNUZ": np.uint8, "F8_E8M0": np.uint8, "F4": np.uint8}
 
 
 def load_file(path):
+    """Tensors as numpy arrays of their raw codes; F4 as its bytes (last dimension halved)."""
     with open(path, "rb") as f:
         items = deserialize(f.read())
-    return {k: np.frombuffer(bytes(v["data"]), dtype=ST_NUMPY[v["dtype"]]).reshape(v["shape"]) for k, v in items}
+    out = {}
+    for k, v in items:
+        shape = list(v["shape"])
+        if v["dtype"] == "F4":
+            shape[-1] //= 2
+        out[k] = np.frombuffer(bytes(v["data"]), dtype=ST_NUMPY[v["dtype"]]).reshape(shape)
+    return out
 
 
 class Evil:
@@ -63,17 +70,22 @@ class PlainObject:
 
 # ---- a stand-in for the parts of torch that torch.save's pickles name --------------------------
 
+# legacy storage classes (GLOBAL torch <name>)
 STORAGES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
             "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16, "CharStorage": np.int8,
             "ByteStorage": np.uint8, "BoolStorage": np.bool_, "ComplexFloatStorage": np.complex64,
-            "ComplexDoubleStorage": np.complex128, "BFloat16Storage": None, "UntypedStorage": np.uint8}
+            "ComplexDoubleStorage": np.complex128, "BFloat16Storage": None}
+# dtypes torch.save passes to _rebuild_tensor_v3 (GLOBAL torch <name>), as numpy views
 NEW_DTYPES = {"float8_e4m3fn": np.uint8, "float8_e5m2": np.uint8, "float8_e4m3fnuz": np.uint8,
               "float8_e5m2fnuz": np.uint8, "float8_e8m0fnu": np.uint8, "uint16": np.uint16, "uint32": np.uint32,
-              "uint64": np.uint64}
+              "uint64": np.uint64, "float4_e2m1fn_x2": np.uint8}
 
 fake_torch = types.ModuleType("torch")
 fake_utils = types.ModuleType("torch._utils")
+fake_storage = types.ModuleType("torch.storage")  # torch.UntypedStorage is defined there
 fake_torch._utils = fake_utils
+fake_torch.storage = fake_storage
+fake_storage.UntypedStorage = fake_torch.UntypedStorage = type("UntypedStorage", (), {"__module__": "torch.storage"})
 
 
 def _rebuild_tensor_v2(*args):
@@ -145,8 +157,8 @@ class TorchPickler(pickle.Pickler):
 
 def torch_save(path, obj, storages, prefix="archive", zip64=False, compress=None):
     """Zip `obj` as torch.save does: data.pkl (protocol 2), byteorder, data/<key>, version."""
-    saved = {m: sys.modules.get(m) for m in ("torch", "torch._utils")}
-    sys.modules["torch"], sys.modules["torch._utils"] = fake_torch, fake_utils
+    saved = {m: sys.modules.get(m) for m in ("torch", "torch._utils", "torch.storage")}
+    sys.modules["torch"], sys.modules["torch._utils"], sys.modules["torch.storage"] = fake_torch, fake_utils, fake_storage
     try:
         buf = io.BytesIO()
         TorchPickler(buf, protocol=2).dump(obj)
@@ -182,7 +194,7 @@ ALLOWED_OPCODES = {"PROTO", "GLOBAL", "BINPUT", "LONG_BINPUT", "BINGET", "LONG_B
 # weights_only loader refuses "torch UntypedStorage")
 ALLOWED_GLOBALS = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2", "torch._utils _rebuild_tensor_v3",
                    "torch._utils _rebuild_parameter", "torch.storage UntypedStorage"} | {
-                      f"torch {n}" for n in STORAGES if n != "UntypedStorage"} | {f"torch {n}" for n in NEW_DTYPES}
+                      f"torch {n}" for n in STORAGES} | {f"torch {n}" for n in NEW_DTYPES}
 
 
 class ReferenceLoader(pickle.Unpickler):
@@ -199,10 +211,13 @@ class ReferenceLoader(pickle.Unpickler):
             return collections.OrderedDict
         if module == "torch._utils":
             return getattr(self, name)
+        if module == "torch.storage":
+            return ("storage", name)
         return ("dtype" if name in NEW_DTYPES else "storage", name)
 
     def persistent_load(self, pid):
         kind, (_, cls), key, location, numel = pid
+        assert cls in STORAGES or cls == "UntypedStorage"
         assert kind == "storage" and location == "cpu"
         raw = self.zf.read(f"{self.prefix}/data/{key}")
         return cls, raw, numel
@@ -274,6 +289,7 @@ class PthPeer(unittest.TestCase):
         sd["h"] = Tensor(s_h, 0, (5,), (1,))
         sd["c"] = Tensor(s_c, 0, (3,), (1,))
         sd["b"] = Tensor(s_b, 0, (3,), (1,))
+        sd["fp4"] = Tensor(s_f8, 4, (2, 3), (3, 1), v3_dtype="float4_e2m1fn_x2")  # 6 bytes: 12 values
         sd["nested"] = {"layer": {0: Tensor(s_w, 0, (2, 2), (6, 1))}, "step": 10, "name": "x", "none": None}
         sd._metadata = collections.OrderedDict({"": {"version": 1}, "layer": {"version": 2}})
         storages = [s_w, s_i, s_f8, s_u16, s_h, s_c, s_b]
@@ -283,6 +299,7 @@ class PthPeer(unittest.TestCase):
             "bcast": np.broadcast_to(w.reshape(-1)[3:7], (3, 4)), "ids": ids.reshape(2, 5), "scalar": np.array(ids[9]),
             "empty": np.zeros((0, 6), np.float32), "f8": f8[2:16].reshape(2, 7), "u16": u16.reshape(3, 2), "h": h,
             "c": c, "b": b, "nested.layer.0": w.reshape(-1)[[0, 1, 6, 7]].reshape(2, 2),
+            "fp4": f8[4:10].reshape(2, 3),
         }
         for variant in ({}, {"zip64": True}, {"prefix": "pytorch_model"}):
             with self.subTest(**variant):

@@ -80,7 +80,7 @@ static void check_one(qc_pool *pool, int64_t m, int64_t n, int64_t k, bool ta, b
 static void each_kernel_and_pool(void (*body)(qc_pool *pool, const char *what)) {
   for (int ki = 0; ki < 3; ki++) {
     if (!qc_gemm_force_kernel(KERNELS[ki])) continue;
-    for (int32_t threads = 1; threads <= 3; threads++) {
+    for (int32_t threads = 1; threads <= 3; threads += 2) { /* 1 and an uneven split */
       qc_pool *pool;
       ck_assert(qc_pool_create(threads, &pool) == QC_OK);
       char what[64];
@@ -117,6 +117,10 @@ static void large_shape(qc_pool *pool, const char *what) {
   /* Several column blocks, row splits across threads and depth blocks. */
   check_one(pool, 203, 1100, 600, false, false, false, 0, 0.5f, 2.0f, what);
   check_one(pool, 203, 700, 300, true, true, false, 1, 1.0f, 1.0f, what);
+  /* Few-row products big enough to be split across threads: row-major and transposed B. */
+  check_one(pool, 5, 2000, 300, false, false, false, 0, 1.0f, 0.0f, what);
+  check_one(pool, 20, 1500, 200, false, false, false, 2, 0.5f, 1.0f, what);
+  check_one(pool, 7, 1700, 400, false, true, false, 0, 1.0f, 0.0f, what);
 }
 
 START_TEST(edges) { each_kernel_and_pool(edge_shapes); }

@@ -362,6 +362,11 @@ START_TEST(bad_tensor_infos) {
   gb_header(&b, 3, 1, 0);
   gb_tensor(&b, "w", 3, (int64_t[]){1ll << 32, 1ll << 32, 0}, 0, 0);
   expect_error(open_gb(&b, "overflow.gguf", &g), QC_CODE_PARSE, "tensor 'w'", "overflows");
+  /* a zero-size tensor whose other dimensions overflow: ggml accepts it, quarc cannot size
+   * it as a row-major qc_tensor (found by fuzz_gguf) */
+  gb_header(&b, 3, 1, 0);
+  gb_tensor(&b, "z", 3, (int64_t[]){0, 1ll << 40, 1ll << 40}, 0, 0);
+  expect_error(open_gb(&b, "zero_overflow.gguf", &g), QC_CODE_PARSE, "tensor 'z'", "overflows");
   gb_header(&b, 3, 1, 0);
   gb_tensor(&b, "w", 1, (int64_t[]){32}, 4, 0);
   expect_error(open_gb(&b, "removed.gguf", &g), QC_CODE_PARSE, "tensor 'w'", "invalid ggml type 4");

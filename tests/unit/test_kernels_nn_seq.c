@@ -286,6 +286,45 @@ START_TEST(attention_gqa_past_causal_bool_mask) {
 }
 END_TEST
 
+/* Long query sequences (several query blocks) with a 3-D layout and is_causal. */
+START_TEST(attention_long_3d_causal) {
+  enum { B = 1, H = 2, SQ = 300, SK = 300, D = 8 };
+  float *q = malloc(sizeof(float) * B * SQ * H * D), *kk = malloc(sizeof(float) * B * SK * H * D),
+        *vv = malloc(sizeof(float) * B * SK * H * D);
+  kh_fill(q, B * SQ * H * D, 11), kh_fill(kk, B * SK * H * D, 12), kh_fill(vv, B * SK * H * D, 13);
+  qc_tensor tq = kh_f32(3, (int64_t[]){B, SQ, H * D}, q), tk = kh_f32(3, (int64_t[]){B, SK, H * D}, kk),
+            tv = kh_f32(3, (int64_t[]){B, SK, H * D}, vv);
+  kh_node h;
+  kh_init(&h, QC_OP_Attention, 23, 3, (qc_tensor *[]){&tq, &tk, &tv}, 1);
+  kh_int(&h, "is_causal", 1);
+  kh_int(&h, "q_num_heads", H);
+  kh_int(&h, "kv_num_heads", H);
+  kh_run(&h, 2);
+  double *y = malloc(sizeof(double) * B * SQ * H * D), sc[SK];
+  for (int hh = 0; hh < H; hh++)
+    for (int i = 0; i < SQ; i++) {
+      double mx = -INFINITY, sum = 0;
+      for (int s2 = 0; s2 < SK; s2++) {
+        double dot = 0;
+        for (int d = 0; d < D; d++) dot += q[(i * H + hh) * D + d] * kk[(s2 * H + hh) * D + d];
+        sc[s2] = s2 > i ? -INFINITY : dot / sqrt((double)D);
+        mx = fmax(mx, sc[s2]);
+      }
+      for (int s2 = 0; s2 < SK; s2++) sum += sc[s2] = exp(sc[s2] - mx);
+      for (int d = 0; d < D; d++) {
+        double acc = 0;
+        for (int s2 = 0; s2 < SK; s2++) acc += sc[s2] / sum * vv[(s2 * H + hh) * D + d];
+        y[(i * H + hh) * D + d] = acc;
+      }
+    }
+  kh_expect_shape(&h, 0, 3, (int64_t[]){B, SQ, H * D});
+  kh_expect_near(&h, 0, y, B * SQ * H * D, 1e-5, 1e-4, "long causal attention");
+  kh_free(&h);
+  qc_tensor_release(&tq), qc_tensor_release(&tk), qc_tensor_release(&tv);
+  free(q), free(kk), free(vv), free(y);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernels_nn_seq");
   TCase *tc = tcase_create("core");
@@ -294,6 +333,7 @@ int main(void) {
   tcase_add_test(tc, gru_variants);
   tcase_add_test(tc, lstm_variants);
   tcase_add_test(tc, attention_gqa_past_causal_bool_mask);
+  tcase_add_test(tc, attention_long_3d_causal);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -318,7 +318,7 @@ START_TEST(rebuild_v3_and_protocol_4_opcodes) {
   put1(&b, '(');
   put1(&b, '(');
   pk_str(&b, "storage");
-  pk_global(&b, "torch", "UntypedStorage");
+  pk_global(&b, "torch.storage", "UntypedStorage");
   pk_str(&b, "0");
   pk_str(&b, "cuda:0");
   pk_int(&b, 4);
@@ -379,6 +379,8 @@ START_TEST(refuses_code_and_unknown_opcodes) {
   expect_error(open_body("stack_global.pth", "X\2\0\0\0osX\6\0\0\0system\x93", 19, &p), QC_CODE_PARSE,
                "opcode 0x93 at offset 27", "global 'os.system'", NULL);
   /* an allowed global may not be called unless it is a rebuild function */
+  expect_error(open_body("untyped_module.pth", "ctorch\nUntypedStorage\n", 22, &p), QC_CODE_PARSE,
+               "global 'torch.UntypedStorage' is not allowed", NULL, NULL); /* torch.save names torch.storage */
   expect_error(open_body("call_storage.pth", "ctorch\nFloatStorage\n)R", 22, &p), QC_CODE_PARSE,
                "opcode 0x52 ('R') at offset 30", "calling 'torch.FloatStorage' is not allowed", NULL);
   expect_error(open_body("call_dict.pth", "ccollections\nOrderedDict\n(K\1tR", 30, &p), QC_CODE_PARSE,
@@ -424,6 +426,9 @@ START_TEST(refuses_bad_tensors_and_storages) {
   BODY(x, pk_tensor_r(&b, "FloatStorage", "0", 6, 0, (int64_t[]){2, 3}, (int64_t[]){3}, 2, 1));
   expect_error(open_pickle("rankmix.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE, "differ in length", NULL,
                NULL);
+  BODY(x, pk_tensor(&b, "FloatStorage", "0", 6, 0, (int64_t[]){1ll << 40, 1ll << 40, 0}, (int64_t[]){0, 0, 1}, 3));
+  expect_error(open_pickle("zero_overflow.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE,
+               "element count overflows", NULL, NULL);
   BODY(x, pk_tensor(&b, "QInt8Storage", "0", 6, 0, (int64_t[]){6}, (int64_t[]){1}, 1));
   expect_error(open_pickle("qint.pth", &b, F6, sizeof F6, "", 0, &p), QC_CODE_PARSE, "global 'torch.QInt8Storage'",
                NULL, NULL);
@@ -581,6 +586,26 @@ START_TEST(writer_roundtrip) {
     }
     qc_pth_close(p);
   }
+  /* fp4: torch.float4_e2m1fn_x2 halves the last dimension; quarc doubles it back */
+  qc_tensor f4;
+  ck_assert_ptr_null(qc_tensor_alloc(&f4, NULL, QC_F4E2M1, 2, (int64_t[]){3, 4}));
+  for (int k = 0; k < 6; k++) ((uint8_t *)qc_tensor_data(&f4))[k] = (uint8_t)(0x21 * k + 3);
+  const char *nf4[] = {"fp4"};
+  ck_assert_ptr_null(qc_pth_write(tmp_path("fp4.pth"), nf4, &f4, 1));
+  qc_pth *pf;
+  ck_assert_ptr_null(qc_pth_open(tmp_path("fp4.pth"), &pf));
+  qc_tensor back;
+  ck_assert_ptr_null(qc_pth_get(pf, "fp4", &back));
+  ck_assert(qc_tensor_equal(&back, &f4));
+  qc_tensor_release(&back);
+  qc_pth_close(pf);
+  qc_tensor_release(&f4);
+  ck_assert_ptr_null(qc_tensor_alloc(&f4, NULL, QC_F4E2M1, 1, (int64_t[]){6}));
+  f4.dims[0] = 5;
+  expect_error(qc_pth_write(tmp_path("bad.pth"), nf4, &f4, 1), QC_CODE_INVALID_ARGUMENT, "tensor 'fp4'",
+               "even last dimension", NULL);
+  f4.dims[0] = 6;
+  qc_tensor_release(&f4);
   /* refusals */
   qc_tensor i4;
   ck_assert_ptr_null(qc_tensor_alloc(&i4, NULL, QC_I4, 1, (int64_t[]){2}));

@@ -21,15 +21,16 @@
     ck_assert_msg(s_ == QC_OK, "%s failed: %s", #expr, qc_status_message(s_));                     \
   } while (0)
 
-static char tmpdir[64];
+static char tmpdir[200];
 
 static void make_tmpdir(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/quarc-test-qir-XXXXXX");
+  const char *base = getenv("TMPDIR");
+  snprintf(tmpdir, sizeof tmpdir, "%s/quarc-test-qir-XXXXXX", base && *base ? base : "/tmp");
   ck_assert(mkdtemp(tmpdir) != NULL);
 }
 
 static void remove_tmpdir(const char *const *names, int n) {
-  char path[256];
+  char path[512];
   for (int i = 0; i < n; i++) {
     snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
     unlink(path);
@@ -452,6 +453,30 @@ START_TEST(float_codes_are_exact) {
 }
 END_TEST
 
+/* The shortest decimal that reads back, in %g's layout. */
+START_TEST(float_spellings) {
+  qc_graph *g;
+  OK(qc_graph_create(NULL, &g));
+  add_const_f32(g, "a", 1, (int64_t[]){14},
+                (float[]){0.1f, 10, 100000, 1e-7f, 3.4028235e38f, 123456.7f, -0.0f, 1.5e-45f,
+                          0.3f, 2.5f, 16777216, 1e10f, 99.99f, 0.0001f});
+  qc_tensor h;
+  OK(qc_tensor_alloc(&h, NULL, QC_F16, 1, (int64_t[]){4}));
+  uint16_t *hp = qc_tensor_data(&h);
+  hp[0] = qc_f32_to_f16(0.1f), hp[1] = qc_f32_to_f16(65504), hp[2] = 0x0001, hp[3] = 0x7e01;
+  qc_vid c;
+  OK(qc_graph_add_const(g, "h", &h, &c));
+  qc_tensor_release(&h);
+  char *t = print(g);
+  ck_assert_ptr_nonnull(strstr(t, "%a = const f32[14] dense<[0.1, 10, 1e+05, 1e-07, 3.4028235e+38, "
+                                  "123456.7, -0, 1e-45, 0.3, 2.5, 16777216, 1e+10, 99.99, "
+                                  "0.0001]>\n"));
+  ck_assert_ptr_nonnull(strstr(t, "%h = const f16[4] dense<[0.1, 65504, 6e-08, 0x7e01]>\n"));
+  free(t);
+  qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(float_attributes_are_exact) {
   uint64_t seed = 7;
   qc_graph *g;
@@ -530,7 +555,7 @@ static qc_graph *graph_with_big_const(size_t n, qc_vid *c) {
 
 START_TEST(memory_constants_go_to_the_side_file) {
   make_tmpdir();
-  char side[128], qir[128];
+  char side[256], qir[256];
   snprintf(side, sizeof side, "%s/side.bin", tmpdir);
   snprintf(qir, sizeof qir, "%s/m.qir", tmpdir);
   qc_vid c;
@@ -582,7 +607,7 @@ END_TEST
 
 START_TEST(mapped_constants_refer_to_their_file) {
   make_tmpdir();
-  char bin[128], qir[128];
+  char bin[256], qir[256];
   snprintf(bin, sizeof bin, "%s/w.bin", tmpdir);
   snprintf(qir, sizeof qir, "%s/m.qir", tmpdir);
   FILE *f = fopen(bin, "wb");
@@ -615,7 +640,7 @@ START_TEST(mapped_constants_refer_to_their_file) {
   ck_assert_uint_eq(((const unsigned char *)qc_tensor_data(&v->cst))[0], (116 * 7) & 255);
   /* No base_dir: the path as the buffer has it. */
   char *t2 = print(g);
-  char want[256];
+  char want[600];
   snprintf(want, sizeof want, "external<\"%s\", offset=116, size=2000>", bin);
   ck_assert_ptr_nonnull(strstr(t2, want));
   qc_graph *g3 = roundtrip(g);
@@ -643,7 +668,7 @@ static char *slurp(const char *path) {
 
 START_TEST(write_and_read_files) {
   make_tmpdir();
-  char qir[128], bin[128];
+  char qir[256], bin[256];
   snprintf(qir, sizeof qir, "%s/m.qir", tmpdir);
   snprintf(bin, sizeof bin, "%s/m.qir.bin", tmpdir);
   qc_vid c;
@@ -676,11 +701,11 @@ START_TEST(write_and_read_files) {
                    qc_tensor_data(&qc_graph_value(g, c)->cst), 4000) == 0);
   /* Errors name the file. */
   qc_graph *none;
-  char missing[160];
+  char missing[256];
   snprintf(missing, sizeof missing, "%s/missing.qir", tmpdir);
   qc_status s = qc_qir_read_file(missing, &none);
   ck_assert_int_eq(qc_status_code(s), QC_CODE_NOT_FOUND);
-  char want[256];
+  char want[600];
   snprintf(want, sizeof want, "%s: No such file or directory", missing);
   ck_assert_str_eq(qc_status_message(s), want);
   qc_status_free(s);
@@ -815,7 +840,7 @@ START_TEST(errors_point_at_the_culprit) {
   ck_assert_int_eq(wrong, 0);
   /* Range errors and relative paths resolve against the file's directory. */
   make_tmpdir();
-  char bin[128], qir[128];
+  char bin[256], qir[256];
   snprintf(bin, sizeof bin, "%s/x.bin", tmpdir);
   snprintf(qir, sizeof qir, "%s/t.qir", tmpdir);
   FILE *f = fopen(bin, "wb");
@@ -825,7 +850,7 @@ START_TEST(errors_point_at_the_culprit) {
   char *m = parse_error("graph @g() {\n  %c = const f32[4] external<\"x.bin\", offset=4, size=16>\n"
                         "  return %c\n}",
                         qir, &code);
-  char want[400];
+  char want[600];
   snprintf(want, sizeof want,
            "%s:2:46: error: external data range offset=4 size=16 is outside '%s' (16 bytes)", qir,
            bin);
@@ -1163,7 +1188,7 @@ static qc_graph *rand_graph(rng *r, const qc_graph *const *scopes, int depth, in
 START_TEST(random_graphs_roundtrip) {
   register_test_ops();
   make_tmpdir();
-  char side[128], qir[128];
+  char side[256], qir[256];
   snprintf(side, sizeof side, "%s/r.bin", tmpdir);
   snprintf(qir, sizeof qir, "%s/r.qir", tmpdir);
   rng r = {0x9e3779b97f4a7c15ull};
@@ -1192,6 +1217,7 @@ int main(void) {
   tcase_add_test(tc, print_format_is_stable);
   tcase_add_test(tc, builder_graph_with_every_feature);
   tcase_add_test(tc, float_codes_are_exact);
+  tcase_add_test(tc, float_spellings);
   tcase_add_test(tc, float_attributes_are_exact);
   tcase_add_test(tc, every_byte_in_strings);
   tcase_add_test(tc, memory_constants_go_to_the_side_file);

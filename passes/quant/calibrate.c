@@ -1,0 +1,226 @@
+/* calibrate{data=DIR | text=FILE, tokenizer=PATH, text-mode=auto, batches=N, seq-len=L}: run
+ * the model on calibration data and record the parameters of every static activation
+ * quantizer.
+ *
+ * The Observe nodes that `observe` inserted are identities; this pass installs the
+ * interpreter's observe callback, which hands each Observe output to the quantizer of its
+ * key (quarc/quant.h: qc_quantizer_observe, i.e. Quark's observer forward and parameter
+ * update). Batches are read and run one at a time (passes/quant/calib_data.c), and the
+ * interpreter frees every intermediate after its last use, so memory stays bounded by one
+ * batch. As in Quark 0.13's calibration, observers see the float model: nothing is
+ * fake-quantized while calibrating.
+ *
+ * Only keys with a static stage that read a non-constant value are calibrated here;
+ * weights and biases are observed by `freeze`, from their constants. The result is one
+ * record per key, quant.calib.<key> (passes/quant/qpass.h), which `freeze` reads. */
+#include "passes/internal.h"
+#include "passes/quant/qjson.h"
+#include "passes/quant/qpass.h"
+#include "runtime/k_qc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct ckey {
+  const char *key; /* the Observe node's attribute (the graph outlives the pass) */
+  const qc_qspecs *specs;
+  int32_t stage;
+  qc_quantizer *q;
+  int64_t seen;
+} ckey;
+
+typedef struct cctx {
+  const qc_graph *g;
+  int32_t *key_of; /* per value: index into keys, or -1 */
+  ckey *keys;
+  int32_t n_keys;
+} cctx;
+
+static bool observe_needs_data(const qc_graph *g, qc_nid n, const qc_qspecs **specs) {
+  const qc_node *nd = qc_graph_node(g, n);
+  if (nd->dead || nd->op != QC_OP_Q_Observe || nd->in[0] < 0) return false;
+  if (qc_qvalue_is_constlike(g, nd->in[0])) return false;
+  const qc_qspecs *sp;
+  qc_status s = qc_qattr_cached(qc_node_string(g, n, "spec", ""), "spec", &sp);
+  if (s) {
+    qc_status_free(s);
+    return true; /* let the pass report the bad spec */
+  }
+  if (specs) *specs = sp;
+  return qc_qattr_static_stage(sp) >= 0;
+}
+
+bool qc_quant_needs_calibration(const qc_graph *g) {
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++)
+    if (observe_needs_data(g, n, NULL)) return true;
+  return false;
+}
+
+static qc_status on_value(void *user, const qc_graph *g, qc_vid v, const qc_rvalue *val) {
+  cctx *c = user;
+  if (g != c->g || c->key_of[v] < 0) return QC_OK;
+  ckey *k = &c->keys[c->key_of[v]];
+  if (val->kind != QC_RV_TENSOR)
+    return qc_status_new(QC_CODE_RUNTIME, "observer '%s' got a value that is not a tensor", k->key);
+  float *f;
+  QC_RETURN_IF_ERROR(qc_status_wrap(qc_qtensor_f32(&val->t, &f), "observer '%s'", k->key));
+  qc_status s = qc_quantizer_observe(k->q, f, val->t.rank, val->t.dims);
+  free(f);
+  k->seen++;
+  return qc_status_wrap(s, "observer '%s'", k->key);
+}
+
+static void put_floats(qj_buf *b, const char *name, const float *v, int64_t n) {
+  qj_puts(b, ", ");
+  qj_put_string(b, name);
+  qj_puts(b, ": [");
+  for (int64_t i = 0; i < n; i++) {
+    if (i) qj_puts(b, ", ");
+    qj_put_float(b, v ? (double)v[i] : 0.0);
+  }
+  qj_puts(b, "]");
+}
+
+/* quant.calib.<key> for one calibrated key. */
+static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
+  QC_RETURN_IF_ERROR(qc_quantizer_finalize(k->q));
+  const qc_qparams *p = qc_quantizer_params(k->q, k->stage);
+  if (!p)
+    return qc_status_new(QC_CODE_RUNTIME, "observer '%s' saw no data: the calibration runs never "
+                                          "reached it", k->key);
+  qc_qstats stats;
+  memset(&stats, 0, sizeof stats);
+  qc_observer *o = qc_quantizer_observer(k->q, k->stage);
+  if (o) QC_RETURN_IF_ERROR(qc_observer_stats(o, &stats));
+  qj_buf b = {0};
+  qj_puts(&b, "{\"batches\": ");
+  qj_put_int(&b, batches);
+  qj_puts(&b, ", \"stage\": ");
+  qj_put_int(&b, k->stage);
+  qj_puts(&b, ", \"scale_dtype\": ");
+  qj_put_string(&b, qc_dtype_name(p->scale_dtype ? p->scale_dtype : QC_F32));
+  qj_puts(&b, ", \"zp_dtype\": ");
+  qj_put_string(&b, qc_dtype_name(p->zp_dtype ? p->zp_dtype : QC_I32));
+  qj_puts(&b, ", \"shape\": [");
+  for (int32_t d = 0; d < p->rank; d++) {
+    if (d) qj_puts(&b, ", ");
+    qj_put_int(&b, p->shape[d]);
+  }
+  qj_puts(&b, "]");
+  put_floats(&b, "scale", p->scale, p->n);
+  qj_puts(&b, ", \"zero_point\": [");
+  for (int64_t i = 0; i < p->n; i++) {
+    if (i) qj_puts(&b, ", ");
+    qj_put_float(&b, p->zero_point ? p->zero_point[i] : 0.0);
+  }
+  qj_puts(&b, "]");
+  put_floats(&b, "min", stats.min, stats.min ? stats.n : 0);
+  put_floats(&b, "max", stats.max, stats.max ? stats.n : 0);
+  qj_puts(&b, "}");
+  qj_putc(&b, 0);
+  qc_qstats_clear(&stats);
+  qc_status s = b.oom ? QC_OOM() : QC_OK;
+  if (!s) {
+    size_t kl = strlen(k->key) + 16;
+    char *mk = malloc(kl);
+    if (!mk) s = QC_OOM();
+    else {
+      snprintf(mk, kl, "quant.calib.%s", k->key);
+      s = qc_graph_set_meta(g, mk, b.p);
+    }
+    free(mk);
+  }
+  free(b.p);
+  return s;
+}
+
+qc_status qc_quant_calibrate(qc_graph *g, const qc_calib_options *o) {
+  cctx c = {g, NULL, NULL, 0};
+  int32_t nv = qc_graph_num_values(g), nn = qc_graph_num_nodes(g);
+  c.key_of = malloc(sizeof *c.key_of * (size_t)(nv ? nv : 1));
+  c.keys = calloc((size_t)(nn ? nn : 1), sizeof *c.keys);
+  qc_status s = c.key_of && c.keys ? QC_OK : QC_OOM();
+  for (qc_vid v = 0; v < nv && !s; v++) c.key_of[v] = -1;
+  for (qc_nid n = 0; n < nn && !s; n++) {
+    const qc_qspecs *sp = NULL;
+    if (!observe_needs_data(g, n, &sp)) continue;
+    const char *key = qc_node_string(g, n, "key", "");
+    if (!sp) {
+      s = qc_qattr_cached(qc_node_string(g, n, "spec", ""), qc_node_desc(g, n), &sp);
+      break;
+    }
+    int32_t k = 0;
+    while (k < c.n_keys && strcmp(c.keys[k].key, key) != 0) k++;
+    if (k == c.n_keys) {
+      c.keys[k] = (ckey){key, sp, qc_qattr_static_stage(sp), NULL, 0};
+      s = qc_quantizer_create(sp, QC_F32, &c.keys[k].q);
+      if (s) {
+        s = qc_status_wrap(s, "%s", qc_node_desc(g, n));
+        break;
+      }
+      c.n_keys++;
+    }
+    c.key_of[qc_graph_node(g, n)->out[0]] = k;
+  }
+  qc_calib_stream *cs = NULL;
+  qc_interp *it = NULL;
+  int64_t done = 0;
+  if (!s && c.n_keys > 0) {
+    s = qc_calib_open(g, o, &cs);
+    if (s && !(o->data && *o->data) && !(o->text && *o->text))
+      s = qc_status_wrap(s, "%d activation quantizers need calibration (e.g. '%s')", c.n_keys,
+                         c.keys[0].key);
+    qc_interp_options io = {o->n_threads, on_value, &c, NULL, false};
+    if (!s) s = qc_interp_create(g, &io, &it);
+    int64_t total = cs ? qc_calib_count(cs) : 0;
+    while (!s) {
+      qc_calib_batch b;
+      bool end;
+      s = qc_calib_next(cs, &b, &end);
+      if (s || end) break;
+      int32_t n_out = qc_graph_num_outputs(g);
+      qc_rvalue *outs = calloc((size_t)(n_out ? n_out : 1), sizeof *outs);
+      s = outs ? qc_interp_run(it, b.n, b.inputs, n_out, outs) : QC_OOM();
+      for (int32_t i = 0; outs && i < n_out; i++) qc_rvalue_release(&outs[i]);
+      free(outs);
+      if (s) s = qc_status_wrap(s, "calibration batch %s", b.label);
+      qc_calib_batch_free(&b);
+      done++;
+      if (!s && o->progress) o->progress(o->user, done, total);
+    }
+    qc_interp_destroy(it);
+  }
+  for (int32_t k = 0; k < c.n_keys && !s; k++) s = write_record(g, &c.keys[k], done);
+  for (int32_t k = 0; c.keys && k < c.n_keys; k++) qc_quantizer_free(c.keys[k].q);
+  qc_calib_close(cs);
+  free(c.key_of);
+  free(c.keys);
+  return s;
+}
+
+static qc_status run_calibrate(qc_graph *g, const qc_pass_args *a, void *user) {
+  (void)user;
+  qc_calib_options o;
+  memset(&o, 0, sizeof o);
+  o.data = qc_pass_arg_string(a, "data");
+  o.text = qc_pass_arg_string(a, "text");
+  o.tokenizer = qc_pass_arg_string(a, "tokenizer");
+  o.text_mode = qc_pass_arg_string(a, "text-mode");
+  o.batches = qc_pass_arg_int(a, "batches");
+  o.seq_len = qc_pass_arg_int(a, "seq-len");
+  o.n_threads = (int32_t)qc_pass_arg_int(a, "threads");
+  return qc_quant_calibrate(g, &o);
+}
+
+static const qc_pass_option OPTIONS[] = {
+    {"data", QC_OPT_STRING, "", "a directory of .pb/.npy inputs, one sub-directory per batch"},
+    {"text", QC_OPT_STRING, "", "a text file, fed through the tokenizer"},
+    {"tokenizer", QC_OPT_STRING, "", "tokenizer.json (or its directory), for text"},
+    {"text-mode", QC_OPT_STRING, "auto", "auto, lines (one sample per line), chunks (seq-len windows)"},
+    {"batches", QC_OPT_INT, "0", "use at most this many batches (0: all)"},
+    {"seq-len", QC_OPT_INT, "512", "tokens per sample (chunks) or the cut-off (lines)"},
+    {"threads", QC_OPT_INT, "0", "interpreter threads (0: one per core)"},
+};
+const qc_pass_info qc_pass_calibrate = {
+    "calibrate", "run calibration data through the model and record activation quantizer parameters",
+    OPTIONS, 7, run_calibrate, NULL};

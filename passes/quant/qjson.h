@@ -1,0 +1,77 @@
+/*
+ * A small JSON document model for quantization configs (private to passes/quant/ and its
+ * tests).
+ *
+ * Why not cJSON: the core (passes/) builds with a plain C11 compiler and no third-party
+ * libraries, the config reader needs object keys in their original order (Quark's
+ * layer_quant_config is matched in order) and must reject duplicate keys, and the writer
+ * must reproduce Python's json.dumps byte for byte (separators, indentation, ASCII
+ * escaping, float repr such as 0.0 and 1e-05, ints kept as ints).
+ *
+ * Grammar: RFC 8259, plus Python's NaN, Infinity and -Infinity (json.loads accepts and
+ * json.dumps writes them). Numbers without '.', 'e' or 'E' that fit int64 are integers.
+ */
+#ifndef QUARC_PASSES_QUANT_QJSON_H
+#define QUARC_PASSES_QUANT_QJSON_H
+
+#include "quarc/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum qj_kind {
+  QJ_NULL = 0,
+  QJ_FALSE = 1,
+  QJ_TRUE = 2,
+  QJ_INT = 3,
+  QJ_FLOAT = 4,
+  QJ_STRING = 5,
+  QJ_ARRAY = 6,
+  QJ_OBJECT = 7,
+} qj_kind;
+
+typedef struct qj_value {
+  qj_kind kind;
+  int64_t i;      /* QJ_INT */
+  double d;       /* QJ_FLOAT (and QJ_INT as a double) */
+  char *s;        /* QJ_STRING (NUL-terminated; U+0000 is rejected) */
+  int32_t n;      /* QJ_ARRAY / QJ_OBJECT: element count */
+  struct qj_value *items;
+  char **keys;    /* QJ_OBJECT: keys, in document order */
+  int32_t line, col; /* where the value starts (1-based), for messages */
+} qj_value;
+
+/* Parse one document. Errors: "<source>:<line>:<col>: <what>". */
+qc_status qj_parse(const char *text, size_t len, const char *source, qj_value **out) QC_MUST_USE;
+void qj_free(qj_value *v);
+/* Release what v owns (not v itself). */
+void qj_clear(qj_value *v);
+/* Object member by key, or NULL. */
+const qj_value *qj_get(const qj_value *obj, const char *key);
+const char *qj_kind_name(qj_kind k);
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+/* A growable byte buffer; all appends fail softly (b->oom) and are checked once. */
+typedef struct qj_buf {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} qj_buf;
+
+void qj_put(qj_buf *b, const char *s, size_t n);
+void qj_puts(qj_buf *b, const char *s);
+void qj_putc(qj_buf *b, char c);
+/* A JSON string literal as Python's json.dumps writes it (ensure_ascii). */
+void qj_put_string(qj_buf *b, const char *s);
+/* A float as Python's repr (shortest round trip; 0.0, 1e-05, 1.5e+16, NaN, Infinity). */
+void qj_put_float(qj_buf *b, double d);
+void qj_put_int(qj_buf *b, int64_t v);
+/* Newline + indentation when indent > 0 (json.dumps' item separator logic is the
+ * caller's: "," then qj_newline, or ", " when indent == 0). */
+void qj_newline(qj_buf *b, int indent, int level);
+/* A value, formatted as json.dumps(value, indent=indent or None, sort_keys=sort). */
+void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort_keys);
+
+#endif

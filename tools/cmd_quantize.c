@@ -1,0 +1,711 @@
+/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT.onnx
+ *
+ * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
+ * exports it: the pass pipeline
+ *
+ *   quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
+ *
+ * (docs/quant.md "Passes"), with a progress bar for calibration on stderr, a per-layer
+ * report (which spec applied and from where, weight SQNR and output SQNR in dB against the
+ * float model, scale ranges) on stderr and as OUT.report.json. Both files are written
+ * atomically, and nothing is written when anything fails.
+ *
+ * --calib takes a directory of .pb/.npy inputs (one sub-directory per batch) or a text
+ * file, which goes through the model's tokenizer (--tokenizer, by default the model
+ * directory's tokenizer.json). Output SQNR is measured on the first calibration batch.
+ * --print-config prints the full Quark JSON of the scheme (or the config file, with the
+ * --exclude patterns added) and stops.
+ */
+#include "passes/quant/qjson.h"
+#include "passes/quant/qpass.h"
+#include "tools/cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OOM() qc_status_new(QC_CODE_OUT_OF_MEMORY, "out of memory")
+
+#define QUANTIZE_USAGE                                                                             \
+  "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
+  "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
+  "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
+  "[--print-config] -o OUT.onnx"
+
+typedef struct qopts {
+  const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
+  char *exclude; /* joined with ';' */
+  int64_t batches, seq_len, opset;
+  int32_t threads;
+  bool ort, nbits, lower, print_config;
+} qopts;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- progress ---------------------------------------------------------------------------- */
+
+typedef struct progress {
+  const char *what;
+  double start;
+  bool tty;
+  int last_decile;
+} progress;
+
+static void on_progress(void *user, int64_t done, int64_t total) {
+  progress *p = user;
+  double el = now_s() - p->start;
+  if (p->tty) {
+    int w = 30, f = total ? (int)(w * done / total) : w;
+    fprintf(stderr, "\r%s [", p->what);
+    for (int i = 0; i < w; i++) fputc(i < f ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  %.1fs", (long long)done, (long long)total, el);
+    if (done == total) fputc('\n', stderr);
+  } else {
+    int d = total ? (int)(10 * done / total) : 10;
+    if (d != p->last_decile || done == total) {
+      fprintf(stderr, "%s: %lld/%lld batches, %.1fs\n", p->what, (long long)done, (long long)total, el);
+      p->last_decile = d;
+    }
+  }
+  fflush(stderr);
+}
+
+/* ---- pipeline steps -------------------------------------------------------------------------- */
+
+/* '...' with backslash escapes, as the pipeline grammar reads it. */
+static void put_quoted(qj_buf *b, const char *s) {
+  qj_putc(b, '\'');
+  for (; *s; s++) {
+    if (*s == '\'' || *s == '\\') qj_putc(b, '\\');
+    qj_putc(b, *s);
+  }
+  qj_putc(b, '\'');
+}
+
+static qc_status run_pipeline(qc_context *ctx, qc_graph *g, const char *text) {
+  qc_pipeline *pl;
+  QC_RETURN_IF_ERROR(qc_pipeline_parse(ctx, text, &pl));
+  qc_status s = qc_pipeline_run(pl, g, NULL);
+  qc_pipeline_destroy(pl);
+  return s;
+}
+
+static qc_status step(qc_context *ctx, qc_graph *g, const char *name, const char *text) {
+  double t0 = now_s();
+  qc_status s = run_pipeline(ctx, g, text);
+  if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", name, now_s() - t0);
+  return s;
+}
+
+/* ---- the report ---------------------------------------------------------------------------- */
+
+typedef struct layer_report {
+  char *name;
+  const char *type, *op, *source;
+  char *pattern;
+  char *weight_spec, *input_spec, *output_spec;
+  double weight_sqnr, output_sqnr; /* NAN: not measured */
+  double wscale_min, wscale_max, iscale_min, iscale_max; /* NAN: none */
+  bool input_dynamic;
+  char *out_name;   /* the layer's output value (same name in the float and frozen graphs) */
+} layer_report;
+
+static const char *source_label(qc_qsource s) {
+  switch (s) {
+  case QC_QSOURCE_EXCLUDED: return "excluded";
+  case QC_QSOURCE_LAYER: return "layer_quant_config";
+  case QC_QSOURCE_LAYER_TYPE: return "layer_type_quant_config";
+  case QC_QSOURCE_GLOBAL: return "global_quant_config";
+  case QC_QSOURCE_KV_CACHE: return "kv_cache_quant_config";
+  default: return "none";
+  }
+}
+
+/* "int4 per_group(128) sym static", stages joined by " + ". NULL for null. */
+static char *spec_summary(const qc_qspecs *s) {
+  if (s->n == 0) return NULL;
+  qj_buf b = {0};
+  for (int32_t i = 0; i < s->n; i++) {
+    const qc_qspec *p = &s->v[i];
+    char one[256];
+    const char *dt = qc_qdtype_name(p->dtype) ? qc_qdtype_name(p->dtype) : "?";
+    const char *qs = qc_qscheme_name(p->qscheme) ? qc_qscheme_name(p->qscheme) : "";
+    int o = snprintf(one, sizeof one, "%s%s%s", i ? " + " : "", dt, *qs ? " " : "");
+    o += snprintf(one + o, sizeof one - (size_t)o, "%s", qs);
+    if (p->qscheme == QC_QSCHEME_PER_GROUP && p->has_group_size)
+      o += snprintf(one + o, sizeof one - (size_t)o, "(%lld)", (long long)p->group_size);
+    if (p->symmetric == QC_QB_TRUE) o += snprintf(one + o, sizeof one - (size_t)o, " sym");
+    if (p->symmetric == QC_QB_FALSE) o += snprintf(one + o, sizeof one - (size_t)o, " asym");
+    if (p->scale_format && qc_qscale_format_name(p->scale_format))
+      o += snprintf(one + o, sizeof one - (size_t)o, " %s", qc_qscale_format_name(p->scale_format));
+    if (p->is_scale_quant) o += snprintf(one + o, sizeof one - (size_t)o, " (scales)");
+    snprintf(one + o, sizeof one - (size_t)o, " %s", p->is_dynamic == QC_QB_TRUE ? "dynamic" : "static");
+    qj_puts(&b, one);
+  }
+  qj_putc(&b, 0);
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+static double sqnr_db(const float *ref, const float *q, int64_t n) {
+  double sig = 0, err = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double d = (double)ref[i] - (double)q[i];
+    sig += (double)ref[i] * ref[i];
+    err += d * d;
+  }
+  if (err == 0) return INFINITY;
+  if (sig == 0) return -INFINITY;
+  return 10.0 * log10(sig / err);
+}
+
+static void tensor_range(const qc_tensor *t, double *mn, double *mx) {
+  *mn = INFINITY;
+  *mx = -INFINITY;
+  int64_t n = qc_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) {
+    double v = qc_elem_f64(t->dtype, qc_tensor_data(t), (size_t)i);
+    if (v < *mn) *mn = v;
+    if (v > *mx) *mx = v;
+  }
+}
+
+/* The FakeQuant of layer L's role in the frozen graph: "<L>.<role>_quantizer" (the last of
+ * a chain). */
+static qc_nid find_quantizer(const qc_graph *g, const char *layer, const char *role,
+                             qc_vid *out_value) {
+  char want[1200];
+  snprintf(want, sizeof want, "%s.%s_quantizer", layer, role);
+  size_t wl = strlen(want);
+  qc_nid best = QC_NONE;
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (nd->dead || nd->op != QC_OP_Q_FakeQuant || !nd->name) continue;
+    if (strncmp(nd->name, want, wl) == 0 && (nd->name[wl] == 0 || nd->name[wl] == '.')) best = n;
+  }
+  if (best >= 0) *out_value = qc_graph_node(g, best)->out[0];
+  return best;
+}
+
+/* Weight SQNR and scale ranges from the frozen graph. */
+static qc_status measure_weights(const qc_graph *fg, const qc_qsite *fs, const qc_graph *g,
+                                 layer_report *r) {
+  qc_vid wq;
+  qc_nid n = find_quantizer(g, r->name, "weight", &wq);
+  if (n >= 0) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_graph_value(g, nd->in[1])->kind == QC_VALUE_CONST)
+      tensor_range(&qc_graph_value(g, nd->in[1])->cst, &r->wscale_min, &r->wscale_max);
+    qc_tensor a, b;
+    QC_RETURN_IF_ERROR(qc_qconst_value(fg, fs->weight, &a));
+    qc_status s = qc_qconst_value(g, wq, &b);
+    float *fa = NULL, *fb = NULL;
+    if (!s) s = qc_qtensor_f32(&a, &fa);
+    if (!s) s = qc_qtensor_f32(&b, &fb);
+    if (!s && qc_tensor_numel(&a) != qc_tensor_numel(&b))
+      s = qc_status_new(QC_CODE_INTERNAL, "layer '%s': weight shapes differ", r->name);
+    if (!s) r->weight_sqnr = sqnr_db(fa, fb, qc_tensor_numel(&a));
+    free(fa);
+    free(fb);
+    qc_tensor_release(&a);
+    qc_tensor_release(&b);
+    QC_RETURN_IF_ERROR(s);
+  }
+  qc_vid iq;
+  n = find_quantizer(g, r->name, "input", &iq);
+  if (n >= 0) {
+    const qc_node *nd = qc_graph_node(g, n);
+    r->input_dynamic = nd->n_in < 2;
+    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_graph_value(g, nd->in[1])->kind == QC_VALUE_CONST)
+      tensor_range(&qc_graph_value(g, nd->in[1])->cst, &r->iscale_min, &r->iscale_max);
+  }
+  return QC_OK;
+}
+
+/* Output SQNR: the float and the quantized graph on one batch; each layer's output
+ * compared with the float one as the quantized run reaches it. */
+typedef struct capture {
+  const qc_graph *g;
+  int32_t *layer_of; /* per value of g: layer index or -1 */
+  qc_tensor *ref;    /* per layer: the float output (held between the runs) */
+  layer_report *rep;
+  bool second;
+} capture;
+
+static qc_status on_capture(void *user, const qc_graph *g, qc_vid v, const qc_rvalue *val) {
+  capture *c = user;
+  if (g != c->g || c->layer_of[v] < 0 || val->kind != QC_RV_TENSOR) return QC_OK;
+  int32_t l = c->layer_of[v];
+  if (!c->second) {
+    qc_tensor_release(&c->ref[l]);
+    qc_tensor_copy_ref(&c->ref[l], &val->t);
+    return QC_OK;
+  }
+  if (!c->ref[l].buf || qc_tensor_numel(&c->ref[l]) != qc_tensor_numel(&val->t)) return QC_OK;
+  float *a = NULL, *b = NULL;
+  qc_status s = qc_qtensor_f32(&c->ref[l], &a);
+  if (!s) s = qc_qtensor_f32(&val->t, &b);
+  if (!s) c->rep[l].output_sqnr = sqnr_db(a, b, qc_tensor_numel(&val->t));
+  free(a);
+  free(b);
+  qc_tensor_release(&c->ref[l]);
+  return s;
+}
+
+static qc_status run_capture(const qc_graph *g, capture *c, int32_t n_layers,
+                             const qc_calib_batch *b, int32_t threads) {
+  int32_t nv = qc_graph_num_values(g);
+  c->g = g;
+  free(c->layer_of);
+  c->layer_of = malloc(sizeof *c->layer_of * (size_t)(nv ? nv : 1));
+  if (!c->layer_of) return OOM();
+  for (qc_vid v = 0; v < nv; v++) c->layer_of[v] = -1;
+  for (int32_t l = 0; l < n_layers; l++) {
+    qc_vid v = c->rep[l].out_name ? qc_graph_find(g, c->rep[l].out_name) : QC_NONE;
+    if (v >= 0) c->layer_of[v] = l;
+  }
+  qc_interp_options io = {threads, on_capture, c, NULL, false};
+  int32_t n_out = qc_graph_num_outputs(g);
+  qc_rvalue *outs = calloc((size_t)(n_out ? n_out : 1), sizeof *outs);
+  if (!outs) return OOM();
+  qc_status s = qc_run_graph(g, &io, b->n, b->inputs, n_out, outs);
+  for (int32_t i = 0; i < n_out; i++) qc_rvalue_release(&outs[i]);
+  free(outs);
+  return s;
+}
+
+static void put_num(qj_buf *b, double v) {
+  if (isnan(v)) qj_puts(b, "null");
+  else if (isinf(v)) qj_puts(b, v > 0 ? "Infinity" : "-Infinity");
+  else qj_put_float(b, v);
+}
+
+static void put_str_or_null(qj_buf *b, const char *s) {
+  if (s) qj_put_string(b, s);
+  else qj_puts(b, "null");
+}
+
+static void put_range(qj_buf *b, double mn, double mx) {
+  if (isnan(mn)) {
+    qj_puts(b, "null");
+    return;
+  }
+  qj_puts(b, "[");
+  put_num(b, mn);
+  qj_puts(b, ", ");
+  put_num(b, mx);
+  qj_puts(b, "]");
+}
+
+typedef struct report {
+  layer_report *l;
+  int32_t n;
+  int64_t calib_batches;
+  double seconds;
+} report;
+
+static void report_free(report *r) {
+  for (int32_t i = 0; i < r->n; i++) {
+    free(r->l[i].name);
+    free(r->l[i].pattern);
+    free(r->l[i].weight_spec);
+    free(r->l[i].input_spec);
+    free(r->l[i].output_spec);
+    free(r->l[i].out_name);
+  }
+  free(r->l);
+  memset(r, 0, sizeof *r);
+}
+
+static void fmt_db(char *buf, size_t n, double v) {
+  if (isnan(v)) snprintf(buf, n, "-");
+  else if (isinf(v)) snprintf(buf, n, v > 0 ? "inf" : "-inf");
+  else snprintf(buf, n, "%.2f", v);
+}
+
+static void print_report(const report *r, const qopts *o, const qc_graph *g) {
+  fprintf(stderr, "\n%-48s %-8s %-22s %-30s %-30s %8s %8s  %s\n", "layer", "type", "source", "weight",
+          "input", "w SQNR", "out SQNR", "weight scale range");
+  double ws = 0, os = 0;
+  int nw = 0, no = 0, nq = 0;
+  for (int32_t i = 0; i < r->n; i++) {
+    const layer_report *l = &r->l[i];
+    char a[32], b[32], rng[64] = "-";
+    fmt_db(a, sizeof a, l->weight_sqnr);
+    fmt_db(b, sizeof b, l->output_sqnr);
+    if (!isnan(l->wscale_min)) snprintf(rng, sizeof rng, "[%.3g, %.3g]", l->wscale_min, l->wscale_max);
+    fprintf(stderr, "%-48s %-8s %-22s %-30s %-30s %8s %8s  %s\n", l->name, l->type, l->source,
+            l->weight_spec ? l->weight_spec : "-", l->input_spec ? l->input_spec : "-", a, b, rng);
+    if (l->weight_spec || l->input_spec || l->output_spec) nq++;
+    if (isfinite(l->weight_sqnr)) ws += l->weight_sqnr, nw++;
+    if (isfinite(l->output_sqnr)) os += l->output_sqnr, no++;
+  }
+  fprintf(stderr, "\n%d layers, %d quantized; mean weight SQNR ", r->n, nq);
+  if (nw) fprintf(stderr, "%.2f dB", ws / nw);
+  else fprintf(stderr, "-");
+  if (no) fprintf(stderr, ", mean output SQNR %.2f dB (first calibration batch)\n", os / no);
+  else fprintf(stderr, ", output SQNR not measured (no calibration data)\n");
+  const char *low = qc_graph_meta(g, "quant.lowering");
+  if (low) fprintf(stderr, "note: %s\n", low);
+  fprintf(stderr, "wrote %s (%.1fs)\n", o->out, r->seconds);
+}
+
+static qc_status write_report(const report *r, const qopts *o, const qc_graph *g) {
+  qj_buf b = {0};
+  qj_puts(&b, "{\n  \"model\": ");
+  qj_put_string(&b, o->model);
+  qj_puts(&b, ",\n  \"scheme\": ");
+  put_str_or_null(&b, o->scheme);
+  qj_puts(&b, ",\n  \"config\": ");
+  put_str_or_null(&b, o->config);
+  qj_puts(&b, ",\n  \"output\": ");
+  qj_put_string(&b, o->out);
+  qj_puts(&b, ",\n  \"calibration\": {\"data\": ");
+  put_str_or_null(&b, o->calib);
+  qj_puts(&b, ", \"batches\": ");
+  qj_put_int(&b, r->calib_batches);
+  qj_puts(&b, "},\n  \"opset\": ");
+  qj_put_int(&b, qc_graph_opset(g, ""));
+  qj_puts(&b, ",\n  \"lowering\": ");
+  put_str_or_null(&b, qc_graph_meta(g, "quant.lowering"));
+  qj_puts(&b, ",\n  \"seconds\": ");
+  put_num(&b, r->seconds);
+  qj_puts(&b, ",\n  \"layers\": [");
+  double ws = 0, os = 0;
+  int nw = 0, no = 0, nq = 0;
+  for (int32_t i = 0; i < r->n; i++) {
+    const layer_report *l = &r->l[i];
+    qj_puts(&b, i ? ",\n    {" : "\n    {");
+    qj_puts(&b, "\"name\": ");
+    qj_put_string(&b, l->name);
+    qj_puts(&b, ", \"type\": ");
+    qj_put_string(&b, l->type);
+    qj_puts(&b, ", \"op\": ");
+    qj_put_string(&b, l->op);
+    qj_puts(&b, ", \"source\": ");
+    qj_put_string(&b, l->source);
+    qj_puts(&b, ", \"pattern\": ");
+    put_str_or_null(&b, l->pattern);
+    qj_puts(&b, ", \"weight\": ");
+    put_str_or_null(&b, l->weight_spec);
+    qj_puts(&b, ", \"input\": ");
+    put_str_or_null(&b, l->input_spec);
+    qj_puts(&b, ", \"output\": ");
+    put_str_or_null(&b, l->output_spec);
+    qj_puts(&b, ", \"weight_sqnr_db\": ");
+    put_num(&b, l->weight_sqnr);
+    qj_puts(&b, ", \"output_sqnr_db\": ");
+    put_num(&b, l->output_sqnr);
+    qj_puts(&b, ", \"weight_scale_range\": ");
+    put_range(&b, l->wscale_min, l->wscale_max);
+    qj_puts(&b, ", \"input_scale_range\": ");
+    if (l->input_dynamic) qj_puts(&b, "\"dynamic\"");
+    else put_range(&b, l->iscale_min, l->iscale_max);
+    qj_puts(&b, "}");
+    if (l->weight_spec || l->input_spec || l->output_spec) nq++;
+    if (isfinite(l->weight_sqnr)) ws += l->weight_sqnr, nw++;
+    if (isfinite(l->output_sqnr)) os += l->output_sqnr, no++;
+  }
+  qj_puts(&b, "\n  ],\n  \"summary\": {\"layers\": ");
+  qj_put_int(&b, r->n);
+  qj_puts(&b, ", \"quantized\": ");
+  qj_put_int(&b, nq);
+  qj_puts(&b, ", \"mean_weight_sqnr_db\": ");
+  put_num(&b, nw ? ws / nw : NAN);
+  qj_puts(&b, ", \"mean_output_sqnr_db\": ");
+  put_num(&b, no ? os / no : NAN);
+  qj_puts(&b, "}\n}\n");
+  if (b.oom) {
+    free(b.p);
+    return OOM();
+  }
+  size_t pl = strlen(o->out) + 16;
+  char *path = malloc(pl);
+  if (!path) {
+    free(b.p);
+    return OOM();
+  }
+  snprintf(path, pl, "%s.report.json", o->out);
+  qc_atomic_file *f = NULL;
+  qc_status s = qc_atomic_open(path, &f);
+  if (!s) s = qc_atomic_write(f, b.p, b.n);
+  if (!s) s = qc_atomic_commit(f);
+  else qc_atomic_abort(f);
+  free(path);
+  free(b.p);
+  return s;
+}
+
+/* The layers of the float graph with the config applied, before any pass runs. */
+static qc_status report_init(const qc_graph *fg, const qc_qconfig *cfg, report *r, qc_qsite **sites) {
+  int32_t n;
+  QC_RETURN_IF_ERROR(qc_qsites_find(fg, sites, &n));
+  r->l = calloc((size_t)(n ? n : 1), sizeof *r->l);
+  if (!r->l) return OOM();
+  r->n = n;
+  for (int32_t i = 0; i < n; i++) {
+    layer_report *l = &r->l[i];
+    const qc_qsite *s = &(*sites)[i];
+    qc_qresolution res;
+    QC_RETURN_IF_ERROR(qc_qconfig_resolve(cfg, s->name, s->type, &res));
+    l->name = strdup(s->name);
+    l->type = qc_qsite_type_name(s->type);
+    l->op = qc_op_name(qc_graph_node(fg, s->node)->op);
+    l->source = source_label(res.source);
+    l->pattern = res.pattern ? strdup(res.pattern) : NULL;
+    l->weight_spec = spec_summary(&res.layer.weight);
+    l->input_spec = spec_summary(&res.layer.input_tensors);
+    l->output_spec = spec_summary(&res.layer.output_tensors);
+    l->out_name = strdup(qc_graph_value(fg, qc_graph_node(fg, s->node)->out[0])->name);
+    l->weight_sqnr = l->output_sqnr = NAN;
+    l->wscale_min = l->wscale_max = l->iscale_min = l->iscale_max = NAN;
+    if (!l->name || !l->out_name) return OOM();
+  }
+  return QC_OK;
+}
+
+static int run_quantize(int argc, char **argv);
+const cli_command cli_cmd_quantize = {"quantize",
+                                      "quantize a model (Quark configs and presets) and export ONNX",
+                                      QUANTIZE_USAGE, run_quantize};
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
+  double t0 = now_s();
+  qc_graph *g = NULL, *fg = NULL;
+  qc_qsite *sites = NULL;
+  report rep = {0};
+  qc_calib_options co;
+  memset(&co, 0, sizeof co);
+  char *tok_path = NULL;
+  qj_buf pipe = {0};
+  progress pr = {"calibrate", 0, isatty(2) != 0, -1};
+  qc_status s = qc_model_load(o->model, QC_FORMAT_AUTO, &g);
+  if (!s) s = qc_graph_verify(g);
+  if (!s) s = qc_graph_clone(g, &fg);
+  if (!s) s = report_init(fg, cfg, &rep, &sites);
+  /* Calibration data. */
+  if (!s && o->calib) {
+    if (is_dir(o->calib)) {
+      co.data = o->calib;
+    } else {
+      co.text = o->calib;
+      const char *tk = o->tokenizer;
+      if (!tk && is_dir(o->model)) tk = o->model;
+      if (!tk)
+        s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                          "calibration text '%s' needs a tokenizer: give --tokenizer", o->calib);
+      co.tokenizer = tk;
+    }
+    co.text_mode = o->text_mode;
+    co.batches = o->batches;
+    co.seq_len = o->seq_len;
+    co.n_threads = o->threads;
+    co.progress = on_progress;
+    co.user = &pr;
+  }
+  /* quant-annotate, observe. */
+  if (!s) {
+    qj_puts(&pipe, "quant-annotate{");
+    if (o->scheme) qj_puts(&pipe, "scheme="), put_quoted(&pipe, o->scheme);
+    if (o->config) qj_puts(&pipe, "config="), put_quoted(&pipe, o->config);
+    if (o->exclude) qj_puts(&pipe, ",exclude="), put_quoted(&pipe, o->exclude);
+    if (o->kv_cache) qj_puts(&pipe, ",kv-cache="), put_quoted(&pipe, o->kv_cache);
+    qj_puts(&pipe, "}");
+    qj_putc(&pipe, 0);
+    s = pipe.oom ? OOM() : step(ctx, g, "annotate", pipe.p);
+  }
+  if (!s) s = step(ctx, g, "observe", "observe");
+  /* calibrate */
+  if (!s && qc_quant_needs_calibration(g)) {
+    if (!o->calib)
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                        "the config quantizes activations with static scales: calibration data is "
+                        "needed (--calib DIR|TEXT)");
+    pr.start = now_s();
+    if (!s) s = qc_quant_calibrate(g, &co);
+    if (!s) {
+      qc_calib_stream *cs = NULL;
+      if (!qc_calib_open(g, &co, &cs)) rep.calib_batches = qc_calib_count(cs);
+      qc_calib_close(cs);
+    }
+  }
+  if (!s) s = step(ctx, g, "freeze", "freeze");
+  /* The report: weights and scales from the frozen graph, outputs on one batch. */
+  for (int32_t i = 0; i < rep.n && !s; i++) s = measure_weights(fg, &sites[i], g, &rep.l[i]);
+  if (!s && o->calib) {
+    qc_calib_stream *cs = NULL;
+    qc_calib_batch b;
+    bool end = true;
+    memset(&b, 0, sizeof b);
+    qc_calib_options one = co;
+    one.batches = 1;
+    one.progress = NULL;
+    s = qc_calib_open(fg, &one, &cs);
+    if (!s) s = qc_calib_next(cs, &b, &end);
+    capture c = {NULL, NULL, NULL, rep.l, false};
+    c.ref = calloc((size_t)(rep.n ? rep.n : 1), sizeof *c.ref);
+    if (!s && !c.ref) s = OOM();
+    double t1 = now_s();
+    if (!s && !end) s = run_capture(fg, &c, rep.n, &b, o->threads);
+    c.second = true;
+    if (!s && !end) s = run_capture(g, &c, rep.n, &b, o->threads);
+    if (!s && !end) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", "measure", now_s() - t1);
+    for (int32_t i = 0; c.ref && i < rep.n; i++) qc_tensor_release(&c.ref[i]);
+    free(c.ref);
+    free(c.layer_of);
+    qc_calib_batch_free(&b);
+    qc_calib_close(cs);
+  }
+  if (!s) s = step(ctx, g, "realize", "realize");
+  if (!s && o->lower) {
+    char lp[256];
+    snprintf(lp, sizeof lp, "lower-qdq{opset=%lld,ort=%s,matmulnbits=%s},dce", (long long)o->opset,
+             o->ort ? "true" : "false", o->nbits ? "true" : "false");
+    s = step(ctx, g, "lower-qdq", lp);
+  }
+  if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
+  if (!s) s = qc_model_save(g, o->out, QC_FORMAT_AUTO);
+  rep.seconds = now_s() - t0;
+  if (!s) s = write_report(&rep, o, g);
+  if (!s) print_report(&rep, o, g);
+  report_free(&rep);
+  if (sites) qc_qsites_free(sites, rep.n);
+  free(pipe.p);
+  free(tok_path);
+  qc_graph_destroy(fg);
+  qc_graph_destroy(g);
+  return s;
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0) return NULL;
+  if (a[n] == '=') return a + n + 1;
+  if (a[n] != 0) return NULL;
+  if (*i + 1 >= argc) {
+    *missing = true;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int run_quantize(int argc, char **argv) {
+  qopts o;
+  memset(&o, 0, sizeof o);
+  o.ort = o.lower = true;
+  o.seq_len = 512;
+  qj_buf ex = {0};
+  int rc = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    bool missing = false;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      printf("usage: %s\n", QUANTIZE_USAGE);
+      free(ex.p);
+      return 0;
+    } else if ((v = opt_value(argc, argv, &i, "--scheme", &missing))) {
+      o.scheme = v;
+    } else if ((v = opt_value(argc, argv, &i, "--config", &missing))) {
+      o.config = v;
+    } else if ((v = opt_value(argc, argv, &i, "--calib", &missing))) {
+      o.calib = v;
+    } else if ((v = opt_value(argc, argv, &i, "--tokenizer", &missing))) {
+      o.tokenizer = v;
+    } else if ((v = opt_value(argc, argv, &i, "--text-mode", &missing))) {
+      o.text_mode = v;
+    } else if ((v = opt_value(argc, argv, &i, "--kv-cache", &missing))) {
+      o.kv_cache = v;
+    } else if ((v = opt_value(argc, argv, &i, "--exclude", &missing))) {
+      if (ex.n) qj_putc(&ex, ';');
+      qj_puts(&ex, v);
+    } else if ((v = opt_value(argc, argv, &i, "--batches", &missing))) {
+      o.batches = atoll(v);
+    } else if ((v = opt_value(argc, argv, &i, "--seq-len", &missing))) {
+      o.seq_len = atoll(v);
+    } else if ((v = opt_value(argc, argv, &i, "--opset", &missing))) {
+      o.opset = atoll(v);
+    } else if ((v = opt_value(argc, argv, &i, "--threads", &missing))) {
+      o.threads = atoi(v);
+    } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
+      o.out = argv[++i];
+    } else if (strcmp(a, "--no-ort") == 0) {
+      o.ort = false;
+    } else if (strcmp(a, "--matmulnbits") == 0) {
+      o.nbits = true;
+    } else if (strcmp(a, "--no-lower") == 0) {
+      o.lower = false;
+    } else if (strcmp(a, "--print-config") == 0) {
+      o.print_config = true;
+    } else if (missing || strcmp(a, "-o") == 0) {
+      free(ex.p);
+      return cli_usage_error(&cli_cmd_quantize, "option '%s' needs a value", a);
+    } else if (a[0] == '-' && a[1]) {
+      free(ex.p);
+      return cli_usage_error(&cli_cmd_quantize, "unknown option '%s'", a);
+    } else if (o.model) {
+      free(ex.p);
+      return cli_usage_error(&cli_cmd_quantize, "more than one model ('%s' and '%s')", o.model, a);
+    } else {
+      o.model = a;
+    }
+  }
+  qj_putc(&ex, 0);
+  o.exclude = ex.n > 1 ? ex.p : NULL;
+  if (!o.scheme == !o.config) {
+    free(ex.p);
+    return cli_usage_error(&cli_cmd_quantize, o.scheme ? "give --scheme or --config, not both"
+                                                      : "give --scheme NAME or --config FILE");
+  }
+  qc_qconfig *cfg = NULL;
+  qc_status s = qc_quant_config_load(o.config, o.scheme, o.exclude, o.kv_cache, &cfg);
+  if (s) {
+    free(ex.p);
+    return cli_fail(o.config ? qc_status_wrap(s, "%s", o.config) : s);
+  }
+  if (o.print_config) {
+    char *json = NULL;
+    size_t len = 0;
+    qc_qjson_options jo = {2, false, false};
+    s = qc_qconfig_to_json(cfg, &jo, &json, &len);
+    if (!s) {
+      fwrite(json, 1, len, stdout);
+      fputc('\n', stdout);
+    }
+    free(json);
+    qc_qconfig_free(cfg);
+    free(ex.p);
+    return s ? cli_fail(s) : 0;
+  }
+  if (!o.model) rc = cli_usage_error(&cli_cmd_quantize, "no model");
+  else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT.onnx");
+  if (rc) {
+    qc_qconfig_free(cfg);
+    free(ex.p);
+    return rc;
+  }
+  qc_context *ctx = NULL;
+  s = qc_context_create(&ctx);
+  if (!s) s = quantize(&o, ctx, cfg);
+  qc_context_destroy(ctx);
+  qc_qconfig_free(cfg);
+  free(ex.p);
+  return s ? cli_fail(s) : 0;
+}
