@@ -285,10 +285,7 @@ static qc_status emit_weight_fake(hx *x, const qx_linear *l) {
     if (scale->dtype == QC_E8M0) s = qx_convert(scale, QC_F32, &t);
     else qc_tensor_copy_ref(&t, scale);
     if (!s) s = take(x, l->module, "weight_scale", &t);
-    if (!s && l->wkind == QX_W_FAKE && l->w_spec[0] == '[' && cst(x, l->w_zp)) {
-      /* two-stage FakeQuant: its third input is the second stage's scale */
-      s = add_ref(x, l->module, "weight_scale_2", cst(x, l->w_zp));
-    } else if (!s && (qc_dtype_is_int(q->dtype) || cst(x, l->w_zp))) {
+    if (!s && (qc_dtype_is_int(q->dtype) || cst(x, l->w_zp))) {
       if (!(s = zero_point(x, l, scale, QC_I32, &t))) s = take(x, l->module, "weight_zero_point", &t);
     }
   }

@@ -410,8 +410,36 @@ static qc_status decode_fake(imp *m, const char *P, const qc_json *wspec, qlayer
   qc_status s = fetch(m, P, "weight", listy, false, &L->q);
   if (!s) s = fetch(m, P, "weight_scale", listy, true, &L->scale);
   if (!s) s = fetch(m, P, "weight_zero_point", listy, true, &Z);
-  /* A two-stage (NVFP4) weight: FakeQuant's third input is the second stage's scale. */
-  if (!s && listy) s = fetch(m, P, "weight_scale_2", listy, true, &L->zp);
+  /* A two-stage (NVFP4) weight: the fake-quantized scales are fp8 codes times the second
+   * stage's scale. They become DequantizePacked(codes, scale_2), which gives them back
+   * bit for bit (the codes are exact: weight_scale = f32(fp8 * scale_2)). */
+  if (!s && listy) {
+    qc_tensor S2 = {0};
+    s = fetch(m, P, "weight_scale_2", listy, false, &S2);
+    qc_dtype cdt = quark_dtype(qc_json_str(qc_json_get(qc_json_at(wspec, 1), "dtype")));
+    if (!s && (cdt != QC_F8E4M3FN || qc_tensor_numel(&S2) != 1 || L->scale.dtype != QC_F32))
+      s = bad_layer(m, P, "a two-stage fake-quantized weight other than NVFP4 (fp8 scales, f32 per-tensor scale)");
+    if (!s) s = qc_tensor_alloc(&L->scale_codes, NULL, QC_F8E4M3FN, L->scale.rank, L->scale.dims);
+    if (!s) {
+      float s2 = (float)qc_elem_f64(S2.dtype, qc_tensor_data(&S2), 0);
+      int64_t ns = qc_tensor_numel(&L->scale);
+      const float *sp = qc_tensor_data(&L->scale);
+      for (int64_t i = 0; i < ns; i++) {
+        uint32_t c = qc_float_encode(QC_F8E4M3FN, (double)(sp[i] / s2), QC_ENC_SATURATE);
+        if ((float)qc_float_decode(QC_F8E4M3FN, c) * s2 != sp[i]) {
+          s = bad_layer(m, P, "weight_scale[%lld] is not an fp8 value times weight_scale_2", (long long)i);
+          break;
+        }
+        qc_elem_set_code(QC_F8E4M3FN, qc_tensor_data(&L->scale_codes), (size_t)i, c);
+      }
+    }
+    if (!s) {
+      qc_tensor_release(&L->scale);
+      L->scale2 = S2;
+      memset(&S2, 0, sizeof S2);
+    }
+    qc_tensor_release(&S2);
+  }
   if (!s && has_t(&Z) && !listy) {
     /* zero points in the dtype being quantized to (int4/uint4 take the sub-byte type) */
     qc_dtype zdt = qc_dtype_is_int(dt) ? dt : QC_I32;
@@ -870,6 +898,21 @@ static qc_status insert_fq_after(qc_graph *g, qc_vid v, const char *name, qc_vid
   return s;
 }
 
+/* FakeQuant's axis and group_size for a per-channel / per-group activation spec: the spec's
+ * ch_axis normalized for the rank of x (runtime/k_qc.h). */
+static qc_status set_act_axis(qc_graph *g, qc_nid n, const qc_json *spec, qc_vid x) {
+  const char *qs = sget(spec, "qscheme");
+  if (!qs || (strcmp(qs, "per_channel") && strcmp(qs, "per_group"))) return QC_OK;
+  int32_t rank = qc_graph_value(g, x)->type.rank;
+  int64_t a = qc_json_i64(qc_json_get(stage0(spec), "ch_axis"), -1);
+  if (a < 0 && rank > 0) a += rank;
+  if (a < 0) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: ch_axis for an input of unknown rank", qc_node_desc(g, n));
+  QC_RETURN_IF_ERROR(qc_node_set_int(g, n, "axis", a));
+  int64_t gs = qc_json_i64(qc_json_get(stage0(spec), "group_size"), 0);
+  if (!strcmp(qs, "per_group") && gs) QC_RETURN_IF_ERROR(qc_node_set_int(g, n, "group_size", gs));
+  return QC_OK;
+}
+
 /* The quantizer of an activation: static tensors (<which>_scale, _zero_point, or the second
  * stage's _2 when the first is dynamic), and the spec. */
 static qc_status add_act(imp *m, qc_graph *g, const char *P, const char *which, const qc_json *spec,
@@ -914,19 +957,12 @@ static qc_status add_act(imp *m, qc_graph *g, const char *P, const char *which, 
     if (!st) return QC_OOM();
     s = qc_node_set_string(g, n, "spec", st);
     free(st);
-    if (!s) {
-      const char *qs = sget(spec, "qscheme");
-      int64_t gs = qc_json_i64(qc_json_get(stage0(spec), "group_size"), 0);
-      if (qs && !strcmp(qs, "per_channel")) s = qc_node_set_int(g, n, "axis", -1);
-      if (!s && qs && !strcmp(qs, "per_group")) {
-        s = qc_node_set_int(g, n, "axis", -1);
-        if (!s && gs) s = qc_node_set_int(g, n, "group_size", gs);
-      }
-    }
+    if (!s) s = set_act_axis(g, n, spec, target);
     if (!s) qc_node_set_input(g, mm, 0, qc_graph_node(g, n)->out[0]);
     return s;
   }
-  return insert_fq_after(g, target, name, sv, zv, spec, 0, 0);
+  QC_RETURN_IF_ERROR(insert_fq_after(g, target, name, sv, zv, spec, 0, 0));
+  return set_act_axis(g, qc_graph_value(g, qc_graph_find(g, name))->node, spec, target);
 }
 
 static qc_status rewrite_layer(imp *m, qc_graph *g, qlayer *L) {
@@ -963,7 +999,10 @@ static qc_status rewrite_layer(imp *m, qc_graph *g, qlayer *L) {
   if (L->axis) QC_RETURN_IF_ERROR(qc_node_set_int(g, dn, "axis", L->axis));
   if (L->group) QC_RETURN_IF_ERROR(qc_node_set_int(g, dn, "group_size", L->group));
   if (L->fake) {
-    char *st = spec_text(qc_json_get(L->spec, "weight"));
+    /* A scale-quantized weight is one FakeQuant with the first stage's spec and the
+     * already-quantized scales (passes/quant/freeze.c) */
+    const qc_json *ws = qc_json_get(L->spec, "weight");
+    char *st = spec_text(has_t(&L->scale_codes) ? stage0(ws) : ws);
     if (!st) return QC_OOM();
     s = qc_node_set_string(g, dn, "spec", st);
     free(st);

@@ -34,6 +34,8 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 SEED = 0
 INPUT_IDS = (np.arange(16, dtype=np.int64).reshape(1, 16) * 5) % 64
 CASES = {
@@ -125,8 +127,10 @@ def export_native(model, qconfig, out):
     proc.merge_scale()
     pm = proc.get_processed_model()
     torch.save(pm.state_dict(), os.path.join(out, "model_state_dict.pth"))
+    cfg = pm.config.to_dict()
+    cfg["_name_or_path"] = os.path.basename(cfg["_name_or_path"])  # no machine path committed
     with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(pm.config.to_dict(), f, indent=4)
+        json.dump(cfg, f, indent=4)
 
 
 def fix_awq(out):
@@ -149,7 +153,7 @@ def run_case(name, outdir):
     scheme, kv, algo, mode, wf, pm = CASES[name]
     bf16 = name.endswith("_bf16")
     model = tiny_llama(torch.bfloat16 if bf16 else torch.float32)
-    model.config._name_or_path = "float_bf16" if bf16 else "float"  # no machine path in config.json
+    model.config._name_or_path = os.path.join(outdir, "float_bf16" if bf16 else "float")
     qconfig = quark_config(scheme, kv, algo)
     q = ModelQuantizer(qconfig)
     model = q.quantize_model(model, calib_data())
@@ -162,12 +166,12 @@ def run_case(name, outdir):
         export_safetensors(model, out, custom_mode=mode, weight_format=wf, pack_method=pm)
     if mode == "awq":
         fix_awq(out)
-    # Quark's own logits for INPUT_IDS, for the importer's numerics check.
+    # The logits of the checkpoint as Quark itself imports it (tests/oracle/quark_import.py),
+    # for quarc's importer: what the file means, after the export's scale merging.
+    from quark_import import load_with_quark, logits
     try:
-        with torch.no_grad():
-            logits = model(torch.from_numpy(INPUT_IDS)).logits.float()
-        np.save(os.path.join(outdir, name + ".logits.npy"), logits.numpy())
-    except RuntimeError as e:  # MX activations fake-quantize on CUDA only
+        np.save(os.path.join(outdir, name + ".logits.npy"), logits(load_with_quark(out), INPUT_IDS))
+    except RuntimeError as e:  # e.g. MX activations, fake-quantized on CUDA only
         print(f"{name}: no logits: {e}", flush=True)
 
 
