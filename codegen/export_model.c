@@ -5,6 +5,7 @@
 #include "quarc/runtime.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -445,7 +446,8 @@ qc_status qx_source_config(const qc_graph *g, const qc_export_options *opt, qc_a
   const char *text = qc_graph_meta(g, "quarc.hf_config");
   if (text) return parse_json(ar, text, strlen(text), "graph metadata quarc.hf_config", out);
   const char *src = qx_source_dir(g, opt);
-  if (!src) return QC_OK;
+  struct stat st;
+  if (!src || stat(src, &st) != 0 || !S_ISDIR(st.st_mode)) return QC_OK; /* e.g. a .gguf source */
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", src);
   char *buf;

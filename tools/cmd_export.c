@@ -90,10 +90,9 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   s = qc_export_model(g, out, fmt, &o);
   if (!s && !quiet) {
     const char *ck = qc_graph_meta(g, "quarc.checkpoint");
-    fprintf(stderr, "quarc %s: %s%s%s -> %s (%s): %lld tensors, %llu bytes", cmd->name, in,
-            ck ? " (" : "", ck ? ck : "", out, qc_export_format_name(fmt), (long long)r.tensors,
-            (unsigned long long)r.bytes);
-    if (ck) fprintf(stderr, ")");
+    fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
+            ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
+            (long long)r.tensors, (unsigned long long)r.bytes);
     if (r.quantized || r.requantized)
       fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r.quantized,
               (long long)r.requantized);
