@@ -338,8 +338,8 @@ static void z_finish(zipw *z) {
 
 /* ---- the writer ---------------------------------------------------------------------------------- */
 
-qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc_tensor *tensors, size_t n,
-                            const qc_pth_write_options *opt) {
+static qc_status write_pth(qc_atomic_dir *stage, const char *path, const char *const *names,
+                           const qc_tensor *tensors, size_t n, const qc_pth_write_options *opt) {
   const char *arch = opt && opt->archive_name ? opt->archive_name : "archive";
   if (!*arch || strchr(arch, '/'))
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: archive name '%s' must be one path component", path, arch);
@@ -390,7 +390,7 @@ qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc
   }
   zipw z = {0};
   z.force64 = opt && opt->force_zip64;
-  if (!s) s = qc_atomic_open(path, &z.f);
+  if (!s) s = qc_atomic_open_in(stage, path, &z.f);
   if (!s) {
     char name[256];
     snprintf(name, sizeof name, "%s/data.pkl", arch);
@@ -419,6 +419,16 @@ qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc
   free(classes);
   free(dtypes);
   return s;
+}
+
+qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc_tensor *tensors, size_t n,
+                            const qc_pth_write_options *opt) {
+  return write_pth(NULL, path, names, tensors, n, opt);
+}
+
+qc_status qc_pth_write_in(qc_atomic_dir *stage, const char *name, const char *const *names,
+                          const qc_tensor *tensors, size_t n, const qc_pth_write_options *opt) {
+  return write_pth(stage, name, names, tensors, n, opt);
 }
 
 qc_status qc_pth_write(const char *path, const char *const *names, const qc_tensor *tensors, size_t n) {

@@ -285,8 +285,9 @@ qc_status qc_safetensors_serialize(const char *const *names, const qc_tensor *te
   return s;
 }
 
-static qc_status write_file(const char *path, const char *const *names, const qc_tensor *tensors,
-                            size_t n, const qc_safetensors_write_options *opt) {
+static qc_status write_file(qc_atomic_dir *stage, const char *path, const char *const *names,
+                            const qc_tensor *tensors, size_t n,
+                            const qc_safetensors_write_options *opt) {
   qc_bytes h = {0};
   wt *ts = NULL;
   uint64_t data_len;
@@ -296,7 +297,7 @@ static qc_status write_file(const char *path, const char *const *names, const qc
     return s;
   }
   qc_atomic_file *f = NULL;
-  s = qc_atomic_open(path, &f);
+  s = qc_atomic_open_in(stage, path, &f);
   uint8_t len8[8];
   qc_wr_u64le(len8, (uint64_t)h.n);
   if (!s) s = qc_atomic_write(f, len8, 8);
@@ -313,15 +314,16 @@ static qc_status write_file(const char *path, const char *const *names, const qc
 qc_status qc_safetensors_write(const char *path, const char *const *names,
                                const qc_tensor *tensors, size_t n,
                                const qc_safetensors_write_options *opt) {
-  return write_file(path, names, tensors, n, opt);
+  return write_file(NULL, path, names, tensors, n, opt);
 }
 
 /* ---- sharded checkpoints ------------------------------------------------------------------ */
 
-qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names,
-                                       const qc_tensor *tensors, size_t n,
-                                       const qc_safetensors_write_options *opt,
-                                       int32_t *n_shards) {
+/* Into directory `dir`, or (stage not NULL) into the atomic directory `stage`, where file
+ * names are relative to it. */
+static qc_status write_sharded(qc_atomic_dir *stage, const char *dir, const char *const *names,
+                               const qc_tensor *tensors, size_t n,
+                               const qc_safetensors_write_options *opt, int32_t *n_shards) {
   if (n_shards) *n_shards = 0;
   uint64_t limit = opt && opt->max_shard_size ? opt->max_shard_size : QC_SAFETENSORS_DEFAULT_SHARD_SIZE;
   size_t nn = n ? n : 1;
@@ -368,9 +370,10 @@ qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names
         sub_names[m] = names[i];
         sub[m++] = tensors[i];
       }
-    if (shards == 1) snprintf(path, plen, "%s/model.safetensors", dir);
-    else snprintf(path, plen, "%s/model-%05zu-of-%05zu.safetensors", dir, k + 1, shards);
-    s = write_file(path, sub_names, sub, m, opt);
+    const char *d = stage ? "" : dir, *sep = stage ? "" : "/";
+    if (shards == 1) snprintf(path, plen, "%s%smodel.safetensors", d, sep);
+    else snprintf(path, plen, "%s%smodel-%05zu-of-%05zu.safetensors", d, sep, k + 1, shards);
+    s = write_file(stage, path, sub_names, sub, m, opt);
   }
   if (!s && shards > 1) {
     /* The index as transformers writes it: indent 2, keys sorted. */
@@ -392,9 +395,10 @@ qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names
     sb_str(&h, "\n  }\n}\n");
     if (h.oom) s = QC_OOM();
     if (!s) {
-      snprintf(path, plen, "%s/model.safetensors.index.json", dir);
+      if (stage) snprintf(path, plen, "model.safetensors.index.json");
+      else snprintf(path, plen, "%s/model.safetensors.index.json", dir);
       qc_atomic_file *f;
-      s = qc_atomic_open(path, &f);
+      s = qc_atomic_open_in(stage, path, &f);
       if (!s) {
         s = qc_atomic_write(f, h.p, h.n);
         if (!s) s = qc_atomic_commit(f);
@@ -412,4 +416,18 @@ qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names
   free(file_of);
   free(ts);
   return s;
+}
+
+qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names,
+                                       const qc_tensor *tensors, size_t n,
+                                       const qc_safetensors_write_options *opt,
+                                       int32_t *n_shards) {
+  return write_sharded(NULL, dir, names, tensors, n, opt, n_shards);
+}
+
+qc_status qc_safetensors_write_sharded_in(qc_atomic_dir *stage, const char *const *names,
+                                          const qc_tensor *tensors, size_t n,
+                                          const qc_safetensors_write_options *opt,
+                                          int32_t *n_shards) {
+  return write_sharded(stage, qc_atomic_dir_path(stage), names, tensors, n, opt, n_shards);
 }

@@ -19,7 +19,8 @@
  *     (fp4: 16 B, fp6: 24 B, fp8/int8: 32 B). Element value * 2^(e-127); MXINT8 element
  *     q is worth q * 2^-6.
  * Formulas and reference quantizers follow ggml's ggml-quants.c (dequantize_row_*,
- * quantize_row_*_ref) so results are bit-identical to ggml's.
+ * quantize_row_*_ref, for Q4_K and Q6_K the weighted scale searches of make_qkx2_quants and
+ * make_qx_quants without an importance matrix) so results are bit-identical to ggml's.
  */
 #include "quarc/dtype.h"
 
@@ -298,12 +299,244 @@ void qc_mx_block_encode(qc_dtype dt, const float *x, int scale_exp, uint8_t *out
   }
 }
 
+/* ---- ggml's k-quant reference quantizers (quantize_row_q4_K_ref, quantize_row_q6_K_ref) ----- */
+
+/* ggml's nearest_int: round half to even through the float mantissa (|x| < 2^22). */
+static inline int nearest_int(float fval) {
+  float val = fval + 12582912.f;
+  int32_t i;
+  memcpy(&i, &val, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+#define GROUP_MAX_EPS 1e-15f
+
+/* Scale and min of n values as L*scale + min (L in [0, nmax]) minimizing the weighted
+ * squared error over a search of nstep candidate scales (ggml's make_qkx2_quants with
+ * use_mad = false). Returns the scale; *the_min gets -min (>= 0). */
+static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                              float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep) {
+  float min = x[0], max = x[0];
+  float sum_w = weights[0], sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = nmax / (max - min);
+  float scale = 1 / iscale;
+  float best_mad = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * (x[i] - min));
+    L[i] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
+    float diff = scale * L[i] + min - x[i];
+    best_mad += weights[i] * diff * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * is + nmax) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * (x[i] - min));
+      l = l < 0 ? 0 : l > nmax ? nmax : l;
+      Laux[i] = (uint8_t)l;
+      float w = weights[i];
+      sum_l += w * l;
+      sum_l2 += w * l * l;
+      sum_xl += w * l * x[i];
+    }
+    float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float mad = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * Laux[i] + this_min - x[i];
+        mad += weights[i] * diff * diff;
+      }
+      if (mad < best_mad) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_mad = mad;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+/* Symmetric scale of n values as L*scale, L in [-nmax, nmax-1] stored + nmax, searched over
+ * 19 candidates by weighted least squares with weights x^2 (ggml's make_qx_quants with
+ * rmse_type 1 and no importance weights). */
+static float make_qx_quants(int n, int nmax, const float *x, int8_t *L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    float ax = fabsf(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+    L[i] = (int8_t)(l + nmax);
+    float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  float scale = suml2 ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * x[i]);
+      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      float w = x[i] * x[i];
+      sumlx += w * x[i] * l;
+      suml2 += w * l * l;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) {
+        int l = nearest_int(iscale * x[i]);
+        L[i] = (int8_t)(nmax + (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/* One Q4_K block (256 values -> 144 bytes). */
+static void quantize_q4_k_block(const float *x, uint8_t *y) {
+  uint8_t L[256], Laux[32], sc[12] = {0};
+  float weights[32], mins[8], scales[8];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    float av_x = sqrtf(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
+    scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  for (int j = 0; j < 8; ++j) {
+    int ls = nearest_int(inv_scale * scales[j]), lm = nearest_int(inv_min * mins[j]);
+    ls = ls > 63 ? 63 : ls;
+    lm = lm > 63 ? 63 : lm;
+    if (j < 4) {
+      sc[j] = (uint8_t)ls;
+      sc[j + 4] = (uint8_t)lm;
+    } else {
+      sc[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+      sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+      sc[j - 0] |= (uint8_t)((lm >> 4) << 6);
+    }
+  }
+  wr_f16(y, max_scale / 63.f);
+  wr_f16(y + 2, max_min / 63.f);
+  memcpy(y + 4, sc, 12);
+  float dd = rd_f16(y), dmin = rd_f16(y + 2);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t s, m;
+    get_scale_min_k4(j, sc, &s, &m);
+    float d = dd * s;
+    if (!d) continue;
+    float dm = dmin * m;
+    for (int ii = 0; ii < 32; ++ii) {
+      int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
+    }
+  }
+  uint8_t *q = y + 16;
+  for (int j = 0; j < 256; j += 64) {
+    for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    q += 32;
+  }
+}
+
+/* One Q6_K block (256 values -> 210 bytes). */
+static void quantize_q6_k_block(const float *x, uint8_t *y) {
+  int8_t L[256];
+  float scales[16];
+  float max_scale = 0, max_abs_scale = 0;
+  for (int ib = 0; ib < 16; ++ib) {
+    float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+    scales[ib] = scale;
+    float abs_scale = fabsf(scale);
+    if (abs_scale > max_abs_scale) {
+      max_abs_scale = abs_scale;
+      max_scale = scale;
+    }
+  }
+  memset(y, 0, 210);
+  if (max_abs_scale < GROUP_MAX_EPS) return; /* d = 0, everything zero */
+  uint8_t *ql = y, *qh = y + 128;
+  int8_t *sc = (int8_t *)(y + 192);
+  float iscale = -128.f / max_scale;
+  wr_f16(y + 208, 1 / iscale);
+  for (int ib = 0; ib < 16; ++ib) {
+    int v = nearest_int(iscale * scales[ib]);
+    sc[ib] = (int8_t)(v < 127 ? v : 127);
+  }
+  float d0 = rd_f16(y + 208);
+  for (int j = 0; j < 16; ++j) {
+    float d = d0 * sc[j];
+    if (!d) continue;
+    for (int ii = 0; ii < 16; ++ii) {
+      int l = nearest_int(x[16 * j + ii] / d);
+      l = l < -32 ? -32 : l > 31 ? 31 : l;
+      L[16 * j + ii] = (int8_t)(l + 32);
+    }
+  }
+  for (int j = 0; j < 256; j += 128) {
+    for (int l = 0; l < 32; ++l) {
+      uint8_t q1 = (uint8_t)(L[j + l + 0] & 0xF), q2 = (uint8_t)(L[j + l + 32] & 0xF);
+      uint8_t q3 = (uint8_t)(L[j + l + 64] & 0xF), q4 = (uint8_t)(L[j + l + 96] & 0xF);
+      ql[l + 0] = (uint8_t)(q1 | (q3 << 4));
+      ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
+      qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
+                        ((L[j + l + 96] >> 4) << 6));
+    }
+    ql += 64;
+    qh += 32;
+  }
+}
+
 bool qc_block_quantize(qc_dtype dt, const float *x, void *dst, size_t n) {
   const qc_dtype_traits *t = qc_dtype_traits_of(dt);
   switch (dt) {
   case QC_Q4_0: case QC_Q4_1: case QC_Q5_0: case QC_Q5_1: case QC_Q8_0: case QC_Q8_1:
   case QC_GGML_MXFP4: case QC_MXFP4: case QC_MXFP6E2M3: case QC_MXFP6E3M2: case QC_MXFP8E4M3:
-  case QC_MXFP8E5M2: case QC_MXINT8: break;
+  case QC_MXFP8E5M2: case QC_MXINT8: case QC_Q4_K: case QC_Q6_K: break;
   default: return false;
   }
   uint8_t *b = dst;
@@ -412,6 +645,8 @@ bool qc_block_quantize(qc_dtype dt, const float *x, void *dst, size_t n) {
       }
       break;
     }
+    case QC_Q4_K: quantize_q4_k_block(x, b); break;
+    case QC_Q6_K: quantize_q6_k_block(x, b); break;
     case QC_MXFP4:
     case QC_MXFP6E2M3:
     case QC_MXFP6E3M2:

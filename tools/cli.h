@@ -36,7 +36,16 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
   X(quantize)                                                                                    \
   X(eval)                                                                                        \
   X(embed)                                                                                       \
-  X(generate)
+  X(generate)                                                                                    \
+  X(export)                                                                                      \
+  X(import)
+
+/* quarc export / quarc import (tools/cmd_export.c): the shared driver and its options. */
+int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
+#define CLI_EXPORT_OPTIONS                                                                       \
+  "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
+  "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \
+  "[--gguf-requant-type TYPE] [--gguf-embed-type TYPE] [--name NAME] [--force] [--quiet]"
 
 #define CLI_DECLARE(name) extern const cli_command cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE)

@@ -42,6 +42,30 @@ qc_status qc_atomic_commit(qc_atomic_file *f) QC_MUST_USE;
 /** Discard the temporary and free (safe on NULL). */
 void qc_atomic_abort(qc_atomic_file *f);
 
+/** A directory written atomically (model directories: config.json, shards, tokenizer).
+ *  Its files are written as unnamed temporaries (O_TMPFILE) in the parent of `path`, so a
+ *  process killed while writing leaves nothing behind; qc_atomic_dir_commit links them
+ *  into a hidden sibling ".<name>.quarc-tmp.<pid>", fsyncs it and renames it to `path` in
+ *  one step. An existing `path` is refused unless `replace` is set: then it must be a
+ *  directory, which is swapped out atomically (renameat2 RENAME_EXCHANGE) and deleted.
+ *  Hidden siblings left by a process that was killed during the commit itself (a window of
+ *  a few system calls) are removed by the next qc_atomic_dir_open of the same path, once
+ *  their process is gone. Where O_TMPFILE is unsupported, files are staged as named
+ *  hidden siblings and removed on failure. */
+typedef struct qc_atomic_dir qc_atomic_dir;
+qc_status qc_atomic_dir_open(const char *path, bool replace, qc_atomic_dir **out) QC_MUST_USE;
+/** The target path. */
+const char *qc_atomic_dir_path(const qc_atomic_dir *d);
+/** Start file `name` (one path component) of the directory. qc_atomic_commit of the
+ *  returned file stages it (it appears with the directory); qc_atomic_abort drops it. */
+qc_status qc_atomic_dir_file(qc_atomic_dir *d, const char *name, qc_atomic_file **out) QC_MUST_USE;
+/** Like qc_atomic_open when `d` is NULL; else qc_atomic_dir_file(d, name). */
+qc_status qc_atomic_open_in(qc_atomic_dir *d, const char *name, qc_atomic_file **out) QC_MUST_USE;
+/** Put the directory in place and free `d` (also on failure, which leaves nothing). */
+qc_status qc_atomic_dir_commit(qc_atomic_dir *d) QC_MUST_USE;
+/** Drop everything staged and free (safe on NULL). */
+void qc_atomic_dir_abort(qc_atomic_dir *d);
+
 #ifdef __cplusplus
 }
 #endif

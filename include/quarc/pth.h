@@ -42,6 +42,8 @@
 extern "C" {
 #endif
 
+typedef struct qc_atomic_dir qc_atomic_dir; /* quarc/io.h */
+
 typedef struct qc_pth qc_pth;
 
 /** Map a .pth file and unpickle its state dict; `*out` is owned by the caller. */
@@ -82,6 +84,11 @@ qc_status qc_pth_write(const char *path, const char *const *names, const qc_tens
                        size_t n) QC_MUST_USE;
 qc_status qc_pth_write_opts(const char *path, const char *const *names, const qc_tensor *tensors,
                             size_t n, const qc_pth_write_options *opt) QC_MUST_USE;
+
+/** qc_pth_write_opts into an atomic directory (quarc/io.h): file `name` of `stage`. */
+qc_status qc_pth_write_in(qc_atomic_dir *stage, const char *name, const char *const *names,
+                          const qc_tensor *tensors, size_t n,
+                          const qc_pth_write_options *opt) QC_MUST_USE;
 
 #ifdef __cplusplus
 }

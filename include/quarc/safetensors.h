@@ -49,6 +49,8 @@
 extern "C" {
 #endif
 
+typedef struct qc_atomic_dir qc_atomic_dir; /* quarc/io.h */
+
 /** Largest header the reader accepts (the reference's MAX_HEADER_SIZE). */
 #define QC_SAFETENSORS_MAX_HEADER 100000000u
 /** Default shard size limit of qc_safetensors_write_sharded: 5 GB, as huggingface_hub. */
@@ -164,6 +166,13 @@ qc_status qc_safetensors_write_sharded(const char *dir, const char *const *names
                                        const qc_tensor *tensors, size_t n,
                                        const qc_safetensors_write_options *opt,
                                        int32_t *n_shards) QC_MUST_USE;
+
+/** qc_safetensors_write_sharded into an atomic directory (quarc/io.h): the same files,
+ *  staged in `stage` and put in place by its commit. */
+qc_status qc_safetensors_write_sharded_in(qc_atomic_dir *stage, const char *const *names,
+                                          const qc_tensor *tensors, size_t n,
+                                          const qc_safetensors_write_options *opt,
+                                          int32_t *n_shards) QC_MUST_USE;
 
 #ifdef __cplusplus
 }

@@ -190,6 +190,8 @@ ALLOWED_OPCODES = {"PROTO", "GLOBAL", "BINPUT", "LONG_BINPUT", "BINGET", "LONG_B
                    "SETITEM", "STOP"}
 # torch.load(weights_only=True)'s allow-list (torch/_weights_only_unpickler.py), for the
 # globals a state dict needs
+# (torch.save names the untyped storage by its module, torch.storage; torch 2.15's
+# weights_only loader refuses "torch UntypedStorage")
 ALLOWED_GLOBALS = {"collections OrderedDict", "torch._utils _rebuild_tensor_v2", "torch._utils _rebuild_tensor_v3",
                    "torch._utils _rebuild_parameter", "torch.storage UntypedStorage"} | {
                       f"torch {n}" for n in STORAGES} | {f"torch {n}" for n in NEW_DTYPES}

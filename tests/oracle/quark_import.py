@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Load an exported model with AMD Quark itself and compute its logits (torch environment:
+torch, transformers, amd-quark; never in CI).
+
+    /opt/torchvenv/bin/python tests/oracle/quark_import.py DIR INPUT_IDS.npy OUT.npy [--device cuda]
+
+DIR is what `quarc export` writes (or what Quark wrote): a Hugging Face directory in Quark's
+layout (custom_mode quark/awq/fp8, real or fake quantized) is read with
+quark.torch.import_model_from_safetensors (onto the transformers model built from config.json);
+Quark's native format (config.json +
+model_state_dict.pth) the way Quark's ModelImporter read it: the transformers model built from
+config.json, its linears mapped to QParamsLinear (quark.torch.export.api._map_to_quark), the
+state dict loaded strictly. The model runs in float32 (weights are dequantized in the model's
+dtype first, as Quark does), and OUT.npy receives logits[batch, seq, vocab] for INPUT_IDS.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+
+def load_with_quark(model_dir, device="cpu"):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg_dict = json.load(f)
+    if os.path.exists(os.path.join(model_dir, "model_state_dict.pth")):
+        from quark.torch.export.api import _map_to_quark
+        from quark.torch.quantization.config.config import QConfig
+
+        qcfg = dict(cfg_dict["quantization_config"])
+        export = qcfg.pop("export", {})
+        plain = {k: v for k, v in cfg_dict.items() if k != "quantization_config"}
+        config = AutoConfig.for_model(**plain)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+        _map_to_quark(model, QConfig.from_dict(qcfg), export.get("pack_method", "reorder"), "quark")
+        sd = torch.load(os.path.join(model_dir, "model_state_dict.pth"), weights_only=True)
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        # A tied lm_head shares the embedding; nothing else may be missing.
+        missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
+        if missing or unexpected:
+            raise RuntimeError(f"state dict mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        if config.tie_word_embeddings:
+            model.tie_weights()
+        return model.to(device).eval()
+    from quark.torch import import_model_from_safetensors
+
+    # The skeleton is built here (Quark's own needs accelerate), without quantization_config.
+    plain = {k: v for k, v in cfg_dict.items() if k != "quantization_config"}
+    model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**plain), attn_implementation="eager")
+    return import_model_from_safetensors(model, model_dir).to(device).eval()
+
+
+def logits(model, ids, device="cpu"):
+    model = model.float()
+    with torch.no_grad():
+        return model(torch.from_numpy(ids).to(device)).logits.float().cpu().numpy()
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    device = "cuda" if "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] == "cuda" else "cpu"
+    model_dir, ids_path, out = args[0], args[1], args[2]
+    model = load_with_quark(model_dir, device)
+    np.save(out, logits(model, np.load(ids_path), device))
+
+
+if __name__ == "__main__":
+    main()
