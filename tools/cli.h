@@ -2,6 +2,7 @@
 #ifndef QUARC_TOOLS_CLI_H
 #define QUARC_TOOLS_CLI_H
 
+#include "quarc/export.h"
 #include "quarc/quarc.h"
 
 #include <stdio.h>
@@ -18,6 +19,10 @@ typedef struct cli_command {
 int cli_fail(qc_status s);
 /* Print "quarc <cmd>: error: <printf message>"; returns 2 (usage error). */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3);
+
+/* "--name=value" or "--name value": returns the value and advances *i, or NULL if argv[*i]
+ * is not this option; *missing is set when the value is absent. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing);
 
 /* Shared by the model commands (eval, embed, generate; defined in cmd_eval.c). */
 /* Read a whole file, NUL-terminated (malloc'd). */
@@ -42,6 +47,15 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
 
 /* quarc export / quarc import (tools/cmd_export.c): the shared driver and its options. */
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
+/* Parse argv[*i] if it is one of CLI_EXPORT_OPTIONS' format options (--format,
+ * --weight-format, --pack-method, --max-shard-size, --source, --gguf-*, --name, --force) into
+ * *o / *fmt and set *handled; returns 0, or a usage error's exit code. Used by export,
+ * import and quantize. */
+int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i,
+                      qc_export_options *o, qc_export_format *fmt, bool *handled);
+/* Print what an export did (tensors, bytes, the requantized ones) on stderr. */
+void cli_export_print_report(const cli_command *cmd, const char *in, const char *out,
+                             qc_export_format fmt, const qc_export_report *r, const char *ck);
 #define CLI_EXPORT_OPTIONS                                                                       \
   "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
   "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \

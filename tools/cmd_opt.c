@@ -103,19 +103,6 @@ static void list_passes(const qc_context *ctx) {
 
 /* "--name=value" or "--name value": returns the value and advances *i, or NULL if argv[*i]
  * is not this option. *missing is set when the value is absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
-  size_t n = strlen(name);
-  const char *a = argv[*i];
-  if (strncmp(a, name, n) != 0) return NULL;
-  if (a[n] == '=') return a + n + 1;
-  if (a[n] != 0) return NULL;
-  if (*i + 1 >= argc) {
-    *missing = true;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 static int run_opt(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *passes = "";
   bool verify_each = false, list = false, missing = false;
@@ -137,11 +124,11 @@ static int run_opt(int argc, char **argv) {
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       printf("usage: %s\n", OPT_USAGE);
       goto done;
-    } else if ((v = opt_value(argc, argv, &i, "--passes", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--passes", &missing))) {
       passes = v;
-    } else if ((v = opt_value(argc, argv, &i, "--print-after", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--print-after", &missing))) {
       rs.print_after[rs.n_print_after++] = v;
-    } else if ((v = opt_value(argc, argv, &i, "--load-pass-plugin", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--load-pass-plugin", &missing))) {
       plugins[n_plugins++] = v;
     } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
       out = argv[++i];

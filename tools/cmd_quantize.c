@@ -1,9 +1,14 @@
-/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT.onnx
+/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT
  *
  * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
  * exports it: the pass pipeline
  *
- *   quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
+ *   quant-annotate -> observe -> calibrate -> freeze -> realize [-> lower-qdq]
+ *
+ * The format comes from --format or from OUT: .onnx (lowered to standard
+ * QuantizeLinear/DequantizeLinear unless --no-lower), .qir, .gguf, else a directory in
+ * Quark's safetensors layout (--format quark|awq|fp8 for the others); the export options
+ * are quarc export's (tools/cmd_export.c).
  *
  * (docs/quant.md "Passes"), with a progress bar for calibration on stderr, a per-layer
  * report (which spec applied and from where, weight SQNR and output SQNR in dB against the
@@ -33,7 +38,7 @@
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
   "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
-  "[--print-config] -o OUT.onnx"
+  "[--print-config] -o OUT " CLI_EXPORT_OPTIONS
 
 typedef struct qopts {
   const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
@@ -41,13 +46,9 @@ typedef struct qopts {
   int64_t batches, seq_len, opset;
   int32_t threads;
   bool ort, nbits, lower, print_config;
+  qc_export_format format;    /* --format, else from OUT (.onnx, .gguf, .qir, a directory) */
+  qc_export_options export;   /* for the formats other than ONNX and .qir */
 } qopts;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- progress ---------------------------------------------------------------------------- */
 
@@ -60,7 +61,7 @@ typedef struct progress {
 
 static void on_progress(void *user, int64_t done, int64_t total) {
   progress *p = user;
-  double el = now_s() - p->start;
+  double el = cli_now() - p->start;
   if (p->tty) {
     int w = 30, f = total ? (int)(w * done / total) : w;
     fprintf(stderr, "\r%s [", p->what);
@@ -98,9 +99,9 @@ static qc_status run_pipeline(qc_context *ctx, qc_graph *g, const char *text) {
 }
 
 static qc_status step(qc_context *ctx, qc_graph *g, const char *name, const char *text) {
-  double t0 = now_s();
+  double t0 = cli_now();
   qc_status s = run_pipeline(ctx, g, text);
-  if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", name, now_s() - t0);
+  if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", name, cli_now() - t0);
   return s;
 }
 
@@ -429,13 +430,14 @@ static qc_status write_report(const report *r, const qopts *o, const qc_graph *g
     free(b.p);
     return OOM();
   }
-  size_t pl = strlen(o->out) + 16;
+  size_t pl = strlen(o->out) + 16, ol = strlen(o->out);
   char *path = malloc(pl);
   if (!path) {
     free(b.p);
     return OOM();
   }
-  snprintf(path, pl, "%s.report.json", o->out);
+  while (ol > 1 && o->out[ol - 1] == '/') ol--; /* a directory: DIR.report.json beside it */
+  snprintf(path, pl, "%.*s.report.json", (int)ol, o->out);
   qc_atomic_file *f = NULL;
   qc_status s = qc_atomic_open(path, &f);
   if (!s) s = qc_atomic_write(f, b.p, b.n);
@@ -487,7 +489,7 @@ static bool is_dir(const char *p) {
 }
 
 static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
-  double t0 = now_s();
+  double t0 = cli_now();
   qc_graph *g = NULL, *fg = NULL;
   qc_qsite *sites = NULL;
   report rep = {0};
@@ -538,7 +540,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                         "the config quantizes activations with static scales: calibration data is "
                         "needed (--calib DIR|TEXT)");
-    pr.start = now_s();
+    pr.start = cli_now();
     if (!s) s = qc_quant_calibrate(g, &co);
     if (!s) {
       qc_calib_stream *cs = NULL;
@@ -562,11 +564,11 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     capture c = {NULL, NULL, NULL, rep.l, false};
     c.ref = calloc((size_t)(rep.n ? rep.n : 1), sizeof *c.ref);
     if (!s && !c.ref) s = OOM();
-    double t1 = now_s();
+    double t1 = cli_now();
     if (!s && !end) s = run_capture(fg, &c, rep.n, &b, o->threads);
     c.second = true;
     if (!s && !end) s = run_capture(g, &c, rep.n, &b, o->threads);
-    if (!s && !end) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", "measure", now_s() - t1);
+    if (!s && !end) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", "measure", cli_now() - t1);
     for (int32_t i = 0; c.ref && i < rep.n; i++) qc_tensor_release(&c.ref[i]);
     free(c.ref);
     free(c.layer_of);
@@ -574,15 +576,29 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_calib_close(cs);
   }
   if (!s) s = step(ctx, g, "realize", "realize");
-  if (!s && o->lower) {
+  /* ONNX (lowered to standard ops unless --no-lower) and .qir go through the model writers;
+   * the deployment formats take the realized graph as it is (quarc/export.h). */
+  qc_export_format fmt = o->format ? o->format : qc_export_format_for_path(o->out);
+  bool model_file = fmt == QC_EXPORT_ONNX || fmt == QC_EXPORT_QIR;
+  if (!s && o->lower && fmt == QC_EXPORT_ONNX) {
     char lp[256];
     snprintf(lp, sizeof lp, "lower-qdq{opset=%lld,ort=%s,matmulnbits=%s},dce", (long long)o->opset,
              o->ort ? "true" : "false", o->nbits ? "true" : "false");
     s = step(ctx, g, "lower-qdq", lp);
   }
   if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
-  if (!s) s = qc_model_save(g, o->out, QC_FORMAT_AUTO);
-  rep.seconds = now_s() - t0;
+  if (!s && model_file)
+    s = qc_model_save(g, o->out, fmt == QC_EXPORT_ONNX ? QC_FORMAT_ONNX : QC_FORMAT_QIR);
+  if (!s && !model_file) {
+    qc_export_options eo = o->export;
+    qc_export_report er = {0};
+    eo.report = &er;
+    if (!eo.source_dir) eo.source_dir = o->model;
+    s = qc_export_model(g, o->out, fmt, &eo);
+    if (!s) cli_export_print_report(&cli_cmd_quantize, o->model, o->out, fmt, &er, NULL);
+    qc_export_report_free(&er);
+  }
+  rep.seconds = cli_now() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);
   report_free(&rep);
@@ -594,55 +610,51 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   return s;
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
-  size_t n = strlen(name);
-  const char *a = argv[*i];
-  if (strncmp(a, name, n) != 0) return NULL;
-  if (a[n] == '=') return a + n + 1;
-  if (a[n] != 0) return NULL;
-  if (*i + 1 >= argc) {
-    *missing = true;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 static int run_quantize(int argc, char **argv) {
   qopts o;
   memset(&o, 0, sizeof o);
   o.ort = o.lower = true;
   o.seq_len = 512;
+  o.export = qc_export_options_default();
   qj_buf ex = {0};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
-    bool missing = false;
+    bool missing = false, handled;
+    int erc = cli_export_option(&cli_cmd_quantize, argc, argv, &i, &o.export, &o.format, &handled);
+    if (erc || handled) {
+      if (erc) {
+        free(ex.p);
+        return erc;
+      }
+      continue;
+    }
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       printf("usage: %s\n", QUANTIZE_USAGE);
       free(ex.p);
       return 0;
-    } else if ((v = opt_value(argc, argv, &i, "--scheme", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--scheme", &missing))) {
       o.scheme = v;
-    } else if ((v = opt_value(argc, argv, &i, "--config", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--config", &missing))) {
       o.config = v;
-    } else if ((v = opt_value(argc, argv, &i, "--calib", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--calib", &missing))) {
       o.calib = v;
-    } else if ((v = opt_value(argc, argv, &i, "--tokenizer", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--tokenizer", &missing))) {
       o.tokenizer = v;
-    } else if ((v = opt_value(argc, argv, &i, "--text-mode", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--text-mode", &missing))) {
       o.text_mode = v;
-    } else if ((v = opt_value(argc, argv, &i, "--kv-cache", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--kv-cache", &missing))) {
       o.kv_cache = v;
-    } else if ((v = opt_value(argc, argv, &i, "--exclude", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--exclude", &missing))) {
       if (ex.n) qj_putc(&ex, ';');
       qj_puts(&ex, v);
-    } else if ((v = opt_value(argc, argv, &i, "--batches", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--batches", &missing))) {
       o.batches = atoll(v);
-    } else if ((v = opt_value(argc, argv, &i, "--seq-len", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--seq-len", &missing))) {
       o.seq_len = atoll(v);
-    } else if ((v = opt_value(argc, argv, &i, "--opset", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--opset", &missing))) {
       o.opset = atoll(v);
-    } else if ((v = opt_value(argc, argv, &i, "--threads", &missing))) {
+    } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
       o.threads = atoi(v);
     } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
       o.out = argv[++i];
@@ -695,7 +707,7 @@ static int run_quantize(int argc, char **argv) {
     return s ? cli_fail(s) : 0;
   }
   if (!o.model) rc = cli_usage_error(&cli_cmd_quantize, "no model");
-  else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT.onnx");
+  else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT");
   if (rc) {
     qc_qconfig_free(cfg);
     free(ex.p);

@@ -26,6 +26,19 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) {
   return 2;
 }
 
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, name, n) != 0) return NULL;
+  if (a[n] == '=') return a + n + 1;
+  if (a[n] != 0) return NULL;
+  if (*i + 1 >= argc) {
+    *missing = true;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
 static void print_help(FILE *f) {
   fprintf(f, "quarc %s — a dataflow-graph compiler for quantized models\n\n", qc_version());
   fprintf(f, "usage: quarc <command> [options]\n\ncommands:\n");

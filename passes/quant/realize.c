@@ -17,6 +17,7 @@
  * dtypes (mx6, mx9, bfp16) have no packed form in Quark and stay FakeQuant; so do
  * FakeQuant nodes of activations. */
 #include "passes/internal.h"
+#include "passes/quant/numerics_internal.h"
 #include "passes/quant/qpass.h"
 #include "quarc/rewrite.h"
 #include "runtime/k_qc.h"
@@ -165,6 +166,7 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
     if (!(fq = malloc(sizeof *fq * (size_t)(wn ? wn : 1)))) s = QC_OOM();
     if (!s) s = qc_dequantize(spec, &p, qpad ? qpad : q, xt.rank, wdims, mdt, fq);
     if (!s && xpad) qc_qgroup_crop(fq, xt.rank, pdims, gax, xt.dims[gax], fq);
+    for (int64_t i = 0; i < numel && !s; i++) fq[i] = qc_round_to(mdt, fq[i]); /* model dtype */
     if (!s) s = qc_qconst_value(g, y, &check);
     float *back = NULL;
     if (!s) s = qc_qtensor_f32(&check, &back);
