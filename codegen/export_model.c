@@ -465,9 +465,9 @@ qc_status qx_source_config(const qc_graph *g, const qc_export_options *opt, qc_a
 
 qc_status qx_quant_config(const qc_graph *g, qc_arena *ar, qc_json **out) {
   *out = NULL;
-  const char *text = qc_graph_meta(g, "quarc.quant_config");
+  const char *text = qc_graph_meta(g, "quant.config");
   if (!text) return QC_OK;
-  return parse_json(ar, text, strlen(text), "graph metadata quarc.quant_config", out);
+  return parse_json(ar, text, strlen(text), "graph metadata quant.config", out);
 }
 
 qc_status qx_write_text(qc_atomic_dir *d, const char *name, const char *text, size_t n) {

@@ -480,7 +480,7 @@ static qc_status quantization_config(hx *x, qc_json **out) {
     if (any)
       return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                            "the graph is quantized but carries no QConfig (metadata "
-                           "quarc.quant_config); quantize it with quarc or import it from a "
+                           "quant.config); quantize it with quarc or import it from a "
                            "quantized checkpoint");
     return QC_OK;
   }
@@ -493,7 +493,7 @@ static qc_status quantization_config(hx *x, qc_json **out) {
     const char *qm = qc_json_str(qc_json_get(qc, "quant_method"));
     if (qm && strcmp(qm, "quark"))
       return qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                           "quarc.quant_config has quant_method '%s', not a Quark QConfig", qm);
+                           "quant.config has quant_method '%s', not a Quark QConfig", qm);
     o = qc_json_object(x->ar);
     if (!o) return QC_OOM();
     for (size_t i = 0; i < sizeof QCONFIG_KEYS / sizeof *QCONFIG_KEYS; i++) {

@@ -1175,7 +1175,7 @@ qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph 
     }
     char *t = s ? NULL : qc_json_write(qc, -1, false, NULL);
     if (!s && !t) s = QC_OOM();
-    if (!s) s = qc_graph_set_meta(g, "quarc.quant_config", t);
+    if (!s) s = qc_graph_set_meta(g, "quant.config", t);
     free(t);
   }
   static const char *const KIND[] = {"float", "quark", "quark-native", "awq", "fp8", "gptq", "compressed-tensors"};

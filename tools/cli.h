@@ -2,6 +2,7 @@
 #ifndef QUARC_TOOLS_CLI_H
 #define QUARC_TOOLS_CLI_H
 
+#include "quarc/export.h"
 #include "quarc/quarc.h"
 
 #include <stdio.h>
@@ -42,6 +43,11 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
 
 /* quarc export / quarc import (tools/cmd_export.c): the shared driver and its options. */
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
+/* If argv[*i] is one of the export options below (not -o, --quiet), parse it (advancing *i
+ * over its value) and return 1, with *rc a usage-error exit code if its value is bad (else
+ * 0); return 0 if it is not one. */
+int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_export_format *fmt,
+                      qc_export_options *o, int *rc);
 #define CLI_EXPORT_OPTIONS                                                                       \
   "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
   "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \

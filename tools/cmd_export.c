@@ -47,6 +47,34 @@ static bool parse_gguf_type(const char *s, qc_dtype *out) {
   return false;
 }
 
+int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_export_format *fmt,
+                      qc_export_options *o, int *rc) {
+  bool missing = false;
+  const char *v;
+  *rc = 0;
+  if ((v = opt_value(argc, argv, i, "--format", &missing))) {
+    if (!qc_export_format_parse(v, fmt)) *rc = cli_usage_error(cmd, "unknown format '%s'", v);
+  } else if ((v = opt_value(argc, argv, i, "--weight-format", &missing))) o->weight_format = v;
+  else if ((v = opt_value(argc, argv, i, "--pack-method", &missing))) o->pack_method = v;
+  else if ((v = opt_value(argc, argv, i, "--max-shard-size", &missing))) {
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end || !x) *rc = cli_usage_error(cmd, "--max-shard-size takes a positive byte count");
+    o->max_shard_size = x;
+  } else if ((v = opt_value(argc, argv, i, "--source", &missing))) o->source_dir = v;
+  else if ((v = opt_value(argc, argv, i, "--gguf-type", &missing))) {
+    if (!parse_gguf_type(v, &o->gguf_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+  } else if ((v = opt_value(argc, argv, i, "--gguf-requant-type", &missing))) {
+    if (!parse_gguf_type(v, &o->gguf_requant_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+  } else if ((v = opt_value(argc, argv, i, "--gguf-embed-type", &missing))) {
+    if (!parse_gguf_type(v, &o->gguf_embed_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+  } else if ((v = opt_value(argc, argv, i, "--name", &missing))) o->gguf_name = v;
+  else if (!strcmp(argv[*i], "--force")) o->replace = true;
+  else if (missing) *rc = cli_usage_error(cmd, "%s needs a value", argv[*i]);
+  else return 0;
+  return 1;
+}
+
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   const char *in = NULL, *out = NULL;
   qc_export_format fmt = QC_EXPORT_AUTO;
@@ -55,25 +83,10 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   for (int i = 1; i < argc; i++) {
     bool missing = false;
     const char *v;
-    if ((v = opt_value(argc, argv, &i, "-o", &missing))) out = v;
-    else if ((v = opt_value(argc, argv, &i, "--format", &missing))) {
-      if (!qc_export_format_parse(v, &fmt)) return cli_usage_error(cmd, "unknown format '%s'", v);
-    } else if ((v = opt_value(argc, argv, &i, "--weight-format", &missing))) o.weight_format = v;
-    else if ((v = opt_value(argc, argv, &i, "--pack-method", &missing))) o.pack_method = v;
-    else if ((v = opt_value(argc, argv, &i, "--max-shard-size", &missing))) {
-      char *end;
-      unsigned long long x = strtoull(v, &end, 10);
-      if (*end || !x) return cli_usage_error(cmd, "--max-shard-size takes a positive byte count");
-      o.max_shard_size = x;
-    } else if ((v = opt_value(argc, argv, &i, "--source", &missing))) o.source_dir = v;
-    else if ((v = opt_value(argc, argv, &i, "--gguf-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
-    } else if ((v = opt_value(argc, argv, &i, "--gguf-requant-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_requant_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
-    } else if ((v = opt_value(argc, argv, &i, "--gguf-embed-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_embed_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
-    } else if ((v = opt_value(argc, argv, &i, "--name", &missing))) o.gguf_name = v;
-    else if (!strcmp(argv[i], "--force")) o.replace = true;
+    int rc;
+    if (cli_export_option(cmd, argc, argv, &i, &fmt, &o, &rc)) {
+      if (rc) return rc;
+    } else if ((v = opt_value(argc, argv, &i, "-o", &missing))) out = v;
     else if (!strcmp(argv[i], "--quiet")) quiet = true;
     else if (missing) return cli_usage_error(cmd, "%s needs a value", argv[i]);
     else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error(cmd, "unknown option '%s'", argv[i]);

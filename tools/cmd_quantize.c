@@ -33,7 +33,8 @@
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
   "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
-  "[--print-config] -o OUT.onnx"
+  "[--print-config] [--format onnx|qir|hf|quark|awq|fp8|gguf] [--weight-format F] "             \
+  "[--pack-method M] [--max-shard-size BYTES] [--force] -o OUT"
 
 typedef struct qopts {
   const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
@@ -41,6 +42,8 @@ typedef struct qopts {
   int64_t batches, seq_len, opset;
   int32_t threads;
   bool ort, nbits, lower, print_config;
+  qc_export_format fmt;  /* from --format, else from OUT's name */
+  qc_export_options xo;  /* the exporter's options (formats other than onnx and qir) */
 } qopts;
 
 static double now_s(void) {
@@ -574,14 +577,18 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_calib_close(cs);
   }
   if (!s) s = step(ctx, g, "realize", "realize");
-  if (!s && o->lower) {
+  /* ONNX and .qir get the quarc ops lowered (unless --no-lower); the other formats' writers
+   * read the quarc ops (FakeQuant, DequantizePacked) and the config the graph carries. */
+  bool save = o->fmt == QC_EXPORT_ONNX || o->fmt == QC_EXPORT_QIR;
+  if (!s && o->lower && save) {
     char lp[256];
     snprintf(lp, sizeof lp, "lower-qdq{opset=%lld,ort=%s,matmulnbits=%s},dce", (long long)o->opset,
              o->ort ? "true" : "false", o->nbits ? "true" : "false");
     s = step(ctx, g, "lower-qdq", lp);
   }
   if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
-  if (!s) s = qc_model_save(g, o->out, QC_FORMAT_AUTO);
+  if (!s && save) s = qc_model_save(g, o->out, o->fmt == QC_EXPORT_ONNX ? QC_FORMAT_ONNX : QC_FORMAT_QIR);
+  else if (!s) s = qc_export_model(g, o->out, o->fmt, &o->xo);
   rep.seconds = now_s() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);
@@ -612,6 +619,7 @@ static int run_quantize(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.ort = o.lower = true;
   o.seq_len = 512;
+  o.xo = qc_export_options_default();
   qj_buf ex = {0};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
@@ -644,6 +652,11 @@ static int run_quantize(int argc, char **argv) {
       o.opset = atoll(v);
     } else if ((v = opt_value(argc, argv, &i, "--threads", &missing))) {
       o.threads = atoi(v);
+    } else if (cli_export_option(&cli_cmd_quantize, argc, argv, &i, &o.fmt, &o.xo, &rc)) {
+      if (rc) {
+        free(ex.p);
+        return rc;
+      }
     } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
       o.out = argv[++i];
     } else if (strcmp(a, "--no-ort") == 0) {
@@ -695,7 +708,11 @@ static int run_quantize(int argc, char **argv) {
     return s ? cli_fail(s) : 0;
   }
   if (!o.model) rc = cli_usage_error(&cli_cmd_quantize, "no model");
-  else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT.onnx");
+  else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT");
+  if (!rc && o.fmt == QC_EXPORT_AUTO) {
+    /* .onnx, .gguf, .qir, else a Hugging Face directory */
+    o.fmt = qc_export_format_for_path(o.out);
+  }
   if (rc) {
     qc_qconfig_free(cfg);
     free(ex.p);

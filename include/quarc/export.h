@@ -23,7 +23,7 @@
  * scale that is itself DequantizePacked(codes, scale_2) is a two-stage NVFP4 scale); a
  * quarc.FakeQuant on x quantizes the input, one on the MatMul's result the output (the KV
  * cache for k_proj/v_proj). The QConfig the graph was quantized with is the graph metadata
- * "quarc.quant_config" (QConfig.to_dict() JSON); without it the exporters describe the
+ * "quant.config" (QConfig.to_dict() JSON, set by quant-annotate); without it the exporters describe the
  * layers they find. The Hugging Face config.json the model came from is metadata
  * "quarc.hf_config" (else "quarc.source"/config.json is read).
  *
@@ -139,7 +139,7 @@ typedef enum qc_quant_checkpoint {
  *  real-quantized: packed constants (int4/uint4/int8/fp8/fp4/fp6 with their logical
  *  [out, in] shape) + scales + zero points + quarc.DequantizePacked, activation and KV
  *  cache quantizers become quarc.FakeQuant; the quantization_config is kept as graph
- *  metadata ("quarc.quant_config" as a QConfig, "quarc.hf_config" the whole config.json),
+ *  metadata ("quant.config" as a QConfig, "quarc.hf_config" the whole config.json),
  *  so exporting the graph again gives the same files. `kind` (may be NULL) receives what
  *  the directory held. */
 qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph **out) QC_MUST_USE;
