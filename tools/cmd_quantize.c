@@ -1,11 +1,13 @@
-/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT.onnx
+/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT
  *
  * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
  * exports it: the pass pipeline
  *
  *   quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
  *
- * (docs/quant.md "Passes"), with a progress bar for calibration on stderr, a per-layer
+ * (docs/quant.md "Passes"; lower-qdq for ONNX and .qir only: OUT's format comes from
+ * --format or its name, and the Hugging Face / Quark / AWQ / fp8 / GGUF writers, which take
+ * quarc export's options, read the quarc ops), with a progress bar for calibration on stderr, a per-layer
  * report (which spec applied and from where, weight SQNR and output SQNR in dB against the
  * float model, scale ranges) on stderr and as OUT.report.json. Both files are written
  * atomically, and nothing is written when anything fails.
@@ -207,9 +209,13 @@ static qc_status measure_weights(const qc_graph *fg, const qc_qsite *fs, const q
   qc_nid n = find_quantizer(g, r->name, "weight", &wq);
   if (n >= 0) {
     const qc_node *nd = qc_graph_node(g, n);
-    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_graph_value(g, nd->in[1])->kind == QC_VALUE_CONST)
-      tensor_range(&qc_graph_value(g, nd->in[1])->cst, &r->wscale_min, &r->wscale_max);
     qc_tensor a, b;
+    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_qvalue_is_constlike(g, nd->in[1])) {
+      /* a constant, or NVFP4's two-stage DequantizePacked(codes, scale_2) */
+      QC_RETURN_IF_ERROR(qc_qconst_value(g, nd->in[1], &a));
+      tensor_range(&a, &r->wscale_min, &r->wscale_max);
+      qc_tensor_release(&a);
+    }
     QC_RETURN_IF_ERROR(qc_qconst_value(fg, fs->weight, &a));
     qc_status s = qc_qconst_value(g, wq, &b);
     float *fa = NULL, *fb = NULL;
