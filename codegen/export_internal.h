@@ -116,7 +116,7 @@ qc_status qx_source_config(const qc_graph *g, const qc_export_options *opt, qc_a
                            qc_json **out) QC_MUST_USE;
 /** The source directory (opt->source_dir or metadata "quarc.source"), or NULL. */
 const char *qx_source_dir(const qc_graph *g, const qc_export_options *opt);
-/** The QConfig the graph carries (metadata "quant.config"), parsed; NULL if none. */
+/** The QConfig the graph carries (metadata "quant.config", as quant-annotate or the importer set it), parsed; NULL if none. */
 qc_status qx_quant_config(const qc_graph *g, qc_arena *ar, qc_json **out) QC_MUST_USE;
 /** Write `text` as file `name` of an atomic directory. */
 qc_status qx_write_text(qc_atomic_dir *d, const char *name, const char *text, size_t n) QC_MUST_USE;

@@ -319,8 +319,9 @@ static qc_status emit_act(hx *x, const qx_linear *l, const qx_act *a, const char
   if (x->mode == QC_EXPORT_FP8 && !strcmp(which, "output") && fp8_kv_name(l->module, kvn, sizeof kvn))
     return qx_tensors_add(x->out, kvn, cst(x, a->scale));
   /* A dynamic first stage stores nothing: the static second stage's scale is "<which>_scale_2"
-   * (real_quantized) or "<which>_scale" (fake_quantized, as Quark names it). */
-  bool second = two_stage_dynamic_first(a->spec, x->ar) && !x->fake;
+   * (real_quantized) or "<which>_scale" (fake_quantized HF, as Quark names it); the native
+   * state dict keeps the in-memory stage index ("input_quantizer.1.scale") either way. */
+  bool second = two_stage_dynamic_first(a->spec, x->ar) && (!x->fake || x->mode == QC_EXPORT_QUARK);
   snprintf(sfx, sizeof sfx, "%s_scale%s", which, second ? "_2" : "");
   QC_RETURN_IF_ERROR(add_ref(x, l->module, sfx, cst(x, a->scale)));
   const qc_tensor *zp = cst(x, a->zp);

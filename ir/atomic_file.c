@@ -52,6 +52,14 @@ static char *dir_of(const char *path) {
   return strndup(path, (size_t)(slash - path));
 }
 
+static int fsync_path(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  close(fd);
+  return r;
+}
+
 static qc_status oom(void) { return qc_status_new(QC_CODE_OUT_OF_MEMORY, "out of memory"); }
 
 /* An unnamed file in `dir` (or a named temporary `fallback` where unsupported). */
@@ -153,7 +161,20 @@ qc_status qc_atomic_commit(qc_atomic_file *f) {
     return s;
   }
   if (!s && !f->tmp) {
-    /* Give the unnamed file a temporary name, then rename it into place. */
+    /* A new file: link the unnamed file straight to its name, so that no temporary name
+     * ever exists (a process killed here leaves nothing). */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", f->fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, f->path, AT_SYMLINK_FOLLOW) == 0) {
+      char *dir = dir_of(f->path);
+      if (dir) fsync_path(dir);
+      free(dir);
+      qc_atomic_abort(f);
+      return QC_OK;
+    }
+  }
+  if (!s && !f->tmp) {
+    /* Replacing a file: give the unnamed file a temporary name, then rename it over. */
     size_t n = strlen(f->path) + 32;
     char *tmp = malloc(n), proc[64];
     if (!tmp) s = oom();
@@ -338,14 +359,6 @@ qc_status qc_atomic_open_in(qc_atomic_dir *d, const char *name, qc_atomic_file *
   return d ? qc_atomic_dir_file(d, name, out) : qc_atomic_open(name, out);
 }
 
-static int fsync_path(const char *path) {
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int r = fsync(fd);
-  close(fd);
-  return r;
-}
-
 /* Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); -1 with errno otherwise. */
 static int exchange(const char *a, const char *b) {
 #if defined(__linux__) && defined(SYS_renameat2)
@@ -394,8 +407,13 @@ qc_status qc_atomic_dir_commit(qc_atomic_dir *d) {
                         d->files[i].name, strerror(errno));
     free(dst);
   }
-  if (!s && fsync_path(tmp) != 0 && errno != EINVAL)
-    s = qc_status_new(QC_CODE_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+  /* The directory is fsynced after the rename, through a descriptor opened now: the hidden
+   * sibling exists only for the few system calls between mkdir and rename, the window in
+   * which a killed process leaves it behind (a journaling file system keeps the links and
+   * the rename in order, so a crash shows the whole directory or none). */
+  int dfd = -1;
+  if (!s && (dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    s = qc_status_new(QC_CODE_IO, "%s: cannot open %s: %s", d->path, tmp, strerror(errno));
   if (!s) {
     struct stat st;
     bool exists = lstat(d->path, &st) == 0;
@@ -422,6 +440,9 @@ qc_status qc_atomic_dir_commit(qc_atomic_dir *d) {
                         strerror(errno));
     }
   }
+  if (!s && fsync(dfd) != 0 && errno != EINVAL)
+    s = qc_status_new(QC_CODE_IO, "%s: fsync failed: %s", d->path, strerror(errno));
+  if (dfd >= 0) close(dfd);
   if (!s) fsync_path(d->parent);
   if (s && tmp) remove_tree(tmp);
   free(tmp);

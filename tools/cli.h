@@ -47,15 +47,11 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
 
 /* quarc export / quarc import (tools/cmd_export.c): the shared driver and its options. */
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
-/* Parse argv[*i] if it is one of CLI_EXPORT_OPTIONS' format options (--format,
- * --weight-format, --pack-method, --max-shard-size, --source, --gguf-*, --name, --force) into
- * *o / *fmt and set *handled; returns 0, or a usage error's exit code. Used by export,
- * import and quantize. */
-int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i,
-                      qc_export_options *o, qc_export_format *fmt, bool *handled);
-/* Print what an export did (tensors, bytes, the requantized ones) on stderr. */
-void cli_export_print_report(const cli_command *cmd, const char *in, const char *out,
-                             qc_export_format fmt, const qc_export_report *r, const char *ck);
+/* If argv[*i] is one of the export options below (not -o, --quiet), parse it (advancing *i
+ * over its value) and return 1, with *rc a usage-error exit code if its value is bad (else
+ * 0); return 0 if it is not one. */
+int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_export_format *fmt,
+                      qc_export_options *o, int *rc);
 #define CLI_EXPORT_OPTIONS                                                                       \
   "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
   "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \

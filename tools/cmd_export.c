@@ -34,55 +34,32 @@ static bool parse_gguf_type(const char *s, qc_dtype *out) {
   return false;
 }
 
-int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i,
-                      qc_export_options *o, qc_export_format *fmt, bool *handled) {
+int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_export_format *fmt,
+                      qc_export_options *o, int *rc) {
   bool missing = false;
   const char *v;
-  *handled = true;
+  *rc = 0;
   if ((v = cli_opt_value(argc, argv, i, "--format", &missing))) {
-    if (!qc_export_format_parse(v, fmt)) return cli_usage_error(cmd, "unknown format '%s'", v);
-  } else if ((v = cli_opt_value(argc, argv, i, "--weight-format", &missing))) {
-    if (strcmp(v, "real_quantized") && strcmp(v, "fake_quantized"))
-      return cli_usage_error(cmd, "--weight-format is real_quantized or fake_quantized, not '%s'", v);
-    o->weight_format = v;
-  } else if ((v = cli_opt_value(argc, argv, i, "--pack-method", &missing))) {
-    o->pack_method = v;
-  } else if ((v = cli_opt_value(argc, argv, i, "--max-shard-size", &missing))) {
+    if (!qc_export_format_parse(v, fmt)) *rc = cli_usage_error(cmd, "unknown format '%s'", v);
+  } else if ((v = cli_opt_value(argc, argv, i, "--weight-format", &missing))) o->weight_format = v;
+  else if ((v = cli_opt_value(argc, argv, i, "--pack-method", &missing))) o->pack_method = v;
+  else if ((v = cli_opt_value(argc, argv, i, "--max-shard-size", &missing))) {
     char *end;
     unsigned long long x = strtoull(v, &end, 10);
-    if (*end || !x) return cli_usage_error(cmd, "--max-shard-size takes a positive byte count");
+    if (*end || !x) *rc = cli_usage_error(cmd, "--max-shard-size takes a positive byte count");
     o->max_shard_size = x;
-  } else if ((v = cli_opt_value(argc, argv, i, "--source", &missing))) {
-    o->source_dir = v;
-  } else if ((v = cli_opt_value(argc, argv, i, "--gguf-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+  } else if ((v = cli_opt_value(argc, argv, i, "--source", &missing))) o->source_dir = v;
+  else if ((v = cli_opt_value(argc, argv, i, "--gguf-type", &missing))) {
+    if (!parse_gguf_type(v, &o->gguf_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
   } else if ((v = cli_opt_value(argc, argv, i, "--gguf-requant-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_requant_type))
-      return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+    if (!parse_gguf_type(v, &o->gguf_requant_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
   } else if ((v = cli_opt_value(argc, argv, i, "--gguf-embed-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_embed_type))
-      return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
-  } else if ((v = cli_opt_value(argc, argv, i, "--name", &missing))) {
-    o->gguf_name = v;
-  } else if (!strcmp(argv[*i], "--force")) {
-    o->replace = true;
-  } else {
-    *handled = false;
-  }
-  if (missing) return cli_usage_error(cmd, "%s needs a value", argv[*i]);
-  return 0;
-}
-
-void cli_export_print_report(const cli_command *cmd, const char *in, const char *out,
-                             qc_export_format fmt, const qc_export_report *r, const char *ck) {
-  fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
-          ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
-          (long long)r->tensors, (unsigned long long)r->bytes);
-  if (r->quantized || r->requantized)
-    fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r->quantized,
-            (long long)r->requantized);
-  fprintf(stderr, "\n");
-  if (r->notes) fputs(r->notes, stderr);
+    if (!parse_gguf_type(v, &o->gguf_embed_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+  } else if ((v = cli_opt_value(argc, argv, i, "--name", &missing))) o->gguf_name = v;
+  else if (!strcmp(argv[*i], "--force")) o->replace = true;
+  else if (missing) *rc = cli_usage_error(cmd, "%s needs a value", argv[*i]);
+  else return 0;
+  return 1;
 }
 
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
@@ -91,12 +68,12 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   qc_export_options o = qc_export_options_default();
   bool quiet = false;
   for (int i = 1; i < argc; i++) {
-    bool missing = false, handled;
+    bool missing = false;
     const char *v;
-    int rc = cli_export_option(cmd, argc, argv, &i, &o, &fmt, &handled);
-    if (rc) return rc;
-    if (handled) continue;
-    if ((v = cli_opt_value(argc, argv, &i, "-o", &missing))) out = v;
+    int rc;
+    if (cli_export_option(cmd, argc, argv, &i, &fmt, &o, &rc)) {
+      if (rc) return rc;
+    } else if ((v = cli_opt_value(argc, argv, &i, "-o", &missing))) out = v;
     else if (!strcmp(argv[i], "--quiet")) quiet = true;
     else if (missing) return cli_usage_error(cmd, "%s needs a value", argv[i]);
     else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
@@ -111,7 +88,17 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   o.report = &r;
   if (fmt == QC_EXPORT_AUTO) fmt = qc_export_format_for_path(out);
   s = qc_export_model(g, out, fmt, &o);
-  if (!s && !quiet) cli_export_print_report(cmd, in, out, fmt, &r, qc_graph_meta(g, "quarc.checkpoint"));
+  if (!s && !quiet) {
+    const char *ck = qc_graph_meta(g, "quarc.checkpoint");
+    fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
+            ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
+            (long long)r.tensors, (unsigned long long)r.bytes);
+    if (r.quantized || r.requantized)
+      fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r.quantized,
+              (long long)r.requantized);
+    fprintf(stderr, "\n");
+    if (r.notes) fputs(r.notes, stderr);
+  }
   qc_export_report_free(&r);
   qc_graph_destroy(g);
   return s ? cli_fail(s) : 0;

@@ -3,14 +3,11 @@
  * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
  * exports it: the pass pipeline
  *
- *   quant-annotate -> observe -> calibrate -> freeze -> realize [-> lower-qdq]
+ *   quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
  *
- * The format comes from --format or from OUT: .onnx (lowered to standard
- * QuantizeLinear/DequantizeLinear unless --no-lower), .qir, .gguf, else a directory in
- * Quark's safetensors layout (--format quark|awq|fp8 for the others); the export options
- * are quarc export's (tools/cmd_export.c).
- *
- * (docs/quant.md "Passes"), with a progress bar for calibration on stderr, a per-layer
+ * (docs/quant.md "Passes"; lower-qdq for ONNX and .qir only: OUT's format comes from
+ * --format or its name, and the Hugging Face / Quark / AWQ / fp8 / GGUF writers, which take
+ * quarc export's options, read the quarc ops), with a progress bar for calibration on stderr, a per-layer
  * report (which spec applied and from where, weight SQNR and output SQNR in dB against the
  * float model, scale ranges) on stderr and as OUT.report.json. Both files are written
  * atomically, and nothing is written when anything fails.
@@ -38,7 +35,8 @@
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
   "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
-  "[--print-config] -o OUT " CLI_EXPORT_OPTIONS
+  "[--print-config] [--format onnx|qir|hf|quark|awq|fp8|gguf] [--weight-format F] "             \
+  "[--pack-method M] [--max-shard-size BYTES] [--force] -o OUT"
 
 typedef struct qopts {
   const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
@@ -46,8 +44,8 @@ typedef struct qopts {
   int64_t batches, seq_len, opset;
   int32_t threads;
   bool ort, nbits, lower, print_config;
-  qc_export_format format;    /* --format, else from OUT (.onnx, .gguf, .qir, a directory) */
-  qc_export_options export;   /* for the formats other than ONNX and .qir */
+  qc_export_format fmt;  /* from --format, else from OUT's name */
+  qc_export_options xo;  /* the exporter's options (formats other than onnx and qir) */
 } qopts;
 
 /* ---- progress ---------------------------------------------------------------------------- */
@@ -205,9 +203,13 @@ static qc_status measure_weights(const qc_graph *fg, const qc_qsite *fs, const q
   qc_nid n = find_quantizer(g, r->name, "weight", &wq);
   if (n >= 0) {
     const qc_node *nd = qc_graph_node(g, n);
-    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_graph_value(g, nd->in[1])->kind == QC_VALUE_CONST)
-      tensor_range(&qc_graph_value(g, nd->in[1])->cst, &r->wscale_min, &r->wscale_max);
     qc_tensor a, b;
+    if (nd->n_in > 1 && nd->in[1] >= 0 && qc_qvalue_is_constlike(g, nd->in[1])) {
+      /* a constant, or NVFP4's two-stage DequantizePacked(codes, scale_2) */
+      QC_RETURN_IF_ERROR(qc_qconst_value(g, nd->in[1], &a));
+      tensor_range(&a, &r->wscale_min, &r->wscale_max);
+      qc_tensor_release(&a);
+    }
     QC_RETURN_IF_ERROR(qc_qconst_value(fg, fs->weight, &a));
     qc_status s = qc_qconst_value(g, wq, &b);
     float *fa = NULL, *fb = NULL;
@@ -430,14 +432,13 @@ static qc_status write_report(const report *r, const qopts *o, const qc_graph *g
     free(b.p);
     return OOM();
   }
-  size_t pl = strlen(o->out) + 16, ol = strlen(o->out);
+  size_t pl = strlen(o->out) + 16;
   char *path = malloc(pl);
   if (!path) {
     free(b.p);
     return OOM();
   }
-  while (ol > 1 && o->out[ol - 1] == '/') ol--; /* a directory: DIR.report.json beside it */
-  snprintf(path, pl, "%.*s.report.json", (int)ol, o->out);
+  snprintf(path, pl, "%s.report.json", o->out);
   qc_atomic_file *f = NULL;
   qc_status s = qc_atomic_open(path, &f);
   if (!s) s = qc_atomic_write(f, b.p, b.n);
@@ -576,28 +577,18 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_calib_close(cs);
   }
   if (!s) s = step(ctx, g, "realize", "realize");
-  /* ONNX (lowered to standard ops unless --no-lower) and .qir go through the model writers;
-   * the deployment formats take the realized graph as it is (quarc/export.h). */
-  qc_export_format fmt = o->format ? o->format : qc_export_format_for_path(o->out);
-  bool model_file = fmt == QC_EXPORT_ONNX || fmt == QC_EXPORT_QIR;
-  if (!s && o->lower && fmt == QC_EXPORT_ONNX) {
+  /* ONNX and .qir get the quarc ops lowered (unless --no-lower); the other formats' writers
+   * read the quarc ops (FakeQuant, DequantizePacked) and the config the graph carries. */
+  bool save = o->fmt == QC_EXPORT_ONNX || o->fmt == QC_EXPORT_QIR;
+  if (!s && o->lower && save) {
     char lp[256];
     snprintf(lp, sizeof lp, "lower-qdq{opset=%lld,ort=%s,matmulnbits=%s},dce", (long long)o->opset,
              o->ort ? "true" : "false", o->nbits ? "true" : "false");
     s = step(ctx, g, "lower-qdq", lp);
   }
   if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
-  if (!s && model_file)
-    s = qc_model_save(g, o->out, fmt == QC_EXPORT_ONNX ? QC_FORMAT_ONNX : QC_FORMAT_QIR);
-  if (!s && !model_file) {
-    qc_export_options eo = o->export;
-    qc_export_report er = {0};
-    eo.report = &er;
-    if (!eo.source_dir) eo.source_dir = o->model;
-    s = qc_export_model(g, o->out, fmt, &eo);
-    if (!s) cli_export_print_report(&cli_cmd_quantize, o->model, o->out, fmt, &er, NULL);
-    qc_export_report_free(&er);
-  }
+  if (!s && save) s = qc_model_save(g, o->out, o->fmt == QC_EXPORT_ONNX ? QC_FORMAT_ONNX : QC_FORMAT_QIR);
+  else if (!s) s = qc_export_model(g, o->out, o->fmt, &o->xo);
   rep.seconds = cli_now() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);
@@ -615,20 +606,12 @@ static int run_quantize(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.ort = o.lower = true;
   o.seq_len = 512;
-  o.export = qc_export_options_default();
+  o.xo = qc_export_options_default();
   qj_buf ex = {0};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
-    bool missing = false, handled;
-    int erc = cli_export_option(&cli_cmd_quantize, argc, argv, &i, &o.export, &o.format, &handled);
-    if (erc || handled) {
-      if (erc) {
-        free(ex.p);
-        return erc;
-      }
-      continue;
-    }
+    bool missing = false;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       printf("usage: %s\n", QUANTIZE_USAGE);
       free(ex.p);
@@ -656,6 +639,11 @@ static int run_quantize(int argc, char **argv) {
       o.opset = atoll(v);
     } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
       o.threads = atoi(v);
+    } else if (cli_export_option(&cli_cmd_quantize, argc, argv, &i, &o.fmt, &o.xo, &rc)) {
+      if (rc) {
+        free(ex.p);
+        return rc;
+      }
     } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
       o.out = argv[++i];
     } else if (strcmp(a, "--no-ort") == 0) {
@@ -708,6 +696,10 @@ static int run_quantize(int argc, char **argv) {
   }
   if (!o.model) rc = cli_usage_error(&cli_cmd_quantize, "no model");
   else if (!o.out) rc = cli_usage_error(&cli_cmd_quantize, "no output: give -o OUT");
+  if (!rc && o.fmt == QC_EXPORT_AUTO) {
+    /* .onnx, .gguf, .qir, else a Hugging Face directory */
+    o.fmt = qc_export_format_for_path(o.out);
+  }
   if (rc) {
     qc_qconfig_free(cfg);
     free(ex.p);

@@ -24,7 +24,8 @@
  * quarc.FakeQuant on x quantizes the input, one on the MatMul's result the output (the KV
  * cache for k_proj/v_proj). The QConfig the graph was quantized with is the graph metadata
  * "quant.config" (QConfig.to_dict() JSON; the quant-annotate pass and the importer set it);
- * a quantized graph without it is refused by the Quark-layout writers. The Hugging Face config.json the model came from is metadata
+ * a quantized graph without it is refused by the Quark-layout writers. The Hugging Face
+ * config.json the model came from is metadata
  * "quarc.hf_config" (else "quarc.source"/config.json is read).
  *
  * Every output is written atomically: files through quarc/io.h's atomic writer, directories

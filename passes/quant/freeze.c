@@ -178,6 +178,59 @@ static qc_status add_fake_quant(qc_graph *g, const char *key, const char *stem, 
   return qc_graph_set_type(g, *out, xt);
 }
 
+/* A static per-tensor scale quantizer after a static first stage on a constant (NVFP4's
+ * weights): the first stage's scales, already fake-quantized by it (Quark's
+ * _apply_scale_quantization), are codes of the scale dtype times its scale. Keep the two
+ * stages apart, as DequantizePacked(codes, scale_2) feeding the FakeQuant, so that realize
+ * and the exporters see what Quark exports (weight_scale in fp8, weight_scale_2). */
+static qc_status two_stage_scale(qc_graph *g, const char *key, const qc_qspec *s2spec,
+                                 const qc_qparams *p2, fq_plan *pl) {
+  qc_dtype el = qc_qdtype_element(s2spec->dtype);
+  const qc_tensor *st = &qc_graph_value(g, pl->scale)->cst;
+  if (!el || qc_dtype_is_int(el) || st->dtype != QC_F32 || p2->n != 1 || p2->scale_dtype != QC_F32)
+    return QC_OK;
+  const float *sv = qc_tensor_data(st);
+  float s2 = p2->scale[0];
+  qc_tensor codes, two, back;
+  memset(&back, 0, sizeof back);
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(&codes, NULL, el, st->rank, st->dims));
+  int64_t n = qc_tensor_numel(st);
+  for (int64_t i = 0; i < n; i++)
+    qc_elem_set_code(el, qc_tensor_data(&codes), (size_t)i,
+                     qc_float_encode(el, (double)sv[i] / (double)s2, QC_ENC_SATURATE));
+  qc_status s = qc_tensor_alloc(&two, NULL, QC_F32, 0, NULL);
+  if (!s) *(float *)qc_tensor_data(&two) = s2;
+  char base[1200];
+  qc_vid cv = QC_NONE, tv = QC_NONE, y = QC_NONE;
+  snprintf(base, sizeof base, "%s.scale.q", key);
+  if (!s) s = qc_qadd_const(g, base, &codes, &cv);
+  snprintf(base, sizeof base, "%s.scale_2", key);
+  if (!s) s = qc_qadd_const(g, base, &two, &tv);
+  if (!s) {
+    snprintf(base, sizeof base, "%s.scale.dequantized", key);
+    char *on = qc_qunique_name(g, base);
+    snprintf(base, sizeof base, "%s.scale_dequantize", key);
+    qc_vid in[2] = {cv, tv};
+    s = on ? qc_graph_add_op(g, QC_OP_Q_DequantizePacked, base, 2, in, on, &y) : QC_OOM();
+    free(on);
+  }
+  if (!s) {
+    qc_type ty = qc_type_tensor(QC_F32, st->rank, st->dims);
+    s = qc_graph_set_type(g, y, &ty);
+  }
+  /* The two stages must give the scales back bit for bit. */
+  if (!s) s = qc_qconst_value(g, y, &back);
+  if (!s && (back.dtype != QC_F32 || memcmp(qc_tensor_data(&back), sv, sizeof(float) * (size_t)n)))
+    s = qc_status_new(QC_CODE_INTERNAL,
+                      "observer '%s': the scales are not %s codes times the scale %.9g", key,
+                      qc_dtype_name(el), (double)s2);
+  if (!s) pl->scale = y;
+  qc_tensor_release(&codes);
+  qc_tensor_release(&two);
+  qc_tensor_release(&back);
+  return s;
+}
+
 static qc_status spec_text_of(const qc_qspec *v, int32_t n, bool list, char **out) {
   qc_qspecs s = {n, list, (qc_qspec *)v};
   return qc_qattr_json(&s, out);
@@ -299,6 +352,10 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
   }
   for (int32_t i = 0; i < n_fq && !s; i++)
     if (plan[i].layout) s = make_params(g, key, i, &xt, &plan[i]);
+  if (!s && has_sq && constlike && n_fq == 1 && plan[0].layout == &sp->v[0] && sp->n == 2 &&
+      sp->v[1].is_scale_quant && stage_static(&sp->v[1]) && sp->v[1].qscheme == QC_QSCHEME_PER_TENSOR &&
+      P[1])
+    s = two_stage_scale(g, key, &sp->v[1], P[1], &plan[0]);
   for (int32_t j = 0; j < k && !s; j++) {
     /* Named after the observer ("<L>.weight_observer" -> "<L>.weight_quantizer"). */
     char stem[1200];

@@ -934,8 +934,40 @@ static qc_status lower_fq(lctx *c, qc_nid n) {
 
 /* ---- the pass ---------------------------------------------------------------------------- */
 
+/* Two-stage scales (NVFP4 weights: DequantizePacked(q, DequantizePacked(codes, scale_2)))
+ * become one float constant: DequantizeLinear takes a constant scale, and the product is
+ * what the inner node computes. */
+static qc_status fold_scale_stages(qc_graph *g) {
+  qc_rewriter *rw;
+  QC_RETURN_IF_ERROR(qc_rewriter_begin(g, &rw));
+  qc_status s = QC_OK;
+  int32_t nn = qc_graph_num_nodes(g);
+  for (qc_nid n = 0; n < nn && !s; n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (nd->dead || nd->op != QC_OP_Q_DequantizePacked || nd->n_in < 2 || nd->in[1] < 0) continue;
+    qc_vid sv = nd->in[1];
+    const qc_value *val = qc_graph_value(g, sv);
+    if (val->kind == QC_VALUE_CONST || !qc_qvalue_is_constlike(g, sv)) continue;
+    qc_tensor t;
+    qc_vid cv;
+    char base[1200];
+    snprintf(base, sizeof base, "%s", val->name ? val->name : "scale");
+    s = qc_qconst_value(g, sv, &t);
+    if (s) break;
+    s = qc_qadd_const(g, base, &t, &cv);
+    qc_tensor_release(&t);
+    if (!s) s = qc_rewriter_set_input(rw, n, 1, cv);
+  }
+  if (s) {
+    qc_rewriter_abort(rw);
+    return s;
+  }
+  return qc_rewriter_finish(rw);
+}
+
 static qc_status run_lower(qc_graph *g, const qc_pass_args *a, void *user) {
   (void)user;
+  QC_RETURN_IF_ERROR(fold_scale_stages(g));
   lctx c;
   memset(&c, 0, sizeof c);
   c.g = g;

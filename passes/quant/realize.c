@@ -2,7 +2,8 @@
  *
  * A quarc.FakeQuant whose input is a constant (a weight, a bias) and whose parameters are
  * constants becomes the quantized codes as a constant of the element dtype, followed by
- * quarc.DequantizePacked with the same scale / zero point:
+ * quarc.DequantizePacked with the same scale / zero point (a two-stage scale, freeze's
+ * DequantizePacked(codes, scale_2) of NVFP4 weights, stays as it is):
  *
  *   int8/uint8/int16/int4/uint4/int3/int2   integer codes (zero point added), dense; 4/3/2-bit
  *                                           ones as LSB-first bit streams (quarc/dtype.h)
@@ -83,7 +84,8 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   *done = false;
   qc_vid x = nd->in[0], sv = nd->n_in > 1 ? nd->in[1] : QC_NONE, zv = nd->n_in > 2 ? nd->in[2] : QC_NONE;
   if (!qc_qvalue_is_constlike(g, x)) return QC_OK;
-  if (sv < 0 || qc_graph_value(g, sv)->kind != QC_VALUE_CONST) return QC_OK;
+  /* the scale: a constant, or DequantizePacked(codes, scale_2) of a two-stage one (NVFP4) */
+  if (sv < 0 || !qc_qvalue_is_constlike(g, sv)) return QC_OK;
   if (zv >= 0 && qc_graph_value(g, zv)->kind != QC_VALUE_CONST) return QC_OK;
   const qc_qspecs *sp;
   QC_RETURN_IF_ERROR(qc_qattr_cached(qc_node_string(g, n, "spec", ""), qc_node_desc(g, n), &sp));
@@ -91,13 +93,19 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   const qc_qspec *spec = &sp->v[0];
   qc_dtype elem = qc_qdtype_element(spec->dtype);
   if (!elem) return QC_OK;
-  const qc_tensor *st = &qc_graph_value(g, sv)->cst;
+  qc_tensor st_val;
+  QC_RETURN_IF_ERROR(qc_qconst_value(g, sv, &st_val));
+  const qc_tensor *st = &st_val;
   const qc_tensor *zt = zv >= 0 ? &qc_graph_value(g, zv)->cst : NULL;
   int64_t axis = qc_node_int(g, n, "axis", 0), gs = qc_node_int(g, n, "group_size", 0);
   qc_tensor xt, qt, check;
   memset(&qt, 0, sizeof qt);
   memset(&check, 0, sizeof check);
-  QC_RETURN_IF_ERROR(qc_qconst_value(g, x, &xt));
+  qc_status s0 = qc_qconst_value(g, x, &xt);
+  if (s0) {
+    qc_tensor_release(&st_val);
+    return s0;
+  }
   qc_dtype mdt = xt.dtype == QC_F16 || xt.dtype == QC_BF16 ? xt.dtype : QC_F32;
   int64_t numel = qc_tensor_numel(&xt);
   float *xf = NULL, *q = NULL, *fq = NULL;
@@ -187,6 +195,7 @@ static qc_status realize_node(qc_rewriter *rw, qc_nid n, rctx *c, bool *done) {
   if (!s) s = qc_rewriter_erase(rw, n);
   if (!s) *done = true;
   qc_qparams_clear(&p);
+  qc_tensor_release(&st_val);
   qc_tensor_release(&xt);
   qc_tensor_release(&qt);
   qc_tensor_release(&check);

@@ -10,7 +10,8 @@ quark.torch.import_model_from_safetensors (onto the transformers model built fro
 Quark's native format (config.json +
 model_state_dict.pth) the way Quark's ModelImporter read it: the transformers model built from
 config.json, its linears mapped to QParamsLinear (quark.torch.export.api._map_to_quark), the
-state dict loaded strictly. The model runs in float32 (weights are dequantized in the model's
+state dict loaded strictly (a fake_quantized native state dict, which that path cannot take,
+through the safetensors importer with its names turned back into checkpoint names). The model runs in float32 (weights are dequantized in the model's
 dtype first, as Quark does), and OUT.npy receives logits[batch, seq, vocab] for INPUT_IDS.
 """
 import json
@@ -26,7 +27,33 @@ def load_with_quark(model_dir, device="cpu"):
 
     with open(os.path.join(model_dir, "config.json")) as f:
         cfg_dict = json.load(f)
-    if os.path.exists(os.path.join(model_dir, "model_state_dict.pth")):
+    native = os.path.join(model_dir, "model_state_dict.pth")
+    if os.path.exists(native) and cfg_dict["quantization_config"].get("export", {}).get("weight_format") == "fake_quantized":
+        # Quark's native importer maps linears to real-quantized QParamsLinear only: a fake
+        # state dict goes through its safetensors importer instead, with the in-memory names
+        # turned back into checkpoint names (weight_quantizer.scale -> weight_scale, stage
+        # .1. -> _2).
+        import re
+        import shutil
+        import tempfile
+        from safetensors.torch import save_file
+        sd = torch.load(native, weights_only=True)
+
+        def ckpt(k):
+            m = re.match(r"(.*)\.(weight|input|output|bias)_quantizer\.(?:(\d+)\.)?(scale|zero_point)$", k)
+            if not m:
+                return k
+            stage = int(m.group(3) or 0)
+            return "%s.%s_%s%s" % (m.group(1), m.group(2), m.group(4), "_%d" % (stage + 1) if stage else "")
+        tmp = tempfile.mkdtemp(prefix="quark-native-fake-")
+        try:
+            shutil.copy(os.path.join(model_dir, "config.json"), tmp)
+            save_file({ckpt(k): v.contiguous() for k, v in sd.items()}, os.path.join(tmp, "model.safetensors"),
+                      metadata={"format": "pt"})
+            return load_with_quark(tmp, device)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if os.path.exists(native):
         from quark.torch.export.api import _map_to_quark
         from quark.torch.quantization.config.config import QConfig
 

@@ -153,7 +153,8 @@ def make_tiny_llama(path, hidden=128, inter=256, layers=2, heads=4, kv_heads=2, 
            "num_attention_heads": heads, "num_key_value_heads": kv_heads, "head_dim": hd,
            "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
            "hidden_act": "silu", "tie_word_embeddings": False, "torch_dtype": "float32"}
-    json.dump(cfg, open(os.path.join(path, "config.json"), "w"))
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
     w = {}
     def lin(name, o, i):
         w[name] = (rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32)
