@@ -130,9 +130,120 @@ typedef struct quant_ctx {
   bool saturate;
 } quant_ctx;
 
+/* The common case (float32 x and scale, 8-bit integer output, per tensor or per axis)
+ * without the generic accessors: the quantization of every activation of a W8A8 model runs
+ * here. x / s in float32 is the double quotient rounded once to float32 (the general path's
+ * rnd(F32, x / s): a correctly rounded division, double rounding cannot differ). The inner
+ * loop runs over the elements that share one scale, without branches. */
+static void quant_chunk_f32_i8(const quant_ctx *c, int64_t begin, int64_t end) {
+  const float *x = qc_tensor_data(c->x), *s = qc_tensor_data(c->scale);
+  const void *zd = c->zp ? qc_tensor_data(c->zp) : NULL;
+  bool u8 = c->y->dtype == QC_U8;
+  int32_t lo = u8 ? 0 : -128, hi = u8 ? 255 : 127;
+  void *yd = qc_tensor_data(c->y);
+  for (int64_t i = begin; i < end;) {
+    int64_t gi = qgrid_at(&c->g, i), run = end - i;
+    if (c->g.mode == 1 && c->g.inner - i % c->g.inner < run) run = c->g.inner - i % c->g.inner;
+    float sv = s[gi];
+    int32_t zp = zd ? (u8 ? ((const uint8_t *)zd)[gi] : ((const int8_t *)zd)[gi]) : 0;
+    /* Quotients beyond [lo - zp - 2, hi - zp + 2] saturate whatever their rounding, and
+     * clamping them there keeps the int32 conversion exact; NaN becomes 0 (then + zp). */
+    float qlo = (float)(lo - zp - 2), qhi = (float)(hi - zp + 2);
+#define QUANT_F32_I8_LOOP(T)                                                                  \
+  for (int64_t j = i; j < i + run; j++) {                                                       \
+    float q = x[j] / sv;                                                                        \
+    q = q != q ? 0.0f : q;                                                                      \
+    q = q < qlo ? qlo : q > qhi ? qhi : q;                                                      \
+    /* floor, then half to even, independent of the FP environment (as qc_round) */            \
+    int32_t t = (int32_t)q;                                                                     \
+    t -= (float)t > q;                                                                          \
+    float d = q - (float)t;                                                                     \
+    int32_t r = t + (int32_t)((d > 0.5f) | ((d == 0.5f) & (t & 1))) + zp;                       \
+    ((T *)yd)[j] = (T)(r < lo ? lo : r > hi ? hi : r);                                          \
+  }
+    if (u8) QUANT_F32_I8_LOOP(uint8_t)
+    else QUANT_F32_I8_LOOP(int8_t)
+#undef QUANT_F32_I8_LOOP
+    i += run;
+  }
+}
+
+static bool is_fp8(qc_dtype dt) {
+  return dt == QC_F8E4M3FN || dt == QC_F8E4M3FNUZ || dt == QC_F8E5M2 || dt == QC_F8E5M2FNUZ;
+}
+
+/* What fp8 rounding needs of a format: its mantissa bits and bias, the largest finite code
+ * and its value, and whether the format has a negative zero. */
+typedef struct fp8_format {
+  int mbits, bias, top;
+  float vtop, min_normal, sub_scale; /* sub_scale: 2^(mbits - 1 + bias), one subnormal step = 1 */
+  bool fnuz;
+} fp8_format;
+
+static void fp8_format_init(qc_dtype dt, fp8_format *f) {
+  const qc_dtype_traits *t = qc_dtype_traits_of(dt);
+  f->mbits = t->mbits;
+  f->bias = t->bias;
+  f->fnuz = dt == QC_F8E4M3FNUZ || dt == QC_F8E5M2FNUZ;
+  f->top = 0;
+  for (int c = 1; c < 128 && isfinite(qc_float_decode(dt, (uint32_t)c)); c++) f->top = c;
+  f->vtop = (float)qc_float_decode(dt, (uint32_t)f->top);
+  f->min_normal = ldexpf(1.0f, 1 - f->bias);
+  f->sub_scale = ldexpf(1.0f, f->mbits - 1 + f->bias);
+}
+
+/* qc_float_encode(dt, q, QC_ENC_SATURATE) for a float32 q that is not NaN, in integer
+ * arithmetic on q's bits: normal results drop the extra mantissa bits rounding half to even
+ * (a carry moves into the exponent, as it should), subnormal ones round q / 2^(1-bias-mbits)
+ * half to even; results beyond the largest finite value saturate; a zero keeps its sign
+ * except in FNUZ formats. */
+static uint32_t fp8_encode_sat(const fp8_format *f, float q) {
+  float a = fabsf(q);
+  int32_t c;
+  if (!(a < f->vtop)) {
+    c = f->top;
+  } else if (a >= f->min_normal) {
+    uint32_t u, sh = (uint32_t)(23 - f->mbits);
+    memcpy(&u, &a, 4);
+    u += (1u << (sh - 1)) - 1 + ((u >> sh) & 1);
+    c = (int32_t)(u >> sh) - ((127 - f->bias) << f->mbits);
+    if (c > f->top) c = f->top;
+  } else {
+    float t = a * f->sub_scale; /* exact: a power of two, t < 2^mbits */
+    int32_t i = (int32_t)t;
+    float d = t - (float)i;
+    c = i + ((d > 0.5f) | ((d == 0.5f) & (i & 1)));
+  }
+  if (c == 0 && f->fnuz) return 0;
+  return (uint32_t)c | (signbit(q) ? 0x80u : 0u);
+}
+
+/* Float32 x and scale to saturated fp8 (every activation of an fp8 model). */
+static void quant_chunk_f32_fp8(const quant_ctx *c, int64_t begin, int64_t end) {
+  const float *x = qc_tensor_data(c->x), *s = qc_tensor_data(c->scale);
+  qc_dtype odt = c->y->dtype;
+  uint8_t *y = qc_tensor_data(c->y);
+  fp8_format f;
+  fp8_format_init(odt, &f);
+  for (int64_t i = begin; i < end; i++) {
+    float q = x[i] / s[qgrid_at(&c->g, i)];
+    y[i] = (uint8_t)(q != q ? qc_float_encode(odt, q, QC_ENC_SATURATE) : fp8_encode_sat(&f, q));
+  }
+}
+
 static void quant_chunk(void *vc, int64_t begin, int64_t end) {
   const quant_ctx *c = vc;
   qc_dtype odt = c->y->dtype;
+  if (c->x->dtype == QC_F32 && c->scale->dtype == QC_F32 && c->div_dt == QC_F32 && !c->prec) {
+    if ((odt == QC_I8 || odt == QC_U8) && c->g.mode != 2) {
+      quant_chunk_f32_i8(c, begin, end);
+      return;
+    }
+    if (is_fp8(odt) && c->saturate) {
+      quant_chunk_f32_fp8(c, begin, end);
+      return;
+    }
+  }
   bool oint = qc_dtype_is_int(odt);
   qc_acc ax = qc_acc_of(c->x->dtype), as = qc_acc_of(c->scale->dtype);
   const void *xd = qc_tensor_data(c->x), *sd = qc_tensor_data(c->scale);
@@ -223,6 +334,30 @@ typedef struct dequant_ctx {
 static void dequant_chunk(void *vc, int64_t begin, int64_t end) {
   const dequant_ctx *c = vc;
   qc_dtype xdt = c->x->dtype;
+  if ((xdt == QC_I8 || xdt == QC_U8) && c->scale->dtype == QC_F32 && c->y->dtype == QC_F32) {
+    /* 8-bit integers to float32 (every activation of a W8A8 model): the same float32
+     * operations without the generic accessors. */
+    const float *s = qc_tensor_data(c->scale);
+    const void *xd = qc_tensor_data(c->x), *zd = c->use_zp ? qc_tensor_data(c->zp) : NULL;
+    bool u8 = xdt == QC_U8;
+    float *y = qc_tensor_data(c->y);
+    for (int64_t i = begin; i < end; i++) {
+      int64_t gi = qgrid_at(&c->g, i);
+      float dx = u8 ? (float)((const uint8_t *)xd)[i] : (float)((const int8_t *)xd)[i];
+      if (zd) dx -= u8 ? (float)((const uint8_t *)zd)[gi] : (float)((const int8_t *)zd)[gi];
+      y[i] = dx * s[gi];
+    }
+    return;
+  }
+  if (is_fp8(xdt) && c->scale->dtype == QC_F32 && c->y->dtype == QC_F32) {
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = (float)qc_float_decode(xdt, (uint32_t)v);
+    const uint8_t *xd = qc_tensor_data(c->x);
+    const float *s = qc_tensor_data(c->scale);
+    float *y = qc_tensor_data(c->y);
+    for (int64_t i = begin; i < end; i++) y[i] = lut[xd[i]] * s[qgrid_at(&c->g, i)];
+    return;
+  }
   qc_acc ax = qc_acc_of(xdt), as = qc_acc_of(c->scale->dtype), ay = qc_acc_of(c->y->dtype);
   const void *xd = qc_tensor_data(c->x), *sd = qc_tensor_data(c->scale);
   const void *zd = c->use_zp ? qc_tensor_data(c->zp) : NULL;

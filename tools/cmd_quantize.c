@@ -22,6 +22,7 @@
 #include "passes/quant/qpass.h"
 #include "tools/cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,7 +506,10 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   if (!s) s = report_init(fg, cfg, &rep, &sites);
   /* Calibration data. */
   if (!s && o->calib) {
-    if (is_dir(o->calib)) {
+    struct stat st;
+    if (stat(o->calib, &st) != 0) {
+      s = qc_status_new(QC_CODE_IO, "calibration data '%s': %s", o->calib, strerror(errno));
+    } else if (is_dir(o->calib)) {
       co.data = o->calib;
     } else {
       co.text = o->calib;
@@ -678,7 +682,7 @@ static int run_quantize(int argc, char **argv) {
   qc_status s = qc_quant_config_load(o.config, o.scheme, o.exclude, o.kv_cache, &cfg);
   if (s) {
     free(ex.p);
-    return cli_fail(o.config ? qc_status_wrap(s, "%s", o.config) : s);
+    return cli_fail(s); /* the config reader's messages start with the file's name */
   }
   if (o.print_config) {
     char *json = NULL;

@@ -21,10 +21,15 @@ Recorded per scheme: every Linear's weight scale (and zero point) and input scal
 for per-tensor schemes and as sha256 of the float32 bytes (plus shape and the first values)
 for per-group ones; the per-sentence cosine of the quantized to the float embedding and its
 mean; the evaluation sentences' token ids (so that the CI test needs no tokenizer).
+
+Variants of int8 (tools/bench/bench_quant_quality.py --minilm-int8-variants
+--write-variant-configs DIR) go through --configs DIR/*.json, into
+tests/data/quant_oracle/minilm_quark_int8_variants.json.
 """
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -99,6 +104,9 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--text", required=True)
     ap.add_argument("--schemes", default="int8,int4_wo_128")
+    ap.add_argument("--configs", nargs="*", default=[],
+                    help="Quark JSON configs (e.g. from bench_quant_quality.py --write-variant-configs), "
+                         "recorded under their file name; with --configs, --schemes defaults to none")
     ap.add_argument("--calib-lines", type=int, default=32)
     ap.add_argument("--eval-lines", type=int, default=64)
     ap.add_argument("--seq-len", type=int, default=128)
@@ -127,16 +135,19 @@ def main():
                  "input_ids": [b["input_ids"][0].tolist() for b in eb]},
         "schemes": {},
     }
-    for scheme in a.schemes.split(","):
-        cfg_text = subprocess.run([a.quarc, "quantize", "--scheme", scheme, "--print-config"],
-                                  check=True, capture_output=True, text=True).stdout
-        cfg = QConfig.from_dict(json.loads(cfg_text))
+    runs = [] if a.configs and a.schemes == ap.get_default("schemes") else a.schemes.split(",")
+    runs = [(sc, json.loads(subprocess.run([a.quarc, "quantize", "--scheme", sc, "--print-config"], check=True,
+                                           capture_output=True, text=True).stdout)) for sc in runs if sc]
+    runs += [(os.path.splitext(os.path.basename(p))[0], json.load(open(p))) for p in a.configs]
+    for scheme, cfg_dict in runs:
+        cfg = QConfig.from_dict(cfg_dict)
         model = AutoModel.from_pretrained(a.model, torch_dtype=torch.float32).eval()
         q = ModelQuantizer(cfg)
         with torch.no_grad():
             qm = q.quantize_model(model, cb)
             cos = [float(torch.dot(embed(qm, b), r)) for b, r in zip(eb, ref)]
-        per_tensor = scheme == "int8"
+        w = cfg_dict["global_quant_config"].get("weight") or {}
+        per_tensor = isinstance(w, dict) and w.get("qscheme") == "per_tensor"
         result["schemes"][scheme] = {
             "layers": scales_of(qm, per_tensor),
             "cosines": cos,

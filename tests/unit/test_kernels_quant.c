@@ -248,6 +248,109 @@ START_TEST(matmul_nbits_default_zero_point) {
 }
 END_TEST
 
+/* The float32 -> int8/uint8 fast paths (per tensor and per axis) against the general path:
+ * `precision` = FLOAT (1) computes the same quotient through the generic accessors. Ties,
+ * NaN, infinities, saturation and zero points; then DequantizeLinear's fast path against
+ * (float(q) - float(zp)) * s. */
+START_TEST(int8_fast_paths_equal_general_path) {
+  enum { R = 3, C = 67 };
+  float xv[R * C];
+  uint32_t st = 12345;
+  for (int i = 0; i < R * C; i++) {
+    st = st * 1664525u + 1013904223u;
+    float u = (float)(st >> 8) / (float)(1 << 24) * 80.0f - 40.0f;
+    xv[i] = i % 5 == 0 ? (float)((int)u) + 0.5f : u; /* exact ties with scale 1 */
+  }
+  xv[1] = NAN;
+  xv[2] = INFINITY;
+  xv[3] = -INFINITY;
+  xv[4] = 1e30f;
+  float sv[R] = {1.0f, 0.37f, 0.1f};
+  qc_tensor x = kt_f32(2, KT_DIMS(R, C), xv);
+  for (int dt = 0; dt < 2; dt++) {
+    qc_dtype zdt = dt ? QC_U8 : QC_I8;
+    for (int axis = -1; axis <= 0; axis++) {
+      qc_tensor s = axis < 0 ? kt_f32(0, NULL, sv) : kt_f32(1, KT_DIMS(R), sv);
+      qc_tensor z = axis < 0 ? ints(zdt, 0, NULL, (int64_t[]){dt ? 128 : -3})
+                             : ints(zdt, 1, KT_DIMS(R), dt ? (int64_t[]){0, 128, 255} : (int64_t[]){-3, 0, 7});
+      qc_attr fast[1] = {KT_INT("axis", 0)}, gen[2] = {KT_INT("axis", 0), KT_INT("precision", 1)};
+      kt_run a = kt_op(QC_OP_QuantizeLinear, 3, (const qc_tensor *[]){&x, &s, &z}, 1, fast, 1);
+      kt_run b = kt_op(QC_OP_QuantizeLinear, 3, (const qc_tensor *[]){&x, &s, &z}, 2, gen, 1);
+      for (int i = 0; i < R * C; i++)
+        ck_assert_msg(qc_elem_i64(zdt, qc_tensor_data(&a.out[0].t), (size_t)i) ==
+                          qc_elem_i64(zdt, qc_tensor_data(&b.out[0].t), (size_t)i),
+                      "%s axis %d element %d (x %g)", qc_dtype_name(zdt), axis, i, (double)xv[i]);
+      kt_run d = kt_op(QC_OP_DequantizeLinear, 3, (const qc_tensor *[]){&a.out[0].t, &s, &z}, 1, fast, 1);
+      for (int i = 0; i < R * C; i++) {
+        int64_t gi = axis < 0 ? 0 : i / C;
+        float want = ((float)qc_elem_i64(zdt, qc_tensor_data(&a.out[0].t), (size_t)i) -
+                      (float)qc_elem_i64(zdt, qc_tensor_data(&z), (size_t)gi)) * sv[gi];
+        ck_assert_msg(((const float *)qc_tensor_data(&d.out[0].t))[i] == want, "dequantize element %d", i);
+      }
+      kt_done(&a);
+      kt_done(&b);
+      kt_done(&d);
+      qc_tensor_release(&s);
+      qc_tensor_release(&z);
+    }
+  }
+  qc_tensor_release(&x);
+}
+END_TEST
+
+/* The float32 -> fp8 fast path against the general path (`precision` = FLOAT), for every fp8
+ * format: every code's value, the midpoints between neighbours (ties to even), one float ulp
+ * either side of them, beyond the largest value, zeros, NaN and infinities, both signs. Then
+ * DequantizeLinear's table against qc_float_decode(code) * scale. */
+START_TEST(fp8_fast_paths_equal_general_path) {
+  const qc_dtype dts[] = {QC_F8E4M3FN, QC_F8E4M3FNUZ, QC_F8E5M2, QC_F8E5M2FNUZ};
+  for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+    qc_dtype dt = dts[k];
+    float xv[128 * 10 + 8];
+    int n = 0;
+    for (int c = 0; c < 128; c++) {
+      double v = qc_float_decode(dt, (uint32_t)c), w = qc_float_decode(dt, (uint32_t)c + 1);
+      if (!isfinite(v)) continue;
+      if (c == 127 || !isfinite(w)) w = 2 * v;
+      float m = (float)(0.5 * (v + w));
+      float cand[5] = {(float)v, m, nextafterf(m, 0), nextafterf(m, INFINITY), (float)w};
+      for (int j = 0; j < 5; j++) {
+        xv[n++] = cand[j];
+        xv[n++] = -cand[j];
+      }
+    }
+    float sp[8] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1e30f, -1e-30f, 1e-45f};
+    for (int j = 0; j < 8; j++) xv[n++] = sp[j];
+    qc_tensor x = kt_f32(1, KT_DIMS(n), xv), s = kt_f32(0, NULL, (float[]){1.0f});
+    qc_tensor z;
+    kt_ok(qc_tensor_alloc(&z, NULL, dt, 0, NULL));
+    qc_attr gen[1] = {KT_INT("precision", 1)};
+    kt_run a = kt_op(QC_OP_QuantizeLinear, 3, (const qc_tensor *[]){&x, &s, &z}, 0, NULL, 1);
+    kt_run b = kt_op(QC_OP_QuantizeLinear, 3, (const qc_tensor *[]){&x, &s, &z}, 1, gen, 1);
+    for (int i = 0; i < n; i++)
+      ck_assert_msg(qc_elem_code(dt, qc_tensor_data(&a.out[0].t), (size_t)i) ==
+                        qc_elem_code(dt, qc_tensor_data(&b.out[0].t), (size_t)i),
+                    "%s element %d (x %a): code 0x%llx, general path 0x%llx", qc_dtype_name(dt), i,
+                    (double)xv[i], (unsigned long long)qc_elem_code(dt, qc_tensor_data(&a.out[0].t), (size_t)i),
+                    (unsigned long long)qc_elem_code(dt, qc_tensor_data(&b.out[0].t), (size_t)i));
+    qc_tensor s3 = kt_f32(0, NULL, (float[]){0.37f});
+    kt_run d = kt_op(QC_OP_DequantizeLinear, 2, (const qc_tensor *[]){&a.out[0].t, &s3}, 0, NULL, 1);
+    for (int i = 0; i < n; i++) {
+      float want = (float)qc_float_decode(dt, (uint32_t)qc_elem_code(dt, qc_tensor_data(&a.out[0].t), (size_t)i)) * 0.37f;
+      float got = ((const float *)qc_tensor_data(&d.out[0].t))[i];
+      ck_assert_msg(got == want || (got != got && want != want), "%s dequantize element %d", qc_dtype_name(dt), i);
+    }
+    kt_done(&a);
+    kt_done(&b);
+    kt_done(&d);
+    qc_tensor_release(&x);
+    qc_tensor_release(&s);
+    qc_tensor_release(&s3);
+    qc_tensor_release(&z);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernels_quant");
   TCase *tc = tcase_create("core");
@@ -256,6 +359,8 @@ int main(void) {
   tcase_add_test(tc, blocked_int4);
   tcase_add_test(tc, float_outputs);
   tcase_add_test(tc, dequantize_variants);
+  tcase_add_test(tc, int8_fast_paths_equal_general_path);
+  tcase_add_test(tc, fp8_fast_paths_equal_general_path);
   tcase_add_test(tc, dynamic_quantize);
   tcase_add_test(tc, integer_products);
   tcase_add_test(tc, conv_integer_pads_with_zero_point);

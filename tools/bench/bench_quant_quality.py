@@ -102,6 +102,46 @@ def bench_llm(a, tmp, res):
     res["smollm2"] = r
 
 
+# MiniLM int8 variants: what a Quark user would try when per-tensor static int8 (the int8
+# preset) falls short. Each is `quarc quantize` arguments; "derive" edits the int8 preset's
+# global_quant_config (the full Quark JSON is written to the work directory and, with
+# --write-variant-configs, to a directory for tests/oracle/quark_minilm.py --configs, so that
+# Quark runs the very same JSON on the same calibration sentences).
+FFN_DOWN = "*layer.?.output.dense"  # encoder.layer.N.output.dense, not attention.output.dense
+
+
+def _act_observer(name):
+    return lambda g: g["input_tensors"].update(observer_cls=name)
+
+
+def _per_channel_weights(g):
+    g["weight"].update(qscheme="per_channel", ch_axis=0, observer_cls="PerChannelMinMaxObserver")
+
+
+MINILM_INT8_VARIANTS = [
+    ("int8", ["--scheme", "int8"], None),
+    ("int8_act_percentile", ["--scheme", "int8"], _act_observer("PerTensorPercentileObserver")),
+    ("int8_act_mse", ["--scheme", "int8"], _act_observer("PerTensorMSEObserver")),
+    ("int8_weight_only", ["--scheme", "int8"], lambda g: g.update(input_tensors=None)),
+    ("int8_act_only", ["--scheme", "int8"], lambda g: g.update(weight=None)),
+    ("int8_excl_ffn_down", ["--scheme", "int8", "--exclude", FFN_DOWN], None),
+    ("int8_w_per_channel", ["--scheme", "int8"], _per_channel_weights),
+    ("int8_w_per_channel_excl_ffn_down", ["--scheme", "int8", "--exclude", FFN_DOWN], _per_channel_weights),
+    ("int8_per_channel_dynamic", ["--scheme", "int8_per_channel_dynamic"], None),
+]
+
+
+def variant_config(a, args, derive, path):
+    """The full Quark JSON of a variant, written to path; returns quarc quantize's arguments."""
+    out, _ = sh([a.quarc, "quantize"] + args + ["--print-config"])
+    cfg = json.loads(out)
+    if derive:
+        derive(cfg["global_quant_config"])
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return ["--config", path]
+
+
 def bench_minilm(a, tmp, res):
     model = a.minilm
     raw = open(a.text, "rb").read()
@@ -119,10 +159,19 @@ def bench_minilm(a, tmp, res):
     op = os.path.join(ROOT, "tests", "data", "quant_oracle", "minilm_quark.json")
     if os.path.exists(op):
         oracle = json.load(open(op))["schemes"]
+    vq = os.path.join(ROOT, "tests", "data", "quant_oracle", "minilm_quark_int8_variants.json")
+    if os.path.exists(vq):
+        oracle.update(json.load(open(vq))["schemes"])
     r = {"eval_lines": len(ev), "calibration_lines": a.minilm_calib_lines, "schemes": {}}
-    for s in a.minilm_schemes.split(","):
+    runs = [(s, ["--scheme", s]) for s in a.minilm_schemes.split(",") if s]
+    if a.minilm_int8_variants:
+        cdir = a.write_variant_configs or tmp
+        os.makedirs(cdir, exist_ok=True)
+        runs += [(name, variant_config(a, args, derive, os.path.join(cdir, name + ".json")))
+                 for name, args, derive in MINILM_INT8_VARIANTS if name not in dict(runs)]
+    for s, qargs in runs:
         q = os.path.join(tmp, "minilm_%s.onnx" % s)
-        _, tq = sh([a.quarc, "quantize", model, "--scheme", s, "--calib", calib_txt, "--text-mode", "lines",
+        _, tq = sh([a.quarc, "quantize", model] + qargs + ["--calib", calib_txt, "--text-mode", "lines",
                     "--batches", a.minilm_calib_lines, "--seq-len", 128, "--threads", a.threads, "-o", q], a.log)
         qe = os.path.join(tmp, "q.npy")
         sh([a.quarc, "embed", q, "--tokenizer", model, "--text", eval_txt, "--batch", 1, "-o", qe,
@@ -135,7 +184,7 @@ def bench_minilm(a, tmp, res):
         r["schemes"][s] = {"mean_cosine": float(np.mean(cos)), "min_cosine": float(np.min(cos)),
                            "mean_cosine_first64": c64, "quark_mean_cosine_first64": qk,
                            "bar": bar, "pass": None if bar is None else bool(np.mean(cos) >= bar)}
-        print("MiniLM %-12s mean cosine %.5f (min %.4f) over %d lines; first 64: %.6f (amd-quark %s)%s" % (
+        print("MiniLM %-34s mean cosine %.5f (min %.4f) over %d lines; first 64: %.6f (amd-quark %s)%s" % (
             s, np.mean(cos), np.min(cos), len(ev), c64, "%.6f" % qk if qk is not None else "-",
             "" if bar is None else ("  bar >= %.2f: %s" % (bar, "PASS" if np.mean(cos) >= bar else "FAIL"))),
             flush=True)
@@ -155,6 +204,10 @@ def main():
     ap.add_argument("--eval-windows", type=int, default=0, help="limit the perplexity windows (0: all)")
     ap.add_argument("--minilm-calib-lines", type=int, default=32)
     ap.add_argument("--minilm-eval-lines", type=int, default=0, help="0: every line of the eval text")
+    ap.add_argument("--minilm-int8-variants", action="store_true",
+                    help="also the int8 variants (calibration, exclusions, granularity) of MINILM_INT8_VARIANTS")
+    ap.add_argument("--write-variant-configs", default=None,
+                    help="write the variants' Quark JSON here (for tests/oracle/quark_minilm.py --configs)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--skip-llm", action="store_true")
     ap.add_argument("--skip-minilm", action="store_true")
