@@ -11,7 +11,12 @@ logits, their cosine, and how many of the quantized activations (every QuantizeL
 DequantizeLinear result) differ between the two runtimes.
 
     .venv/bin/python tools/bench/bench_quant_ort.py [--quarc build/quarc] [--presets a,b]
-        [--tokens 32] [--calib-windows 2] [--seq-len 128] [--out results.json]
+        [--tokens 32] [--calib-windows 2] [--seq-len 128] [--out results.json] [--first-flips]
+
+--first-flips: where the activation-quantized presets part, and why (docs/quant.md, Quality):
+for each activation QuantizeLinear whose integer output differs between the two runtimes at
+a token position earlier than any before it (a new seed, not an inherited flip), its float
+input on both sides (the difference in ulps) and input/scale on both sides.
 """
 import argparse
 import json
@@ -28,6 +33,40 @@ import quant_util as qu  # noqa: E402
 import test_quant_export as tqe  # noqa: E402
 
 
+def first_flips(tag, onnx_path, feeds, tmp):
+    """Prints the seeds of the ORT/quarc divergence (see --first-flips); returns their count."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(onnx_path, load_external_data=False)
+    inits = {t.name: t for t in m.graph.initializer}
+    qs = [n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[1] in inits
+          and n.input[0] not in inits]
+    # the graph's own outputs come first in both runtimes' results; q/k/v share their inputs
+    names = list(dict.fromkeys([o.name for o in m.graph.output] + [x for n in qs for x in (n.input[0], n.output[0])]))
+    probe = os.path.join(tmp, "flips.onnx")
+    tqe.with_outputs(onnx_path, probe, names)
+    ref = dict(zip(names, qu.ort_session(probe).run(names, feeds)))
+    got = dict(zip(names, tqe.run_quarc(probe, feeds, names, tmp)))
+    front, seeds = None, 0
+    for n in qs:
+        xa, xb = np.asarray(ref[n.input[0]], np.float32), np.asarray(got[n.input[0]], np.float32)
+        qa, qb = np.asarray(ref[n.output[0]]), np.asarray(got[n.output[0]])
+        if qa.ndim < 2 or not (qa != qb).any():
+            continue
+        at = np.argwhere(qa != qb)
+        new = at[at[:, 1] < front] if front is not None else at
+        front = int(at[:, 1].min()) if front is None else min(front, int(at[:, 1].min()))
+        if not len(new):
+            continue
+        e = tuple(new[0])
+        s = float(np.asarray(numpy_helper.to_array(inits[n.input[1]])).reshape(-1)[0])
+        ulps = abs(int(xa[e].view(np.int32)) - int(xb[e].view(np.int32)))
+        print("   %s first flip at position %d in %s: input ORT %.9g quarc %.9g (%d ulp), input/scale %.7f vs %.7f"
+              % (tag, e[1], n.name, xa[e], xb[e], ulps, xa[e] / s, xb[e] / s), flush=True)
+        seeds += 1
+    return seeds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quarc", default=qu.QUARC)
@@ -39,6 +78,8 @@ def main():
     ap.add_argument("--seq-len", type=int, default=128, help="calibration window length")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the results as JSON")
+    ap.add_argument("--first-flips", action="store_true",
+                    help="print where the two runtimes' quantized activations first part")
     a = ap.parse_args()
     qu.QUARC = a.quarc
     failures = 0
@@ -79,6 +120,8 @@ def main():
                                       "seconds": time.time() - t0}
             print("%s smollm2/%-24s max |ORT - quarc run| on logits %.3g (|logits| <= %.1f), cosine %.7f (%.0fs)"
                   % ("ok  " if not f else "FAIL", preset, worst, np.abs(ref).max(), cos, time.time() - t0), flush=True)
+            if a.first_flips and preset not in tqe.WEIGHT_ONLY:
+                first_flips("smollm2/" + preset, opath, feeds, tmp)
             for ext in ("", ".data", ".report.json"):
                 if os.path.exists(opath + ext):
                     os.remove(opath + ext)
