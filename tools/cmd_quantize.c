@@ -596,8 +596,8 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   rep.seconds = cli_now() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);
+  if (sites) qc_qsites_free(sites, rep.n); /* before report_free, which zeroes rep.n */
   report_free(&rep);
-  if (sites) qc_qsites_free(sites, rep.n);
   free(pipe.p);
   free(tok_path);
   qc_graph_destroy(fg);

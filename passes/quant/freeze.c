@@ -190,11 +190,15 @@ static qc_status two_stage_scale(qc_graph *g, const char *key, const qc_qspec *s
   if (!el || qc_dtype_is_int(el) || st->dtype != QC_F32 || p2->n != 1 || p2->scale_dtype != QC_F32)
     return QC_OK;
   const float *sv = qc_tensor_data(st);
+  /* st points into the graph's value table, which adding constants below may move. */
+  int32_t rank = st->rank;
+  int64_t dims[QC_MAX_RANK];
+  memcpy(dims, st->dims, sizeof(int64_t) * (size_t)rank);
   float s2 = p2->scale[0];
   qc_tensor codes, two, back;
   memset(&back, 0, sizeof back);
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(&codes, NULL, el, st->rank, st->dims));
-  int64_t n = qc_tensor_numel(st);
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(&codes, NULL, el, rank, dims));
+  int64_t n = qc_tensor_numel(&codes);
   for (int64_t i = 0; i < n; i++)
     qc_elem_set_code(el, qc_tensor_data(&codes), (size_t)i,
                      qc_float_encode(el, (double)sv[i] / (double)s2, QC_ENC_SATURATE));
@@ -215,7 +219,7 @@ static qc_status two_stage_scale(qc_graph *g, const char *key, const qc_qspec *s
     free(on);
   }
   if (!s) {
-    qc_type ty = qc_type_tensor(QC_F32, st->rank, st->dims);
+    qc_type ty = qc_type_tensor(QC_F32, rank, dims);
     s = qc_graph_set_type(g, y, &ty);
   }
   /* The two stages must give the scales back bit for bit. */
