@@ -2,6 +2,7 @@
 #ifndef QUARC_TOOLS_CLI_H
 #define QUARC_TOOLS_CLI_H
 
+#include "quarc/export.h"
 #include "quarc/quarc.h"
 
 #include <stdio.h>
@@ -42,6 +43,9 @@ void cli_progress(const char *what, int64_t done, int64_t total, const char *ext
 
 /* quarc export / quarc import (tools/cmd_export.c): the shared driver and its options. */
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
+/* What an export wrote (tensors, bytes, quantized as they were / requantized, notes), on stderr. */
+void cli_export_report(const cli_command *cmd, const char *in, const qc_graph *g, const char *out,
+                       qc_export_format fmt, const qc_export_report *r);
 #define CLI_EXPORT_OPTIONS                                                                       \
   "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
   "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \

@@ -47,6 +47,19 @@ static bool parse_gguf_type(const char *s, qc_dtype *out) {
   return false;
 }
 
+void cli_export_report(const cli_command *cmd, const char *in, const qc_graph *g, const char *out,
+                       qc_export_format fmt, const qc_export_report *r) {
+  const char *ck = qc_graph_meta(g, "quarc.checkpoint");
+  fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in, ck ? " [" : "",
+          ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt), (long long)r->tensors,
+          (unsigned long long)r->bytes);
+  if (r->quantized || r->requantized)
+    fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r->quantized,
+            (long long)r->requantized);
+  fprintf(stderr, "\n");
+  if (r->notes) fputs(r->notes, stderr);
+}
+
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   const char *in = NULL, *out = NULL;
   qc_export_format fmt = QC_EXPORT_AUTO;
@@ -88,17 +101,7 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   o.report = &r;
   if (fmt == QC_EXPORT_AUTO) fmt = qc_export_format_for_path(out);
   s = qc_export_model(g, out, fmt, &o);
-  if (!s && !quiet) {
-    const char *ck = qc_graph_meta(g, "quarc.checkpoint");
-    fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
-            ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
-            (long long)r.tensors, (unsigned long long)r.bytes);
-    if (r.quantized || r.requantized)
-      fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r.quantized,
-              (long long)r.requantized);
-    fprintf(stderr, "\n");
-    if (r.notes) fputs(r.notes, stderr);
-  }
+  if (!s && !quiet) cli_export_report(cmd, in, g, out, fmt, &r);
   qc_export_report_free(&r);
   qc_graph_destroy(g);
   return s ? cli_fail(s) : 0;

@@ -1,4 +1,4 @@
-/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT.onnx
+/* quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DATA] ... -o OUT.onnx|.qir|.gguf
  *
  * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
  * exports it: the pass pipeline
@@ -33,7 +33,7 @@
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
   "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
-  "[--print-config] -o OUT.onnx"
+  "[--print-config] -o OUT.onnx|OUT.qir|OUT.gguf"
 
 typedef struct qopts {
   const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
@@ -574,14 +574,26 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_calib_close(cs);
   }
   if (!s) s = step(ctx, g, "realize", "realize");
-  if (!s && o->lower) {
+  /* A .gguf takes the realized weights as they are (exact GGUF types or requantized, as
+   * quarc export does); ONNX and .qir take the graph, lowered to QDQ unless --no-lower. */
+  bool gguf = qc_export_format_for_path(o->out) == QC_EXPORT_GGUF;
+  if (!s && o->lower && !gguf) {
     char lp[256];
     snprintf(lp, sizeof lp, "lower-qdq{opset=%lld,ort=%s,matmulnbits=%s},dce", (long long)o->opset,
              o->ort ? "true" : "false", o->nbits ? "true" : "false");
     s = step(ctx, g, "lower-qdq", lp);
   }
   if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
-  if (!s) s = qc_model_save(g, o->out, QC_FORMAT_AUTO);
+  if (!s && gguf) {
+    qc_export_options eo = qc_export_options_default();
+    qc_export_report er = {0};
+    eo.report = &er;
+    s = qc_export_model(g, o->out, QC_EXPORT_GGUF, &eo);
+    if (!s) cli_export_report(&cli_cmd_quantize, o->model, g, o->out, QC_EXPORT_GGUF, &er);
+    qc_export_report_free(&er);
+  } else if (!s) {
+    s = qc_model_save(g, o->out, QC_FORMAT_AUTO);
+  }
   rep.seconds = now_s() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);
