@@ -5,21 +5,25 @@
  * alignment, offsets exactly sequential).
  *
  * Metadata: general.architecture, general.name, general.file_type (the llama_ftype of the
- * linears' type), <arch>.context_length, .embedding_length, .block_count,
- * .feed_forward_length, .rope.dimension_count, .rope.freq_base, .attention.head_count,
- * .attention.head_count_kv, .attention.layer_norm_rms_epsilon, .vocab_size (and
- * .attention.key_length / value_length when head_dim is not hidden/heads), then the
- * tokenizer: copied from a GGUF source (the graph's "quarc.source" or the source option
- * naming a .gguf file: every key except general.file_type, general.quantization_version and
- * general.alignment, which are recomputed) or converted from the source directory's
- * tokenizer.json (byte-level BPE: tokenizer.ggml.model "gpt2", tokens, token_type, merges,
- * special token ids).
+ * linears' type), general.quantization_version (2, as llama.cpp writes it),
+ * <arch>.context_length, .embedding_length, .block_count, .feed_forward_length,
+ * .rope.dimension_count, .rope.freq_base, .attention.head_count, .attention.head_count_kv,
+ * .attention.layer_norm_rms_epsilon, .vocab_size (and .attention.key_length / value_length
+ * when head_dim is not hidden/heads), then the tokenizer: copied from a GGUF source (the
+ * graph's "quarc.source" or the source option naming a .gguf file: every key except
+ * general.file_type, general.quantization_version and general.alignment, which are
+ * recomputed) or converted from the source directory's tokenizer.json (byte-level BPE:
+ * tokenizer.ggml.model "gpt2", tokens, token_type, merges, special token ids).
  *
  * Tensors, by Hugging Face name -> llama.cpp name (token_embd, output_norm, output,
  * blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / attn_q_norm / attn_k_norm /
- * ffn_norm / ffn_gate / ffn_up / ffn_down), dimensions reversed (ne[0] = in). llama's q/k
- * rows are permuted from Hugging Face's rotate-half order to ggml's interleaved one
- * (convert_hf_to_gguf.py LlamaModel.permute; qwen2/qwen3 use NeoX RoPE and are not). Types:
+ * ffn_norm / ffn_gate / ffn_up / ffn_down), in the order token_embd, each layer's tensors
+ * sorted by Hugging Face name (as llama.cpp's converter writes them), output_norm, output
+ * (left out when the head is tied to the embedding), dimensions reversed (ne[0] = in). The
+ * order and types depend on names and values only, so export -> import -> export gives the
+ * same bytes. llama's q/k rows (and biases) are permuted from Hugging Face's rotate-half
+ * order to ggml's interleaved one (convert_hf_to_gguf.py LlamaModel.permute; qwen2/qwen3 use
+ * NeoX RoPE and are not). Types:
  *   - 1-D tensors (norms, biases): F32;
  *   - a weight that is already a GGUF block constant behind DequantizePacked: its bytes;
  *   - a weight quantized in a way a GGUF type holds exactly, written without requantizing:
@@ -31,7 +35,9 @@
  *   - any other quantized weight: dequantized, then requantized with ggml's reference
  *     quantizer to gguf_requant_type (each one is named in the report);
  *   - float weights: gguf_type (F16 by default; a block type quantizes them), token_embd and
- *     output gguf_embed_type if set.
+ *     output gguf_embed_type if set;
+ *   - a k-quant asked for rows that 256 does not divide: llama.cpp's fallback (Q4_K -> Q5_0,
+ *     Q6_K -> Q8_0), named in the report.
  */
 #include "codegen/export_internal.h"
 #include "quarc/gguf.h"
@@ -412,6 +418,16 @@ static bool ends_with(const char *s, const char *suf) {
   return a >= b && !strcmp(s + a - b, suf);
 }
 
+typedef struct layer_item {
+  const char *hf;
+  const qc_tensor *t;
+  const qx_linear *l;
+} layer_item;
+
+static int layer_item_cmp(const void *a, const void *b) {
+  return strcmp(((const layer_item *)a)->hf, ((const layer_item *)b)->hf);
+}
+
 qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_options *opt_in) {
   qc_export_options defaults = qc_export_options_default();
   const qc_export_options *opt = opt_in ? opt_in : &defaults;
@@ -497,28 +513,35 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
     if (!s) s = qc_gguf_get_u32(x.src, k, &bl);
     n_layers = bl;
   }
+  /* a layer's tensors sorted by Hugging Face name, as llama.cpp's converter writes them; the
+   * order depends on the names only, so export -> import -> export gives the same file */
+  layer_item *items = calloc((size_t)(m.n_params + m.n_lin + 1), sizeof *items);
+  if (!s && !items) s = QC_OOM();
   for (int64_t layer = 0; layer < n_layers && !s; layer++) {
     char pfx[64];
     int pl = snprintf(pfx, sizeof pfx, "model.layers.%lld.", (long long)layer);
-    for (int32_t i = 0; i < m.n_params && !s; i++) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < m.n_params; i++) {
       const qc_value *v = qc_graph_value(g, m.params[i]);
       if (strncmp(v->name, pfx, (size_t)pl)) continue;
       /* a quantized linear's weight is not a parameter; a float one is, with its linear */
       char mod[1024];
       snprintf(mod, sizeof mod, "%.*s", (int)(strlen(v->name) - (ends_with(v->name, ".weight") ? 7 : 5)), v->name);
       const qx_linear *l = ends_with(v->name, ".weight") ? qx_model_find(&m, mod) : NULL;
-      s = add_tensor(&x, v->name, &v->cst, l && l->w == m.params[i] ? l : NULL);
+      items[n++] = (layer_item){v->name, &v->cst, l && l->w == m.params[i] ? l : NULL};
     }
     for (int32_t i = 0; i < m.n_lin && !s; i++) {
       const qx_linear *l = &m.lin[i];
       if (l->wkind == QX_W_FLOAT || strncmp(l->module, pfx, (size_t)pl)) continue;
-      char wn[1024];
-      snprintf(wn, sizeof wn, "%s.weight", l->module);
-      s = add_tensor(&x, wn, qx_const(g, l->w), l);
-      if (!s && (l->in.node != QC_NONE || l->out.node != QC_NONE))
+      items[n++] = (layer_item){qc_arena_printf(&x.ar, "%s.weight", l->module), qx_const(g, l->w), l};
+      if (!items[n - 1].hf) s = QC_OOM();
+      else if (l->in.node != QC_NONE || l->out.node != QC_NONE)
         qx_note(x.report, "%s: activation quantization is not represented in GGUF (dropped)", l->module);
     }
+    if (!s) qsort(items, (size_t)n, sizeof *items, layer_item_cmp);
+    for (int32_t i = 0; i < n && !s; i++) s = add_tensor(&x, items[i].hf, items[i].t, items[i].l);
   }
+  free(items);
   for (int32_t i = 0; i < m.n_params && !s; i++) {
     const qc_value *v = qc_graph_value(g, m.params[i]);
     if (!strcmp(v->name, "model.norm.weight")) s = add_tensor(&x, v->name, &v->cst, NULL);
@@ -531,6 +554,8 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
     if (!strcmp(m.lin[i].module, "lm_head") && m.lin[i].wkind != QX_W_FLOAT && m.lin[i].w != embed)
       s = add_tensor(&x, "lm_head.weight", qx_const(g, m.lin[i].w), &m.lin[i]);
   if (!s) s = qc_gguf_writer_set_u32(x.w, "general.file_type", file_type(&x));
+  /* GGML_QNT_VERSION, which llama.cpp's converter and quantizer write into every file */
+  if (!s) s = qc_gguf_writer_set_u32(x.w, "general.quantization_version", 2);
   if (!s) s = qc_gguf_writer_write(x.w, path);
   qx_model_free(&m);
   qc_gguf_writer_free(x.w);
