@@ -27,7 +27,9 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
   return argv[++*i];
 }
 
-/* A GGUF tensor type by its ggml name ("Q4_K", "f16", ...). */
+#define GGUF_TYPES "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4"
+
+/* A GGUF tensor type by its ggml name ("Q4_K", "f16", ...): one of GGUF_TYPES. */
 static bool parse_gguf_type(const char *s, qc_dtype *out) {
   static const struct {
     const char *name;
@@ -80,11 +82,11 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
       o.max_shard_size = x;
     } else if ((v = opt_value(argc, argv, &i, "--source", &missing))) o.source_dir = v;
     else if ((v = opt_value(argc, argv, &i, "--gguf-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+      if (!parse_gguf_type(v, &o.gguf_type)) return cli_usage_error(cmd, "unknown GGUF type '%s' (" GGUF_TYPES ")", v);
     } else if ((v = opt_value(argc, argv, &i, "--gguf-requant-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_requant_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+      if (!parse_gguf_type(v, &o.gguf_requant_type)) return cli_usage_error(cmd, "unknown GGUF type '%s' (" GGUF_TYPES ")", v);
     } else if ((v = opt_value(argc, argv, &i, "--gguf-embed-type", &missing))) {
-      if (!parse_gguf_type(v, &o.gguf_embed_type)) return cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+      if (!parse_gguf_type(v, &o.gguf_embed_type)) return cli_usage_error(cmd, "unknown GGUF type '%s' (" GGUF_TYPES ")", v);
     } else if ((v = opt_value(argc, argv, &i, "--name", &missing))) o.gguf_name = v;
     else if (!strcmp(argv[i], "--force")) o.replace = true;
     else if (!strcmp(argv[i], "--quiet")) quiet = true;
