@@ -16,6 +16,15 @@ perplexities and their relative difference (bar: within 0.5%), and both tools' t
 committed tiny llama / mistral / qwen2 / qwen3 / smollm2 models as F32, and compares llama.cpp's
 logits on each file with quarc's (seconds).
 
+Measured (2 shared cores under load from other jobs, so tokens/s are rough; llama.cpp's
+include llama-cpp-python copying every position's logits), seq-len 2048:
+    type  windows  ppl quarc  llama.cpp  rel diff  tok/s quarc  llama.cpp
+    q8_0     4      36.4833    36.5874    0.285%       60.4        34.0
+    q4_0     4      47.2112    47.4458    0.495%       68.3        58.7
+    q4_0    12      46.5741    46.7579    0.393%      104.9        64.5
+    q4_1     4      36.4168    36.4768    0.165%      128.0        49.5
+(Q4_0 is a second rounding of weights that are Q4_1 values, hence its higher perplexity.)
+
 Needs llama-cpp-python, torch, transformers, gguf (run it with /opt/torchvenv/bin/python);
 never run by CI. A full run takes several minutes per type on two cores.
 
