@@ -63,12 +63,11 @@ TYPES = {"f32": (Q.F32, FT.ALL_F32, True, None), "f16": (Q.F16, FT.MOSTLY_F16, T
          "q4_k": (Q.Q4_K, FT.MOSTLY_Q4_K_M, False, Q.Q5_0), "q6_k": (Q.Q6_K, FT.MOSTLY_Q6_K, False, Q.Q8_0),
          "mxfp4": (Q.MXFP4, FT.MOSTLY_MXFP4_MOE, True, None)}
 K_RMS = {Q.Q4_K: 0.12, Q.Q6_K: 0.03}  # relative RMS error of a k-quant against the source
-LAYER_ORDER = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up",
-               "ffn_down"]
 HF_OF = {"attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
          "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
          "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj",
          "token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
+LAYER_PARTS = [k for k in HF_OF if k not in ("token_embd", "output_norm", "output")]
 
 
 def hf_name(gname):
@@ -192,7 +191,7 @@ class GgufExport(unittest.TestCase):
     def expected_names(self, tied=False):
         names = ["token_embd.weight"]
         for l in range(LAYERS):  # a layer's tensors sorted by HF name, as llama.cpp's converter writes them
-            names += sorted(("blk.%d.%s.weight" % (l, p) for p in LAYER_ORDER), key=hf_name)
+            names += sorted(("blk.%d.%s.weight" % (l, p) for p in LAYER_PARTS), key=hf_name)
         return names + ["output_norm.weight"] + ([] if tied else ["output.weight"])
 
     # ---- every type -------------------------------------------------------------------------
