@@ -5,21 +5,25 @@
  * alignment, offsets exactly sequential).
  *
  * Metadata: general.architecture, general.name, general.file_type (the llama_ftype of the
- * linears' type), <arch>.context_length, .embedding_length, .block_count,
- * .feed_forward_length, .rope.dimension_count, .rope.freq_base, .attention.head_count,
- * .attention.head_count_kv, .attention.layer_norm_rms_epsilon, .vocab_size (and
- * .attention.key_length / value_length when head_dim is not hidden/heads), then the
- * tokenizer: copied from a GGUF source (the graph's "quarc.source" or the source option
- * naming a .gguf file: every key except general.file_type, general.quantization_version and
- * general.alignment, which are recomputed) or converted from the source directory's
- * tokenizer.json (byte-level BPE: tokenizer.ggml.model "gpt2", tokens, token_type, merges,
- * special token ids).
+ * linears' type), general.quantization_version (2, as llama.cpp writes it),
+ * <arch>.context_length, .embedding_length, .block_count, .feed_forward_length,
+ * .rope.dimension_count, .rope.freq_base, .attention.head_count, .attention.head_count_kv,
+ * .attention.layer_norm_rms_epsilon, .vocab_size (and .attention.key_length / value_length
+ * when head_dim is not hidden/heads), then the tokenizer: copied from a GGUF source (the
+ * graph's "quarc.source" or the source option naming a .gguf file: every key except
+ * general.file_type, general.quantization_version and general.alignment, which are
+ * recomputed) or converted from the source directory's tokenizer.json (byte-level BPE:
+ * tokenizer.ggml.model "gpt2", tokens, token_type, merges, special token ids).
  *
  * Tensors, by Hugging Face name -> llama.cpp name (token_embd, output_norm, output,
  * blk.N.attn_norm / attn_q / attn_k / attn_v / attn_output / attn_q_norm / attn_k_norm /
- * ffn_norm / ffn_gate / ffn_up / ffn_down), dimensions reversed (ne[0] = in). llama's q/k
- * rows are permuted from Hugging Face's rotate-half order to ggml's interleaved one
- * (convert_hf_to_gguf.py LlamaModel.permute; qwen2/qwen3 use NeoX RoPE and are not). Types:
+ * ffn_norm / ffn_gate / ffn_up / ffn_down), in the order token_embd, each layer's tensors
+ * sorted by Hugging Face name (as llama.cpp's converter writes them), output_norm, output
+ * (left out when the head is tied to the embedding), dimensions reversed (ne[0] = in). The
+ * order and types depend on names and values only, so export -> import -> export gives the
+ * same bytes. llama's q/k rows (and biases) are permuted from Hugging Face's rotate-half
+ * order to ggml's interleaved one (convert_hf_to_gguf.py LlamaModel.permute; qwen2/qwen3 use
+ * NeoX RoPE and are not). Types:
  *   - 1-D tensors (norms, biases): F32;
  *   - a weight that is already a GGUF block constant behind DequantizePacked: its bytes;
  *   - a weight quantized in a way a GGUF type holds exactly, written without requantizing:
@@ -31,7 +35,9 @@
  *   - any other quantized weight: dequantized, then requantized with ggml's reference
  *     quantizer to gguf_requant_type (each one is named in the report);
  *   - float weights: gguf_type (F16 by default; a block type quantizes them), token_embd and
- *     output gguf_embed_type if set.
+ *     output gguf_embed_type if set;
+ *   - a k-quant asked for rows that 256 does not divide: llama.cpp's fallback (Q4_K -> Q5_0,
+ *     Q6_K -> Q8_0), named in the report.
  */
 #include "codegen/export_internal.h"
 #include "quarc/gguf.h"
@@ -55,55 +61,7 @@ typedef struct gx {
   qc_arena ar;
 } gx;
 
-/* ---- names ------------------------------------------------------------------------------- */
-
-/* llama.cpp's name of a Hugging Face llama-family tensor, false if it has none. */
-static bool gguf_name(const char *hf, char *out, size_t n) {
-  static const struct {
-    const char *hf, *gg;
-  } TOP[] = {{"model.embed_tokens.", "token_embd."}, {"model.norm.", "output_norm."}, {"lm_head.", "output."}},
-    LAYER[] = {{"input_layernorm.", "attn_norm."},  {"self_attn.q_proj.", "attn_q."},
-               {"self_attn.k_proj.", "attn_k."},    {"self_attn.v_proj.", "attn_v."},
-               {"self_attn.o_proj.", "attn_output."}, {"self_attn.q_norm.", "attn_q_norm."},
-               {"self_attn.k_norm.", "attn_k_norm."}, {"post_attention_layernorm.", "ffn_norm."},
-               {"mlp.gate_proj.", "ffn_gate."},     {"mlp.up_proj.", "ffn_up."},
-               {"mlp.down_proj.", "ffn_down."}};
-  for (size_t i = 0; i < sizeof TOP / sizeof *TOP; i++) {
-    size_t l = strlen(TOP[i].hf);
-    if (!strncmp(hf, TOP[i].hf, l)) return (size_t)snprintf(out, n, "%s%s", TOP[i].gg, hf + l) < n;
-  }
-  if (strncmp(hf, "model.layers.", 13)) return false;
-  char *end;
-  long long layer = strtoll(hf + 13, &end, 10);
-  if (end == hf + 13 || *end != '.') return false;
-  for (size_t i = 0; i < sizeof LAYER / sizeof *LAYER; i++) {
-    size_t l = strlen(LAYER[i].hf);
-    if (!strncmp(end + 1, LAYER[i].hf, l))
-      return (size_t)snprintf(out, n, "blk.%lld.%s%s", layer, LAYER[i].gg, end + 1 + l) < n;
-  }
-  return false;
-}
-
 /* ---- tensors ------------------------------------------------------------------------------ */
-
-/* Rows [out] of a 2-D tensor (any dtype, block types included: a row is whole blocks)
- * permuted from rotate-half to interleaved order per head: out[h][i][t] = in[h][t][i]. */
-static qc_status permute_rows(const qc_tensor *w, int64_t n_head, qc_tensor *out) {
-  int64_t rows = w->dims[0];
-  if (n_head <= 0 || rows % (2 * n_head))
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%lld rows cannot be permuted over %lld heads",
-                         (long long)rows, (long long)n_head);
-  size_t rb = qc_dtype_nbytes(w->dtype, (uint64_t)w->dims[1]);
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, w->dtype, 2, w->dims));
-  int64_t hd = rows / n_head, half = hd / 2;
-  const uint8_t *sp = qc_tensor_data(w);
-  uint8_t *dp = qc_tensor_data(out);
-  for (int64_t h = 0; h < n_head; h++)
-    for (int64_t i = 0; i < half; i++)
-      for (int64_t t = 0; t < 2; t++)
-        memcpy(dp + (size_t)(h * hd + i * 2 + t) * rb, sp + (size_t)(h * hd + t * half + i) * rb, rb);
-  return QC_OK;
-}
 
 /* A float tensor as f32. */
 static qc_status to_f32(const qc_tensor *t, qc_tensor *out) {
@@ -210,30 +168,45 @@ static bool is_embed_or_output(const char *hf) {
   return !strcmp(hf, "model.embed_tokens.weight") || !strcmp(hf, "lm_head.weight");
 }
 
+/* The type a tensor with rows of `row` elements is written in when `dt` is asked for: dt,
+ * or, when a k-quant's 256-element super-blocks do not divide the rows, llama.cpp's fallback
+ * (llama-quant.cpp: Q4_K -> Q5_0, Q6_K -> Q8_0), said in the report. SmolLM2-135M (hidden
+ * 576) needs it for every linear that reads the hidden state. */
+static qc_dtype row_type(const gx *x, const char *name, qc_dtype dt, int64_t row) {
+  const qc_dtype_traits *tr = qc_dtype_traits_of(dt);
+  if (tr->block_elems <= 1 || row % tr->block_elems == 0) return dt;
+  qc_dtype fb = dt == QC_Q4_K ? QC_Q5_0 : dt == QC_Q6_K ? QC_Q8_0 : dt;
+  if (fb != dt)
+    qx_note(x->report, "%s: rows of %lld are not a multiple of %s's %d: written as %s, as llama.cpp does",
+            name, (long long)row, tr->name, tr->block_elems, qc_dtype_traits_of(fb)->name);
+  return fb;
+}
+
 /* Add one tensor (HF name, its value in the graph) to the file. */
 static qc_status add_tensor(gx *x, const char *hf, const qc_tensor *t, const qx_linear *l) {
   char name[128];
-  if (!gguf_name(hf, name, sizeof name))
+  if (!qc_gguf_tensor_name(hf, name, sizeof name))
     return qc_status_new(QC_CODE_UNIMPLEMENTED, "tensor '%s' has no llama.cpp name", hf);
   qc_tensor o = {0}, f = {0}, p = {0};
   qc_status s = QC_OK;
   const qc_export_options *opt = x->opt;
   qc_dtype want = opt->gguf_type;
   if (is_embed_or_output(hf) && opt->gguf_embed_type != QC_DT_UNDEFINED) want = opt->gguf_embed_type;
-  bool exact = false;
   if (t->rank != 2) {
     s = to_f32(t, &o); /* norms and biases */
   } else if (l && l->wkind == QX_W_PACKED && qc_dtype_is_block(qx_const(x->g, l->w)->dtype) &&
              qx_const(x->g, l->w)->dtype != QC_MXFP4 && qc_dtype_traits_of(qx_const(x->g, l->w)->dtype)->gguf >= 0 &&
              l->w_scale == QC_NONE) {
     qc_tensor_copy_ref(&o, qx_const(x->g, l->w)); /* a GGUF block constant: its bytes */
-    exact = true;
+    if (x->report) x->report->quantized++;
   } else if (l && l->wkind != QX_W_FLOAT) {
+    bool exact = false;
     s = exact_block(x, l, &o, &exact);
     if (!s && !exact) {
       qc_dtype rq = opt->gguf_requant_type != QC_DT_UNDEFINED ? opt->gguf_requant_type
                     : qc_dtype_is_block(opt->gguf_type)    ? opt->gguf_type
                                                            : QC_Q8_0;
+      rq = row_type(x, name, rq, t->dims[1]);
       qc_tensor w;
       if (!(s = qx_linear_dequantized_weight(x->g, l, &w))) {
         if (!(s = to_f32(&w, &f))) s = from_f32(&f, rq, &o);
@@ -247,17 +220,17 @@ static qc_status add_tensor(gx *x, const char *hf, const qc_tensor *t, const qx_
     } else if (!s && x->report) {
       x->report->quantized++;
     }
-  } else if (t->dtype == want) {
+  } else if ((want = row_type(x, name, want, t->dims[1])) == t->dtype) {
     qc_tensor_copy_ref(&o, t);
   } else {
     if (!(s = to_f32(t, &f))) s = from_f32(&f, want, &o);
   }
   qc_tensor_release(&f);
-  /* llama's RoPE rows: HF rotate-half -> ggml interleaved */
-  if (!s && !strcmp(x->arch, "llama") && o.rank == 2) {
+  /* llama's RoPE rows (weights and biases): HF rotate-half -> ggml interleaved */
+  if (!s && !strcmp(x->arch, "llama")) {
     bool q = strstr(name, ".attn_q.") != NULL, k = strstr(name, ".attn_k.") != NULL;
     if (q || k) {
-      s = permute_rows(&o, q ? x->n_head : x->n_kv_head, &p);
+      s = qc_llama_qk_permute(&o, q ? x->n_head : x->n_kv_head, true, &p);
       if (!s) {
         qc_tensor_release(&o);
         o = p;
@@ -270,7 +243,6 @@ static qc_status add_tensor(gx *x, const char *hf, const qc_tensor *t, const qx_
     x->report->tensors++;
     x->report->bytes += qc_tensor_nbytes(&o);
   }
-  (void)exact;
   qc_tensor_release(&o);
   if (s) return qc_status_wrap(s, "%s (%s)", name, hf);
   return QC_OK;
@@ -446,6 +418,16 @@ static bool ends_with(const char *s, const char *suf) {
   return a >= b && !strcmp(s + a - b, suf);
 }
 
+typedef struct layer_item {
+  const char *hf;
+  const qc_tensor *t;
+  const qx_linear *l;
+} layer_item;
+
+static int layer_item_cmp(const void *a, const void *b) {
+  return strcmp(((const layer_item *)a)->hf, ((const layer_item *)b)->hf);
+}
+
 qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_options *opt_in) {
   qc_export_options defaults = qc_export_options_default();
   const qc_export_options *opt = opt_in ? opt_in : &defaults;
@@ -515,10 +497,14 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
   }
   if (!s) s = qx_model_scan(g, &m);
   /* tensors in llama.cpp's order: embeddings, layers, output norm, output */
-  for (int32_t i = 0; i < m.n_params && !s; i++) {
-    const qc_value *v = qc_graph_value(g, m.params[i]);
-    if (!strcmp(v->name, "model.embed_tokens.weight")) s = add_tensor(&x, v->name, &v->cst, NULL);
-  }
+  /* The embedding: a float parameter, or the weight of a quantized linear when the output
+   * head is tied to it (a GGUF source's token_embd is one, as block constant). */
+  qc_vid embed = s ? QC_NONE : qc_graph_find(g, "model.embed_tokens.weight");
+  const qx_linear *embed_lin = NULL;
+  for (int32_t i = 0; i < m.n_lin && embed != QC_NONE; i++)
+    if (m.lin[i].wkind != QX_W_FLOAT && m.lin[i].w == embed) embed_lin = &m.lin[i];
+  if (embed != QC_NONE && qc_graph_value(g, embed)->kind == QC_VALUE_CONST)
+    s = add_tensor(&x, "model.embed_tokens.weight", qx_const(g, embed), embed_lin);
   int64_t n_layers = x.have_mc ? x.mc.num_layers : 0;
   if (!x.have_mc && x.src) {
     char k[96];
@@ -527,28 +513,35 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
     if (!s) s = qc_gguf_get_u32(x.src, k, &bl);
     n_layers = bl;
   }
+  /* a layer's tensors sorted by Hugging Face name, as llama.cpp's converter writes them; the
+   * order depends on the names only, so export -> import -> export gives the same file */
+  layer_item *items = calloc((size_t)(m.n_params + m.n_lin + 1), sizeof *items);
+  if (!s && !items) s = QC_OOM();
   for (int64_t layer = 0; layer < n_layers && !s; layer++) {
     char pfx[64];
     int pl = snprintf(pfx, sizeof pfx, "model.layers.%lld.", (long long)layer);
-    for (int32_t i = 0; i < m.n_params && !s; i++) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < m.n_params; i++) {
       const qc_value *v = qc_graph_value(g, m.params[i]);
       if (strncmp(v->name, pfx, (size_t)pl)) continue;
       /* a quantized linear's weight is not a parameter; a float one is, with its linear */
       char mod[1024];
       snprintf(mod, sizeof mod, "%.*s", (int)(strlen(v->name) - (ends_with(v->name, ".weight") ? 7 : 5)), v->name);
       const qx_linear *l = ends_with(v->name, ".weight") ? qx_model_find(&m, mod) : NULL;
-      s = add_tensor(&x, v->name, &v->cst, l && l->w == m.params[i] ? l : NULL);
+      items[n++] = (layer_item){v->name, &v->cst, l && l->w == m.params[i] ? l : NULL};
     }
     for (int32_t i = 0; i < m.n_lin && !s; i++) {
       const qx_linear *l = &m.lin[i];
       if (l->wkind == QX_W_FLOAT || strncmp(l->module, pfx, (size_t)pl)) continue;
-      char wn[1024];
-      snprintf(wn, sizeof wn, "%s.weight", l->module);
-      s = add_tensor(&x, wn, qx_const(g, l->w), l);
-      if (!s && (l->in.node != QC_NONE || l->out.node != QC_NONE))
+      items[n++] = (layer_item){qc_arena_printf(&x.ar, "%s.weight", l->module), qx_const(g, l->w), l};
+      if (!items[n - 1].hf) s = QC_OOM();
+      else if (l->in.node != QC_NONE || l->out.node != QC_NONE)
         qx_note(x.report, "%s: activation quantization is not represented in GGUF (dropped)", l->module);
     }
+    if (!s) qsort(items, (size_t)n, sizeof *items, layer_item_cmp);
+    for (int32_t i = 0; i < n && !s; i++) s = add_tensor(&x, items[i].hf, items[i].t, items[i].l);
   }
+  free(items);
   for (int32_t i = 0; i < m.n_params && !s; i++) {
     const qc_value *v = qc_graph_value(g, m.params[i]);
     if (!strcmp(v->name, "model.norm.weight")) s = add_tensor(&x, v->name, &v->cst, NULL);
@@ -557,10 +550,12 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
     const qc_value *v = qc_graph_value(g, m.params[i]);
     if (!strcmp(v->name, "lm_head.weight")) s = add_tensor(&x, v->name, &v->cst, qx_model_find(&m, "lm_head"));
   }
-  for (int32_t i = 0; i < m.n_lin && !s; i++)
-    if (!strcmp(m.lin[i].module, "lm_head") && m.lin[i].wkind != QX_W_FLOAT)
+  for (int32_t i = 0; i < m.n_lin && !s; i++) /* tied to the embedding: llama.cpp ties when output is absent */
+    if (!strcmp(m.lin[i].module, "lm_head") && m.lin[i].wkind != QX_W_FLOAT && m.lin[i].w != embed)
       s = add_tensor(&x, "lm_head.weight", qx_const(g, m.lin[i].w), &m.lin[i]);
   if (!s) s = qc_gguf_writer_set_u32(x.w, "general.file_type", file_type(&x));
+  /* GGML_QNT_VERSION, which llama.cpp's converter and quantizer write into every file */
+  if (!s) s = qc_gguf_writer_set_u32(x.w, "general.quantization_version", 2);
   if (!s) s = qc_gguf_writer_write(x.w, path);
   qx_model_free(&m);
   qc_gguf_writer_free(x.w);

@@ -52,6 +52,9 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import);
  * 0); return 0 if it is not one. */
 int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_export_format *fmt,
                       qc_export_options *o, int *rc);
+/* What an export wrote (tensors, bytes, quantized as they were / requantized, notes), on stderr. */
+void cli_export_report(const cli_command *cmd, const char *in, const qc_graph *g, const char *out,
+                       qc_export_format fmt, const qc_export_report *r);
 #define CLI_EXPORT_OPTIONS                                                                       \
   "[--format hf|quark|awq|fp8|gguf|onnx|qir] [--weight-format real_quantized|fake_quantized] "   \
   "[--pack-method reorder|order] [--max-shard-size BYTES] [--source DIR] [--gguf-type TYPE] "    \

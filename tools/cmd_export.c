@@ -14,7 +14,9 @@
 #include <string.h>
 
 
-/* A GGUF tensor type by its ggml name ("Q4_K", "f16", ...). */
+#define GGUF_TYPES "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4"
+
+/* A GGUF tensor type by its ggml name ("Q4_K", "f16", ...): one of GGUF_TYPES. */
 static bool parse_gguf_type(const char *s, qc_dtype *out) {
   static const struct {
     const char *name;
@@ -50,16 +52,29 @@ int cli_export_option(const cli_command *cmd, int argc, char **argv, int *i, qc_
     o->max_shard_size = x;
   } else if ((v = cli_opt_value(argc, argv, i, "--source", &missing))) o->source_dir = v;
   else if ((v = cli_opt_value(argc, argv, i, "--gguf-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+    if (!parse_gguf_type(v, &o->gguf_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s' (known: " GGUF_TYPES ")", v);
   } else if ((v = cli_opt_value(argc, argv, i, "--gguf-requant-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_requant_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+    if (!parse_gguf_type(v, &o->gguf_requant_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s' (known: " GGUF_TYPES ")", v);
   } else if ((v = cli_opt_value(argc, argv, i, "--gguf-embed-type", &missing))) {
-    if (!parse_gguf_type(v, &o->gguf_embed_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s'", v);
+    if (!parse_gguf_type(v, &o->gguf_embed_type)) *rc = cli_usage_error(cmd, "unknown GGUF type '%s' (known: " GGUF_TYPES ")", v);
   } else if ((v = cli_opt_value(argc, argv, i, "--name", &missing))) o->gguf_name = v;
   else if (!strcmp(argv[*i], "--force")) o->replace = true;
   else if (missing) *rc = cli_usage_error(cmd, "%s needs a value", argv[*i]);
   else return 0;
   return 1;
+}
+
+void cli_export_report(const cli_command *cmd, const char *in, const qc_graph *g, const char *out,
+                       qc_export_format fmt, const qc_export_report *r) {
+  const char *ck = qc_graph_meta(g, "quarc.checkpoint");
+  fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
+          ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
+          (long long)r->tensors, (unsigned long long)r->bytes);
+  if (r->quantized || r->requantized)
+    fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r->quantized,
+            (long long)r->requantized);
+  fprintf(stderr, "\n");
+  if (r->notes) fputs(r->notes, stderr);
 }
 
 int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
@@ -88,17 +103,7 @@ int cli_export_run(const cli_command *cmd, int argc, char **argv, bool import) {
   o.report = &r;
   if (fmt == QC_EXPORT_AUTO) fmt = qc_export_format_for_path(out);
   s = qc_export_model(g, out, fmt, &o);
-  if (!s && !quiet) {
-    const char *ck = qc_graph_meta(g, "quarc.checkpoint");
-    fprintf(stderr, "quarc %s: %s%s%s%s -> %s [%s]: %lld tensors, %llu bytes", cmd->name, in,
-            ck ? " [" : "", ck ? ck : "", ck ? "]" : "", out, qc_export_format_name(fmt),
-            (long long)r.tensors, (unsigned long long)r.bytes);
-    if (r.quantized || r.requantized)
-      fprintf(stderr, "; %lld quantized as they were, %lld requantized", (long long)r.quantized,
-              (long long)r.requantized);
-    fprintf(stderr, "\n");
-    if (r.notes) fputs(r.notes, stderr);
-  }
+  if (!s && !quiet) cli_export_report(cmd, in, g, out, fmt, &r);
   qc_export_report_free(&r);
   qc_graph_destroy(g);
   return s ? cli_fail(s) : 0;

@@ -592,7 +592,14 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   }
   if (!s) s = qc_status_wrap(qc_graph_verify(g), "the quantized graph does not verify");
   if (!s && save) s = qc_model_save(g, o->out, o->fmt == QC_EXPORT_ONNX ? QC_FORMAT_ONNX : QC_FORMAT_QIR);
-  else if (!s) s = qc_export_model(g, o->out, o->fmt, &o->xo);
+  else if (!s) {
+    qc_export_options xo = o->xo;
+    qc_export_report er = {0};
+    xo.report = &er;
+    s = qc_export_model(g, o->out, o->fmt, &xo);
+    if (!s) cli_export_report(&cli_cmd_quantize, o->model, g, o->out, o->fmt, &er);
+    qc_export_report_free(&er);
+  }
   rep.seconds = cli_now() - t0;
   if (!s) s = write_report(&rep, o, g);
   if (!s) print_report(&rep, o, g);

@@ -93,7 +93,9 @@ typedef struct qc_export_options {
   /** GGUF: the type of float weights that are not quantized in the graph (QC_F16 default;
    *  QC_F32, QC_BF16, or a block type QC_Q8_0 .. QC_Q6_K, QC_GGML_MXFP4 to quantize them
    *  all), and the type quantized weights that have no exact GGUF equivalent are requantized
-   *  to (QC_DT_UNDEFINED: the same as gguf_type if that is a block type, else QC_Q8_0). */
+   *  to (QC_DT_UNDEFINED: the same as gguf_type if that is a block type, else QC_Q8_0).
+   *  A k-quant on rows that 256 does not divide takes llama.cpp's fallback (Q4_K -> Q5_0,
+   *  Q6_K -> Q8_0), named in the report. */
   qc_dtype gguf_type;
   qc_dtype gguf_requant_type;
   /** GGUF: keep token_embd/output in this type (QC_DT_UNDEFINED: as gguf_type; llama.cpp's

