@@ -1,6 +1,7 @@
 /* JSON documents for quantization configs: a strict parser that keeps key order and a
  * writer that reproduces Python's json.dumps. See qjson.h. */
 #include "passes/quant/qjson.h"
+#include "ir/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -480,71 +481,11 @@ void qj_put_int(qj_buf *b, int64_t v) {
   qj_puts(b, t);
 }
 
-/* Python's float repr: the shortest digit string that reads back to the same double,
- * written in fixed notation when the decimal exponent is in [-4, 16), else scientific
- * with a signed exponent of at least two digits. */
+/* Python's float repr (ir/json.h's one formatter). */
 void qj_put_float(qj_buf *b, double d) {
-  if (isnan(d)) {
-    qj_puts(b, "NaN");
-    return;
-  }
-  if (isinf(d)) {
-    qj_puts(b, d < 0 ? "-Infinity" : "Infinity");
-    return;
-  }
-  if (d == 0) {
-    qj_puts(b, signbit(d) ? "-0.0" : "0.0");
-    return;
-  }
   char t[40];
-  int prec;
-  for (prec = 1; prec <= 17; prec++) {
-    snprintf(t, sizeof t, "%.*e", prec - 1, d);
-    if (strtod(t, NULL) == d) break;
-  }
-  /* t = [-]D[.DDD]e[+-]XX: collect the digits and the exponent. */
-  char digits[24];
-  int nd = 0, exp10;
-  const char *q = t;
-  bool neg = false;
-  if (*q == '-') {
-    neg = true;
-    q++;
-  }
-  for (; *q && *q != 'e'; q++)
-    if (*q >= '0' && *q <= '9') digits[nd++] = *q;
-  exp10 = atoi(q + 1);
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
-  digits[nd] = 0;
-  int decpt = exp10 + 1; /* value = 0.DIGITS * 10^decpt */
-  char o[64];
-  int k = 0;
-  if (neg) o[k++] = '-';
-  if (decpt > -4 && decpt <= 16) {
-    if (decpt <= 0) {
-      o[k++] = '0';
-      o[k++] = '.';
-      for (int i = 0; i < -decpt; i++) o[k++] = '0';
-      for (int i = 0; i < nd; i++) o[k++] = digits[i];
-    } else {
-      for (int i = 0; i < decpt; i++) o[k++] = i < nd ? digits[i] : '0';
-      o[k++] = '.';
-      if (nd > decpt)
-        for (int i = decpt; i < nd; i++) o[k++] = digits[i];
-      else
-        o[k++] = '0';
-    }
-    o[k] = 0;
-  } else {
-    o[k++] = digits[0];
-    if (nd > 1) {
-      o[k++] = '.';
-      for (int i = 1; i < nd; i++) o[k++] = digits[i];
-    }
-    int e = decpt - 1;
-    k += snprintf(o + k, sizeof o - (size_t)k, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-  }
-  qj_puts(b, o);
+  qc_json_format_double(d, t);
+  qj_puts(b, t);
 }
 
 void qj_newline(qj_buf *b, int indent, int level) {
