@@ -11,6 +11,7 @@
 #define F_RAND QC_OPF_RANDOM
 #define F_SUBG QC_OPF_SUBGRAPH
 #define F_SIDE QC_OPF_SIDE_EFFECT
+#define F_QDQ QC_OPF_QDQ
 
 /* Attribute schema rows. */
 #define A_INT(n, d, r) {#n, QC_ATTR_INT, r, !(r), d, 0, NULL},

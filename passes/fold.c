@@ -12,27 +12,6 @@
 
 #include <stdlib.h>
 
-/* Ops that quantize or dequantize. Folding them would turn packed weights back into
- * floats (DequantizeLinear) or freeze a calibration choice (QuantizeLinear). */
-static const struct {
-  const char *domain, *name;
-} QDQ_OPS[] = {
-    {"", "QuantizeLinear"},         {"", "DequantizeLinear"},
-    {"", "DynamicQuantizeLinear"},  {"com.microsoft", "QuantizeLinear"},
-    {"com.microsoft", "DequantizeLinear"}, {"quarc", "FakeQuant"},
-    {"quarc", "DequantizePacked"},  {"quarc", "QuantizeLinear"},
-    {"quarc", "DequantizeLinear"},
-};
-
-static bool is_qdq(qc_op op) {
-  const qc_op_schema *s = qc_op_schema_of(op);
-  for (size_t i = 0; i < sizeof QDQ_OPS / sizeof QDQ_OPS[0]; i++)
-    if (strcmp(s->name, QDQ_OPS[i].name) == 0 &&
-        strcmp(s->domain, QDQ_OPS[i].domain) == 0)
-      return true;
-  return false;
-}
-
 typedef struct fold_opts {
   int64_t max_bytes;
   bool fold_qdq;
@@ -44,7 +23,7 @@ static bool foldable(const qc_graph *g, const qc_node *nd, const fold_opts *o) {
   const qc_op_schema *s = qc_op_schema_of(nd->op);
   if (s->flags & (QC_OPF_RANDOM | QC_OPF_SIDE_EFFECT | QC_OPF_SUBGRAPH)) return false;
   if (qc_node_has_subgraph(nd)) return false;
-  if (!o->fold_qdq && is_qdq(nd->op)) return false;
+  if (!o->fold_qdq && (s->flags & QC_OPF_QDQ)) return false;
   for (int32_t i = 0; i < nd->n_in; i++)
     if (nd->in[i] >= 0 && qc_graph_value(g, nd->in[i])->kind != QC_VALUE_CONST) return false;
   bool any_out = false;

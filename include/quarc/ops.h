@@ -30,6 +30,7 @@ enum {
   QC_OPF_RANDOM = 1u << 2,        /**< nondeterministic: never folded or merged */
   QC_OPF_SUBGRAPH = 1u << 3,      /**< has graph attributes */
   QC_OPF_SIDE_EFFECT = 1u << 4,   /**< must not be removed even if unused (e.g. observers) */
+  QC_OPF_QDQ = 1u << 5,           /**< quantizes or dequantizes (QuantizeLinear, FakeQuant, ...) */
 };
 
 /* ---- the enumeration ------------------------------------------------------------------------- */
