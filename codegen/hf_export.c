@@ -346,6 +346,16 @@ static qc_status emit_linear(hx *x, const qx_linear *l) {
                          "export needs packed weights (run the realize pass first) or use "
                          "weight_format fake_quantized",
                          l->module);
+  /* A partial last group (quarc quantizes it zero-padded): Quark refuses such a layer and
+   * its loaders, like vLLM's, size scales as in_features / group_size. */
+  const qc_tensor *w = cst(x, l->w);
+  int64_t gax = w && l->axis < 0 ? l->axis + w->rank : l->axis;
+  if (l->wkind != QX_W_FLOAT && l->group > 0 && w && gax >= 0 && gax < w->rank && w->dims[gax] % l->group)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "%s: %lld weight columns do not divide into groups of %lld: Quark and vLLM "
+                         "load only whole groups (Quark refuses to quantize this layer); use a group "
+                         "size that divides %lld, or exclude the layer (--exclude)",
+                         l->module, (long long)w->dims[gax], (long long)l->group, (long long)w->dims[gax]);
   if (l->wkind == QX_W_FLOAT) s = add_ref(x, l->module, "weight", cst(x, l->w));
   else if (x->fake) s = emit_weight_fake(x, l);
   else s = emit_weight_real(x, l);
@@ -522,6 +532,21 @@ static qc_status collect(hx *x) {
   for (int32_t i = 0; i < nv; i++) lin_of[i] = -1;
   for (int32_t i = 0; i < x->m.n_lin; i++)
     if (qx_linear_quantized(&x->m.lin[i])) lin_of[x->m.lin[i].w] = i;
+  /* Every quantized constant must be a linear's weight: anything else has no name in this
+   * layout and would be dropped. */
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g) && !s; n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (nd->dead || !(qc_op_schema_of(nd->op)->flags & QC_OPF_QDQ) || nd->n_in < 1 || nd->in[0] < 0) continue;
+    const qc_value *q = qc_graph_value(g, nd->in[0]);
+    bool covered = lin_of[nd->in[0]] >= 0; /* a linear's weight, or its two-stage scale codes */
+    for (int32_t i = 0; i < x->m.n_lin && !covered; i++)
+      covered = x->m.lin[i].w_scale_codes == nd->in[0] && qx_linear_quantized(&x->m.lin[i]);
+    if (q->kind == QC_VALUE_CONST && !covered)
+      s = qc_status_new(QC_CODE_UNIMPLEMENTED,
+                        "%s: constant '%s' is quantized but is not the weight of a Linear this layout "
+                        "can name (a MatMul node named after its module, reading Transpose(W))",
+                        qc_node_desc(g, n), q->name);
+  }
   for (qc_vid v = 0; v < nv && !s; v++) {
     if (lin_of[v] >= 0) {
       s = emit_linear(x, &x->m.lin[lin_of[v]]);
