@@ -2,7 +2,7 @@
 """Load an exported model with AMD Quark itself and compute its logits (torch environment:
 torch, transformers, amd-quark; never in CI).
 
-    /opt/torchvenv/bin/python tests/oracle/quark_import.py DIR INPUT_IDS.npy OUT.npy [--device cuda]
+    /opt/torchvenv/bin/python tests/oracle/quark_import.py DIR INPUT_IDS.npy OUT.npy [--device cuda] [--f64]
 
 DIR is what `quarc export` writes (or what Quark wrote): a Hugging Face directory in Quark's
 layout (custom_mode quark/awq/fp8, real or fake quantized) is read with
@@ -13,7 +13,10 @@ config.json, its linears mapped to QParamsLinear (quark.torch.export.api._map_to
 state dict loaded strictly (a fake_quantized native state dict, which that path cannot take,
 through the safetensors importer with its names turned back into checkpoint names). The model runs in float32 (weights are dequantized in the model's
 dtype first, as Quark does), and OUT.npy receives logits[batch, seq, vocab] for INPUT_IDS.
+With --f64 the model runs in float64 except its quantizers (double_but_quantizers), as quarc
+runs a graph after convert-float{to=f64}.
 """
+import contextlib
 import json
 import os
 import sys
@@ -80,10 +83,66 @@ def load_with_quark(model_dir, device="cpu"):
     return import_model_from_safetensors(model, model_dir).to(device).eval()
 
 
-def logits(model, ids, device="cpu"):
+QUANTIZER_ATTRS = ("weight_quantizer", "input_quantizer", "output_quantizer", "bias_quantizer")
+
+
+def double_but_quantizers(model, rope=None):
+    """The model in float64 except its quantizers, which keep float32 (their inputs are cast
+    to float32 and their results back): what quarc's convert-float{to=f64} computes. The
+    float32 weights stay float32 (a weight quantizer reads them), and every other op runs in
+    double, so float summation order no longer flips rounding decisions. transformers keeps
+    three things in float32 inside a float64 model; they are made double here: RMSNorm and the
+    attention softmax are computed in double, and the rotary cos/sin tables are `rope`
+    (cos, sin)[position, head_dim/2], the float32 tables quarc's graph holds (torch's float32
+    pow/cos differ from them by an ulp in ~5% of entries)."""
     model = model.float()
-    with torch.no_grad():
-        return model(torch.from_numpy(ids).to(device)).logits.float().cpu().numpy()
+    kept = []
+    for mod in model.modules():
+        for attr in QUANTIZER_ATTRS:
+            q = getattr(mod, attr, None)
+            if isinstance(q, torch.nn.Module):
+                kept.append((mod, attr, q))
+    model = model.double()
+    for mod, attr, q in kept:
+        q.float()
+        if attr == "weight_quantizer" and mod.weight.is_floating_point():
+            mod.weight.data = mod.weight.data.float()
+        if attr == "bias_quantizer" and getattr(mod, "bias", None) is not None and mod.bias.is_floating_point():
+            mod.bias.data = mod.bias.data.float()
+        fwd = q.forward
+        q.forward = (lambda f: lambda X, *a, **k: f(X.float(), *a, **k).to(X.dtype))(fwd)
+    for mod in model.modules():
+        if type(mod).__name__.endswith("RMSNorm"):
+            mod.forward = (lambda m: lambda h: m.weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) +
+                                                                            m.variance_epsilon)))(mod)
+        if rope is not None and type(mod).__name__.endswith("RotaryEmbedding"):
+            cos = torch.from_numpy(np.concatenate([rope[0], rope[0]], -1)).double()
+            sin = torch.from_numpy(np.concatenate([rope[1], rope[1]], -1)).double()
+            mod.forward = lambda x, position_ids, c=cos, s=sin: (c[position_ids].to(x.dtype), s[position_ids].to(x.dtype))
+    return model
+
+
+class _double_softmax:
+    """transformers' eager attention asks for a float32 softmax; in a float64 run, keep double."""
+
+    def __enter__(self):
+        self.orig = torch.nn.functional.softmax
+
+        def softmax(x, dim=None, _stacklevel=3, dtype=None):
+            if x.dtype == torch.float64 and dtype == torch.float32:
+                dtype = None
+            return self.orig(x, dim=dim, dtype=dtype)
+        torch.nn.functional.softmax = softmax
+
+    def __exit__(self, *exc):
+        torch.nn.functional.softmax = self.orig
+
+
+def logits(model, ids, device="cpu", f64=False, rope=None):
+    """logits[batch, seq, vocab] (float64 numpy) for ids; f64: double_but_quantizers."""
+    model = double_but_quantizers(model, rope) if f64 else model.float()
+    with torch.no_grad(), (_double_softmax() if f64 else contextlib.nullcontext()):
+        return model(torch.from_numpy(ids).to(device)).logits.double().cpu().numpy()
 
 
 def main():
@@ -91,7 +150,7 @@ def main():
     device = "cuda" if "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] == "cuda" else "cpu"
     model_dir, ids_path, out = args[0], args[1], args[2]
     model = load_with_quark(model_dir, device)
-    np.save(out, logits(model, np.load(ids_path), device))
+    np.save(out, logits(model, np.load(ids_path), device, "--f64" in sys.argv))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,13 @@ weight-only per-group and per-channel, MXFP4, MXFP6 e3m2/e2m3, NVFP4):
      as `quarc run` on quarc's graph; printed: the max relative logits difference
      max|quarc - quark| / max|quark| per scheme and format (bar: <= 1e-3), the share of token
      positions within the bar, and (context) how far quarc's quantized logits are from its
-     float ones.
+     float ones;
+  4. Quark against itself: the same Quark model run in float64 except its quantizers
+     (quark_import.double_but_quantizers) against its float32 run. Where activations are
+     quantized, an ulp of float summation order flips a rounding and later layers grow it;
+     that spread is the floor under any two runtimes' agreement, and a scheme whose
+     quarc-vs-Quark difference is within twice it is marked "~Quark" (weight-only schemes
+     have no activation rounding to flip and meet the bar itself).
 
 Torch environment (torch, transformers, amd-quark); never run by CI:
 
@@ -110,8 +116,8 @@ def main():
         run([a.quarc, "run", fdir, "-i", ids_path, "-o", os.path.join(work, "run_float"), "--npy"])
         fref = np.load(os.path.join(work, "run_float", "output_0.npy")).astype(np.float64)
         rows, worst = [], 0.0
-        print("%-26s %-22s %12s %8s %10s %10s %6s %8s" % ("scheme", "format", "max rel diff", "bar", "same pos",
-                                                          "vs float", "files", "seconds"))
+        print("%-26s %-22s %12s %8s %10s %10s %11s %6s %8s" % ("scheme", "format", "max rel diff", "bar", "same pos",
+                                                               "vs float", "Quark 32/64", "files", "seconds"))
         for s in a.schemes.split(","):
             t0 = time.time()
             qir = os.path.join(work, s + ".qir")
@@ -122,6 +128,7 @@ def main():
             out = os.path.join(work, "run_" + s)
             run([a.quarc, "run", qir, "-i", ids_path, "-o", out, "--npy"])
             mine = np.load(os.path.join(out, "output_0.npy")).astype(np.float64)
+            floor = None
             for fmt, wf in formats:
                 t1 = time.time()
                 d = os.path.join(work, "%s_%s_%s" % (s, fmt, wf))
@@ -131,12 +138,15 @@ def main():
                 try:
                     model = quark_import.load_with_quark(d)
                     ref = quark_import.logits(model, ids).astype(np.float64)
+                    if floor is None:
+                        ref64 = quark_import.logits(model, ids, f64=True)
+                        floor = float(np.abs(ref64 - ref).max() / np.abs(ref).max())
                     del model
                 except Exception as e:  # noqa: BLE001 - reported, and counted as a failure
                     msg = str(e).strip().splitlines()
                     print("%-26s %-22s Quark cannot load it: %s" % (s, "%s/%s" % (fmt, wf), " | ".join(msg[:3])[:300]),
                           flush=True)
-                    rows.append((s, fmt, wf, float("inf"), False))
+                    rows.append((s, fmt, wf, float("inf"), False, False))
                     continue
                 scale = np.abs(ref).max()
                 rel = float(np.abs(mine - ref).max() / scale)
@@ -146,15 +156,17 @@ def main():
                 vs_float = float(np.abs(mine - fref).max() / np.abs(fref).max())
                 worst = max(worst, rel)
                 ok = rel <= BAR
-                rows.append((s, fmt, wf, rel, ok))
-                print("%-26s %-22s %12.3e %8s %9.1f%% %10.3e %6d %8.1f" % (
-                    s, "%s/%s" % (fmt, wf), rel, "ok" if ok else "FAIL", 100 * same, vs_float, nfiles,
-                    time.time() - t1), flush=True)
+                noise = not ok and rel <= 2 * floor
+                rows.append((s, fmt, wf, rel, ok, noise))
+                print("%-26s %-22s %12.3e %8s %9.1f%% %10.3e %11.3e %6d %8.1f" % (
+                    s, "%s/%s" % (fmt, wf), rel, "ok" if ok else "~Quark" if noise else "FAIL", 100 * same,
+                    vs_float, floor, nfiles, time.time() - t1), flush=True)
             print("  (%s: %.1fs in all)" % (s, time.time() - t0), flush=True)
         bad = [r for r in rows if not r[4]]
-        print("\n%d exports, %d within %.0e relative; worst %.3e" % (len(rows), len(rows) - len(bad), BAR, worst))
+        print("\n%d exports, %d within %.0e relative, %d more within twice Quark's own float32/float64 spread;"
+              " worst %.3e" % (len(rows), len(rows) - len(bad), BAR, sum(r[5] for r in bad), worst))
         for r in bad:
-            print("  over the bar: %s %s/%s %.3e" % r[:4])
+            print("  over the bar: %s %s/%s %.3e%s" % (r[:4] + (" (~Quark)" if r[5] else "",)))
         return 1 if bad else 0
     finally:
         if not a.keep:
