@@ -507,34 +507,9 @@ void qc_json_format_double(double x, char *buf) {
   *o = 0;
 }
 
-typedef struct jw {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} jw;
-
-static void wput(jw *w, const char *s, size_t n) {
-  if (w->oom) return;
-  if (w->n + n + 1 > w->cap) {
-    size_t nc = w->cap ? w->cap * 2 : 1024;
-    while (nc < w->n + n + 1) nc *= 2;
-    char *q = realloc(w->p, nc);
-    if (!q) {
-      w->oom = true;
-      return;
-    }
-    w->p = q;
-    w->cap = nc;
-  }
-  memcpy(w->p + w->n, s, n);
-  w->n += n;
-  w->p[w->n] = 0;
-}
-static void wstr(jw *w, const char *s) { wput(w, s, strlen(s)); }
-
-/* Python's json string encoder with ensure_ascii=True. */
-static void wstring(jw *w, const char *s, size_t len) {
-  wput(w, "\"", 1);
+/* Python's json string encoder with ensure_ascii=True (json.h). */
+void qc_json_put_string(qc_bytes *w, const char *s, size_t len) {
+  qc_bytes_put(w, "\"", 1);
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < len;) {
     uint32_t cp = u[i];
@@ -552,28 +527,39 @@ static void wstring(jw *w, const char *s, size_t len) {
     i += k;
     char t[16];
     switch (cp) {
-    case '"': wput(w, "\\\"", 2); continue;
-    case '\\': wput(w, "\\\\", 2); continue;
-    case '\n': wput(w, "\\n", 2); continue;
-    case '\r': wput(w, "\\r", 2); continue;
-    case '\t': wput(w, "\\t", 2); continue;
-    case '\b': wput(w, "\\b", 2); continue;
-    case '\f': wput(w, "\\f", 2); continue;
+    case '"': qc_bytes_put(w, "\\\"", 2); continue;
+    case '\\': qc_bytes_put(w, "\\\\", 2); continue;
+    case '\n': qc_bytes_put(w, "\\n", 2); continue;
+    case '\r': qc_bytes_put(w, "\\r", 2); continue;
+    case '\t': qc_bytes_put(w, "\\t", 2); continue;
+    case '\b': qc_bytes_put(w, "\\b", 2); continue;
+    case '\f': qc_bytes_put(w, "\\f", 2); continue;
     default: break;
     }
     if (cp >= 0x20 && cp < 0x7F) {
-      char c = (char)cp;
-      wput(w, &c, 1);
+      qc_bytes_putc(w, (char)cp);
     } else if (cp >= 0x10000) {
       uint32_t v = cp - 0x10000;
       snprintf(t, sizeof t, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-      wstr(w, t);
+      qc_bytes_puts(w, t);
     } else {
       snprintf(t, sizeof t, "\\u%04x", cp);
-      wstr(w, t);
+      qc_bytes_puts(w, t);
     }
   }
-  wput(w, "\"", 1);
+  qc_bytes_put(w, "\"", 1);
+}
+
+void qc_json_put_double(qc_bytes *b, double x) {
+  char t[40];
+  qc_json_format_double(x, t);
+  qc_bytes_puts(b, t);
+}
+
+void qc_json_put_int(qc_bytes *b, int64_t v) {
+  char t[32];
+  snprintf(t, sizeof t, "%" PRId64, v);
+  qc_bytes_puts(b, t);
 }
 
 static int cmp_key(const void *a, const void *b) {
@@ -581,27 +567,23 @@ static int cmp_key(const void *a, const void *b) {
   return strcmp(x->key, y->key);
 }
 
-static void newline(jw *w, int indent, int level) {
-  wput(w, "\n", 1);
-  for (int i = 0; i < indent * level; i++) wput(w, " ", 1);
+static void newline(qc_bytes *w, int indent, int level) {
+  qc_bytes_put(w, "\n", 1);
+  for (int i = 0; i < indent * level; i++) qc_bytes_put(w, " ", 1);
 }
 
-static void wvalue(jw *w, const qc_json *v, int indent, bool sort, int level) {
-  char t[40];
+static void wvalue(qc_bytes *w, const qc_json *v, int indent, bool sort, int level) {
   switch (v->kind) {
-  case QC_JSON_NULL: wstr(w, "null"); return;
-  case QC_JSON_BOOL: wstr(w, v->b ? "true" : "false"); return;
-  case QC_JSON_INT: wput(w, v->text, v->len); return;
-  case QC_JSON_FLOAT:
-    qc_json_format_double(v->num, t);
-    wstr(w, t);
-    return;
-  case QC_JSON_STRING: wstring(w, v->text, v->len); return;
+  case QC_JSON_NULL: qc_bytes_puts(w, "null"); return;
+  case QC_JSON_BOOL: qc_bytes_puts(w, v->b ? "true" : "false"); return;
+  case QC_JSON_INT: qc_bytes_put(w, v->text, v->len); return;
+  case QC_JSON_FLOAT: qc_json_put_double(w, v->num); return;
+  case QC_JSON_STRING: qc_json_put_string(w, v->text, v->len); return;
   default: break;
   }
   bool obj = v->kind == QC_JSON_OBJECT;
   if (!v->n) {
-    wstr(w, obj ? "{}" : "[]");
+    qc_bytes_puts(w, obj ? "{}" : "[]");
     return;
   }
   const qc_json **items = malloc(sizeof *items * (size_t)v->n);
@@ -612,23 +594,23 @@ static void wvalue(jw *w, const qc_json *v, int indent, bool sort, int level) {
   int32_t n = 0;
   for (const qc_json *c = v->first; c; c = c->next) items[n++] = c;
   if (obj && sort) qsort(items, (size_t)n, sizeof *items, cmp_key);
-  wput(w, obj ? "{" : "[", 1);
+  qc_bytes_put(w, obj ? "{" : "[", 1);
   for (int32_t i = 0; i < n; i++) {
-    if (i) wstr(w, indent >= 0 ? "," : ", ");
+    if (i) qc_bytes_puts(w, indent >= 0 ? "," : ", ");
     if (indent >= 0) newline(w, indent, level + 1);
     if (obj) {
-      wstring(w, items[i]->key, strlen(items[i]->key));
-      wstr(w, ": ");
+      qc_json_put_cstring(w, items[i]->key);
+      qc_bytes_puts(w, ": ");
     }
     wvalue(w, items[i], indent, sort, level + 1);
   }
   if (indent >= 0) newline(w, indent, level);
-  wput(w, obj ? "}" : "]", 1);
+  qc_bytes_put(w, obj ? "}" : "]", 1);
   free(items);
 }
 
 char *qc_json_write(const qc_json *v, int indent, bool sort_keys, size_t *len) {
-  jw w = {0};
+  qc_bytes w = {0};
   wvalue(&w, v, indent, sort_keys, 0);
   if (w.oom || !w.p) {
     free(w.p);

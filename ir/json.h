@@ -22,6 +22,7 @@
 #ifndef QUARC_IR_JSON_H
 #define QUARC_IR_JSON_H
 
+#include "ir/bytes.h"
 #include "ir/internal.h"
 
 typedef enum qc_json_kind {
@@ -92,5 +93,20 @@ char *qc_json_write(const qc_json *v, int indent, bool sort_keys, size_t *len);
 /** Python's repr() of a double, as json.dumps writes floats ("0.0", "1e-06", "NaN"). `buf`
  *  holds at least 32 bytes. */
 void qc_json_format_double(double x, char *buf);
+
+/* ---- pieces of JSON text, for writers that build it without a document (Quark configs,
+ *      reports): the same bytes qc_json_write gives. ---------------------------------------- */
+
+/** A string literal as Python's json.dumps writes it (ensure_ascii=True): `"`, `\`, \n, \r,
+ *  \t, \b, \f escaped by name, everything else outside U+0020..U+007E as \uXXXX (surrogate
+ *  pairs above U+FFFF). `len` bytes of UTF-8 (NULs allowed). */
+void qc_json_put_string(qc_bytes *b, const char *s, size_t len);
+static inline void qc_json_put_cstring(qc_bytes *b, const char *s) {
+  qc_json_put_string(b, s, strlen(s));
+}
+/** A float as Python's repr (qc_json_format_double). */
+void qc_json_put_double(qc_bytes *b, double x);
+/** An integer in decimal. */
+void qc_json_put_int(qc_bytes *b, int64_t v);
 
 #endif

@@ -1047,10 +1047,10 @@ static qc_status rd_config(const rd *r, const qj_value *o, qc_qconfig *c) {
       if (v->kind == QJ_NULL) continue;
       if (v->kind != QJ_ARRAY && v->kind != QJ_OBJECT)
         return rerr(r, k, v, "expected null, a list of algorithm configs or one config");
-      qj_buf b = {0};
-      if (v->kind == QJ_OBJECT) qj_putc(&b, '['); /* old configs: one object -> [object] */
+      qc_bytes b = {0};
+      if (v->kind == QJ_OBJECT) qc_bytes_putc(&b, '['); /* old configs: one object -> [object] */
       qj_put_value(&b, v, 0, 0, false);
-      if (v->kind == QJ_OBJECT) qj_putc(&b, ']');
+      if (v->kind == QJ_OBJECT) qc_bytes_putc(&b, ']');
       if (b.oom) {
         free(b.p);
         return oom();
@@ -1484,7 +1484,7 @@ qc_status qc_qconfig_to_json(const qc_qconfig *c, const qc_qjson_options *opts, 
   if (opts) o = *opts;
   qj_value root;
   QC_RETURN_IF_ERROR(build_doc(c, !o.omit_export, &root));
-  qj_buf b = {0};
+  qc_bytes b = {0};
   qj_put_value(&b, &root, o.indent, 0, o.sort_keys);
   qj_clear(&root);
   if (b.oom || !b.p) {
@@ -1501,7 +1501,7 @@ qc_status qc_qspec_to_json(const qc_qspec *s, char **text, size_t *len) {
   qj_value v;
   memset(&v, 0, sizeof v);
   put_spec(&w, &v, s);
-  qj_buf b = {0};
+  qc_bytes b = {0};
   if (!w.oom) qj_put_value(&b, &v, 0, 0, false);
   qj_clear(&v);
   if (w.oom || b.oom || !b.p) {

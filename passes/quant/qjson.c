@@ -1,10 +1,8 @@
 /* JSON documents for quantization configs: a strict parser that keeps key order and a
  * writer that reproduces Python's json.dumps. See qjson.h. */
 #include "passes/quant/qjson.h"
-#include "ir/json.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,110 +386,10 @@ const char *qj_kind_name(qj_kind k) {
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-void qj_put(qj_buf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap : 256;
-    while (nc < b->n + n + 1) nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-
-void qj_puts(qj_buf *b, const char *s) { qj_put(b, s, strlen(s)); }
-void qj_putc(qj_buf *b, char c) { qj_put(b, &c, 1); }
-
-void qj_put_string(qj_buf *b, const char *s) {
-  qj_putc(b, '"');
-  const unsigned char *u = (const unsigned char *)s;
-  char esc[16];
-  while (*u) {
-    unsigned char c = *u;
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)c;
-      qj_put(b, esc, 2);
-      u++;
-    } else if (c == '\n') {
-      qj_puts(b, "\\n");
-      u++;
-    } else if (c == '\r') {
-      qj_puts(b, "\\r");
-      u++;
-    } else if (c == '\t') {
-      qj_puts(b, "\\t");
-      u++;
-    } else if (c == '\b') {
-      qj_puts(b, "\\b");
-      u++;
-    } else if (c == '\f') {
-      qj_puts(b, "\\f");
-      u++;
-    } else if (c < 0x20 || c == 0x7F) {
-      if (c == 0x7F) {
-        qj_putc(b, (char)c); /* json.dumps leaves DEL as is */
-      } else {
-        snprintf(esc, sizeof esc, "\\u%04x", c);
-        qj_puts(b, esc);
-      }
-      u++;
-    } else if (c < 0x80) {
-      qj_putc(b, (char)c);
-      u++;
-    } else {
-      /* Decode one UTF-8 sequence; invalid bytes are written as U+FFFD. */
-      uint32_t cp = 0xFFFD;
-      int len = 1;
-      if ((c & 0xE0) == 0xC0 && (u[1] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x1F) << 6) | (u[1] & 0x3F);
-        len = 2;
-      } else if ((c & 0xF0) == 0xE0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-        len = 3;
-      } else if ((c & 0xF8) == 0xF0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
-                 (u[3] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
-             ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
-        len = 4;
-      }
-      if (cp >= 0x10000) {
-        uint32_t v = cp - 0x10000;
-        snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-      } else {
-        snprintf(esc, sizeof esc, "\\u%04x", cp);
-      }
-      qj_puts(b, esc);
-      u += len;
-    }
-  }
-  qj_putc(b, '"');
-}
-
-void qj_put_int(qj_buf *b, int64_t v) {
-  char t[32];
-  snprintf(t, sizeof t, "%" PRId64, v);
-  qj_puts(b, t);
-}
-
-/* Python's float repr (ir/json.h's one formatter). */
-void qj_put_float(qj_buf *b, double d) {
-  char t[40];
-  qc_json_format_double(d, t);
-  qj_puts(b, t);
-}
-
-void qj_newline(qj_buf *b, int indent, int level) {
+void qj_newline(qc_bytes *b, int indent, int level) {
   if (indent <= 0) return;
-  qj_putc(b, '\n');
-  for (int i = 0; i < indent * level; i++) qj_putc(b, ' ');
+  qc_bytes_putc(b, '\n');
+  for (int i = 0; i < indent * level; i++) qc_bytes_putc(b, ' ');
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -499,20 +397,20 @@ static int key_cmp(const void *a, const void *b) {
   return strcmp(*x, *y); /* Python sorts str by code point: UTF-8 byte order agrees */
 }
 
-void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort_keys) {
+void qj_put_value(qc_bytes *b, const qj_value *v, int indent, int level, bool sort_keys) {
   switch (v->kind) {
-  case QJ_NULL: qj_puts(b, "null"); return;
-  case QJ_TRUE: qj_puts(b, "true"); return;
-  case QJ_FALSE: qj_puts(b, "false"); return;
-  case QJ_INT: qj_put_int(b, v->i); return;
-  case QJ_FLOAT: qj_put_float(b, v->d); return;
-  case QJ_STRING: qj_put_string(b, v->s); return;
+  case QJ_NULL: qc_bytes_puts(b, "null"); return;
+  case QJ_TRUE: qc_bytes_puts(b, "true"); return;
+  case QJ_FALSE: qc_bytes_puts(b, "false"); return;
+  case QJ_INT: qc_json_put_int(b, v->i); return;
+  case QJ_FLOAT: qc_json_put_double(b, v->d); return;
+  case QJ_STRING: qc_json_put_cstring(b, v->s); return;
   case QJ_ARRAY:
   case QJ_OBJECT: break;
   }
   bool obj = v->kind == QJ_OBJECT;
   if (v->n == 0) {
-    qj_puts(b, obj ? "{}" : "[]");
+    qc_bytes_puts(b, obj ? "{}" : "[]");
     return;
   }
   /* Order of members: document order, or sorted keys. */
@@ -536,17 +434,17 @@ void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort
         if (v->keys[j] == ks[i]) order[i] = j;
     free(ks);
   }
-  qj_putc(b, obj ? '{' : '[');
+  qc_bytes_putc(b, obj ? '{' : '[');
   for (int32_t i = 0; i < v->n; i++) {
-    if (i > 0) qj_puts(b, indent > 0 ? "," : ", ");
+    if (i > 0) qc_bytes_puts(b, indent > 0 ? "," : ", ");
     qj_newline(b, indent, level + 1);
     if (obj) {
-      qj_put_string(b, v->keys[order[i]]);
-      qj_puts(b, ": ");
+      qc_json_put_cstring(b, v->keys[order[i]]);
+      qc_bytes_puts(b, ": ");
     }
     qj_put_value(b, &v->items[order[i]], indent, level + 1, sort_keys);
   }
   qj_newline(b, indent, level);
-  qj_putc(b, obj ? '}' : ']');
+  qc_bytes_putc(b, obj ? '}' : ']');
   free(order);
 }
