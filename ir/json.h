@@ -1,20 +1,38 @@
 /*
- * A small JSON document model that writes JSON the way Python's json module does
- * (private to libquarc).
+ * JSON for libquarc (private): one reader and one writer.
+ *
+ *   - A pull reader (qc_json_reader) that walks the text value by value. Schema-directed
+ *     readers (safetensors headers, model.safetensors.index.json) use it to check every key
+ *     and value as they go and build nothing the schema does not ask for, so a hostile
+ *     100 MB header costs no more memory than its tensors.
+ *   - A document model (qc_json) parsed with that reader, that writes JSON the way Python's
+ *     json module does.
  *
  * Why not cJSON: the files quarc writes beside a model (config.json with Quark's
  * quantization_config, Quark's native config.json) are compared byte for byte with what
  * transformers and Quark write, which is json.dumps(..., indent=2, sort_keys=True) and
  * json.dump(..., indent=4). That needs what cJSON drops: whether a number was written as
  * an integer or a float ("0.0" stays "0.0", "1e-06" stays "1e-06"), integers beyond 2^53,
- * and the key order of the input (for the unsorted form).
+ * and the key order of the input (for the unsorted form). The safetensors reference
+ * (serde_json) reads sizes and offsets as exact u64 values (a double cannot hold 2^64-2,
+ * which its test_validation_overflow uses), rejects floats, exponents and negative numbers
+ * for them, and the format forbids duplicate keys, which cJSON silently accepts.
+ *
+ * Grammar: RFC 8259. Whitespace is space, tab, LF, CR. Strings may hold any Unicode scalar
+ * value except raw control characters. Two dialects:
+ *   QC_JSON_STRICT  as serde_json reads it: \u escapes must pair surrogates; containers nest
+ *                   at most 128 deep.
+ *   QC_JSON_PYTHON  as Python's json.loads reads it: NaN, Infinity and -Infinity are numbers;
+ *                   a lone surrogate escape is kept as its 3-byte form; nesting at most 512.
+ * The input is assumed to be valid UTF-8 where it matters (callers check that first, as the
+ * safetensors reference does).
  *
  * Numbers keep their kind: an integer literal (no fraction, no exponent) prints as the
  * integer; any other literal is a float and prints as Python's repr() of the double (the
  * shortest digits that read back to it; exponent form when the decimal exponent is below
  * -4 or above 15, else fixed notation with at least one fractional digit). NaN, Infinity
- * and -Infinity are read and written as Python's json does. Strings are written with
- * ensure_ascii (everything outside U+0020..U+007E escaped, \uXXXX with surrogate pairs).
+ * and -Infinity are written as Python's json does. Strings are written with ensure_ascii
+ * (everything outside U+0020..U+007E escaped, \uXXXX with surrogate pairs).
  *
  * Nodes live in a qc_arena and are freed with it. Keys of an object are unique (the parser
  * rejects duplicates, naming the key).
@@ -47,8 +65,65 @@ struct qc_json {
   int32_t n; /**< number of children (arrays, objects) */
 };
 
-/** Parse RFC 8259 JSON (plus NaN/Infinity/-Infinity). On failure returns NULL and writes a
- *  message with the byte offset into err. */
+/* ---- the reader ------------------------------------------------------------------------ */
+
+typedef enum qc_json_dialect {
+  QC_JSON_STRICT = 0, /**< RFC 8259 as serde_json reads it */
+  QC_JSON_PYTHON = 1, /**< as Python's json.loads reads it */
+} qc_json_dialect;
+
+typedef struct qc_json_reader {
+  const char *s;
+  size_t n, pos;
+  qc_arena *arena; /**< unescaped strings (and qc_json_parse's nodes) go here */
+  qc_json_dialect dialect;
+  int depth;       /**< containers open now */
+  bool failed;
+  char err[200];   /**< the first error: "at byte N: what" */
+} qc_json_reader;
+
+void qc_json_reader_init(qc_json_reader *r, const char *s, size_t n, qc_arena *arena,
+                         qc_json_dialect dialect);
+/** Record an error at the current position (printf-style); always returns false. Only the
+ *  first error is kept. */
+bool qc_json_fail(qc_json_reader *r, const char *fmt, ...) QC_PRINTF(2, 3);
+/** Skip whitespace and return the next byte, or 0 at the end. */
+char qc_json_peek(qc_json_reader *r);
+/** Skip whitespace; consume `c` if it is next. */
+bool qc_json_accept(qc_json_reader *r, char c);
+/** Skip whitespace and consume `c`, or fail with "expected 'c'". */
+bool qc_json_expect(qc_json_reader *r, char c);
+/** A string: an unescaped, NUL-terminated copy in the arena (not made when out is NULL);
+ *  *len excludes the NUL (the text may hold U+0000, so callers that need C strings compare
+ *  strlen with *len). */
+bool qc_json_read_string(qc_json_reader *r, char **out, size_t *len);
+/** A number literal, its text [*text, *text + *len) and whether it is an integer literal (no
+ *  fraction, no exponent). The Python dialect adds NaN, Infinity and -Infinity (not
+ *  integers). */
+bool qc_json_read_number(qc_json_reader *r, const char **text, size_t *len, bool *is_int);
+/** A non-negative integer without fraction or exponent that fits in u64. */
+bool qc_json_read_u64(qc_json_reader *r, uint64_t *out);
+/** `null` if it is next (returns true and consumes it), else false without error. */
+bool qc_json_read_null(qc_json_reader *r);
+/** Skip any value. Duplicate keys inside skipped objects are not checked. */
+bool qc_json_skip(qc_json_reader *r);
+/** After the top-level value: only whitespace may follow. */
+bool qc_json_read_end(qc_json_reader *r);
+/* Iterating an object: qc_json_object_begin consumes '{'; then, while qc_json_object_next
+ * gives a key (false at '}' or on error; check r->failed), read the value. `key` may be
+ * NULL to skip keys. Arrays likewise: qc_json_array_next is true while an element follows. */
+bool qc_json_object_begin(qc_json_reader *r);
+bool qc_json_object_next(qc_json_reader *r, bool *first, char **key, size_t *key_len);
+bool qc_json_array_begin(qc_json_reader *r);
+bool qc_json_array_next(qc_json_reader *r, bool *first);
+
+/** The value of an integer literal's text when it is non-negative and fits in u64. */
+bool qc_json_text_u64(const char *text, size_t len, uint64_t *out);
+
+/* ---- the document ---------------------------------------------------------------------- */
+
+/** Parse a whole text in the Python dialect into a document. On failure returns NULL and
+ *  writes the reader's message ("at byte N: what") into err. */
 qc_json *qc_json_parse(qc_arena *ar, const char *s, size_t n, char *err, size_t err_len);
 
 qc_json *qc_json_null(qc_arena *ar);
