@@ -4,7 +4,6 @@
 
 #include "quarc/runtime.h"
 
-#include <errno.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,40 +397,6 @@ const char *qx_source_dir(const qc_graph *g, const qc_export_options *opt) {
   return qc_graph_meta(g, "quarc.source");
 }
 
-static qc_status read_file(const char *path, char **out, size_t *len) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                               strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n + 65536 > cap) {
-      cap = cap ? cap * 2 : 65536;
-      char *nb = realloc(buf, cap + 1);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return QC_OOM();
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read failed", path);
-  }
-  buf[n] = 0;
-  *out = buf;
-  *len = n;
-  return QC_OK;
-}
-
 static qc_status parse_json(qc_arena *ar, const char *text, size_t n, const char *what,
                             qc_json **out) {
   char err[256];
@@ -452,7 +417,7 @@ qc_status qx_source_config(const qc_graph *g, const qc_export_options *opt, qc_a
   snprintf(path, sizeof path, "%s/config.json", src);
   char *buf;
   size_t n;
-  qc_status s = read_file(path, &buf, &n);
+  qc_status s = qc_read_file(path, &buf, &n);
   if (s && qc_status_code(s) == QC_CODE_NOT_FOUND) {
     qc_status_free(s);
     return QC_OK;
@@ -486,7 +451,7 @@ qc_status qx_copy_file(qc_atomic_dir *d, const char *src, const char *name) {
   snprintf(path, sizeof path, "%s/%s", src, name);
   char *buf;
   size_t n;
-  qc_status s = read_file(path, &buf, &n);
+  qc_status s = qc_read_file(path, &buf, &n);
   if (s && qc_status_code(s) == QC_CODE_NOT_FOUND) {
     qc_status_free(s);
     return QC_OK;

@@ -25,7 +25,6 @@
 #include "ir/internal.h"
 #include "ir/json.h"
 
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,27 +61,6 @@ typedef struct imp {
 static bool has_t(const qc_tensor *t) { return t->dtype != QC_DT_UNDEFINED; }
 
 /* ---- reading files --------------------------------------------------------------------------- */
-
-static qc_status read_text(const char *path, char **out, size_t *len) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                               strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = n >= 0 && n < (1L << 28) ? malloc((size_t)n + 1) : NULL;
-  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(b);
-    return qc_status_new(QC_CODE_IO, "%s: cannot read", path);
-  }
-  fclose(f);
-  b[n] = 0;
-  *out = b;
-  *len = (size_t)n;
-  return QC_OK;
-}
 
 static bool file_exists(const char *dir, const char *name) {
   char p[4096];
@@ -1113,7 +1091,7 @@ qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph 
   qc_arena_init(&m.ar, qc_allocator_default());
   char path[4096], err[256];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  qc_status s = read_text(path, &m.config_text, &m.config_len);
+  qc_status s = qc_read_file(path, &m.config_text, &m.config_len);
   if (!s && !(m.config = qc_json_parse(&m.ar, m.config_text, m.config_len, err, sizeof err)))
     s = qc_status_new(QC_CODE_PARSE, "%s: %s", path, err);
   if (!s) s = qc_model_config_parse(m.config_text, m.config_len, path, &m.mc);

@@ -72,6 +72,14 @@ bool qc_strmap_put(qc_strmap *m, const char *key, int32_t val);
 void qc_strmap_del(qc_strmap *m, const char *key);
 uint64_t qc_hash_bytes(const void *p, size_t n, uint64_t seed);
 
+/* ---- files ----------------------------------------------------------------------------------- */
+
+/** The whole of a file (a pipe too) in a malloc'd buffer with a NUL after its `*len` bytes,
+ *  for the text formats read whole (JSON configs, calibration text). Errors name the path;
+ *  QC_CODE_NOT_FOUND when it does not exist. Binary formats map files instead
+ *  (qc_buffer_map_file). */
+qc_status qc_read_file(const char *path, char **text, size_t *len) QC_MUST_USE;
+
 /* ---- the graph --------------------------------------------------------------------------- */
 
 typedef struct qc_kv {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -99,6 +100,42 @@ qc_status qc_buffer_map_file(const char *path, qc_buffer **out) {
     return QC_OOM();
   }
   *out = b;
+  return QC_OK;
+}
+
+qc_status qc_read_file(const char *path, char **text, size_t *len) {
+  *text = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
+                               strerror(errno));
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n + 65536 > cap) {
+      size_t nc = cap ? cap * 2 : 65536;
+      char *nb = realloc(buf, nc + 1);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return QC_OOM();
+      }
+      buf = nb;
+      cap = nc;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  bool err = ferror(f);
+  fclose(f);
+  if (err) {
+    free(buf);
+    return qc_status_new(QC_CODE_IO, "%s: cannot read", path);
+  }
+  buf[n] = 0;
+  *text = buf;
+  *len = n;
   return QC_OK;
 }
 

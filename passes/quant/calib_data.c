@@ -157,41 +157,6 @@ static qc_status open_dir(qc_calib_stream *s, const char *dir) {
   return QC_OK;
 }
 
-static qc_status read_file(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                         strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-    if (n == cap) {
-      char *nb = realloc(buf, cap * 2 + 1);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (!buf) return QC_OOM();
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read error", path);
-  }
-  buf[n] = 0;
-  *out = buf;
-  *len = n;
-  return QC_OK;
-}
-
 static const char *const TEXT_INPUTS[] = {"input_ids", "attention_mask", "token_type_ids",
                                           "position_ids"};
 
@@ -220,7 +185,7 @@ static qc_status open_text(qc_calib_stream *s, const qc_calib_options *o) {
   if (strcmp(mode, "auto") == 0)
     mode = has_input(g, "attention_mask") || has_input(g, "token_type_ids") ? "lines" : "chunks";
   size_t len = 0;
-  QC_RETURN_IF_ERROR(read_file(o->text, &s->text, &len));
+  QC_RETURN_IF_ERROR(qc_read_file(o->text, &s->text, &len));
   s->text_path = o->text;
   s->seq_len = o->seq_len;
   if (strcmp(mode, "chunks") == 0) {
