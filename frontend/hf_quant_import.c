@@ -22,6 +22,7 @@
 #include "quarc/safetensors.h"
 
 #include "frontend/regex.h"
+#include "ir/bytes.h"
 #include "ir/internal.h"
 #include "ir/json.h"
 
@@ -196,50 +197,6 @@ static qc_status bad_layer(const imp *m, const char *module, const char *fmt, ..
   return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: %s: %s", m->dir, module, msg);
 }
 
-static qc_status transpose(const qc_tensor *src, qc_tensor *out) {
-  if (src->rank != 2)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "expected a 2-D tensor, got rank %d", src->rank);
-  int64_t r = src->dims[0], c = src->dims[1];
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, src->dtype, 2, (int64_t[]){c, r}));
-  const void *sp = qc_tensor_data(src);
-  void *dp = qc_tensor_data(out);
-  size_t bits = qc_dtype_traits_of(src->dtype)->bits;
-  for (int64_t i = 0; i < r; i++)
-    for (int64_t j = 0; j < c; j++) {
-      if (bits % 8 == 0)
-        memcpy((char *)dp + (size_t)(j * r + i) * (bits / 8), (const char *)sp + (size_t)(i * c + j) * (bits / 8), bits / 8);
-      else
-        qc_elem_set_code(src->dtype, dp, (size_t)(j * r + i), qc_elem_code(src->dtype, sp, (size_t)(i * c + j)));
-    }
-  return QC_OK;
-}
-
-/* int32 words [.., w] -> 4-bit codes of dt [.., n] (along the last dim). */
-static qc_status unpack4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt, qc_tensor *out) {
-  if (words->dtype != QC_I32 && words->dtype != QC_U32)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 must be int32, not %s",
-                         qc_dtype_name(words->dtype));
-  if (words->rank < 1 || words->rank > 2 || (n + 7) / 8 != words->dims[words->rank - 1])
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "int32 words of shape [%lld%s] cannot hold %lld int4 values per row",
-                         (long long)words->dims[0], words->rank == 2 ? ", .." : "", (long long)n);
-  int64_t rows = words->rank == 2 ? words->dims[0] : 1, w = words->dims[words->rank - 1];
-  int64_t dims[2] = {rows, n};
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, words->rank, words->rank == 2 ? dims : &n));
-  uint8_t *row = malloc(w > 0 ? (size_t)w * 8 : 1u);
-  if (!row) {
-    qc_tensor_release(out);
-    return QC_OOM();
-  }
-  const uint32_t *wp = qc_tensor_data(words);
-  void *op = qc_tensor_data(out);
-  for (int64_t i = 0; i < rows; i++) {
-    qc_unpack_int4_words(wp + i * w, (size_t)n, reorder, row);
-    for (int64_t j = 0; j < n; j++) qc_elem_set_code(dt, op, (size_t)(i * n + j), row[j]);
-  }
-  free(row);
-  return QC_OK;
-}
-
 /* A copy of src's bytes as dtype dt with shape dims. */
 static qc_status as_dtype(const qc_tensor *src, qc_dtype dt, int32_t rank, const int64_t *dims,
                           qc_tensor *out) {
@@ -296,20 +253,20 @@ static qc_status decode_real(imp *m, const char *P, const qc_json *wspec, int64_
         break;
       }
       int64_t out_n = S.dims[1];
-      if (!(s = unpack4(&W, out_n, m->reorder, dt, &t))) s = transpose(&t, &L->q);
+      if (!(s = qc_tensor_unpack_int4(&W, out_n, m->reorder, dt, &t))) s = qc_tensor_transpose2d(&t, &L->q);
       qc_tensor_release(&t);
-      if (!s) s = transpose(&S, &L->scale);
+      if (!s) s = qc_tensor_transpose2d(&S, &L->scale);
       if (!s && has_t(&Z)) {
-        if (!(s = unpack4(&Z, out_n, m->reorder, dt, &t))) s = transpose(&t, &L->zp);
+        if (!(s = qc_tensor_unpack_int4(&Z, out_n, m->reorder, dt, &t))) s = qc_tensor_transpose2d(&t, &L->zp);
         qc_tensor_release(&t);
       }
       L->axis = 1;
       L->group = qc_json_i64(qc_json_get(stage0(wspec), "group_size"), 0);
     } else if (per_channel) {
       int64_t n_in = in_f > 0 ? in_f : (W.rank == 2 ? W.dims[1] * 8 : 0);
-      s = unpack4(&W, n_in, m->reorder, dt, &L->q);
+      s = qc_tensor_unpack_int4(&W, n_in, m->reorder, dt, &L->q);
       if (!s) qc_tensor_copy_ref(&L->scale, &S);
-      if (!s && has_t(&Z)) s = unpack4(&Z, S.rank == 1 ? S.dims[0] : out_f, m->reorder, dt, &L->zp);
+      if (!s && has_t(&Z)) s = qc_tensor_unpack_int4(&Z, S.rank == 1 ? S.dims[0] : out_f, m->reorder, dt, &L->zp);
     } else {
       s = bad_layer(m, P, "int4 weights must be per-group or per-channel");
     }
@@ -321,8 +278,8 @@ static qc_status decode_real(imp *m, const char *P, const qc_json *wspec, int64_
       break;
     }
     if (per_group) {
-      if (!(s = transpose(&W, &L->q))) s = transpose(&S, &L->scale);
-      if (!s && has_t(&Z)) s = transpose(&Z, &L->zp);
+      if (!(s = qc_tensor_transpose2d(&W, &L->q))) s = qc_tensor_transpose2d(&S, &L->scale);
+      if (!s && has_t(&Z)) s = qc_tensor_transpose2d(&Z, &L->zp);
       L->axis = 1;
       L->group = qc_json_i64(qc_json_get(stage0(wspec), "group_size"), 0);
     } else {
@@ -568,9 +525,9 @@ static qc_status gptq_decode(imp *m, const char *P, qlayer *L) {
   int64_t K = W.dims[0] * 8, N = W.dims[1], ng = S.dims[0];
   /* qweight is packed along K (dim 0): transpose the words to pack along the last dim */
   qc_tensor Wt = {0};
-  if (!(s = transpose(&W, &Wt))) s = unpack4(&Wt, K, false, QC_U4, &L->q); /* [N, K] */
+  if (!(s = qc_tensor_transpose2d(&W, &Wt))) s = qc_tensor_unpack_int4(&Wt, K, false, QC_U4, &L->q); /* [N, K] */
   qc_tensor_release(&Wt);
-  if (!s) s = unpack4(&Z, N, false, QC_U4, &zt); /* [ng, N] */
+  if (!s) s = qc_tensor_unpack_int4(&Z, N, false, QC_U4, &zt); /* [ng, N] */
   if (s) goto done;
   if (!v2) { /* v1 stores zero point - 1 */
     int64_t nz = qc_tensor_numel(&zt);
@@ -585,7 +542,7 @@ static qc_status gptq_decode(imp *m, const char *P, qlayer *L) {
       contiguous = qc_elem_i64(G.dtype, qc_tensor_data(&G), (size_t)k) == (gsz ? k / gsz : 0);
   }
   if (contiguous) {
-    if (!(s = transpose(&S, &L->scale))) s = transpose(&zt, &L->zp); /* [N, ng] */
+    if (!(s = qc_tensor_transpose2d(&S, &L->scale))) s = qc_tensor_transpose2d(&zt, &L->zp); /* [N, ng] */
     L->axis = 1;
     L->group = gsz;
   } else {
@@ -667,7 +624,7 @@ static qc_status ct_decode(imp *m, const char *P, qlayer *L) {
       int64_t of, inf;
       linear_shape(m, P, &of, &inf);
       if (inf > 0) K = inf;
-      s = unpack4(&W, K, false, QC_U4, &t); /* offset-binary codes q + 8 */
+      s = qc_tensor_unpack_int4(&W, K, false, QC_U4, &t); /* offset-binary codes q + 8 */
       if (!s) s = qc_tensor_alloc(&L->q, NULL, QC_I4, 2, (int64_t[]){N, K});
       for (int64_t i = 0; !s && i < N * K; i++)
         qc_elem_set_i64(QC_I4, qc_tensor_data(&L->q), (size_t)i,
@@ -687,9 +644,9 @@ static qc_status ct_decode(imp *m, const char *P, qlayer *L) {
       if (!s && !sym && raw_has(m, n) && !(s = raw(m, n, &Z))) {
         /* packed along N (dim 0): [ceil(N/8), ng] -> [ng, ceil(N/8)] -> [ng, N] -> [N, ng] */
         qc_tensor zt = {0}, zu = {0};
-        if (!(s = transpose(&Z, &zt))) s = unpack4(&zt, N, false, QC_U4, &zu);
+        if (!(s = qc_tensor_transpose2d(&Z, &zt))) s = qc_tensor_unpack_int4(&zt, N, false, QC_U4, &zu);
         qc_tensor z2 = {0};
-        if (!s) s = transpose(&zu, &z2);
+        if (!s) s = qc_tensor_transpose2d(&zu, &z2);
         if (!s) s = qc_tensor_alloc(&L->zp, NULL, QC_I4, z2.rank, z2.dims);
         for (int64_t i = 0; !s && i < qc_tensor_numel(&z2); i++)
           qc_elem_set_i64(QC_I4, qc_tensor_data(&L->zp), (size_t)i,
