@@ -17,6 +17,7 @@
  */
 #include "passes/quant/qjson.h"
 #include "passes/quant/quant_internal.h"
+#include "ir/internal.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -1136,41 +1137,10 @@ qc_status qc_qconfig_from_json(const char *json, size_t len, const char *source,
   return QC_OK;
 }
 
-static qc_status read_all(const char *path, char **text, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(QC_CODE_IO, "%s: cannot open: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n + 4096 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return oom();
-      }
-      buf = nb;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read error", path);
-  }
-  *text = buf;
-  *len = n;
-  return QC_OK;
-}
-
 qc_status qc_qconfig_read_file(const char *path, qc_qconfig **out) {
   char *text = NULL;
   size_t len = 0;
-  QC_RETURN_IF_ERROR(read_all(path, &text, &len));
+  QC_RETURN_IF_ERROR(qc_read_file(path, &text, &len));
   qc_status s = qc_qconfig_from_json(text, len, path, out);
   free(text);
   return s;
