@@ -36,7 +36,6 @@
  * P.input_scale. AWQ renames weight/weight_scale/weight_zero_point to qweight/scales/qzeros.
  */
 #include "codegen/export_internal.h"
-#include "ir/bytes.h"
 #include "quarc/safetensors.h"
 
 #include <stdio.h>

@@ -22,7 +22,6 @@
 #include "quarc/safetensors.h"
 
 #include "frontend/regex.h"
-#include "ir/bytes.h"
 #include "ir/internal.h"
 #include "ir/json.h"
 

@@ -1,6 +1,5 @@
 /* Byte-level helpers shared by the file readers (frontend/) and writers (codegen/):
- * little-endian loads and stores at any alignment, CRC-32 (zip), UTF-8 validation, and the
- * tensor layouts checkpoints store (int4 codes packed in int32 words, [in, out] matrices).
+ * little-endian loads and stores at any alignment, CRC-32 (zip) and UTF-8 validation.
  * Private to libquarc. */
 #ifndef QUARC_IR_BYTES_H
 #define QUARC_IR_BYTES_H
@@ -66,14 +65,5 @@ bool qc_utf8_valid(const void *s, size_t n, size_t *bad);
  *  the error ("model.safetensors: tensor 'w'"). */
 qc_status qc_tensor_over_file(qc_tensor *t, qc_buffer *file, uint64_t off, uint64_t size,
                               qc_dtype dt, int32_t rank, const int64_t *dims, const char *what);
-
-/** Transpose a 2-D tensor of any non-block dtype (sub-byte types included). */
-qc_status qc_tensor_transpose2d(const qc_tensor *src, qc_tensor *out) QC_MUST_USE;
-/** 4-bit codes of a rank-1 or rank-2 tensor packed into int32 words along its last dim
- *  (Quark's Pack_4_bits; reorder = AutoAWQ order): [.., n] -> [.., ceil(n/8)]. */
-qc_status qc_tensor_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) QC_MUST_USE;
-/** The inverse: int32 words [.., w] -> 4-bit codes of dtype dt (QC_I4/QC_U4) [.., n]. */
-qc_status qc_tensor_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
-                                qc_tensor *out) QC_MUST_USE;
 
 #endif
