@@ -1,4 +1,4 @@
-/* JSON documents written as Python's json module writes them (ir/json.h). */
+/* JSON reading, and writing as Python's json module writes (ir/json.h). */
 #include "ir/json.h"
 
 #include <errno.h>
@@ -636,14 +636,16 @@ void qc_json_format_double(double x, char *buf) {
   *o = 0;
 }
 
-/* Python's json string encoder with ensure_ascii=True (json.h). */
-void qc_json_put_string(qc_bytes *w, const char *s, size_t len) {
+/* Python's json string encoder (json.h). */
+void qc_json_put_string(qc_bytes *w, const char *s, size_t len, bool ascii) {
   qc_bytes_put(w, "\"", 1);
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < len;) {
     uint32_t cp = u[i];
     size_t k = 1;
-    if (cp >= 0xF0 && i + 3 < len) {
+    if (!ascii) {
+      /* bytes from 0x80 up are written as they are */
+    } else if (cp >= 0xF0 && i + 3 < len) {
       cp = (uint32_t)(u[i] & 7) << 18 | (uint32_t)(u[i + 1] & 63) << 12 | (uint32_t)(u[i + 2] & 63) << 6 | (u[i + 3] & 63);
       k = 4;
     } else if (cp >= 0xE0 && i + 2 < len) {
@@ -665,7 +667,7 @@ void qc_json_put_string(qc_bytes *w, const char *s, size_t len) {
     case '\f': qc_bytes_put(w, "\\f", 2); continue;
     default: break;
     }
-    if (cp >= 0x20 && cp < 0x7F) {
+    if (cp >= 0x20 && (cp < 0x7F || !ascii)) {
       qc_bytes_putc(w, (char)cp);
     } else if (cp >= 0x10000) {
       uint32_t v = cp - 0x10000;
@@ -707,7 +709,7 @@ static void wvalue(qc_bytes *w, const qc_json *v, int indent, bool sort, int lev
   case QC_JSON_BOOL: qc_bytes_puts(w, v->b ? "true" : "false"); return;
   case QC_JSON_INT: qc_bytes_put(w, v->text, v->len); return;
   case QC_JSON_FLOAT: qc_json_put_double(w, v->num); return;
-  case QC_JSON_STRING: qc_json_put_string(w, v->text, v->len); return;
+  case QC_JSON_STRING: qc_json_put_string(w, v->text, v->len, true); return;
   default: break;
   }
   bool obj = v->kind == QC_JSON_OBJECT;

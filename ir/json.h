@@ -172,12 +172,15 @@ void qc_json_format_double(double x, char *buf);
 /* ---- pieces of JSON text, for writers that build it without a document (Quark configs,
  *      reports): the same bytes qc_json_write gives. ---------------------------------------- */
 
-/** A string literal as Python's json.dumps writes it (ensure_ascii=True): `"`, `\`, \n, \r,
- *  \t, \b, \f escaped by name, everything else outside U+0020..U+007E as \uXXXX (surrogate
- *  pairs above U+FFFF). `len` bytes of UTF-8 (NULs allowed). */
-void qc_json_put_string(qc_bytes *b, const char *s, size_t len);
+/** A string literal as Python's json.dumps writes it: `"`, `\`, \n, \r, \t, \b, \f escaped by
+ *  name, other control characters as \u00xx. With `ascii` (ensure_ascii=True, what
+ *  transformers and Quark write) everything from U+007F up is \uXXXX too (surrogate pairs
+ *  above U+FFFF); without it (ensure_ascii=False, which is also serde_json's escaping, the
+ *  safetensors header's) it stays as its UTF-8 bytes. `len` bytes of UTF-8 (NULs allowed). */
+void qc_json_put_string(qc_bytes *b, const char *s, size_t len, bool ascii);
+/** A NUL-terminated string with ensure_ascii. */
 static inline void qc_json_put_cstring(qc_bytes *b, const char *s) {
-  qc_json_put_string(b, s, strlen(s));
+  qc_json_put_string(b, s, strlen(s), true);
 }
 /** A float as Python's repr (qc_json_format_double). */
 void qc_json_put_double(qc_bytes *b, double x);
