@@ -176,7 +176,7 @@ static qc_status parse_header(qc_safetensors *st, const char *text, size_t len, 
   const char *path = st->path;
   const qc_allocator *A = qc_allocator_default();
   qc_json_reader p;
-  qc_json_reader_init(&p, text, len, &st->arena, QC_JSON_STRICT);
+  qc_json_reader_init(&p, text, len, &st->arena, 0, 0);
   st_rec *recs = NULL;
   int32_t cap = 0, n = 0;
   qc_strmap names, meta_seen;

@@ -154,21 +154,22 @@ bool qc_json_equal(const qc_json *a, const qc_json *b) {
 /* ---- the reader ------------------------------------------------------------------------- */
 
 void qc_json_reader_init(qc_json_reader *r, const char *s, size_t n, qc_arena *arena,
-                         qc_json_dialect dialect) {
+                         unsigned flags, int max_depth) {
   memset(r, 0, sizeof *r);
   r->s = s;
   r->n = n;
   r->arena = arena;
-  r->dialect = dialect;
+  r->flags = flags;
+  r->max_depth = max_depth > 0 ? max_depth : 128;
 }
-
-static int max_depth(const qc_json_reader *r) { return r->dialect == QC_JSON_PYTHON ? 512 : 128; }
 
 bool qc_json_fail(qc_json_reader *r, const char *fmt, ...) {
   if (r->failed) return false;
   r->failed = true;
+  r->err_pos = r->pos;
   int k = snprintf(r->err, sizeof r->err, "at byte %zu: ", r->pos);
-  if (k < 0 || (size_t)k >= sizeof r->err) return false;
+  if (k < 0 || (size_t)k >= sizeof r->err) k = 0;
+  r->err_what = r->err + k;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(r->err + k, sizeof r->err - (size_t)k, fmt, ap);
@@ -256,10 +257,10 @@ static size_t put_utf8(char *o, uint32_t cp) {
 }
 
 /* The code point of a \u escape whose four digits were just read (r->pos is past them):
- * a leading surrogate takes the trailing one that follows. The Python dialect keeps a lone
- * surrogate as it is (its 3-byte form is what json.loads gives). */
+ * a leading surrogate takes the trailing one that follows. QC_JSON_LONE_SURROGATES keeps a
+ * lone surrogate as it is (its 3-byte form is what json.loads gives). */
 static bool escaped_code_point(qc_json_reader *r, uint32_t *cp, size_t end) {
-  bool python = r->dialect == QC_JSON_PYTHON;
+  bool python = r->flags & QC_JSON_LONE_SURROGATES;
   if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
     return python || qc_json_fail(r, "lone trailing surrogate in \\u escape");
   }
@@ -375,7 +376,7 @@ bool qc_json_read_number(qc_json_reader *r, const char **text, size_t *len, bool
   size_t s = r->pos;
   *text = r->s + s;
   *is_int = false;
-  if (r->dialect == QC_JSON_PYTHON && (match_word(r, "NaN") || match_word(r, "Infinity") ||
+  if ((r->flags & QC_JSON_NONFINITE) && (match_word(r, "NaN") || match_word(r, "Infinity") ||
                                        match_word(r, "-Infinity"))) {
     *len = r->pos - s;
     return true;
@@ -446,6 +447,15 @@ bool qc_json_read_null(qc_json_reader *r) {
   return qc_json_peek(r) == 'n' && match_word(r, "null");
 }
 
+bool qc_json_read_bool(qc_json_reader *r, bool *out) {
+  if (r->failed) return false;
+  char c = qc_json_peek(r);
+  if (c == 't' && match_word(r, "true")) *out = true;
+  else if (c == 'f' && match_word(r, "false")) *out = false;
+  else return false;
+  return true;
+}
+
 bool qc_json_read_end(qc_json_reader *r) {
   if (r->failed) return false;
   skip_ws(r);
@@ -456,7 +466,7 @@ bool qc_json_read_end(qc_json_reader *r) {
 static bool open_container(qc_json_reader *r, char c, const char *what) {
   if (r->failed) return false;
   if (qc_json_peek(r) != c) return qc_json_fail(r, "expected %s", what);
-  if (r->depth >= max_depth(r)) return qc_json_fail(r, "nesting deeper than %d levels", max_depth(r));
+  if (r->depth >= r->max_depth) return qc_json_fail(r, "nesting deeper than %d levels", r->max_depth);
   r->pos++;
   r->depth++;
   return true;
@@ -472,12 +482,20 @@ static bool close_container(qc_json_reader *r, char c) {
 bool qc_json_object_begin(qc_json_reader *r) { return open_container(r, '{', "an object"); }
 bool qc_json_array_begin(qc_json_reader *r) { return open_container(r, '[', "an array"); }
 
+/* The ',' between members or elements, or fail naming the bracket that could close. */
+static bool separator(qc_json_reader *r, char close) {
+  if (qc_json_accept(r, ',')) return true;
+  if (r->pos >= r->n) return qc_json_fail(r, "expected ',' or '%c', found the end of the text", close);
+  return qc_json_fail(r, "expected ',' or '%c'", close);
+}
+
 bool qc_json_object_next(qc_json_reader *r, bool *first, char **key, size_t *key_len) {
   if (r->failed) return false;
   if (close_container(r, '}')) return false;
-  if (!*first && !qc_json_expect(r, ',')) return false;
+  if (!*first && !separator(r, '}')) return false;
   *first = false;
-  if (qc_json_peek(r) != '"') return qc_json_fail(r, "expected a key string");
+  if (qc_json_peek(r) != '"') return qc_json_fail(r, "expected a string key");
+  r->key_pos = r->pos;
   if (!qc_json_read_string(r, key, key_len)) return false;
   return qc_json_expect(r, ':');
 }
@@ -489,7 +507,7 @@ bool qc_json_array_next(qc_json_reader *r, bool *first) {
     *first = false;
     return true;
   }
-  return qc_json_expect(r, ',');
+  return separator(r, ']');
 }
 
 /* One value: checked, and built into *out unless out is NULL (then only checked, and
@@ -527,7 +545,7 @@ static bool read_value(qc_json_reader *r, qc_json **out) {
     if (!qc_json_read_string(r, v ? &t : NULL, v ? &v->len : NULL)) return false;
     if (v) v->text = t;
   } else if (c == '-' || (c >= '0' && c <= '9') ||
-             (r->dialect == QC_JSON_PYTHON && (c == 'N' || c == 'I'))) {
+             ((r->flags & QC_JSON_NONFINITE) && (c == 'N' || c == 'I'))) {
     const char *lit;
     size_t len;
     bool is_int;
@@ -545,7 +563,7 @@ static bool read_value(qc_json_reader *r, qc_json **out) {
     }
   } else if (match_word(r, "null")) {
     if (out && !(v = node(r->arena, QC_JSON_NULL))) return qc_json_fail(r, "out of memory");
-  } else if ((truth = match_word(r, "true")) || match_word(r, "false")) {
+  } else if (qc_json_read_bool(r, &truth)) {
     if (out && !(v = qc_json_bool(r->arena, truth))) return qc_json_fail(r, "out of memory");
   } else if (r->pos >= r->n) {
     return qc_json_fail(r, "expected a value, found the end of the text");
@@ -560,7 +578,7 @@ bool qc_json_skip(qc_json_reader *r) { return read_value(r, NULL); }
 
 qc_json *qc_json_parse(qc_arena *ar, const char *s, size_t n, char *err, size_t err_len) {
   qc_json_reader r;
-  qc_json_reader_init(&r, s, n, ar, QC_JSON_PYTHON);
+  qc_json_reader_init(&r, s, n, ar, QC_JSON_NONFINITE | QC_JSON_LONE_SURROGATES, 512);
   qc_json *v = NULL;
   if (read_value(&r, &v) && qc_json_read_end(&r)) return v;
   if (err && err_len) snprintf(err, err_len, "%s", r.err);

@@ -18,14 +18,13 @@
  * which its test_validation_overflow uses), rejects floats, exponents and negative numbers
  * for them, and the format forbids duplicate keys, which cJSON silently accepts.
  *
- * Grammar: RFC 8259. Whitespace is space, tab, LF, CR. Strings may hold any Unicode scalar
- * value except raw control characters. Two dialects:
- *   QC_JSON_STRICT  as serde_json reads it: \u escapes must pair surrogates; containers nest
- *                   at most 128 deep.
- *   QC_JSON_PYTHON  as Python's json.loads reads it: NaN, Infinity and -Infinity are numbers;
- *                   a lone surrogate escape is kept as its 3-byte form; nesting at most 512.
- * The input is assumed to be valid UTF-8 where it matters (callers check that first, as the
- * safetensors reference does).
+ * Grammar: RFC 8259, as serde_json reads it: whitespace is space, tab, LF, CR; strings may hold
+ * any Unicode scalar value except raw control characters; \u escapes must pair surrogates.
+ * Readers may widen it with flags: QC_JSON_NONFINITE (NaN, Infinity, -Infinity, which
+ * Python's json writes) and QC_JSON_LONE_SURROGATES (a lone surrogate escape kept as its
+ * 3-byte form, as json.loads keeps it); with both it is what json.loads reads
+ * (qc_json_parse). The input is assumed to be valid UTF-8 where it matters (callers check
+ * that first, as the safetensors reference does).
  *
  * Numbers keep their kind: an integer literal (no fraction, no exponent) prints as the
  * integer; any other literal is a float and prints as Python's repr() of the double (the
@@ -67,23 +66,29 @@ struct qc_json {
 
 /* ---- the reader ------------------------------------------------------------------------ */
 
-typedef enum qc_json_dialect {
-  QC_JSON_STRICT = 0, /**< RFC 8259 as serde_json reads it */
-  QC_JSON_PYTHON = 1, /**< as Python's json.loads reads it */
-} qc_json_dialect;
+/** What a reader accepts beyond RFC 8259 (flags). */
+enum {
+  QC_JSON_NONFINITE = 1,       /**< NaN, Infinity and -Infinity are numbers */
+  QC_JSON_LONE_SURROGATES = 2, /**< a lone surrogate escape is kept, not an error */
+};
 
 typedef struct qc_json_reader {
   const char *s;
   size_t n, pos;
-  qc_arena *arena; /**< unescaped strings (and qc_json_parse's nodes) go here */
-  qc_json_dialect dialect;
-  int depth;       /**< containers open now */
+  qc_arena *arena;      /**< unescaped strings (and qc_json_parse's nodes) go here */
+  unsigned flags;       /**< QC_JSON_NONFINITE, QC_JSON_LONE_SURROGATES */
+  int max_depth;        /**< containers that may be open at once */
+  int depth;            /**< containers open now */
+  size_t key_pos;       /**< where the key qc_json_object_next read last starts */
   bool failed;
-  char err[200];   /**< the first error: "at byte N: what" */
+  size_t err_pos;       /**< the first error: where */
+  const char *err_what; /**< ... and what (points into err) */
+  char err[200];        /**< ... as "at byte N: what" */
 } qc_json_reader;
 
+/** `max_depth` 0 means 128, serde_json's limit. */
 void qc_json_reader_init(qc_json_reader *r, const char *s, size_t n, qc_arena *arena,
-                         qc_json_dialect dialect);
+                         unsigned flags, int max_depth);
 /** Record an error at the current position (printf-style); always returns false. Only the
  *  first error is kept. */
 bool qc_json_fail(qc_json_reader *r, const char *fmt, ...) QC_PRINTF(2, 3);
@@ -98,13 +103,15 @@ bool qc_json_expect(qc_json_reader *r, char c);
  *  strlen with *len). */
 bool qc_json_read_string(qc_json_reader *r, char **out, size_t *len);
 /** A number literal, its text [*text, *text + *len) and whether it is an integer literal (no
- *  fraction, no exponent). The Python dialect adds NaN, Infinity and -Infinity (not
+ *  fraction, no exponent). QC_JSON_NONFINITE adds NaN, Infinity and -Infinity (not
  *  integers). */
 bool qc_json_read_number(qc_json_reader *r, const char **text, size_t *len, bool *is_int);
 /** A non-negative integer without fraction or exponent that fits in u64. */
 bool qc_json_read_u64(qc_json_reader *r, uint64_t *out);
 /** `null` if it is next (returns true and consumes it), else false without error. */
 bool qc_json_read_null(qc_json_reader *r);
+/** `true` or `false` if next (returns true and sets *out), else false without error. */
+bool qc_json_read_bool(qc_json_reader *r, bool *out);
 /** Skip any value. Duplicate keys inside skipped objects are not checked. */
 bool qc_json_skip(qc_json_reader *r);
 /** After the top-level value: only whitespace may follow. */
@@ -122,7 +129,7 @@ bool qc_json_text_u64(const char *text, size_t len, uint64_t *out);
 
 /* ---- the document ---------------------------------------------------------------------- */
 
-/** Parse a whole text in the Python dialect into a document. On failure returns NULL and
+/** Parse a whole text as Python's json.loads reads it (nesting at most 512) into a document. On failure returns NULL and
  *  writes the reader's message ("at byte N: what") into err. */
 qc_json *qc_json_parse(qc_arena *ar, const char *s, size_t n, char *err, size_t err_len);
 

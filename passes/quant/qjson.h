@@ -9,7 +9,9 @@
  * escaping, float repr such as 0.0 and 1e-05, ints kept as ints).
  *
  * Grammar: RFC 8259, plus Python's NaN, Infinity and -Infinity (json.loads accepts and
- * json.dumps writes them). Numbers without '.', 'e' or 'E' that fit int64 are integers.
+ * json.dumps writes them), read by ir/json's reader; this tree adds positions, rejects
+ * U+0000 in strings and duplicate keys. Numbers without '.', 'e' or 'E' that fit int64 are
+ * integers.
  */
 #ifndef QUARC_PASSES_QUANT_QJSON_H
 #define QUARC_PASSES_QUANT_QJSON_H
