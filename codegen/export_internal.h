@@ -77,14 +77,6 @@ qc_status qx_reinterpret(const qc_tensor *src, qc_dtype dt, int32_t rank, const 
 /** A view of src's buffer with another dtype/shape of the same byte size (no copy). */
 qc_status qx_view(const qc_tensor *src, qc_dtype dt, int32_t rank, const int64_t *dims,
                   qc_tensor *out) QC_MUST_USE;
-/** Transpose a 2-D tensor of any non-block dtype (sub-byte types included). */
-qc_status qx_transpose(const qc_tensor *src, qc_tensor *out) QC_MUST_USE;
-/** 4-bit codes of a rank-1 or rank-2 tensor packed into int32 words along its last dim
- *  (Quark's Pack_4_bits; reorder = AutoAWQ order): [.., n] -> [.., ceil(n/8)]. */
-qc_status qx_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) QC_MUST_USE;
-/** The inverse: int32 words [.., w] -> 4-bit codes of dtype dt (QC_I4/QC_U4) [.., n]. */
-qc_status qx_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
-                         qc_tensor *out) QC_MUST_USE;
 /** Convert every element to dtype dt (integers exactly, floats rounded to nearest). */
 qc_status qx_convert(const qc_tensor *src, qc_dtype dt, qc_tensor *out) QC_MUST_USE;
 /** A tensor of zeros. */

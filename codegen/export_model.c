@@ -4,7 +4,6 @@
 
 #include "quarc/runtime.h"
 
-#include <errno.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,79 +241,6 @@ qc_status qx_reinterpret(const qc_tensor *src, qc_dtype dt, int32_t rank, const 
   return s;
 }
 
-qc_status qx_transpose(const qc_tensor *src, qc_tensor *out) {
-  if (src->rank != 2 || qc_dtype_is_block(src->dtype))
-    return qc_status_new(QC_CODE_INTERNAL, "transpose of a %s tensor of rank %d",
-                         qc_dtype_name(src->dtype), src->rank);
-  int64_t r = src->dims[0], c = src->dims[1];
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, src->dtype, 2, (int64_t[]){c, r}));
-  const void *sp = qc_tensor_data(src);
-  void *dp = qc_tensor_data(out);
-  size_t bits = qc_dtype_traits_of(src->dtype)->bits;
-  if (bits % 8 == 0) {
-    size_t es = bits / 8;
-    for (int64_t i = 0; i < r; i++)
-      for (int64_t j = 0; j < c; j++)
-        memcpy((char *)dp + (size_t)(j * r + i) * es, (const char *)sp + (size_t)(i * c + j) * es, es);
-  } else {
-    for (int64_t i = 0; i < r; i++)
-      for (int64_t j = 0; j < c; j++)
-        qc_elem_set_code(src->dtype, dp, (size_t)(j * r + i), qc_elem_code(src->dtype, sp, (size_t)(i * c + j)));
-  }
-  return QC_OK;
-}
-
-qc_status qx_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) {
-  if ((codes->dtype != QC_I4 && codes->dtype != QC_U4) || codes->rank < 1 || codes->rank > 2)
-    return qc_status_new(QC_CODE_INTERNAL, "int4 packing of a %s tensor of rank %d",
-                         qc_dtype_name(codes->dtype), codes->rank);
-  int64_t rows = codes->rank == 2 ? codes->dims[0] : 1, n = codes->dims[codes->rank - 1];
-  int64_t w = (n + 7) / 8;
-  int64_t dims[2] = {rows, w};
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, QC_I32, codes->rank, codes->rank == 2 ? dims : &w));
-  uint8_t *row = malloc((size_t)(n ? n : 1));
-  if (!row) {
-    qc_tensor_release(out);
-    return QC_OOM();
-  }
-  const void *cp = qc_tensor_data(codes);
-  uint32_t *wp = qc_tensor_data(out);
-  for (int64_t i = 0; i < rows; i++) {
-    for (int64_t j = 0; j < n; j++) row[j] = (uint8_t)(qc_elem_code(codes->dtype, cp, (size_t)(i * n + j)) & 15);
-    qc_pack_int4_words(row, (size_t)n, reorder, wp + i * w);
-  }
-  free(row);
-  return QC_OK;
-}
-
-qc_status qx_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
-                         qc_tensor *out) {
-  if (words->dtype != QC_I32 && words->dtype != QC_U32)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 words must be int32, not %s",
-                         qc_dtype_name(words->dtype));
-  if (words->rank < 1 || words->rank > 2)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 words of rank %d", words->rank);
-  int64_t rows = words->rank == 2 ? words->dims[0] : 1, w = words->dims[words->rank - 1];
-  if ((n + 7) / 8 != w)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%lld int32 words cannot hold %lld int4 values",
-                         (long long)w, (long long)n);
-  int64_t dims[2] = {rows, n};
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, words->rank, words->rank == 2 ? dims : &n));
-  uint8_t *row = malloc(w > 0 ? (size_t)w * 8 : 1u);
-  if (!row) {
-    qc_tensor_release(out);
-    return QC_OOM();
-  }
-  const uint32_t *wp = qc_tensor_data(words);
-  void *op = qc_tensor_data(out);
-  for (int64_t i = 0; i < rows; i++) {
-    qc_unpack_int4_words(wp + i * w, (size_t)n, reorder, row);
-    for (int64_t j = 0; j < n; j++) qc_elem_set_code(dt, op, (size_t)(i * n + j), row[j] & 15);
-  }
-  free(row);
-  return QC_OK;
-}
-
 qc_status qx_convert(const qc_tensor *src, qc_dtype dt, qc_tensor *out) {
   QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, src->rank, src->dims));
   int64_t n = qc_tensor_numel(src);
@@ -398,38 +324,15 @@ const char *qx_source_dir(const qc_graph *g, const qc_export_options *opt) {
   return qc_graph_meta(g, "quarc.source");
 }
 
-static qc_status read_file(const char *path, char **out, size_t *len) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                               strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n + 65536 > cap) {
-      cap = cap ? cap * 2 : 65536;
-      char *nb = realloc(buf, cap + 1);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return QC_OOM();
-      }
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
+/* A file read whole, or *text NULL (and no error) when it does not exist: the files a
+ * source directory may or may not have. */
+static qc_status read_if_present(const char *path, char **text, size_t *len) {
+  qc_status s = qc_read_file(path, text, len);
+  if (s && qc_status_code(s) == QC_CODE_NOT_FOUND) {
+    qc_status_free(s);
+    return QC_OK;
   }
-  bool err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read failed", path);
-  }
-  buf[n] = 0;
-  *out = buf;
-  *len = n;
-  return QC_OK;
+  return s;
 }
 
 static qc_status parse_json(qc_arena *ar, const char *text, size_t n, const char *what,
@@ -452,13 +355,9 @@ qc_status qx_source_config(const qc_graph *g, const qc_export_options *opt, qc_a
   snprintf(path, sizeof path, "%s/config.json", src);
   char *buf;
   size_t n;
-  qc_status s = read_file(path, &buf, &n);
-  if (s && qc_status_code(s) == QC_CODE_NOT_FOUND) {
-    qc_status_free(s);
-    return QC_OK;
-  }
-  if (s) return s;
-  s = parse_json(ar, buf, n, path, out);
+  QC_RETURN_IF_ERROR(read_if_present(path, &buf, &n));
+  if (!buf) return QC_OK;
+  qc_status s = parse_json(ar, buf, n, path, out);
   free(buf);
   return s;
 }
@@ -486,13 +385,9 @@ qc_status qx_copy_file(qc_atomic_dir *d, const char *src, const char *name) {
   snprintf(path, sizeof path, "%s/%s", src, name);
   char *buf;
   size_t n;
-  qc_status s = read_file(path, &buf, &n);
-  if (s && qc_status_code(s) == QC_CODE_NOT_FOUND) {
-    qc_status_free(s);
-    return QC_OK;
-  }
-  if (s) return s;
-  s = qx_write_text(d, name, buf, n);
+  QC_RETURN_IF_ERROR(read_if_present(path, &buf, &n));
+  if (!buf) return QC_OK;
+  qc_status s = qx_write_text(d, name, buf, n);
   free(buf);
   return s;
 }

@@ -183,23 +183,23 @@ static qc_status emit_weight_real(hx *x, const qx_linear *l) {
     }
     qc_tensor zp = {0};
     if (scale->rank == 2) { /* per-group along in: transposed, packed along out */
-      if (!(s = qx_transpose(q, &t1))) s = qx_pack_int4(&t1, x->reorder, &t2);
+      if (!(s = qc_tensor_transpose2d(q, &t1))) s = qc_tensor_pack_int4(&t1, x->reorder, &t2);
       if (!s) s = take(x, l->module, "weight", &t2);
       qc_tensor_release(&t1);
       qc_tensor st = {0};
-      if (!s) s = qx_transpose(scale, &st);
+      if (!s) s = qc_tensor_transpose2d(scale, &st);
       if (!s) s = take(x, l->module, "weight_scale", &st);
       if (!s) s = zero_point(x, l, scale, q->dtype, &zp);
-      if (!s) s = qx_transpose(&zp, &t1);
+      if (!s) s = qc_tensor_transpose2d(&zp, &t1);
       qc_tensor_release(&zp);
-      if (!s) s = qx_pack_int4(&t1, x->reorder, &t2);
+      if (!s) s = qc_tensor_pack_int4(&t1, x->reorder, &t2);
       qc_tensor_release(&t1);
       if (!s) s = take(x, l->module, "weight_zero_point", &t2);
     } else if (scale->rank == 1) { /* per-channel: packed along in; zero points along out */
-      if (!(s = qx_pack_int4(q, x->reorder, &t2))) s = take(x, l->module, "weight", &t2);
+      if (!(s = qc_tensor_pack_int4(q, x->reorder, &t2))) s = take(x, l->module, "weight", &t2);
       if (!s) s = add_ref(x, l->module, "weight_scale", scale);
       if (!s) s = zero_point(x, l, scale, q->dtype, &zp);
-      if (!s) s = qx_pack_int4(&zp, x->reorder, &t2);
+      if (!s) s = qc_tensor_pack_int4(&zp, x->reorder, &t2);
       qc_tensor_release(&zp);
       if (!s) s = take(x, l->module, "weight_zero_point", &t2);
     } else {
@@ -216,9 +216,9 @@ static qc_status emit_weight_real(hx *x, const qx_linear *l) {
     qc_tensor zp = {0};
     s = zero_point(x, l, scale, q->dtype, &zp);
     if (!s && scale->rank == 2) { /* per-group: all transposed */
-      if (!(s = qx_transpose(q, &t1))) s = take(x, l->module, "weight", &t1);
-      if (!s && !(s = qx_transpose(scale, &t1))) s = take(x, l->module, "weight_scale", &t1);
-      if (!s && !(s = qx_transpose(&zp, &t1))) s = take(x, l->module, "weight_zero_point", &t1);
+      if (!(s = qc_tensor_transpose2d(q, &t1))) s = take(x, l->module, "weight", &t1);
+      if (!s && !(s = qc_tensor_transpose2d(scale, &t1))) s = take(x, l->module, "weight_scale", &t1);
+      if (!s && !(s = qc_tensor_transpose2d(&zp, &t1))) s = take(x, l->module, "weight_zero_point", &t1);
     } else if (!s) {
       if (!(s = add_ref(x, l->module, "weight", q))) s = add_ref(x, l->module, "weight_scale", scale);
       if (!s) s = add_ref(x, l->module, "weight_zero_point", &zp);

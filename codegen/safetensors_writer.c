@@ -16,6 +16,7 @@
 
 #include "ir/bytes.h"
 #include "ir/internal.h"
+#include "ir/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,35 +42,6 @@ static void sb_u64(qc_bytes *b, uint64_t v) {
   snprintf(t, sizeof t, "%" PRIu64, v);
   sb_str(b, t);
 }
-/* A JSON string literal, escaped as serde_json escapes. */
-static void sb_json_string(qc_bytes *b, const char *s) {
-  qc_bytes_put(b, "\"", 1);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    char e = 0;
-    switch (*c) {
-    case '"': e = '"'; break;
-    case '\\': e = '\\'; break;
-    case '\b': e = 'b'; break;
-    case '\f': e = 'f'; break;
-    case '\n': e = 'n'; break;
-    case '\r': e = 'r'; break;
-    case '\t': e = 't'; break;
-    default: break;
-    }
-    if (e) {
-      char t[2] = {'\\', e};
-      qc_bytes_put(b, t, 2);
-    } else if (*c < 0x20) {
-      static const char hex[] = "0123456789abcdef";
-      char t[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
-      qc_bytes_put(b, t, 6);
-    } else {
-      qc_bytes_put(b, c, 1);
-    }
-  }
-  qc_bytes_put(b, "\"", 1);
-}
-
 /* ---- preparing a file ----------------------------------------------------------------------- */
 
 typedef struct wt {
@@ -194,9 +166,9 @@ static qc_status build_header(const char *where, wt *ts, size_t n,
       }
       size_t idx = (size_t)(order[i] - opt->metadata_keys);
       if (i) qc_bytes_put(h, ",", 1);
-      sb_json_string(h, opt->metadata_keys[idx]);
+      qc_json_put_string(h, opt->metadata_keys[idx], strlen(opt->metadata_keys[idx]), false);
       qc_bytes_put(h, ":", 1);
-      sb_json_string(h, opt->metadata_values[idx]);
+      qc_json_put_string(h, opt->metadata_values[idx], strlen(opt->metadata_values[idx]), false);
     }
     qc_bytes_put(h, "}", 1);
     free(order);
@@ -206,9 +178,9 @@ static qc_status build_header(const char *where, wt *ts, size_t n,
   for (size_t i = 0; i < n; i++) {
     if (comma) qc_bytes_put(h, ",", 1);
     comma = true;
-    sb_json_string(h, ts[i].name);
+    qc_json_put_string(h, ts[i].name, strlen(ts[i].name), false);
     sb_str(h, ":{\"dtype\":");
-    sb_json_string(h, ts[i].st_dtype);
+    qc_json_put_string(h, ts[i].st_dtype, strlen(ts[i].st_dtype), false);
     sb_str(h, ",\"shape\":[");
     for (int32_t d = 0; d < ts[i].t->rank; d++) {
       if (d) qc_bytes_put(h, ",", 1);
@@ -387,10 +359,10 @@ static qc_status write_sharded(qc_atomic_dir *stage, const char *dir, const char
     for (size_t i = 0; i < n; i++) {
       size_t idx = (size_t)(ord[i] - names);
       sb_str(&h, i ? ",\n    " : "\n    ");
-      sb_json_string(&h, names[idx]);
+      qc_json_put_string(&h, names[idx], strlen(names[idx]), false);
       sb_str(&h, ": ");
       snprintf(fname, sizeof fname, "model-%05zu-of-%05zu.safetensors", file_of[idx] + 1, shards);
-      sb_json_string(&h, fname);
+      qc_json_put_string(&h, fname, strlen(fname), false);
     }
     sb_str(&h, "\n  }\n}\n");
     if (h.oom) s = QC_OOM();

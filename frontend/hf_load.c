@@ -10,32 +10,10 @@
 #include "quarc/safetensors.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static qc_status read_text(const char *path, char **out, size_t *n) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                               strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = len >= 0 && len < (1L << 28) ? malloc((size_t)len + 1) : NULL;
-  if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    fclose(f);
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: cannot read", path);
-  }
-  fclose(f);
-  buf[len] = 0;
-  *out = buf;
-  *n = (size_t)len;
-  return QC_OK;
-}
 
 static qc_status st_get(void *ctx, const char *name, qc_tensor *out) {
   return qc_safetensors_set_get(ctx, name, out);
@@ -80,7 +58,7 @@ static qc_status pth_set_open(const char *dir, pth_set *p) {
   }
   char *json;
   size_t n;
-  QC_RETURN_IF_ERROR(read_text(path, &json, &n));
+  QC_RETURN_IF_ERROR(qc_read_file(path, &json, &n));
   cJSON *o = cJSON_ParseWithLength(json, n);
   free(json);
   const cJSON *wm = o ? cJSON_GetObjectItemCaseSensitive(o, "weight_map") : NULL;
@@ -131,7 +109,7 @@ static int64_t sentence_max_seq(const char *dir) {
   snprintf(path, sizeof path, "%s/sentence_bert_config.json", dir);
   char *json;
   size_t n;
-  qc_status s = read_text(path, &json, &n);
+  qc_status s = qc_read_file(path, &json, &n);
   if (s) {
     qc_status_free(s);
     return 0;
@@ -150,7 +128,7 @@ qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **o
   snprintf(path, sizeof path, "%s/config.json", dir);
   char *json;
   size_t n = 0;
-  QC_RETURN_IF_ERROR(read_text(path, &json, &n));
+  QC_RETURN_IF_ERROR(qc_read_file(path, &json, &n));
   qc_model_config cfg;
   qc_status s = qc_model_config_parse(json, n, path, &cfg);
   free(json);

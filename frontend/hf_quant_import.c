@@ -25,7 +25,6 @@
 #include "ir/internal.h"
 #include "ir/json.h"
 
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,27 +61,6 @@ typedef struct imp {
 static bool has_t(const qc_tensor *t) { return t->dtype != QC_DT_UNDEFINED; }
 
 /* ---- reading files --------------------------------------------------------------------------- */
-
-static qc_status read_text(const char *path, char **out, size_t *len) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                               strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = n >= 0 && n < (1L << 28) ? malloc((size_t)n + 1) : NULL;
-  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(b);
-    return qc_status_new(QC_CODE_IO, "%s: cannot read", path);
-  }
-  fclose(f);
-  b[n] = 0;
-  *out = b;
-  *len = (size_t)n;
-  return QC_OK;
-}
 
 static bool file_exists(const char *dir, const char *name) {
   char p[4096];
@@ -218,50 +196,6 @@ static qc_status bad_layer(const imp *m, const char *module, const char *fmt, ..
   return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: %s: %s", m->dir, module, msg);
 }
 
-static qc_status transpose(const qc_tensor *src, qc_tensor *out) {
-  if (src->rank != 2)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "expected a 2-D tensor, got rank %d", src->rank);
-  int64_t r = src->dims[0], c = src->dims[1];
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, src->dtype, 2, (int64_t[]){c, r}));
-  const void *sp = qc_tensor_data(src);
-  void *dp = qc_tensor_data(out);
-  size_t bits = qc_dtype_traits_of(src->dtype)->bits;
-  for (int64_t i = 0; i < r; i++)
-    for (int64_t j = 0; j < c; j++) {
-      if (bits % 8 == 0)
-        memcpy((char *)dp + (size_t)(j * r + i) * (bits / 8), (const char *)sp + (size_t)(i * c + j) * (bits / 8), bits / 8);
-      else
-        qc_elem_set_code(src->dtype, dp, (size_t)(j * r + i), qc_elem_code(src->dtype, sp, (size_t)(i * c + j)));
-    }
-  return QC_OK;
-}
-
-/* int32 words [.., w] -> 4-bit codes of dt [.., n] (along the last dim). */
-static qc_status unpack4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt, qc_tensor *out) {
-  if (words->dtype != QC_I32 && words->dtype != QC_U32)
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 must be int32, not %s",
-                         qc_dtype_name(words->dtype));
-  if (words->rank < 1 || words->rank > 2 || (n + 7) / 8 != words->dims[words->rank - 1])
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "int32 words of shape [%lld%s] cannot hold %lld int4 values per row",
-                         (long long)words->dims[0], words->rank == 2 ? ", .." : "", (long long)n);
-  int64_t rows = words->rank == 2 ? words->dims[0] : 1, w = words->dims[words->rank - 1];
-  int64_t dims[2] = {rows, n};
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, words->rank, words->rank == 2 ? dims : &n));
-  uint8_t *row = malloc(w > 0 ? (size_t)w * 8 : 1u);
-  if (!row) {
-    qc_tensor_release(out);
-    return QC_OOM();
-  }
-  const uint32_t *wp = qc_tensor_data(words);
-  void *op = qc_tensor_data(out);
-  for (int64_t i = 0; i < rows; i++) {
-    qc_unpack_int4_words(wp + i * w, (size_t)n, reorder, row);
-    for (int64_t j = 0; j < n; j++) qc_elem_set_code(dt, op, (size_t)(i * n + j), row[j]);
-  }
-  free(row);
-  return QC_OK;
-}
-
 /* A copy of src's bytes as dtype dt with shape dims. */
 static qc_status as_dtype(const qc_tensor *src, qc_dtype dt, int32_t rank, const int64_t *dims,
                           qc_tensor *out) {
@@ -318,20 +252,20 @@ static qc_status decode_real(imp *m, const char *P, const qc_json *wspec, int64_
         break;
       }
       int64_t out_n = S.dims[1];
-      if (!(s = unpack4(&W, out_n, m->reorder, dt, &t))) s = transpose(&t, &L->q);
+      if (!(s = qc_tensor_unpack_int4(&W, out_n, m->reorder, dt, &t))) s = qc_tensor_transpose2d(&t, &L->q);
       qc_tensor_release(&t);
-      if (!s) s = transpose(&S, &L->scale);
+      if (!s) s = qc_tensor_transpose2d(&S, &L->scale);
       if (!s && has_t(&Z)) {
-        if (!(s = unpack4(&Z, out_n, m->reorder, dt, &t))) s = transpose(&t, &L->zp);
+        if (!(s = qc_tensor_unpack_int4(&Z, out_n, m->reorder, dt, &t))) s = qc_tensor_transpose2d(&t, &L->zp);
         qc_tensor_release(&t);
       }
       L->axis = 1;
       L->group = qc_json_i64(qc_json_get(stage0(wspec), "group_size"), 0);
     } else if (per_channel) {
       int64_t n_in = in_f > 0 ? in_f : (W.rank == 2 ? W.dims[1] * 8 : 0);
-      s = unpack4(&W, n_in, m->reorder, dt, &L->q);
+      s = qc_tensor_unpack_int4(&W, n_in, m->reorder, dt, &L->q);
       if (!s) qc_tensor_copy_ref(&L->scale, &S);
-      if (!s && has_t(&Z)) s = unpack4(&Z, S.rank == 1 ? S.dims[0] : out_f, m->reorder, dt, &L->zp);
+      if (!s && has_t(&Z)) s = qc_tensor_unpack_int4(&Z, S.rank == 1 ? S.dims[0] : out_f, m->reorder, dt, &L->zp);
     } else {
       s = bad_layer(m, P, "int4 weights must be per-group or per-channel");
     }
@@ -343,8 +277,8 @@ static qc_status decode_real(imp *m, const char *P, const qc_json *wspec, int64_
       break;
     }
     if (per_group) {
-      if (!(s = transpose(&W, &L->q))) s = transpose(&S, &L->scale);
-      if (!s && has_t(&Z)) s = transpose(&Z, &L->zp);
+      if (!(s = qc_tensor_transpose2d(&W, &L->q))) s = qc_tensor_transpose2d(&S, &L->scale);
+      if (!s && has_t(&Z)) s = qc_tensor_transpose2d(&Z, &L->zp);
       L->axis = 1;
       L->group = qc_json_i64(qc_json_get(stage0(wspec), "group_size"), 0);
     } else {
@@ -590,9 +524,9 @@ static qc_status gptq_decode(imp *m, const char *P, qlayer *L) {
   int64_t K = W.dims[0] * 8, N = W.dims[1], ng = S.dims[0];
   /* qweight is packed along K (dim 0): transpose the words to pack along the last dim */
   qc_tensor Wt = {0};
-  if (!(s = transpose(&W, &Wt))) s = unpack4(&Wt, K, false, QC_U4, &L->q); /* [N, K] */
+  if (!(s = qc_tensor_transpose2d(&W, &Wt))) s = qc_tensor_unpack_int4(&Wt, K, false, QC_U4, &L->q); /* [N, K] */
   qc_tensor_release(&Wt);
-  if (!s) s = unpack4(&Z, N, false, QC_U4, &zt); /* [ng, N] */
+  if (!s) s = qc_tensor_unpack_int4(&Z, N, false, QC_U4, &zt); /* [ng, N] */
   if (s) goto done;
   if (!v2) { /* v1 stores zero point - 1 */
     int64_t nz = qc_tensor_numel(&zt);
@@ -607,7 +541,7 @@ static qc_status gptq_decode(imp *m, const char *P, qlayer *L) {
       contiguous = qc_elem_i64(G.dtype, qc_tensor_data(&G), (size_t)k) == (gsz ? k / gsz : 0);
   }
   if (contiguous) {
-    if (!(s = transpose(&S, &L->scale))) s = transpose(&zt, &L->zp); /* [N, ng] */
+    if (!(s = qc_tensor_transpose2d(&S, &L->scale))) s = qc_tensor_transpose2d(&zt, &L->zp); /* [N, ng] */
     L->axis = 1;
     L->group = gsz;
   } else {
@@ -689,7 +623,7 @@ static qc_status ct_decode(imp *m, const char *P, qlayer *L) {
       int64_t of, inf;
       linear_shape(m, P, &of, &inf);
       if (inf > 0) K = inf;
-      s = unpack4(&W, K, false, QC_U4, &t); /* offset-binary codes q + 8 */
+      s = qc_tensor_unpack_int4(&W, K, false, QC_U4, &t); /* offset-binary codes q + 8 */
       if (!s) s = qc_tensor_alloc(&L->q, NULL, QC_I4, 2, (int64_t[]){N, K});
       for (int64_t i = 0; !s && i < N * K; i++)
         qc_elem_set_i64(QC_I4, qc_tensor_data(&L->q), (size_t)i,
@@ -709,9 +643,9 @@ static qc_status ct_decode(imp *m, const char *P, qlayer *L) {
       if (!s && !sym && raw_has(m, n) && !(s = raw(m, n, &Z))) {
         /* packed along N (dim 0): [ceil(N/8), ng] -> [ng, ceil(N/8)] -> [ng, N] -> [N, ng] */
         qc_tensor zt = {0}, zu = {0};
-        if (!(s = transpose(&Z, &zt))) s = unpack4(&zt, N, false, QC_U4, &zu);
+        if (!(s = qc_tensor_transpose2d(&Z, &zt))) s = qc_tensor_unpack_int4(&zt, N, false, QC_U4, &zu);
         qc_tensor z2 = {0};
-        if (!s) s = transpose(&zu, &z2);
+        if (!s) s = qc_tensor_transpose2d(&zu, &z2);
         if (!s) s = qc_tensor_alloc(&L->zp, NULL, QC_I4, z2.rank, z2.dims);
         for (int64_t i = 0; !s && i < qc_tensor_numel(&z2); i++)
           qc_elem_set_i64(QC_I4, qc_tensor_data(&L->zp), (size_t)i,
@@ -1113,7 +1047,7 @@ qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph 
   qc_arena_init(&m.ar, qc_allocator_default());
   char path[4096], err[256];
   snprintf(path, sizeof path, "%s/config.json", dir);
-  qc_status s = read_text(path, &m.config_text, &m.config_len);
+  qc_status s = qc_read_file(path, &m.config_text, &m.config_len);
   if (!s && !(m.config = qc_json_parse(&m.ar, m.config_text, m.config_len, err, sizeof err)))
     s = qc_status_new(QC_CODE_PARSE, "%s: %s", path, err);
   if (!s) s = qc_model_config_parse(m.config_text, m.config_len, path, &m.mc);

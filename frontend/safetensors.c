@@ -18,8 +18,8 @@
  */
 #include "quarc/safetensors.h"
 
-#include "frontend/safetensors_json.h"
 #include "ir/bytes.h"
+#include "ir/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,7 +55,7 @@ static int cmp_rec(const void *pa, const void *pb) {
   return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static qc_status json_error(const char *path, const char *ctx, const sj_parser *p) {
+static qc_status json_error(const char *path, const char *ctx, const qc_json_reader *p) {
   if (ctx) return qc_status_new(QC_CODE_PARSE, "%s: invalid header JSON (%s): %s", path, ctx, p->err);
   return qc_status_new(QC_CODE_PARSE, "%s: invalid header JSON: %s", path, p->err);
 }
@@ -70,20 +70,20 @@ static void fmt_shape(char *buf, size_t cap, const st_rec *r) {
 }
 
 /* Parse one tensor object {"dtype", "shape", "data_offsets"}. */
-static qc_status parse_tensor(sj_parser *p, const char *path, st_rec *r) {
+static qc_status parse_tensor(qc_json_reader *p, const char *path, st_rec *r) {
   char ctx[96];
   snprintf(ctx, sizeof ctx, "tensor '%.60s%s'", r->e.name, strlen(r->e.name) > 60 ? "..." : "");
   bool has_dtype = false, has_shape = false, has_offsets = false, first = true;
   char *key;
   size_t klen;
-  if (!sj_object_begin(p)) return json_error(path, ctx, p);
-  while (sj_object_next(p, &first, &key, &klen)) {
+  if (!qc_json_object_begin(p)) return json_error(path, ctx, p);
+  while (qc_json_object_next(p, &first, &key, &klen)) {
     if (strcmp(key, "dtype") == 0 && klen == 5) {
       if (has_dtype) return qc_status_new(QC_CODE_PARSE, "%s: %s: duplicate property \"dtype\"", path, ctx);
       has_dtype = true;
       char *d;
       size_t dlen;
-      if (!sj_string(p, &d, &dlen)) return json_error(path, ctx, p);
+      if (!qc_json_read_string(p, &d, &dlen)) return json_error(path, ctx, p);
       r->e.dtype = strlen(d) == dlen ? qc_dtype_from_safetensors(d) : QC_DT_UNDEFINED;
       if (r->e.dtype == QC_DT_UNDEFINED)
         return qc_status_new(QC_CODE_PARSE, "%s: %s: unknown dtype \"%.40s\"", path, ctx, d);
@@ -92,11 +92,11 @@ static qc_status parse_tensor(sj_parser *p, const char *path, st_rec *r) {
       if (has_shape) return qc_status_new(QC_CODE_PARSE, "%s: %s: duplicate property \"shape\"", path, ctx);
       has_shape = true;
       bool afirst = true;
-      if (!sj_array_begin(p)) return json_error(path, ctx, p);
+      if (!qc_json_array_begin(p)) return json_error(path, ctx, p);
       r->nelem = 1;
-      while (sj_array_next(p, &afirst)) {
+      while (qc_json_array_next(p, &afirst)) {
         uint64_t d;
-        if (!sj_u64(p, &d)) return json_error(path, ctx, p);
+        if (!qc_json_read_u64(p, &d)) return json_error(path, ctx, p);
         if (r->rank < QC_MAX_RANK) r->e.dims[r->rank] = (int64_t)d; /* checked below */
         if (d > (uint64_t)INT64_MAX) r->big_dim = true;
         r->rank++;
@@ -115,11 +115,11 @@ static qc_status parse_tensor(sj_parser *p, const char *path, st_rec *r) {
       uint64_t v[2];
       int k = 0;
       bool afirst = true;
-      if (!sj_array_begin(p)) return json_error(path, ctx, p);
-      while (sj_array_next(p, &afirst)) {
+      if (!qc_json_array_begin(p)) return json_error(path, ctx, p);
+      while (qc_json_array_next(p, &afirst)) {
         if (k == 2)
           return qc_status_new(QC_CODE_PARSE, "%s: %s: data_offsets must be [BEGIN, END]", path, ctx);
-        if (!sj_u64(p, &v[k])) return json_error(path, ctx, p);
+        if (!qc_json_read_u64(p, &v[k])) return json_error(path, ctx, p);
         k++;
       }
       if (p->failed) return json_error(path, ctx, p);
@@ -139,22 +139,22 @@ static qc_status parse_tensor(sj_parser *p, const char *path, st_rec *r) {
   return QC_OK;
 }
 
-static qc_status parse_metadata(sj_parser *p, qc_safetensors *st, qc_strmap *seen) {
+static qc_status parse_metadata(qc_json_reader *p, qc_safetensors *st, qc_strmap *seen) {
   const char *path = st->path;
-  if (sj_null(p)) return QC_OK; /* serde reads null as "no metadata" */
+  if (qc_json_read_null(p)) return QC_OK; /* serde reads null as "no metadata" */
   bool first = true;
   char *key;
   size_t klen;
-  if (!sj_object_begin(p)) return json_error(path, "__metadata__", p);
-  while (sj_object_next(p, &first, &key, &klen)) {
+  if (!qc_json_object_begin(p)) return json_error(path, "__metadata__", p);
+  while (qc_json_object_next(p, &first, &key, &klen)) {
     char *val;
     size_t vlen;
-    if (sj_peek(p) != '"')
+    if (qc_json_peek(p) != '"')
       return qc_status_new(QC_CODE_PARSE,
                            "%s: __metadata__ key '%.60s': the value must be a string (metadata "
                            "maps strings to strings)",
                            path, key);
-    if (!sj_string(p, &val, &vlen)) return json_error(path, "__metadata__", p);
+    if (!qc_json_read_string(p, &val, &vlen)) return json_error(path, "__metadata__", p);
     if (strlen(key) != klen || strlen(val) != vlen)
       return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: __metadata__ key '%.60s': contains U+0000",
                            path, key);
@@ -175,8 +175,8 @@ static qc_status parse_header(qc_safetensors *st, const char *text, size_t len, 
                               int64_t *n_out) {
   const char *path = st->path;
   const qc_allocator *A = qc_allocator_default();
-  sj_parser p;
-  sj_init(&p, text, len, &st->arena);
+  qc_json_reader p;
+  qc_json_reader_init(&p, text, len, &st->arena, 0, 0);
   st_rec *recs = NULL;
   int32_t cap = 0, n = 0;
   qc_strmap names, meta_seen;
@@ -186,11 +186,11 @@ static qc_status parse_header(qc_safetensors *st, const char *text, size_t len, 
   char *key;
   size_t klen;
   qc_status s = QC_OK;
-  if (!sj_object_begin(&p)) {
+  if (!qc_json_object_begin(&p)) {
     s = json_error(path, NULL, &p);
     goto done;
   }
-  while (sj_object_next(&p, &first, &key, &klen)) {
+  while (qc_json_object_next(&p, &first, &key, &klen)) {
     if (strlen(key) != klen) {
       s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: tensor '%s...': the name contains U+0000", path, key);
       goto done;
@@ -219,7 +219,7 @@ static qc_status parse_header(qc_safetensors *st, const char *text, size_t len, 
     n++;
     if ((s = parse_tensor(&p, path, r))) goto done;
   }
-  if (p.failed || !sj_end(&p)) s = json_error(path, NULL, &p);
+  if (p.failed || !qc_json_read_end(&p)) s = json_error(path, NULL, &p);
 done:
   qc_strmap_free(&names);
   qc_strmap_free(&meta_seen);

@@ -4,14 +4,14 @@
  * Index layout (transformers / huggingface_hub):
  *   {"metadata": {"total_size": <sum of tensor bytes>, ...},
  *    "weight_map": {"<tensor name>": "<shard file name>", ...}}
- * Other top-level keys and other metadata keys are skipped. The JSON is read with the
- * strict tokenizer (safetensors_json.h): duplicate keys are errors, since a duplicate in
- * weight_map would silently send a tensor to the wrong shard.
+ * Other top-level keys and other metadata keys are skipped. The JSON is read with ir/json's
+ * strict reader, and duplicate keys are errors, since a duplicate in weight_map would
+ * silently send a tensor to the wrong shard.
  */
 #include "quarc/safetensors.h"
 
-#include "frontend/safetensors_json.h"
 #include "ir/bytes.h"
+#include "ir/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -108,40 +108,39 @@ static qc_status open_index(qc_safetensors_set *set, const char *index_path) {
     s = qc_status_new(QC_CODE_PARSE, "%s: not valid UTF-8 (byte %zu)", index_path, bad);
     goto done;
   }
-  sj_parser p;
-  sj_init(&p, text, len, &set->arena);
+  qc_json_reader p;
+  qc_json_reader_init(&p, text, len, &set->arena, 0, 0);
   bool first = true, has_meta = false, has_map = false;
   char *key;
   size_t klen;
-  if (!sj_object_begin(&p)) goto json_fail;
-  while (sj_object_next(&p, &first, &key, &klen)) {
+  if (!qc_json_object_begin(&p)) goto json_fail;
+  while (qc_json_object_next(&p, &first, &key, &klen)) {
     if (strcmp(key, "metadata") == 0) {
       if (has_meta) {
         s = qc_status_new(QC_CODE_PARSE, "%s: duplicate key 'metadata'", index_path);
         goto done;
       }
       has_meta = true;
-      if (sj_null(&p)) continue;
+      if (qc_json_read_null(&p)) continue;
       bool mfirst = true, has_total = false;
-      if (!sj_object_begin(&p)) goto json_fail;
-      while (sj_object_next(&p, &mfirst, &key, &klen)) {
+      if (!qc_json_object_begin(&p)) goto json_fail;
+      while (qc_json_object_next(&p, &mfirst, &key, &klen)) {
         if (strcmp(key, "total_size") == 0) {
           if (has_total) {
             s = qc_status_new(QC_CODE_PARSE, "%s: metadata: duplicate key 'total_size'", index_path);
             goto done;
           }
           has_total = true;
-          double d;
-          bool is_u64;
-          uint64_t u;
-          if (sj_peek(&p) == '-' || (sj_peek(&p) >= '0' && sj_peek(&p) <= '9')) {
-            if (!sj_number(&p, &d, &is_u64, &u)) goto json_fail;
-            set->has_total = is_u64;
-            set->total = u;
-          } else if (!sj_skip_value(&p)) {
+          const char *num;
+          size_t num_len;
+          bool is_int;
+          if (qc_json_peek(&p) == '-' || (qc_json_peek(&p) >= '0' && qc_json_peek(&p) <= '9')) {
+            if (!qc_json_read_number(&p, &num, &num_len, &is_int)) goto json_fail;
+            set->has_total = is_int && qc_json_text_u64(num, num_len, &set->total);
+          } else if (!qc_json_skip(&p)) {
             goto json_fail;
           }
-        } else if (!sj_skip_value(&p)) {
+        } else if (!qc_json_skip(&p)) {
           goto json_fail;
         }
       }
@@ -153,16 +152,16 @@ static qc_status open_index(qc_safetensors_set *set, const char *index_path) {
       }
       has_map = true;
       bool wfirst = true;
-      if (!sj_object_begin(&p)) goto json_fail;
-      while (sj_object_next(&p, &wfirst, &key, &klen)) {
+      if (!qc_json_object_begin(&p)) goto json_fail;
+      while (qc_json_object_next(&p, &wfirst, &key, &klen)) {
         char *val;
         size_t vlen;
-        if (sj_peek(&p) != '"') {
+        if (qc_json_peek(&p) != '"') {
           s = qc_status_new(QC_CODE_PARSE, "%s: weight_map: tensor '%s': the value must be a file name",
                             index_path, key);
           goto done;
         }
-        if (!sj_string(&p, &val, &vlen)) goto json_fail;
+        if (!qc_json_read_string(&p, &val, &vlen)) goto json_fail;
         if (strlen(key) != klen || strlen(val) != vlen) {
           s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: weight_map: tensor '%s': contains U+0000", index_path, key);
           goto done;
@@ -184,11 +183,11 @@ static qc_status open_index(qc_safetensors_set *set, const char *index_path) {
         map[n_map++] = (map_entry){key, val};
       }
       if (p.failed) goto json_fail;
-    } else if (!sj_skip_value(&p)) {
+    } else if (!qc_json_skip(&p)) {
       goto json_fail;
     }
   }
-  if (p.failed || !sj_end(&p)) goto json_fail;
+  if (p.failed || !qc_json_read_end(&p)) goto json_fail;
   if (!has_map) {
     s = qc_status_new(QC_CODE_PARSE, "%s: no \"weight_map\"", index_path);
     goto done;

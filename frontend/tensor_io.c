@@ -129,6 +129,20 @@ qc_status qc_value_read_pb(const char *path, int kind, qc_data_value *out) {
   return s;
 }
 
+qc_status qc_value_read_file(const char *path, int kind, qc_data_value *out) {
+  size_t n = strlen(path);
+  if (n < 4 || strcmp(path + n - 4, ".npy") != 0) return qc_value_read_pb(path, kind, out);
+  memset(out, 0, sizeof *out);
+  if (kind != QC_TYPE_TENSOR && kind != QC_TYPE_OPTIONAL)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: a .npy file holds a tensor, not %s (use .pb)",
+                         path, kind == QC_TYPE_SEQUENCE ? "a sequence" : "an optional sequence");
+  QC_RETURN_IF_ERROR(qc_tensor_read_npy(path, &out->tensor));
+  out->kind = (uint8_t)kind;
+  out->present = true;
+  out->elem = out->tensor.dtype;
+  return QC_OK;
+}
+
 qc_status qc_tensor_read_pb(const char *path, qc_tensor *out, char **name) {
   memset(out, 0, sizeof *out);
   if (name) *name = NULL;

@@ -1874,20 +1874,10 @@ qc_status qc_tokenizer_load(const char *path, qc_tokenizer **out) {
     return qc_status_new(QC_CODE_NOT_FOUND, "%s: %s", path, strerror(errno));
   if (S_ISDIR(st.st_mode)) snprintf(full, sizeof full, "%s/tokenizer.json", path);
   else snprintf(full, sizeof full, "%s", path);
-  FILE *f = fopen(full, "rb");
-  if (!f) return qc_status_new(QC_CODE_NOT_FOUND, "%s: %s", full, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: cannot read", full);
-  }
-  fclose(f);
-  buf[n] = 0;
-  qc_status s = qc_tokenizer_from_json(buf, (size_t)n, full, out);
+  char *buf;
+  size_t n;
+  QC_RETURN_IF_ERROR(qc_read_file(full, &buf, &n));
+  qc_status s = qc_tokenizer_from_json(buf, n, full, out);
   free(buf);
   return s;
 }

@@ -38,6 +38,36 @@ bool qc_type_is_static(const qc_type *t) {
   return true;
 }
 
+/* printf onto buf[*o..n), cutting short at the end of the buffer. */
+static void append(char *buf, size_t n, size_t *o, const char *fmt, ...) QC_PRINTF(4, 5);
+static void append(char *buf, size_t n, size_t *o, const char *fmt, ...) {
+  if (*o + 1 >= n) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(buf + *o, n - *o, fmt, ap);
+  va_end(ap);
+  if (k > 0) *o = *o + (size_t)k < n ? *o + (size_t)k : n - 1;
+}
+
+const char *qc_type_format(const qc_graph *g, const qc_type *t, char *buf, size_t n) {
+  if (n == 0) return buf;
+  size_t o = 0;
+  buf[0] = 0;
+  append(buf, n, &o, "%s", t->dtype ? qc_dtype_name(t->dtype) : "?");
+  if (t->rank < 0) {
+    append(buf, n, &o, "[*]");
+    return buf;
+  }
+  append(buf, n, &o, "[");
+  for (int32_t i = 0; i < t->rank && i < QC_MAX_RANK; i++) {
+    const char *sym = qc_graph_sym_name(g, t->dims[i]);
+    if (t->dims[i] >= 0) append(buf, n, &o, "%s%lld", i ? "," : "", (long long)t->dims[i]);
+    else append(buf, n, &o, "%s%s", i ? "," : "", sym ? sym : "?");
+  }
+  append(buf, n, &o, "]");
+  return buf;
+}
+
 /* ---- lifetime ------------------------------------------------------------------------------ */
 
 qc_status qc_graph_create(const qc_allocator *a, qc_graph **out) {

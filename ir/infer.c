@@ -228,21 +228,6 @@ static bool merge_type(qc_type *decl, const qc_type *inf) {
   return true;
 }
 
-static void type_str(const qc_graph *g, const qc_type *t, char *buf, size_t n) {
-  int o = snprintf(buf, n, "%s", t->dtype ? qc_dtype_name(t->dtype) : "?");
-  if (t->rank < 0) {
-    snprintf(buf + o, n - (size_t)o, "[*]");
-    return;
-  }
-  o += snprintf(buf + o, n - (size_t)o, "[");
-  for (int32_t i = 0; i < t->rank && (size_t)o < n - 24; i++) {
-    const char *s = qc_graph_sym_name(g, t->dims[i]);
-    if (t->dims[i] >= 0) o += snprintf(buf + o, n - (size_t)o, "%s%lld", i ? "," : "", (long long)t->dims[i]);
-    else o += snprintf(buf + o, n - (size_t)o, "%s%s", i ? "," : "", s ? s : "?");
-  }
-  snprintf(buf + o, n - (size_t)o, "]");
-}
-
 /* Find a value by name in the scopes enclosing g. */
 static const qc_value *resolve_outer(const qc_graph *g, const char *name, const qc_graph **owner) {
   for (const qc_graph *p = g->parent; p; p = p->parent) {
@@ -324,10 +309,10 @@ static qc_status infer_nodes(qc_graph *g, qc_infer_store *store) {
       qc_type t = g->values[v].type;
       if (!merge_type(&t, &c.out[i])) {
         char a[256], b[256];
-        type_str(g, &g->values[v].type, a, sizeof a);
-        type_str(g, &c.out[i], b, sizeof b);
         return qc_status_new(QC_CODE_VERIFY, "%s: output %d '%s' is declared %s but computes %s",
-                             qc_node_desc(g, n), i, g->values[v].name, a, b);
+                             qc_node_desc(g, n), i, g->values[v].name,
+                             qc_type_format(g, &g->values[v].type, a, sizeof a),
+                             qc_type_format(g, &c.out[i], b, sizeof b));
       }
       g->values[v].type = t;
     }

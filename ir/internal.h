@@ -72,6 +72,27 @@ bool qc_strmap_put(qc_strmap *m, const char *key, int32_t val);
 void qc_strmap_del(qc_strmap *m, const char *key);
 uint64_t qc_hash_bytes(const void *p, size_t n, uint64_t seed);
 
+/* ---- tensor layouts ---------------------------------------------------------------------------- */
+
+/* Checkpoint formats store some matrices [in, out] and int4 codes packed in int32 words; the
+ * importers, the exporters and the passes that lower to such layouts share these. */
+/** Transpose a 2-D tensor of any non-block dtype (sub-byte types included). */
+qc_status qc_tensor_transpose2d(const qc_tensor *src, qc_tensor *out) QC_MUST_USE;
+/** 4-bit codes of a rank-1 or rank-2 tensor packed into int32 words along its last dim
+ *  (Quark's Pack_4_bits; reorder = AutoAWQ order): [.., n] -> [.., ceil(n/8)]. */
+qc_status qc_tensor_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) QC_MUST_USE;
+/** The inverse: int32 words [.., w] -> 4-bit codes of dtype dt (QC_I4/QC_U4) [.., n]. */
+qc_status qc_tensor_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
+                                qc_tensor *out) QC_MUST_USE;
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+/** The whole of a file (a pipe too) in a malloc'd buffer with a NUL after its `*len` bytes,
+ *  for the text formats read whole (JSON configs, calibration text). Errors name the path;
+ *  QC_CODE_NOT_FOUND when it does not exist. Binary formats map files instead
+ *  (qc_buffer_map_file). */
+qc_status qc_read_file(const char *path, char **text, size_t *len) QC_MUST_USE;
+
 /* ---- the graph --------------------------------------------------------------------------- */
 
 typedef struct qc_kv {

@@ -1,9 +1,10 @@
-/* JSON documents written as Python's json module writes them (ir/json.h). */
+/* JSON reading, and writing as Python's json module writes (ir/json.h). */
 #include "ir/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -150,51 +151,86 @@ bool qc_json_equal(const qc_json *a, const qc_json *b) {
   }
 }
 
-/* ---- parsing ----------------------------------------------------------------------------- */
+/* ---- the reader ------------------------------------------------------------------------- */
 
-typedef struct jp {
-  qc_arena *ar;
-  const char *s;
-  size_t n, pos;
-  char *err;
-  size_t err_len;
-  bool failed;
-  int depth;
-} jp;
+void qc_json_reader_init(qc_json_reader *r, const char *s, size_t n, qc_arena *arena,
+                         unsigned flags, int max_depth) {
+  memset(r, 0, sizeof *r);
+  r->s = s;
+  r->n = n;
+  r->arena = arena;
+  r->flags = flags;
+  r->max_depth = max_depth > 0 ? max_depth : 128;
+}
 
-static bool jfail(jp *p, const char *what) {
-  if (!p->failed && p->err && p->err_len)
-    snprintf(p->err, p->err_len, "%s at byte %zu", what, p->pos);
-  p->failed = true;
+bool qc_json_fail(qc_json_reader *r, const char *fmt, ...) {
+  if (r->failed) return false;
+  r->failed = true;
+  r->err_pos = r->pos;
+  int k = snprintf(r->err, sizeof r->err, "at byte %zu: ", r->pos);
+  if (k < 0 || (size_t)k >= sizeof r->err) k = 0;
+  r->err_what = r->err + k;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->err + k, sizeof r->err - (size_t)k, fmt, ap);
+  va_end(ap);
   return false;
 }
 
-static void ws(jp *p) {
-  while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
-                           p->s[p->pos] == '\r'))
-    p->pos++;
+static void skip_ws(qc_json_reader *r) {
+  while (r->pos < r->n) {
+    char c = r->s[r->pos];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+    r->pos++;
+  }
 }
 
-static bool lit(jp *p, const char *w) {
-  size_t k = strlen(w);
-  if (p->n - p->pos >= k && memcmp(p->s + p->pos, w, k) == 0) {
-    p->pos += k;
+char qc_json_peek(qc_json_reader *r) {
+  skip_ws(r);
+  return r->pos < r->n ? r->s[r->pos] : 0;
+}
+
+bool qc_json_accept(qc_json_reader *r, char c) {
+  if (r->failed) return false;
+  if (qc_json_peek(r) == c && r->pos < r->n) {
+    r->pos++;
     return true;
   }
   return false;
 }
 
-static int hex4(const char *s) {
-  int v = 0;
+bool qc_json_expect(qc_json_reader *r, char c) {
+  if (r->failed) return false;
+  if (qc_json_accept(r, c)) return true;
+  if (r->pos >= r->n) return qc_json_fail(r, "expected '%c', found the end of the text", c);
+  return qc_json_fail(r, "expected '%c'", c);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Four hex digits at s[0..3] (the caller checked they are inside the text), or -1. */
+static int32_t hex4(const char *s) {
+  int32_t v = 0;
   for (int i = 0; i < 4; i++) {
-    char c = s[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= c - '0';
-    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-    else return -1;
+    int h = hexval(s[i]);
+    if (h < 0) return -1;
+    v = v << 4 | h;
   }
   return v;
+}
+
+static bool read_hex4(qc_json_reader *r, uint32_t *out) {
+  if (r->n - r->pos < 4) return qc_json_fail(r, "truncated \\u escape");
+  int32_t v = hex4(r->s + r->pos);
+  if (v < 0) return qc_json_fail(r, "invalid \\u escape");
+  r->pos += 4;
+  *out = (uint32_t)v;
+  return true;
 }
 
 static size_t put_utf8(char *o, uint32_t cp) {
@@ -204,238 +240,349 @@ static size_t put_utf8(char *o, uint32_t cp) {
   }
   if (cp < 0x800) {
     o[0] = (char)(0xC0 | cp >> 6);
-    o[1] = (char)(0x80 | (cp & 63));
+    o[1] = (char)(0x80 | (cp & 0x3F));
     return 2;
   }
   if (cp < 0x10000) {
     o[0] = (char)(0xE0 | cp >> 12);
-    o[1] = (char)(0x80 | ((cp >> 6) & 63));
-    o[2] = (char)(0x80 | (cp & 63));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
     return 3;
   }
   o[0] = (char)(0xF0 | cp >> 18);
-  o[1] = (char)(0x80 | ((cp >> 12) & 63));
-  o[2] = (char)(0x80 | ((cp >> 6) & 63));
-  o[3] = (char)(0x80 | (cp & 63));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
   return 4;
 }
 
-/* A string literal (the opening quote is next); unescaped into the arena. */
-static bool jstring(jp *p, const char **out, size_t *len) {
-  p->pos++; /* '"' */
-  size_t start = p->pos;
-  while (p->pos < p->n && p->s[p->pos] != '"') {
-    if ((unsigned char)p->s[p->pos] < 0x20) return jfail(p, "control character in a string");
-    if (p->s[p->pos] == '\\') p->pos++;
-    p->pos++;
+/* The code point of a \u escape whose four digits were just read (r->pos is past them):
+ * a leading surrogate takes the trailing one that follows. QC_JSON_LONE_SURROGATES keeps a
+ * lone surrogate as it is (its 3-byte form is what json.loads gives). */
+static bool escaped_code_point(qc_json_reader *r, uint32_t *cp, size_t end) {
+  bool python = r->flags & QC_JSON_LONE_SURROGATES;
+  if (*cp >= 0xDC00 && *cp <= 0xDFFF) {
+    return python || qc_json_fail(r, "lone trailing surrogate in \\u escape");
   }
-  if (p->pos >= p->n) return jfail(p, "unterminated string");
-  size_t end = p->pos++;
-  char *o = qc_arena_alloc(p->ar, end - start + 1);
-  if (!o) return jfail(p, "out of memory");
-  size_t k = 0;
-  for (size_t i = start; i < end; i++) {
-    char c = p->s[i];
-    if (c != '\\') {
-      o[k++] = c;
-      continue;
-    }
-    c = p->s[++i];
-    switch (c) {
-    case '"': o[k++] = '"'; break;
-    case '\\': o[k++] = '\\'; break;
-    case '/': o[k++] = '/'; break;
-    case 'b': o[k++] = '\b'; break;
-    case 'f': o[k++] = '\f'; break;
-    case 'n': o[k++] = '\n'; break;
-    case 'r': o[k++] = '\r'; break;
-    case 't': o[k++] = '\t'; break;
-    case 'u': {
-      if (i + 4 >= end) return jfail(p, "truncated \\u escape");
-      int u = hex4(p->s + i + 1);
-      if (u < 0) return jfail(p, "bad \\u escape");
-      i += 4;
-      uint32_t cp = (uint32_t)u;
-      if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < end && p->s[i + 1] == '\\' && p->s[i + 2] == 'u') {
-        int lo = hex4(p->s + i + 3);
-        if (lo >= 0xDC00 && lo < 0xE000) {
-          cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
-          i += 6;
-        }
-      }
-      k += put_utf8(o + k, cp); /* a lone surrogate is kept as its 3-byte form */
-      break;
-    }
-    default: return jfail(p, "bad escape");
-    }
+  if (*cp < 0xD800 || *cp > 0xDBFF) return true;
+  if (python) {
+    if (end - r->pos < 6 || r->s[r->pos] != '\\' || r->s[r->pos + 1] != 'u') return true;
+    int32_t lo = hex4(r->s + r->pos + 2);
+    if (lo < 0xDC00 || lo > 0xDFFF) return true;
+    r->pos += 6;
+    *cp = 0x10000 + ((*cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+    return true;
   }
-  o[k] = 0;
-  *out = o;
-  *len = k;
+  uint32_t lo;
+  if (r->n - r->pos < 2 || r->s[r->pos] != '\\' || r->s[r->pos + 1] != 'u')
+    return qc_json_fail(r, "lone leading surrogate in \\u escape");
+  r->pos += 2;
+  if (!read_hex4(r, &lo)) return false;
+  if (lo < 0xDC00 || lo > 0xDFFF) return qc_json_fail(r, "lone leading surrogate in \\u escape");
+  *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
   return true;
 }
 
-static qc_json *jvalue(jp *p);
-
-static qc_json *jnumber(jp *p) {
-  size_t start = p->pos;
-  bool is_int = true;
-  if (p->s[p->pos] == '-') p->pos++;
-  if (lit(p, "Infinity")) {
-    qc_json *v = node(p->ar, QC_JSON_FLOAT);
-    if (v) v->num = p->s[start] == '-' ? -INFINITY : INFINITY;
-    return v;
-  }
-  if (p->pos >= p->n || !(p->s[p->pos] >= '0' && p->s[p->pos] <= '9')) {
-    jfail(p, "bad number");
-    return NULL;
-  }
-  if (p->s[p->pos] == '0') p->pos++;
-  else
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-  if (p->pos < p->n && p->s[p->pos] == '.') {
-    is_int = false;
-    p->pos++;
-    size_t d = p->pos;
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-    if (p->pos == d) {
-      jfail(p, "bad number");
-      return NULL;
+/* Every escape shrinks or keeps the length (a 6-byte \uXXXX gives at most 3 bytes, a
+ * 12-byte pair 4), so the raw length bounds the output. */
+bool qc_json_read_string(qc_json_reader *r, char **out, size_t *len) {
+  if (r->failed) return false;
+  if (qc_json_peek(r) != '"') return qc_json_fail(r, "expected a string");
+  r->pos++;
+  size_t start = r->pos;
+  /* Find the closing quote first to size the copy. */
+  size_t end = start;
+  bool escapes = false;
+  while (end < r->n && r->s[end] != '"') {
+    if (r->s[end] == '\\') {
+      escapes = true;
+      end++;
     }
+    end++;
   }
-  if (p->pos < p->n && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
-    is_int = false;
-    p->pos++;
-    if (p->pos < p->n && (p->s[p->pos] == '+' || p->s[p->pos] == '-')) p->pos++;
-    size_t d = p->pos;
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-    if (p->pos == d) {
-      jfail(p, "bad number");
-      return NULL;
-    }
+  if (end >= r->n) return qc_json_fail(r, "unterminated string");
+  char *o = NULL;
+  if (out) {
+    o = qc_arena_alloc(r->arena, end - start + 1);
+    if (!o) return qc_json_fail(r, "out of memory");
   }
-  char *t = qc_arena_memdup0(p->ar, p->s + start, p->pos - start);
-  qc_json *v = t ? node(p->ar, is_int ? QC_JSON_INT : QC_JSON_FLOAT) : NULL;
-  if (!v) {
-    jfail(p, "out of memory");
-    return NULL;
-  }
-  v->num = strtod(t, NULL);
-  if (is_int) {
-    /* Python prints int(literal): "-0" is 0. */
-    v->text = strcmp(t, "-0") == 0 ? "0" : t;
-    v->len = strlen(v->text);
-  }
-  return v;
-}
-
-static qc_json *jvalue(jp *p) {
-  ws(p);
-  if (p->pos >= p->n) {
-    jfail(p, "unexpected end");
-    return NULL;
-  }
-  char c = p->s[p->pos];
-  qc_json *v = NULL;
-  if (c == '{' || c == '[') {
-    if (++p->depth > 512) {
-      jfail(p, "nested too deeply");
-      return NULL;
-    }
-    bool obj = c == '{';
-    v = node(p->ar, obj ? QC_JSON_OBJECT : QC_JSON_ARRAY);
-    if (!v) {
-      jfail(p, "out of memory");
-      return NULL;
-    }
-    p->pos++;
-    ws(p);
-    if (p->pos < p->n && p->s[p->pos] == (obj ? '}' : ']')) {
-      p->pos++;
-      p->depth--;
-      return v;
-    }
-    for (;;) {
-      const char *key = NULL;
-      size_t klen = 0;
-      if (obj) {
-        ws(p);
-        if (p->pos >= p->n || p->s[p->pos] != '"') {
-          jfail(p, "expected a key");
-          return NULL;
-        }
-        if (!jstring(p, &key, &klen)) return NULL;
-        if (strlen(key) != klen) {
-          jfail(p, "key holds U+0000");
-          return NULL;
-        }
-        if (qc_json_get(v, key)) {
-          char msg[200];
-          snprintf(msg, sizeof msg, "duplicate key \"%.120s\"", key);
-          jfail(p, msg);
-          return NULL;
-        }
-        ws(p);
-        if (p->pos >= p->n || p->s[p->pos] != ':') {
-          jfail(p, "expected ':'");
-          return NULL;
-        }
-        p->pos++;
+  size_t k = 0;
+  if (!escapes) {
+    for (size_t i = start; i < end; i++)
+      if ((unsigned char)r->s[i] < 0x20) {
+        r->pos = i;
+        return qc_json_fail(r, "control character in a string");
       }
-      qc_json *e = jvalue(p);
-      if (!e) return NULL;
-      e->key = key;
-      append(v, e);
-      ws(p);
-      if (p->pos < p->n && p->s[p->pos] == ',') {
-        p->pos++;
+    if (o) memcpy(o, r->s + start, end - start);
+    k = end - start;
+    r->pos = end + 1;
+  } else {
+    while (r->pos < end) {
+      unsigned char c = (unsigned char)r->s[r->pos];
+      if (c < 0x20) return qc_json_fail(r, "control character in a string");
+      if (c != '\\') {
+        if (o) o[k] = (char)c;
+        k++;
+        r->pos++;
         continue;
       }
-      if (p->pos < p->n && p->s[p->pos] == (obj ? '}' : ']')) {
-        p->pos++;
-        p->depth--;
-        return v;
+      r->pos++;
+      char e = r->s[r->pos++];
+      char x;
+      switch (e) {
+      case '"': x = '"'; break;
+      case '\\': x = '\\'; break;
+      case '/': x = '/'; break;
+      case 'b': x = '\b'; break;
+      case 'f': x = '\f'; break;
+      case 'n': x = '\n'; break;
+      case 'r': x = '\r'; break;
+      case 't': x = '\t'; break;
+      case 'u': {
+        uint32_t cp;
+        if (!read_hex4(r, &cp) || !escaped_code_point(r, &cp, end)) return false;
+        char tmp[4];
+        size_t m = put_utf8(tmp, cp);
+        if (o) memcpy(o + k, tmp, m);
+        k += m;
+        continue;
       }
-      jfail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-      return NULL;
+      default: r->pos--; return qc_json_fail(r, "invalid escape '\\%c'", e);
+      }
+      if (o) o[k] = x;
+      k++;
     }
+    if (r->pos > end) return qc_json_fail(r, "invalid escape at the end of a string");
+    r->pos = end + 1;
   }
-  if (c == '"') {
-    v = node(p->ar, QC_JSON_STRING);
-    if (!v) {
-      jfail(p, "out of memory");
-      return NULL;
-    }
-    return jstring(p, &v->text, &v->len) ? v : NULL;
-  }
-  if (lit(p, "null")) return node(p->ar, QC_JSON_NULL);
-  if (lit(p, "true")) return qc_json_bool(p->ar, true);
-  if (lit(p, "false")) return qc_json_bool(p->ar, false);
-  if (lit(p, "NaN")) return qc_json_float(p->ar, NAN);
-  if (c == '-' || (c >= '0' && c <= '9') || c == 'I') {
-    if (c == 'I') {
-      if (lit(p, "Infinity")) return qc_json_float(p->ar, INFINITY);
-    } else {
-      return jnumber(p);
-    }
-  }
-  jfail(p, "unexpected character");
-  return NULL;
+  if (o) o[k] = 0;
+  if (out) *out = o;
+  if (len) *len = k;
+  return true;
 }
 
+static bool match_word(qc_json_reader *r, const char *w) {
+  size_t k = strlen(w);
+  if (r->n - r->pos >= k && memcmp(r->s + r->pos, w, k) == 0) {
+    r->pos += k;
+    return true;
+  }
+  return false;
+}
+
+bool qc_json_read_number(qc_json_reader *r, const char **text, size_t *len, bool *is_int) {
+  if (r->failed) return false;
+  char c = qc_json_peek(r);
+  size_t s = r->pos;
+  *text = r->s + s;
+  *is_int = false;
+  if ((r->flags & QC_JSON_NONFINITE) && (match_word(r, "NaN") || match_word(r, "Infinity") ||
+                                       match_word(r, "-Infinity"))) {
+    *len = r->pos - s;
+    return true;
+  }
+  if (c == '-') r->pos++;
+  if (r->pos >= r->n || r->s[r->pos] < '0' || r->s[r->pos] > '9') {
+    r->pos = s;
+    return qc_json_fail(r, "expected a number");
+  }
+  if (r->s[r->pos] == '0') r->pos++;
+  else
+    while (r->pos < r->n && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+  *is_int = true;
+  if (r->pos < r->n && r->s[r->pos] == '.') {
+    *is_int = false;
+    r->pos++;
+    if (r->pos >= r->n || r->s[r->pos] < '0' || r->s[r->pos] > '9')
+      return qc_json_fail(r, "expected a digit after '.'");
+    while (r->pos < r->n && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+  }
+  if (r->pos < r->n && (r->s[r->pos] == 'e' || r->s[r->pos] == 'E')) {
+    *is_int = false;
+    r->pos++;
+    if (r->pos < r->n && (r->s[r->pos] == '+' || r->s[r->pos] == '-')) r->pos++;
+    if (r->pos >= r->n || r->s[r->pos] < '0' || r->s[r->pos] > '9')
+      return qc_json_fail(r, "expected a digit in the exponent");
+    while (r->pos < r->n && r->s[r->pos] >= '0' && r->s[r->pos] <= '9') r->pos++;
+  }
+  *len = r->pos - s;
+  return true;
+}
+
+bool qc_json_text_u64(const char *text, size_t len, uint64_t *out) {
+  if (len == 0 || text[0] < '0' || text[0] > '9') return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    uint64_t d = (uint64_t)(text[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+bool qc_json_read_u64(qc_json_reader *r, uint64_t *out) {
+  size_t s = (qc_json_peek(r), r->pos), len;
+  const char *t;
+  bool is_int;
+  if (!qc_json_read_number(r, &t, &len, &is_int)) return false;
+  if (t[0] == '-') {
+    r->pos = s;
+    return qc_json_fail(r, "expected a non-negative integer, found a negative number");
+  }
+  if (!is_int) {
+    r->pos = s;
+    return qc_json_fail(r, "expected an integer, found a fraction or an exponent");
+  }
+  if (!qc_json_text_u64(t, len, out)) {
+    r->pos = s;
+    return qc_json_fail(r, "integer does not fit in 64 bits");
+  }
+  return true;
+}
+
+bool qc_json_read_null(qc_json_reader *r) {
+  if (r->failed) return false;
+  return qc_json_peek(r) == 'n' && match_word(r, "null");
+}
+
+bool qc_json_read_bool(qc_json_reader *r, bool *out) {
+  if (r->failed) return false;
+  char c = qc_json_peek(r);
+  if (c == 't' && match_word(r, "true")) *out = true;
+  else if (c == 'f' && match_word(r, "false")) *out = false;
+  else return false;
+  return true;
+}
+
+bool qc_json_read_end(qc_json_reader *r) {
+  if (r->failed) return false;
+  skip_ws(r);
+  if (r->pos != r->n) return qc_json_fail(r, "trailing characters after the JSON value");
+  return true;
+}
+
+static bool open_container(qc_json_reader *r, char c, const char *what) {
+  if (r->failed) return false;
+  if (qc_json_peek(r) != c) return qc_json_fail(r, "expected %s", what);
+  if (r->depth >= r->max_depth) return qc_json_fail(r, "nesting deeper than %d levels", r->max_depth);
+  r->pos++;
+  r->depth++;
+  return true;
+}
+
+/* The closing bracket, if it is next. */
+static bool close_container(qc_json_reader *r, char c) {
+  if (!qc_json_accept(r, c)) return false;
+  r->depth--;
+  return true;
+}
+
+bool qc_json_object_begin(qc_json_reader *r) { return open_container(r, '{', "an object"); }
+bool qc_json_array_begin(qc_json_reader *r) { return open_container(r, '[', "an array"); }
+
+/* The ',' between members or elements, or fail naming the bracket that could close. */
+static bool separator(qc_json_reader *r, char close) {
+  if (qc_json_accept(r, ',')) return true;
+  if (r->pos >= r->n) return qc_json_fail(r, "expected ',' or '%c', found the end of the text", close);
+  return qc_json_fail(r, "expected ',' or '%c'", close);
+}
+
+bool qc_json_object_next(qc_json_reader *r, bool *first, char **key, size_t *key_len) {
+  if (r->failed) return false;
+  if (close_container(r, '}')) return false;
+  if (!*first && !separator(r, '}')) return false;
+  *first = false;
+  if (qc_json_peek(r) != '"') return qc_json_fail(r, "expected a string key");
+  r->key_pos = r->pos;
+  if (!qc_json_read_string(r, key, key_len)) return false;
+  return qc_json_expect(r, ':');
+}
+
+bool qc_json_array_next(qc_json_reader *r, bool *first) {
+  if (r->failed) return false;
+  if (close_container(r, ']')) return false;
+  if (*first) {
+    *first = false;
+    return true;
+  }
+  return separator(r, ']');
+}
+
+/* One value: checked, and built into *out unless out is NULL (then only checked, and
+ * duplicate keys are let through). */
+static bool read_value(qc_json_reader *r, qc_json **out) {
+  if (r->failed) return false;
+  char c = qc_json_peek(r);
+  qc_json *v = NULL;
+  bool truth;
+  if (c == '{' || c == '[') {
+    bool obj = c == '{';
+    if (out && !(v = node(r->arena, obj ? QC_JSON_OBJECT : QC_JSON_ARRAY)))
+      return qc_json_fail(r, "out of memory");
+    if (!(obj ? qc_json_object_begin(r) : qc_json_array_begin(r))) return false;
+    bool first = true;
+    char *key = NULL;
+    size_t klen = 0;
+    while (obj ? qc_json_object_next(r, &first, v ? &key : NULL, &klen)
+               : qc_json_array_next(r, &first)) {
+      if (v && obj) {
+        if (strlen(key) != klen) return qc_json_fail(r, "key holds U+0000");
+        if (qc_json_get(v, key)) return qc_json_fail(r, "duplicate key \"%.120s\"", key);
+      }
+      qc_json *e = NULL;
+      if (!read_value(r, v ? &e : NULL)) return false;
+      if (v) {
+        e->key = key;
+        append(v, e);
+      }
+    }
+    if (r->failed) return false;
+  } else if (c == '"') {
+    if (out && !(v = node(r->arena, QC_JSON_STRING))) return qc_json_fail(r, "out of memory");
+    char *t;
+    if (!qc_json_read_string(r, v ? &t : NULL, v ? &v->len : NULL)) return false;
+    if (v) v->text = t;
+  } else if (c == '-' || (c >= '0' && c <= '9') ||
+             ((r->flags & QC_JSON_NONFINITE) && (c == 'N' || c == 'I'))) {
+    const char *lit;
+    size_t len;
+    bool is_int;
+    if (!qc_json_read_number(r, &lit, &len, &is_int)) return false;
+    if (out) {
+      char *t = qc_arena_memdup0(r->arena, lit, len);
+      if (!t || !(v = node(r->arena, is_int ? QC_JSON_INT : QC_JSON_FLOAT)))
+        return qc_json_fail(r, "out of memory");
+      v->num = strtod(t, NULL); /* reads NaN, Infinity and -Infinity as well */
+      if (is_int) {
+        /* Python prints int(literal): "-0" is 0. */
+        v->text = strcmp(t, "-0") == 0 ? "0" : t;
+        v->len = strlen(v->text);
+      }
+    }
+  } else if (match_word(r, "null")) {
+    if (out && !(v = node(r->arena, QC_JSON_NULL))) return qc_json_fail(r, "out of memory");
+  } else if (qc_json_read_bool(r, &truth)) {
+    if (out && !(v = qc_json_bool(r->arena, truth))) return qc_json_fail(r, "out of memory");
+  } else if (r->pos >= r->n) {
+    return qc_json_fail(r, "expected a value, found the end of the text");
+  } else {
+    return qc_json_fail(r, "expected a value");
+  }
+  if (out) *out = v;
+  return true;
+}
+
+bool qc_json_skip(qc_json_reader *r) { return read_value(r, NULL); }
+
 qc_json *qc_json_parse(qc_arena *ar, const char *s, size_t n, char *err, size_t err_len) {
-  jp p = {ar, s, n, 0, err, err_len, false, 0};
-  qc_json *v = jvalue(&p);
-  if (!v) {
-    if (!p.failed) jfail(&p, "out of memory");
-    return NULL;
-  }
-  ws(&p);
-  if (p.pos != n) {
-    jfail(&p, "extra data after the value");
-    return NULL;
-  }
-  return v;
+  qc_json_reader r;
+  qc_json_reader_init(&r, s, n, ar, QC_JSON_NONFINITE | QC_JSON_LONE_SURROGATES, 512);
+  qc_json *v = NULL;
+  if (read_value(&r, &v) && qc_json_read_end(&r)) return v;
+  if (err && err_len) snprintf(err, err_len, "%s", r.err);
+  return NULL;
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */
@@ -507,39 +654,16 @@ void qc_json_format_double(double x, char *buf) {
   *o = 0;
 }
 
-typedef struct jw {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} jw;
-
-static void wput(jw *w, const char *s, size_t n) {
-  if (w->oom) return;
-  if (w->n + n + 1 > w->cap) {
-    size_t nc = w->cap ? w->cap * 2 : 1024;
-    while (nc < w->n + n + 1) nc *= 2;
-    char *q = realloc(w->p, nc);
-    if (!q) {
-      w->oom = true;
-      return;
-    }
-    w->p = q;
-    w->cap = nc;
-  }
-  memcpy(w->p + w->n, s, n);
-  w->n += n;
-  w->p[w->n] = 0;
-}
-static void wstr(jw *w, const char *s) { wput(w, s, strlen(s)); }
-
-/* Python's json string encoder with ensure_ascii=True. */
-static void wstring(jw *w, const char *s, size_t len) {
-  wput(w, "\"", 1);
+/* Python's json string encoder (json.h). */
+void qc_json_put_string(qc_bytes *w, const char *s, size_t len, bool ascii) {
+  qc_bytes_put(w, "\"", 1);
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < len;) {
     uint32_t cp = u[i];
     size_t k = 1;
-    if (cp >= 0xF0 && i + 3 < len) {
+    if (!ascii) {
+      /* bytes from 0x80 up are written as they are */
+    } else if (cp >= 0xF0 && i + 3 < len) {
       cp = (uint32_t)(u[i] & 7) << 18 | (uint32_t)(u[i + 1] & 63) << 12 | (uint32_t)(u[i + 2] & 63) << 6 | (u[i + 3] & 63);
       k = 4;
     } else if (cp >= 0xE0 && i + 2 < len) {
@@ -552,28 +676,39 @@ static void wstring(jw *w, const char *s, size_t len) {
     i += k;
     char t[16];
     switch (cp) {
-    case '"': wput(w, "\\\"", 2); continue;
-    case '\\': wput(w, "\\\\", 2); continue;
-    case '\n': wput(w, "\\n", 2); continue;
-    case '\r': wput(w, "\\r", 2); continue;
-    case '\t': wput(w, "\\t", 2); continue;
-    case '\b': wput(w, "\\b", 2); continue;
-    case '\f': wput(w, "\\f", 2); continue;
+    case '"': qc_bytes_put(w, "\\\"", 2); continue;
+    case '\\': qc_bytes_put(w, "\\\\", 2); continue;
+    case '\n': qc_bytes_put(w, "\\n", 2); continue;
+    case '\r': qc_bytes_put(w, "\\r", 2); continue;
+    case '\t': qc_bytes_put(w, "\\t", 2); continue;
+    case '\b': qc_bytes_put(w, "\\b", 2); continue;
+    case '\f': qc_bytes_put(w, "\\f", 2); continue;
     default: break;
     }
-    if (cp >= 0x20 && cp < 0x7F) {
-      char c = (char)cp;
-      wput(w, &c, 1);
+    if (cp >= 0x20 && (cp < 0x7F || !ascii)) {
+      qc_bytes_putc(w, (char)cp);
     } else if (cp >= 0x10000) {
       uint32_t v = cp - 0x10000;
       snprintf(t, sizeof t, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-      wstr(w, t);
+      qc_bytes_puts(w, t);
     } else {
       snprintf(t, sizeof t, "\\u%04x", cp);
-      wstr(w, t);
+      qc_bytes_puts(w, t);
     }
   }
-  wput(w, "\"", 1);
+  qc_bytes_put(w, "\"", 1);
+}
+
+void qc_json_put_double(qc_bytes *b, double x) {
+  char t[40];
+  qc_json_format_double(x, t);
+  qc_bytes_puts(b, t);
+}
+
+void qc_json_put_int(qc_bytes *b, int64_t v) {
+  char t[32];
+  snprintf(t, sizeof t, "%" PRId64, v);
+  qc_bytes_puts(b, t);
 }
 
 static int cmp_key(const void *a, const void *b) {
@@ -581,27 +716,23 @@ static int cmp_key(const void *a, const void *b) {
   return strcmp(x->key, y->key);
 }
 
-static void newline(jw *w, int indent, int level) {
-  wput(w, "\n", 1);
-  for (int i = 0; i < indent * level; i++) wput(w, " ", 1);
+static void newline(qc_bytes *w, int indent, int level) {
+  qc_bytes_put(w, "\n", 1);
+  for (int i = 0; i < indent * level; i++) qc_bytes_put(w, " ", 1);
 }
 
-static void wvalue(jw *w, const qc_json *v, int indent, bool sort, int level) {
-  char t[40];
+static void wvalue(qc_bytes *w, const qc_json *v, int indent, bool sort, int level) {
   switch (v->kind) {
-  case QC_JSON_NULL: wstr(w, "null"); return;
-  case QC_JSON_BOOL: wstr(w, v->b ? "true" : "false"); return;
-  case QC_JSON_INT: wput(w, v->text, v->len); return;
-  case QC_JSON_FLOAT:
-    qc_json_format_double(v->num, t);
-    wstr(w, t);
-    return;
-  case QC_JSON_STRING: wstring(w, v->text, v->len); return;
+  case QC_JSON_NULL: qc_bytes_puts(w, "null"); return;
+  case QC_JSON_BOOL: qc_bytes_puts(w, v->b ? "true" : "false"); return;
+  case QC_JSON_INT: qc_bytes_put(w, v->text, v->len); return;
+  case QC_JSON_FLOAT: qc_json_put_double(w, v->num); return;
+  case QC_JSON_STRING: qc_json_put_string(w, v->text, v->len, true); return;
   default: break;
   }
   bool obj = v->kind == QC_JSON_OBJECT;
   if (!v->n) {
-    wstr(w, obj ? "{}" : "[]");
+    qc_bytes_puts(w, obj ? "{}" : "[]");
     return;
   }
   const qc_json **items = malloc(sizeof *items * (size_t)v->n);
@@ -612,23 +743,23 @@ static void wvalue(jw *w, const qc_json *v, int indent, bool sort, int level) {
   int32_t n = 0;
   for (const qc_json *c = v->first; c; c = c->next) items[n++] = c;
   if (obj && sort) qsort(items, (size_t)n, sizeof *items, cmp_key);
-  wput(w, obj ? "{" : "[", 1);
+  qc_bytes_put(w, obj ? "{" : "[", 1);
   for (int32_t i = 0; i < n; i++) {
-    if (i) wstr(w, indent >= 0 ? "," : ", ");
+    if (i) qc_bytes_puts(w, indent >= 0 ? "," : ", ");
     if (indent >= 0) newline(w, indent, level + 1);
     if (obj) {
-      wstring(w, items[i]->key, strlen(items[i]->key));
-      wstr(w, ": ");
+      qc_json_put_cstring(w, items[i]->key);
+      qc_bytes_puts(w, ": ");
     }
     wvalue(w, items[i], indent, sort, level + 1);
   }
   if (indent >= 0) newline(w, indent, level);
-  wput(w, obj ? "}" : "]", 1);
+  qc_bytes_put(w, obj ? "}" : "]", 1);
   free(items);
 }
 
 char *qc_json_write(const qc_json *v, int indent, bool sort_keys, size_t *len) {
-  jw w = {0};
+  qc_bytes w = {0};
   wvalue(&w, v, indent, sort_keys, 0);
   if (w.oom || !w.p) {
     free(w.p);

@@ -1374,35 +1374,10 @@ qc_status qc_qir_parse(const char *text, size_t len, const char *filename, qc_gr
 
 qc_status qc_qir_read_file(const char *path, qc_graph **out) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                         strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      size_t nc = cap ? cap * 2 : 65536;
-      char *nb = qc_realloc(A(), buf, cap, nc);
-      if (!nb) {
-        qc_free(A(), buf, cap);
-        fclose(f);
-        return QC_OOM();
-      }
-      buf = nb;
-      cap = nc;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-  }
-  bool failed = ferror(f);
-  fclose(f);
-  if (failed) {
-    qc_free(A(), buf, cap);
-    return qc_status_new(QC_CODE_IO, "%s: read failed", path);
-  }
-  qc_status s = qc_qir_parse(buf, n, path, out);
-  qc_free(A(), buf, cap);
+  char *text;
+  size_t n;
+  QC_RETURN_IF_ERROR(qc_read_file(path, &text, &n));
+  qc_status s = qc_qir_parse(text, n, path, out);
+  free(text);
   return s;
 }

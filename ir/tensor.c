@@ -1,9 +1,11 @@
-/* Reference-counted buffers (owned memory, mapped files, slices) and tensors. */
+/* Reference-counted buffers (owned memory, mapped files, slices), tensors, files read whole,
+ * and the tensor layouts checkpoints use (transposes, int4 words). */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -99,6 +101,42 @@ qc_status qc_buffer_map_file(const char *path, qc_buffer **out) {
     return QC_OOM();
   }
   *out = b;
+  return QC_OK;
+}
+
+qc_status qc_read_file(const char *path, char **text, size_t *len) {
+  *text = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
+                               strerror(errno));
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n + 65536 > cap) {
+      size_t nc = cap ? cap * 2 : 65536;
+      char *nb = realloc(buf, nc + 1);
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return QC_OOM();
+      }
+      buf = nb;
+      cap = nc;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  bool err = ferror(f);
+  fclose(f);
+  if (err) {
+    free(buf);
+    return qc_status_new(QC_CODE_IO, "%s: cannot read", path);
+  }
+  buf[n] = 0;
+  *text = buf;
+  *len = n;
   return QC_OK;
 }
 
@@ -247,4 +285,77 @@ bool qc_tensor_equal(const qc_tensor *a, const qc_tensor *b) {
   if (n == 0) return true;
   if (!pa || !pb) return pa == pb;
   return memcmp(pa, pb, n) == 0;
+}
+
+qc_status qc_tensor_transpose2d(const qc_tensor *src, qc_tensor *out) {
+  if (src->rank != 2 || qc_dtype_is_block(src->dtype))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "cannot transpose a %s tensor of rank %d",
+                         qc_dtype_name(src->dtype), src->rank);
+  int64_t r = src->dims[0], c = src->dims[1];
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, src->dtype, 2, (int64_t[]){c, r}));
+  const void *sp = qc_tensor_data(src);
+  void *dp = qc_tensor_data(out);
+  size_t bits = qc_dtype_traits_of(src->dtype)->bits;
+  if (bits % 8 == 0) {
+    size_t es = bits / 8;
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++)
+        memcpy((char *)dp + (size_t)(j * r + i) * es, (const char *)sp + (size_t)(i * c + j) * es, es);
+  } else {
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++)
+        qc_elem_set_code(src->dtype, dp, (size_t)(j * r + i), qc_elem_code(src->dtype, sp, (size_t)(i * c + j)));
+  }
+  return QC_OK;
+}
+
+qc_status qc_tensor_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) {
+  if ((codes->dtype != QC_I4 && codes->dtype != QC_U4) || codes->rank < 1 || codes->rank > 2)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "cannot pack a %s tensor of rank %d as int4",
+                         qc_dtype_name(codes->dtype), codes->rank);
+  int64_t rows = codes->rank == 2 ? codes->dims[0] : 1, n = codes->dims[codes->rank - 1];
+  int64_t w = (n + 7) / 8;
+  int64_t dims[2] = {rows, w};
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, QC_I32, codes->rank, codes->rank == 2 ? dims : &w));
+  uint8_t *row = malloc((size_t)(n ? n : 1));
+  if (!row) {
+    qc_tensor_release(out);
+    return QC_OOM();
+  }
+  const void *cp = qc_tensor_data(codes);
+  uint32_t *wp = qc_tensor_data(out);
+  for (int64_t i = 0; i < rows; i++) {
+    for (int64_t j = 0; j < n; j++) row[j] = (uint8_t)(qc_elem_code(codes->dtype, cp, (size_t)(i * n + j)) & 15);
+    qc_pack_int4_words(row, (size_t)n, reorder, wp + i * w);
+  }
+  free(row);
+  return QC_OK;
+}
+
+qc_status qc_tensor_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
+                                qc_tensor *out) {
+  if (words->dtype != QC_I32 && words->dtype != QC_U32)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 words must be int32, not %s",
+                         qc_dtype_name(words->dtype));
+  if (words->rank < 1 || words->rank > 2)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "packed int4 words of rank %d", words->rank);
+  int64_t rows = words->rank == 2 ? words->dims[0] : 1, w = words->dims[words->rank - 1];
+  if ((n + 7) / 8 != w)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%lld int32 words cannot hold %lld int4 values",
+                         (long long)w, (long long)n);
+  int64_t dims[2] = {rows, n};
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, dt, words->rank, words->rank == 2 ? dims : &n));
+  uint8_t *row = malloc(w > 0 ? (size_t)w * 8 : 1u);
+  if (!row) {
+    qc_tensor_release(out);
+    return QC_OOM();
+  }
+  const uint32_t *wp = qc_tensor_data(words);
+  void *op = qc_tensor_data(out);
+  for (int64_t i = 0; i < rows; i++) {
+    qc_unpack_int4_words(wp + i * w, (size_t)n, reorder, row);
+    for (int64_t j = 0; j < n; j++) qc_elem_set_code(dt, op, (size_t)(i * n + j), row[j] & 15);
+  }
+  free(row);
+  return QC_OK;
 }

@@ -25,8 +25,6 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) QC_PRINTF(2, 3
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing);
 
 /* Shared by the model commands (eval, embed, generate; defined in cmd_eval.c). */
-/* Read a whole file, NUL-terminated (malloc'd). */
-qc_status cli_read_file(const char *path, char **out, size_t *n);
 /* Monotonic seconds. */
 double cli_now(void);
 /* A progress bar on stderr ("\r" redrawn; a newline when done == total). */

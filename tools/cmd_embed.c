@@ -19,6 +19,7 @@
 #include "quarc/tensor_io.h"
 #include "quarc/tokenizer.h"
 #include "tools/cli.h"
+#include "ir/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ static int run_embed(int argc, char **argv) {
   if (!out_path) return cli_usage_error(&cli_cmd_embed, "no output given (-o OUT.npy)");
   char *buf = NULL;
   size_t len = 0;
-  qc_status s = cli_read_file(text, &buf, &len);
+  qc_status s = qc_read_file(text, &buf, &len);
   if (s) return cli_fail(s);
   qc_tokenizer *tok = NULL;
   qc_graph *g = NULL;

@@ -19,8 +19,8 @@
 #include "quarc/tensor_io.h"
 #include "quarc/tokenizer.h"
 #include "tools/cli.h"
+#include "ir/internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,40 +33,6 @@ const cli_command cli_cmd_eval = {
     "               [--threads N] [--save-tokens FILE.npy]\n"
     "  MODEL: a Hugging Face directory, a .gguf file, or an .onnx file (with --tokenizer)",
     run_eval};
-
-/* Read a whole file (NUL-terminated). */
-qc_status cli_read_file(const char *path, char **out, size_t *n) {
-  *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(QC_CODE_NOT_FOUND, "%s: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 65536 + 1 > cap) {
-      cap = (len + 65536 + 1) * 2;
-      char *b = realloc(buf, cap);
-      if (!b) {
-        free(buf);
-        fclose(f);
-        return qc_status_new(QC_CODE_OUT_OF_MEMORY, "%s: out of memory", path);
-      }
-      buf = b;
-    }
-    size_t r = fread(buf + len, 1, 65536, f);
-    len += r;
-    if (r < 65536) break;
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read error", path);
-  }
-  buf[len] = 0;
-  *out = buf;
-  *n = len;
-  return QC_OK;
-}
 
 double cli_now(void) {
   struct timespec ts;
@@ -113,7 +79,7 @@ static int run_ppl(int argc, char **argv) {
   if (!text) return cli_usage_error(&cli_cmd_eval, "no text given (--text FILE)");
   char *buf;
   size_t len;
-  qc_status s = cli_read_file(text, &buf, &len);
+  qc_status s = qc_read_file(text, &buf, &len);
   if (s) return cli_fail(s);
   qc_tokenizer *tok;
   s = qc_model_tokenizer(tok_path ? tok_path : model, &tok);

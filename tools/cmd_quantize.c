@@ -80,13 +80,13 @@ static void on_progress(void *user, int64_t done, int64_t total) {
 /* ---- pipeline steps -------------------------------------------------------------------------- */
 
 /* '...' with backslash escapes, as the pipeline grammar reads it. */
-static void put_quoted(qj_buf *b, const char *s) {
-  qj_putc(b, '\'');
+static void put_quoted(qc_bytes *b, const char *s) {
+  qc_bytes_putc(b, '\'');
   for (; *s; s++) {
-    if (*s == '\'' || *s == '\\') qj_putc(b, '\\');
-    qj_putc(b, *s);
+    if (*s == '\'' || *s == '\\') qc_bytes_putc(b, '\\');
+    qc_bytes_putc(b, *s);
   }
-  qj_putc(b, '\'');
+  qc_bytes_putc(b, '\'');
 }
 
 static qc_status run_pipeline(qc_context *ctx, qc_graph *g, const char *text) {
@@ -131,7 +131,7 @@ static const char *source_label(qc_qsource s) {
 /* "int4 per_group(128) sym static", stages joined by " + ". NULL for null. */
 static char *spec_summary(const qc_qspecs *s) {
   if (s->n == 0) return NULL;
-  qj_buf b = {0};
+  qc_bytes b = {0};
   for (int32_t i = 0; i < s->n; i++) {
     const qc_qspec *p = &s->v[i];
     char one[256];
@@ -147,9 +147,9 @@ static char *spec_summary(const qc_qspecs *s) {
       o += snprintf(one + o, sizeof one - (size_t)o, " %s", qc_qscale_format_name(p->scale_format));
     if (p->is_scale_quant) o += snprintf(one + o, sizeof one - (size_t)o, " (scales)");
     snprintf(one + o, sizeof one - (size_t)o, " %s", p->is_dynamic == QC_QB_TRUE ? "dynamic" : "static");
-    qj_puts(&b, one);
+    qc_bytes_puts(&b, one);
   }
-  qj_putc(&b, 0);
+  qc_bytes_putc(&b, 0);
   if (b.oom) {
     free(b.p);
     return NULL;
@@ -288,27 +288,27 @@ static qc_status run_capture(const qc_graph *g, capture *c, int32_t n_layers,
   return s;
 }
 
-static void put_num(qj_buf *b, double v) {
-  if (isnan(v)) qj_puts(b, "null");
-  else if (isinf(v)) qj_puts(b, v > 0 ? "Infinity" : "-Infinity");
-  else qj_put_float(b, v);
+static void put_num(qc_bytes *b, double v) {
+  if (isnan(v)) qc_bytes_puts(b, "null");
+  else if (isinf(v)) qc_bytes_puts(b, v > 0 ? "Infinity" : "-Infinity");
+  else qc_json_put_double(b, v);
 }
 
-static void put_str_or_null(qj_buf *b, const char *s) {
-  if (s) qj_put_string(b, s);
-  else qj_puts(b, "null");
+static void put_str_or_null(qc_bytes *b, const char *s) {
+  if (s) qc_json_put_cstring(b, s);
+  else qc_bytes_puts(b, "null");
 }
 
-static void put_range(qj_buf *b, double mn, double mx) {
+static void put_range(qc_bytes *b, double mn, double mx) {
   if (isnan(mn)) {
-    qj_puts(b, "null");
+    qc_bytes_puts(b, "null");
     return;
   }
-  qj_puts(b, "[");
+  qc_bytes_puts(b, "[");
   put_num(b, mn);
-  qj_puts(b, ", ");
+  qc_bytes_puts(b, ", ");
   put_num(b, mx);
-  qj_puts(b, "]");
+  qc_bytes_puts(b, "]");
 }
 
 typedef struct report {
@@ -365,70 +365,70 @@ static void print_report(const report *r, const qopts *o, const qc_graph *g) {
 }
 
 static qc_status write_report(const report *r, const qopts *o, const qc_graph *g) {
-  qj_buf b = {0};
-  qj_puts(&b, "{\n  \"model\": ");
-  qj_put_string(&b, o->model);
-  qj_puts(&b, ",\n  \"scheme\": ");
+  qc_bytes b = {0};
+  qc_bytes_puts(&b, "{\n  \"model\": ");
+  qc_json_put_cstring(&b, o->model);
+  qc_bytes_puts(&b, ",\n  \"scheme\": ");
   put_str_or_null(&b, o->scheme);
-  qj_puts(&b, ",\n  \"config\": ");
+  qc_bytes_puts(&b, ",\n  \"config\": ");
   put_str_or_null(&b, o->config);
-  qj_puts(&b, ",\n  \"output\": ");
-  qj_put_string(&b, o->out);
-  qj_puts(&b, ",\n  \"calibration\": {\"data\": ");
+  qc_bytes_puts(&b, ",\n  \"output\": ");
+  qc_json_put_cstring(&b, o->out);
+  qc_bytes_puts(&b, ",\n  \"calibration\": {\"data\": ");
   put_str_or_null(&b, o->calib);
-  qj_puts(&b, ", \"batches\": ");
-  qj_put_int(&b, r->calib_batches);
-  qj_puts(&b, "},\n  \"opset\": ");
-  qj_put_int(&b, qc_graph_opset(g, ""));
-  qj_puts(&b, ",\n  \"lowering\": ");
+  qc_bytes_puts(&b, ", \"batches\": ");
+  qc_json_put_int(&b, r->calib_batches);
+  qc_bytes_puts(&b, "},\n  \"opset\": ");
+  qc_json_put_int(&b, qc_graph_opset(g, ""));
+  qc_bytes_puts(&b, ",\n  \"lowering\": ");
   put_str_or_null(&b, qc_graph_meta(g, "quant.lowering"));
-  qj_puts(&b, ",\n  \"seconds\": ");
+  qc_bytes_puts(&b, ",\n  \"seconds\": ");
   put_num(&b, r->seconds);
-  qj_puts(&b, ",\n  \"layers\": [");
+  qc_bytes_puts(&b, ",\n  \"layers\": [");
   double ws = 0, os = 0;
   int nw = 0, no = 0, nq = 0;
   for (int32_t i = 0; i < r->n; i++) {
     const layer_report *l = &r->l[i];
-    qj_puts(&b, i ? ",\n    {" : "\n    {");
-    qj_puts(&b, "\"name\": ");
-    qj_put_string(&b, l->name);
-    qj_puts(&b, ", \"type\": ");
-    qj_put_string(&b, l->type);
-    qj_puts(&b, ", \"op\": ");
-    qj_put_string(&b, l->op);
-    qj_puts(&b, ", \"source\": ");
-    qj_put_string(&b, l->source);
-    qj_puts(&b, ", \"pattern\": ");
+    qc_bytes_puts(&b, i ? ",\n    {" : "\n    {");
+    qc_bytes_puts(&b, "\"name\": ");
+    qc_json_put_cstring(&b, l->name);
+    qc_bytes_puts(&b, ", \"type\": ");
+    qc_json_put_cstring(&b, l->type);
+    qc_bytes_puts(&b, ", \"op\": ");
+    qc_json_put_cstring(&b, l->op);
+    qc_bytes_puts(&b, ", \"source\": ");
+    qc_json_put_cstring(&b, l->source);
+    qc_bytes_puts(&b, ", \"pattern\": ");
     put_str_or_null(&b, l->pattern);
-    qj_puts(&b, ", \"weight\": ");
+    qc_bytes_puts(&b, ", \"weight\": ");
     put_str_or_null(&b, l->weight_spec);
-    qj_puts(&b, ", \"input\": ");
+    qc_bytes_puts(&b, ", \"input\": ");
     put_str_or_null(&b, l->input_spec);
-    qj_puts(&b, ", \"output\": ");
+    qc_bytes_puts(&b, ", \"output\": ");
     put_str_or_null(&b, l->output_spec);
-    qj_puts(&b, ", \"weight_sqnr_db\": ");
+    qc_bytes_puts(&b, ", \"weight_sqnr_db\": ");
     put_num(&b, l->weight_sqnr);
-    qj_puts(&b, ", \"output_sqnr_db\": ");
+    qc_bytes_puts(&b, ", \"output_sqnr_db\": ");
     put_num(&b, l->output_sqnr);
-    qj_puts(&b, ", \"weight_scale_range\": ");
+    qc_bytes_puts(&b, ", \"weight_scale_range\": ");
     put_range(&b, l->wscale_min, l->wscale_max);
-    qj_puts(&b, ", \"input_scale_range\": ");
-    if (l->input_dynamic) qj_puts(&b, "\"dynamic\"");
+    qc_bytes_puts(&b, ", \"input_scale_range\": ");
+    if (l->input_dynamic) qc_bytes_puts(&b, "\"dynamic\"");
     else put_range(&b, l->iscale_min, l->iscale_max);
-    qj_puts(&b, "}");
+    qc_bytes_puts(&b, "}");
     if (l->weight_spec || l->input_spec || l->output_spec) nq++;
     if (isfinite(l->weight_sqnr)) ws += l->weight_sqnr, nw++;
     if (isfinite(l->output_sqnr)) os += l->output_sqnr, no++;
   }
-  qj_puts(&b, "\n  ],\n  \"summary\": {\"layers\": ");
-  qj_put_int(&b, r->n);
-  qj_puts(&b, ", \"quantized\": ");
-  qj_put_int(&b, nq);
-  qj_puts(&b, ", \"mean_weight_sqnr_db\": ");
+  qc_bytes_puts(&b, "\n  ],\n  \"summary\": {\"layers\": ");
+  qc_json_put_int(&b, r->n);
+  qc_bytes_puts(&b, ", \"quantized\": ");
+  qc_json_put_int(&b, nq);
+  qc_bytes_puts(&b, ", \"mean_weight_sqnr_db\": ");
   put_num(&b, nw ? ws / nw : NAN);
-  qj_puts(&b, ", \"mean_output_sqnr_db\": ");
+  qc_bytes_puts(&b, ", \"mean_output_sqnr_db\": ");
   put_num(&b, no ? os / no : NAN);
-  qj_puts(&b, "}\n}\n");
+  qc_bytes_puts(&b, "}\n}\n");
   if (b.oom) {
     free(b.p);
     return OOM();
@@ -498,7 +498,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   qc_calib_options co;
   memset(&co, 0, sizeof co);
   char *tok_path = NULL;
-  qj_buf pipe = {0};
+  qc_bytes pipe = {0};
   progress pr = {"calibrate", 0, isatty(2) != 0, -1};
   qc_status s = qc_model_load(o->model, QC_FORMAT_AUTO, &g);
   if (!s) s = qc_graph_verify(g);
@@ -529,13 +529,13 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   }
   /* quant-annotate, observe. */
   if (!s) {
-    qj_puts(&pipe, "quant-annotate{");
-    if (o->scheme) qj_puts(&pipe, "scheme="), put_quoted(&pipe, o->scheme);
-    if (o->config) qj_puts(&pipe, "config="), put_quoted(&pipe, o->config);
-    if (o->exclude) qj_puts(&pipe, ",exclude="), put_quoted(&pipe, o->exclude);
-    if (o->kv_cache) qj_puts(&pipe, ",kv-cache="), put_quoted(&pipe, o->kv_cache);
-    qj_puts(&pipe, "}");
-    qj_putc(&pipe, 0);
+    qc_bytes_puts(&pipe, "quant-annotate{");
+    if (o->scheme) qc_bytes_puts(&pipe, "scheme="), put_quoted(&pipe, o->scheme);
+    if (o->config) qc_bytes_puts(&pipe, "config="), put_quoted(&pipe, o->config);
+    if (o->exclude) qc_bytes_puts(&pipe, ",exclude="), put_quoted(&pipe, o->exclude);
+    if (o->kv_cache) qc_bytes_puts(&pipe, ",kv-cache="), put_quoted(&pipe, o->kv_cache);
+    qc_bytes_puts(&pipe, "}");
+    qc_bytes_putc(&pipe, 0);
     s = pipe.oom ? OOM() : step(ctx, g, "annotate", pipe.p);
   }
   if (!s) s = step(ctx, g, "observe", "observe");
@@ -618,7 +618,7 @@ static int run_quantize(int argc, char **argv) {
   o.ort = o.lower = true;
   o.seq_len = 512;
   o.xo = qc_export_options_default();
-  qj_buf ex = {0};
+  qc_bytes ex = {0};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -640,8 +640,8 @@ static int run_quantize(int argc, char **argv) {
     } else if ((v = cli_opt_value(argc, argv, &i, "--kv-cache", &missing))) {
       o.kv_cache = v;
     } else if ((v = cli_opt_value(argc, argv, &i, "--exclude", &missing))) {
-      if (ex.n) qj_putc(&ex, ';');
-      qj_puts(&ex, v);
+      if (ex.n) qc_bytes_putc(&ex, ';');
+      qc_bytes_puts(&ex, v);
     } else if ((v = cli_opt_value(argc, argv, &i, "--batches", &missing))) {
       o.batches = atoll(v);
     } else if ((v = cli_opt_value(argc, argv, &i, "--seq-len", &missing))) {
@@ -678,7 +678,7 @@ static int run_quantize(int argc, char **argv) {
       o.model = a;
     }
   }
-  qj_putc(&ex, 0);
+  qc_bytes_putc(&ex, 0);
   o.exclude = ex.n > 1 ? ex.p : NULL;
   if (!o.scheme == !o.config) {
     free(ex.p);

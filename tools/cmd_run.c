@@ -19,36 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *kind_name(int kind) {
-  switch (kind) {
-  case QC_TYPE_TENSOR: return "a tensor";
-  case QC_TYPE_SEQUENCE: return "a sequence";
-  case QC_TYPE_OPTIONAL: return "an optional tensor";
-  case QC_TYPE_OPTIONAL_SEQUENCE: return "an optional sequence";
-  default: return "?";
-  }
-}
-
-static bool has_suffix(const char *s, const char *suf) {
-  size_t a = strlen(s), b = strlen(suf);
-  return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-static void type_str(const qc_graph *g, const qc_type *t, char *buf, size_t n) {
-  int o = snprintf(buf, n, "%s", t->dtype ? qc_dtype_name(t->dtype) : "?");
-  if (t->rank < 0) {
-    snprintf(buf + o, n - (size_t)o, "[*]");
-    return;
-  }
-  o += snprintf(buf + o, n - (size_t)o, "[");
-  for (int32_t i = 0; i < t->rank && (size_t)o + 32 < n; i++) {
-    const char *sym = qc_graph_sym_name(g, t->dims[i]);
-    if (t->dims[i] >= 0) o += snprintf(buf + o, n - (size_t)o, "%s%lld", i ? "," : "", (long long)t->dims[i]);
-    else o += snprintf(buf + o, n - (size_t)o, "%s%s", i ? "," : "", sym ? sym : "?");
-  }
-  snprintf(buf + o, n - (size_t)o, "]");
-}
-
 /* Bindings of symbolic dims seen so far (sym -> value). */
 typedef struct binding {
   int64_t sym, value;
@@ -60,8 +30,8 @@ static qc_status check_tensor(const qc_graph *g, const qc_value *in, const char 
   const qc_type *ty = &in->type;
   char want[256], got[256];
   qc_type tt = qc_type_tensor(t->dtype, t->rank, t->dims);
-  type_str(g, ty, want, sizeof want);
-  type_str(g, &tt, got, sizeof got);
+  qc_type_format(g, ty, want, sizeof want);
+  qc_type_format(g, &tt, got, sizeof got);
   if (ty->dtype && ty->dtype != t->dtype)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT,
                          "input '%s' (%s): dtype %s does not match the graph input's %s (%s)",
@@ -96,19 +66,7 @@ static qc_status load_input(const qc_graph *g, const qc_value *in, const char *f
                             binding *b, int *nb) {
   int kind = in->type.kind;
   qc_data_value d;
-  memset(&d, 0, sizeof d);
-  if (has_suffix(file, ".npy")) {
-    if (kind != QC_TYPE_TENSOR && kind != QC_TYPE_OPTIONAL)
-      return qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                           "input '%s' (%s): the graph input is %s; .npy holds a tensor (use .pb)",
-                           in->name, file, kind_name(kind));
-    QC_RETURN_IF_ERROR(qc_status_wrap(qc_tensor_read_npy(file, &d.tensor), "input '%s'", in->name));
-    d.kind = (uint8_t)kind;
-    d.present = true;
-    d.elem = d.tensor.dtype;
-  } else {
-    QC_RETURN_IF_ERROR(qc_status_wrap(qc_value_read_pb(file, kind, &d), "input '%s'", in->name));
-  }
+  QC_RETURN_IF_ERROR(qc_status_wrap(qc_value_read_file(file, kind, &d), "input '%s'", in->name));
   qc_status s = QC_OK;
   memset(out, 0, sizeof *out);
   bool optional = kind == QC_TYPE_OPTIONAL || kind == QC_TYPE_OPTIONAL_SEQUENCE;
@@ -168,7 +126,7 @@ static qc_status write_output(const qc_graph *g, int32_t j, const qc_rvalue *v, 
   char desc[256] = "empty";
   if (v->kind == QC_RV_TENSOR) {
     qc_type t = qc_type_tensor(v->t.dtype, v->t.rank, v->t.dims);
-    type_str(g, &t, desc, sizeof desc);
+    qc_type_format(g, &t, desc, sizeof desc);
   } else if (v->kind == QC_RV_SEQUENCE) {
     snprintf(desc, sizeof desc, "sequence of %d", v->n_items);
   }

@@ -69,6 +69,10 @@ bool qc_type_equal(const qc_type *a, const qc_type *b);
 static inline bool qc_dim_is_static(int64_t d) { return d >= 0; }
 /** All dims known and static. */
 bool qc_type_is_static(const qc_type *t);
+/** A type as messages show it: "f32[batch,64]"; "?" for an unknown dtype or dim, "[*]" for
+ *  an unknown rank; symbolic dims by their names in `g`. Writes at most n bytes, NUL
+ *  included (a longer text is cut short); returns buf. */
+const char *qc_type_format(const qc_graph *g, const qc_type *t, char *buf, size_t n);
 
 /* ---- values, nodes, attributes ----------------------------------------------------------------- */
 

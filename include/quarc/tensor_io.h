@@ -45,6 +45,9 @@ qc_status qc_value_read_pb(const char *path, int kind, qc_data_value *out) QC_MU
 /** The same from memory; `name` names the data in messages. */
 qc_status qc_value_parse_pb(const void *data, size_t size, const char *name, int kind,
                             qc_data_value *out) QC_MUST_USE;
+/** A value from a file chosen by its name: a .npy file holds a tensor (`kind` TENSOR or
+ *  OPTIONAL; the value is present), any other file is read as qc_value_read_pb does. */
+qc_status qc_value_read_file(const char *path, int kind, qc_data_value *out) QC_MUST_USE;
 /** Write a value as the message its kind calls for (atomically). */
 qc_status qc_value_write_pb(const char *path, const qc_data_value *v) QC_MUST_USE;
 

@@ -28,45 +28,45 @@ static const char *source_name(qc_qsource s) {
   }
 }
 
-static qc_status put_specs(qj_buf *b, const char *key, const qc_qspecs *s, bool first) {
-  if (!first) qj_puts(b, ", ");
-  qj_put_string(b, key);
-  qj_puts(b, ": ");
+static qc_status put_specs(qc_bytes *b, const char *key, const qc_qspecs *s, bool first) {
+  if (!first) qc_bytes_puts(b, ", ");
+  qc_json_put_cstring(b, key);
+  qc_bytes_puts(b, ": ");
   if (s->n == 0) {
-    qj_puts(b, "null");
+    qc_bytes_puts(b, "null");
     return QC_OK;
   }
   char *text;
   QC_RETURN_IF_ERROR(qc_qattr_json(s, &text));
-  qj_puts(b, text);
+  qc_bytes_puts(b, text);
   free(text);
   return QC_OK;
 }
 
 /* The record of one layer (see passes/quant/qpass.h). */
 static qc_status record(const qc_graph *g, const qc_qsite *s, const qc_qresolution *r, char **out) {
-  qj_buf b = {0};
+  qc_bytes b = {0};
   const qc_node *nd = qc_graph_node(g, s->node);
-  qj_puts(&b, "{\"op\": ");
-  qj_put_string(&b, qc_op_name(nd->op));
-  qj_puts(&b, ", \"type\": ");
-  qj_put_string(&b, qc_qsite_type_name(s->type));
-  qj_puts(&b, ", \"node\": ");
-  qj_put_string(&b, qc_graph_value(g, nd->out[0])->name);
-  qj_puts(&b, ", \"weight\": ");
-  qj_put_string(&b, qc_graph_value(g, s->weight_const)->name);
-  qj_puts(&b, ", \"source\": ");
-  qj_put_string(&b, source_name(r->source));
-  qj_puts(&b, ", \"pattern\": ");
-  if (r->pattern) qj_put_string(&b, r->pattern);
-  else qj_puts(&b, "null");
-  qj_puts(&b, ", \"config\": {");
+  qc_bytes_puts(&b, "{\"op\": ");
+  qc_json_put_cstring(&b, qc_op_name(nd->op));
+  qc_bytes_puts(&b, ", \"type\": ");
+  qc_json_put_cstring(&b, qc_qsite_type_name(s->type));
+  qc_bytes_puts(&b, ", \"node\": ");
+  qc_json_put_cstring(&b, qc_graph_value(g, nd->out[0])->name);
+  qc_bytes_puts(&b, ", \"weight\": ");
+  qc_json_put_cstring(&b, qc_graph_value(g, s->weight_const)->name);
+  qc_bytes_puts(&b, ", \"source\": ");
+  qc_json_put_cstring(&b, source_name(r->source));
+  qc_bytes_puts(&b, ", \"pattern\": ");
+  if (r->pattern) qc_json_put_cstring(&b, r->pattern);
+  else qc_bytes_puts(&b, "null");
+  qc_bytes_puts(&b, ", \"config\": {");
   qc_status st = put_specs(&b, "input_tensors", &r->layer.input_tensors, true);
   if (!st) st = put_specs(&b, "output_tensors", &r->layer.output_tensors, false);
   if (!st) st = put_specs(&b, "weight", &r->layer.weight, false);
   if (!st) st = put_specs(&b, "bias", &r->layer.bias, false);
-  qj_puts(&b, "}}");
-  qj_putc(&b, 0);
+  qc_bytes_puts(&b, "}}");
+  qc_bytes_putc(&b, 0);
   if (!st && b.oom) st = QC_OOM();
   if (st) {
     free(b.p);

@@ -157,41 +157,6 @@ static qc_status open_dir(qc_calib_stream *s, const char *dir) {
   return QC_OK;
 }
 
-static qc_status read_file(const char *path, char **out, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_status_new(errno == ENOENT ? QC_CODE_NOT_FOUND : QC_CODE_IO, "%s: %s", path,
-                         strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-    if (n == cap) {
-      char *nb = realloc(buf, cap * 2 + 1);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (!buf) return QC_OOM();
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read error", path);
-  }
-  buf[n] = 0;
-  *out = buf;
-  *len = n;
-  return QC_OK;
-}
-
 static const char *const TEXT_INPUTS[] = {"input_ids", "attention_mask", "token_type_ids",
                                           "position_ids"};
 
@@ -220,7 +185,7 @@ static qc_status open_text(qc_calib_stream *s, const qc_calib_options *o) {
   if (strcmp(mode, "auto") == 0)
     mode = has_input(g, "attention_mask") || has_input(g, "token_type_ids") ? "lines" : "chunks";
   size_t len = 0;
-  QC_RETURN_IF_ERROR(read_file(o->text, &s->text, &len));
+  QC_RETURN_IF_ERROR(qc_read_file(o->text, &s->text, &len));
   s->text_path = o->text;
   s->seq_len = o->seq_len;
   if (strcmp(mode, "chunks") == 0) {
@@ -292,21 +257,6 @@ qc_status qc_calib_open(const qc_graph *g, const qc_calib_options *o, qc_calib_s
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
-static void type_str(const qc_graph *g, const qc_type *t, char *buf, size_t n) {
-  int o = snprintf(buf, n, "%s", t->dtype ? qc_dtype_name(t->dtype) : "?");
-  if (t->rank < 0) {
-    snprintf(buf + o, n - (size_t)o, "[*]");
-    return;
-  }
-  o += snprintf(buf + o, n - (size_t)o, "[");
-  for (int32_t i = 0; i < t->rank && (size_t)o + 32 < n; i++) {
-    const char *sym = qc_graph_sym_name(g, t->dims[i]);
-    if (t->dims[i] >= 0) o += snprintf(buf + o, n - (size_t)o, "%s%lld", i ? "," : "", (long long)t->dims[i]);
-    else o += snprintf(buf + o, n - (size_t)o, "%s%s", i ? "," : "", sym ? sym : "?");
-  }
-  snprintf(buf + o, n - (size_t)o, "]");
-}
-
 typedef struct binding {
   int64_t sym, size;
   int32_t input;
@@ -320,8 +270,8 @@ static qc_status check_input(const qc_graph *g, int32_t i, const char *file, con
   const qc_type *ty = &in->type;
   char want[256], got[256];
   qc_type tt = qc_type_tensor(t->dtype, t->rank, t->dims);
-  type_str(g, ty, want, sizeof want);
-  type_str(g, &tt, got, sizeof got);
+  qc_type_format(g, ty, want, sizeof want);
+  qc_type_format(g, &tt, got, sizeof got);
   if (ty->kind != QC_TYPE_TENSOR)
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
                          "calibration input '%s' (%s): the graph input is not a tensor", in->name,
@@ -378,21 +328,12 @@ static qc_status next_dir(qc_calib_stream *s, qc_calib_batch *b) {
                            "calibration batch '%s': no file for graph input '%s' (looked for "
                            "%s.npy, %s.pb, input_%d.npy, input_%d.pb)",
                            dir, name, name, name, i, i);
-    qc_tensor t;
-    memset(&t, 0, sizeof t);
-    if (k == 0 || k == 2) {
-      QC_RETURN_IF_ERROR(qc_status_wrap(qc_tensor_read_npy(cand[k], &t), "calibration input '%s'",
-                                        name));
-    } else {
-      qc_data_value v;
-      QC_RETURN_IF_ERROR(qc_status_wrap(qc_value_read_pb(cand[k], QC_TYPE_TENSOR, &v),
-                                        "calibration input '%s'", name));
-      qc_tensor_copy_ref(&t, &v.tensor);
-      qc_data_value_release(&v);
-    }
-    qc_status st = check_input(g, i, cand[k], &t, bind, &nb);
-    if (!st) b->inputs[i] = qc_rvalue_tensor(&t);
-    qc_tensor_release(&t);
+    qc_data_value v;
+    QC_RETURN_IF_ERROR(qc_status_wrap(qc_value_read_file(cand[k], QC_TYPE_TENSOR, &v),
+                                      "calibration input '%s'", name));
+    qc_status st = check_input(g, i, cand[k], &v.tensor, bind, &nb);
+    if (!st) b->inputs[i] = qc_rvalue_tensor(&v.tensor);
+    qc_data_value_release(&v);
     if (st) return st;
   }
   return QC_OK;

@@ -70,15 +70,15 @@ static qc_status on_value(void *user, const qc_graph *g, qc_vid v, const qc_rval
   return qc_status_wrap(s, "observer '%s'", k->key);
 }
 
-static void put_floats(qj_buf *b, const char *name, const float *v, int64_t n) {
-  qj_puts(b, ", ");
-  qj_put_string(b, name);
-  qj_puts(b, ": [");
+static void put_floats(qc_bytes *b, const char *name, const float *v, int64_t n) {
+  qc_bytes_puts(b, ", ");
+  qc_json_put_cstring(b, name);
+  qc_bytes_puts(b, ": [");
   for (int64_t i = 0; i < n; i++) {
-    if (i) qj_puts(b, ", ");
-    qj_put_float(b, v ? (double)v[i] : 0.0);
+    if (i) qc_bytes_puts(b, ", ");
+    qc_json_put_double(b, v ? (double)v[i] : 0.0);
   }
-  qj_puts(b, "]");
+  qc_bytes_puts(b, "]");
 }
 
 /* quant.calib.<key> for one calibrated key. */
@@ -92,32 +92,32 @@ static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
   memset(&stats, 0, sizeof stats);
   qc_observer *o = qc_quantizer_observer(k->q, k->stage);
   if (o) QC_RETURN_IF_ERROR(qc_observer_stats(o, &stats));
-  qj_buf b = {0};
-  qj_puts(&b, "{\"batches\": ");
-  qj_put_int(&b, batches);
-  qj_puts(&b, ", \"stage\": ");
-  qj_put_int(&b, k->stage);
-  qj_puts(&b, ", \"scale_dtype\": ");
-  qj_put_string(&b, qc_dtype_name(p->scale_dtype ? p->scale_dtype : QC_F32));
-  qj_puts(&b, ", \"zp_dtype\": ");
-  qj_put_string(&b, qc_dtype_name(p->zp_dtype ? p->zp_dtype : QC_I32));
-  qj_puts(&b, ", \"shape\": [");
+  qc_bytes b = {0};
+  qc_bytes_puts(&b, "{\"batches\": ");
+  qc_json_put_int(&b, batches);
+  qc_bytes_puts(&b, ", \"stage\": ");
+  qc_json_put_int(&b, k->stage);
+  qc_bytes_puts(&b, ", \"scale_dtype\": ");
+  qc_json_put_cstring(&b, qc_dtype_name(p->scale_dtype ? p->scale_dtype : QC_F32));
+  qc_bytes_puts(&b, ", \"zp_dtype\": ");
+  qc_json_put_cstring(&b, qc_dtype_name(p->zp_dtype ? p->zp_dtype : QC_I32));
+  qc_bytes_puts(&b, ", \"shape\": [");
   for (int32_t d = 0; d < p->rank; d++) {
-    if (d) qj_puts(&b, ", ");
-    qj_put_int(&b, p->shape[d]);
+    if (d) qc_bytes_puts(&b, ", ");
+    qc_json_put_int(&b, p->shape[d]);
   }
-  qj_puts(&b, "]");
+  qc_bytes_puts(&b, "]");
   put_floats(&b, "scale", p->scale, p->n);
-  qj_puts(&b, ", \"zero_point\": [");
+  qc_bytes_puts(&b, ", \"zero_point\": [");
   for (int64_t i = 0; i < p->n; i++) {
-    if (i) qj_puts(&b, ", ");
-    qj_put_float(&b, p->zero_point ? p->zero_point[i] : 0.0);
+    if (i) qc_bytes_puts(&b, ", ");
+    qc_json_put_double(&b, p->zero_point ? p->zero_point[i] : 0.0);
   }
-  qj_puts(&b, "]");
+  qc_bytes_puts(&b, "]");
   put_floats(&b, "min", stats.min, stats.min ? stats.n : 0);
   put_floats(&b, "max", stats.max, stats.max ? stats.n : 0);
-  qj_puts(&b, "}");
-  qj_putc(&b, 0);
+  qc_bytes_puts(&b, "}");
+  qc_bytes_putc(&b, 0);
   qc_qstats_clear(&stats);
   qc_status s = b.oom ? QC_OOM() : QC_OK;
   if (!s) {

@@ -17,6 +17,7 @@
  */
 #include "passes/quant/qjson.h"
 #include "passes/quant/quant_internal.h"
+#include "ir/internal.h"
 
 #include <errno.h>
 #include <regex.h>
@@ -1047,10 +1048,10 @@ static qc_status rd_config(const rd *r, const qj_value *o, qc_qconfig *c) {
       if (v->kind == QJ_NULL) continue;
       if (v->kind != QJ_ARRAY && v->kind != QJ_OBJECT)
         return rerr(r, k, v, "expected null, a list of algorithm configs or one config");
-      qj_buf b = {0};
-      if (v->kind == QJ_OBJECT) qj_putc(&b, '['); /* old configs: one object -> [object] */
+      qc_bytes b = {0};
+      if (v->kind == QJ_OBJECT) qc_bytes_putc(&b, '['); /* old configs: one object -> [object] */
       qj_put_value(&b, v, 0, 0, false);
-      if (v->kind == QJ_OBJECT) qj_putc(&b, ']');
+      if (v->kind == QJ_OBJECT) qc_bytes_putc(&b, ']');
       if (b.oom) {
         free(b.p);
         return oom();
@@ -1136,41 +1137,10 @@ qc_status qc_qconfig_from_json(const char *json, size_t len, const char *source,
   return QC_OK;
 }
 
-static qc_status read_all(const char *path, char **text, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return qc_status_new(QC_CODE_IO, "%s: cannot open: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n + 4096 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *nb = realloc(buf, cap);
-      if (!nb) {
-        free(buf);
-        fclose(f);
-        return oom();
-      }
-      buf = nb;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  bool err = ferror(f);
-  fclose(f);
-  if (err) {
-    free(buf);
-    return qc_status_new(QC_CODE_IO, "%s: read error", path);
-  }
-  *text = buf;
-  *len = n;
-  return QC_OK;
-}
-
 qc_status qc_qconfig_read_file(const char *path, qc_qconfig **out) {
   char *text = NULL;
   size_t len = 0;
-  QC_RETURN_IF_ERROR(read_all(path, &text, &len));
+  QC_RETURN_IF_ERROR(qc_read_file(path, &text, &len));
   qc_status s = qc_qconfig_from_json(text, len, path, out);
   free(text);
   return s;
@@ -1484,7 +1454,7 @@ qc_status qc_qconfig_to_json(const qc_qconfig *c, const qc_qjson_options *opts, 
   if (opts) o = *opts;
   qj_value root;
   QC_RETURN_IF_ERROR(build_doc(c, !o.omit_export, &root));
-  qj_buf b = {0};
+  qc_bytes b = {0};
   qj_put_value(&b, &root, o.indent, 0, o.sort_keys);
   qj_clear(&root);
   if (b.oom || !b.p) {
@@ -1501,7 +1471,7 @@ qc_status qc_qspec_to_json(const qc_qspec *s, char **text, size_t *len) {
   qj_value v;
   memset(&v, 0, sizeof v);
   put_spec(&w, &v, s);
-  qj_buf b = {0};
+  qc_bytes b = {0};
   if (!w.oom) qj_put_value(&b, &v, 0, 0, false);
   qj_clear(&v);
   if (w.oom || b.oom || !b.p) {

@@ -209,25 +209,6 @@ static bool int_codes_for(qc_dtype elem, int *k, qc_dtype *as) {
 
 /* ---- constants ------------------------------------------------------------------------------ */
 
-/* The transpose of a rank-2 tensor of any non-block dtype. */
-static qc_status transpose2d(const qc_tensor *t, qc_tensor *out) {
-  int64_t r = t->dims[0], c = t->dims[1];
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, NULL, t->dtype, 2, (int64_t[]){c, r}));
-  const void *s = qc_tensor_data(t);
-  void *d = qc_tensor_data(out);
-  size_t es = qc_dtype_traits_of(t->dtype)->bits / 8;
-  if (qc_dtype_traits_of(t->dtype)->bits % 8 == 0) {
-    for (int64_t i = 0; i < r; i++)
-      for (int64_t j = 0; j < c; j++)
-        memcpy((char *)d + (size_t)(j * r + i) * es, (const char *)s + (size_t)(i * c + j) * es, es);
-  } else {
-    for (int64_t i = 0; i < r; i++)
-      for (int64_t j = 0; j < c; j++)
-        qc_elem_set_code(t->dtype, d, (size_t)(j * r + i), qc_elem_code(t->dtype, s, (size_t)(i * c + j)));
-  }
-  return QC_OK;
-}
-
 /* Unpack OCP MX blocks along the last axis into element codes and E8M0 scales (blocked
  * layout). */
 static qc_status unpack_mx(const qc_tensor *q, qc_tensor *codes, qc_tensor *scales) {
@@ -429,15 +410,15 @@ static qc_status dq_operands(lctx *c, qc_nid n, dq_parts *p) {
 
 static qc_status transpose_parts(dq_parts *p) {
   qc_tensor t;
-  QC_RETURN_IF_ERROR(transpose2d(&p->q, &t));
+  QC_RETURN_IF_ERROR(qc_tensor_transpose2d(&p->q, &t));
   qc_tensor_release(&p->q);
   p->q = t;
   if (p->block || (!p->per_axis && p->s.rank == 2)) {
-    QC_RETURN_IF_ERROR(transpose2d(&p->s, &t));
+    QC_RETURN_IF_ERROR(qc_tensor_transpose2d(&p->s, &t));
     qc_tensor_release(&p->s);
     p->s = t;
     if (p->z.buf) {
-      QC_RETURN_IF_ERROR(transpose2d(&p->z, &t));
+      QC_RETURN_IF_ERROR(qc_tensor_transpose2d(&p->z, &t));
       qc_tensor_release(&p->z);
       p->z = t;
     }

@@ -30,9 +30,9 @@ static qc_status role_spec(const qj_value *rec, int role, const char *layer, qc_
   const qj_value *cfg = qj_get(rec, "config");
   const qj_value *v = cfg ? qj_get(cfg, ROLE_KEY[role]) : NULL;
   if (!v || v->kind == QJ_NULL) return QC_OK;
-  qj_buf b = {0};
+  qc_bytes b = {0};
   qj_put_value(&b, v, 0, 0, false);
-  qj_putc(&b, 0);
+  qc_bytes_putc(&b, 0);
   if (b.oom) {
     free(b.p);
     return QC_OOM();

@@ -36,86 +36,73 @@ static void group(qc_qspec *s, int64_t g) {
   s->group_size = g;
 }
 
-/* Int*PerTensorSpec / PerChannelSpec / PerGroupSpec. */
-static qc_qspec int_spec(qc_qdtype dt, qc_qscheme q, bool sym, qc_qscale_type st, bool dyn) {
+/* What every helper below sets: observer, scheme, scale type, round half-even, is_dynamic. */
+static qc_qspec quark_spec(qc_qdtype dt, qc_qobserver obs, qc_qscheme q, qc_qscale_type st, bool dyn) {
   qc_qspec s = spec(dt);
+  s.observer_cls = obs;
   s.qscheme = q;
-  s.observer_cls = q == QC_QSCHEME_PER_TENSOR    ? QC_QOBS_PER_TENSOR_MINMAX
-                   : q == QC_QSCHEME_PER_CHANNEL ? QC_QOBS_PER_CHANNEL_MINMAX
-                                                 : QC_QOBS_PER_GROUP_MINMAX;
-  s.symmetric = sym ? QC_QB_TRUE : QC_QB_FALSE;
   s.scale_type = st;
   s.round_method = QC_QROUND_HALF_EVEN;
   s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
+  return s;
+}
+
+/* The min-max observer Quark pairs with a scheme. */
+static qc_qobserver minmax_observer(qc_qscheme q) {
+  return q == QC_QSCHEME_PER_TENSOR    ? QC_QOBS_PER_TENSOR_MINMAX
+         : q == QC_QSCHEME_PER_CHANNEL ? QC_QOBS_PER_CHANNEL_MINMAX
+                                       : QC_QOBS_PER_GROUP_MINMAX;
+}
+
+/* Int*PerTensorSpec / PerChannelSpec / PerGroupSpec. */
+static qc_qspec int_spec(qc_qdtype dt, qc_qscheme q, bool sym, qc_qscale_type st, bool dyn) {
+  qc_qspec s = quark_spec(dt, minmax_observer(q), q, st, dyn);
+  s.symmetric = sym ? QC_QB_TRUE : QC_QB_FALSE;
   return s;
 }
 
 /* FP8E4M3PerTensorSpec(observer_method="min_max", scale_type, is_dynamic), likewise e5m3. */
 static qc_qspec fp8_tensor(qc_qdtype dt, qc_qscale_type st, bool dyn) {
-  qc_qspec s = spec(dt);
-  s.observer_cls = QC_QOBS_PER_TENSOR_MINMAX;
+  qc_qspec s = quark_spec(dt, QC_QOBS_PER_TENSOR_MINMAX, QC_QSCHEME_PER_TENSOR, st, dyn);
   s.symmetric = QC_QB_TRUE;
-  s.scale_type = st;
-  s.round_method = QC_QROUND_HALF_EVEN;
-  s.qscheme = QC_QSCHEME_PER_TENSOR;
-  s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
   return s;
 }
 
 /* FP8E4M3PerChannelSpec(ch_axis, is_dynamic). */
 static qc_qspec fp8_channel(int32_t ax, bool dyn) {
-  qc_qspec s = spec(QC_QDT_FP8_E4M3);
-  s.observer_cls = QC_QOBS_PER_CHANNEL_MINMAX;
+  qc_qspec s = quark_spec(QC_QDT_FP8_E4M3, QC_QOBS_PER_CHANNEL_MINMAX, QC_QSCHEME_PER_CHANNEL,
+                          QC_QSCALE_TYPE_FLOAT, dyn);
   s.symmetric = QC_QB_TRUE;
-  s.scale_type = QC_QSCALE_TYPE_FLOAT;
-  s.round_method = QC_QROUND_HALF_EVEN;
-  s.qscheme = QC_QSCHEME_PER_CHANNEL;
   axis(&s, ax);
-  s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
   return s;
 }
 
-/* OCP_MX*Spec(ch_axis=-1, is_dynamic): PerBlockMXObserver, e8m0 scales, group 32. */
-static qc_qspec ocp_mx(qc_qdtype dt, bool dyn) {
-  qc_qspec s = spec(dt);
-  s.scale_calculation_mode = QC_QSCALE_MODE_EVEN;
-  s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
+/* Groups along the last axis under a PerBlockMXObserver; the helpers differ in the scale
+ * they store. */
+static qc_qspec block_spec(qc_qdtype dt, int64_t g, bool dyn, qc_qscale_type st,
+                           qc_qscale_format fmt) {
+  qc_qspec s = quark_spec(dt, QC_QOBS_PER_BLOCK_MX, QC_QSCHEME_PER_GROUP, st, dyn);
+  s.scale_format = fmt;
   axis(&s, -1);
-  s.observer_cls = QC_QOBS_PER_BLOCK_MX;
-  s.scale_type = QC_QSCALE_TYPE_FLOAT;
-  s.round_method = QC_QROUND_HALF_EVEN;
-  s.scale_format = QC_QSCALE_FORMAT_E8M0;
-  s.qscheme = QC_QSCHEME_PER_GROUP;
-  group(&s, 32);
+  group(&s, g);
+  return s;
+}
+
+/* OCP_MX*Spec(ch_axis=-1, is_dynamic): e8m0 scales, group 32. */
+static qc_qspec ocp_mx(qc_qdtype dt, bool dyn) {
+  qc_qspec s = block_spec(dt, 32, dyn, QC_QSCALE_TYPE_FLOAT, QC_QSCALE_FORMAT_E8M0);
+  s.scale_calculation_mode = QC_QSCALE_MODE_EVEN;
   return s;
 }
 
 /* FP4PerGroupSpec(ch_axis=-1, group_size, is_dynamic, scale_type) (scale_format float32). */
 static qc_qspec fp4_group(int64_t g, bool dyn, qc_qscale_type st) {
-  qc_qspec s = spec(QC_QDT_FP4);
-  s.observer_cls = QC_QOBS_PER_BLOCK_MX;
-  s.scale_type = st;
-  s.scale_format = QC_QSCALE_FORMAT_FLOAT32;
-  s.round_method = QC_QROUND_HALF_EVEN;
-  s.qscheme = QC_QSCHEME_PER_GROUP;
-  axis(&s, -1);
-  s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
-  group(&s, g);
-  return s;
+  return block_spec(QC_QDT_FP4, g, dyn, st, QC_QSCALE_FORMAT_FLOAT32);
 }
 
 /* AmdFP4Spec(ch_axis=-1, group_size, is_dynamic): e5m3 scales. */
 static qc_qspec amdfp4(int64_t g, bool dyn) {
-  qc_qspec s = spec(QC_QDT_FP4);
-  s.observer_cls = QC_QOBS_PER_BLOCK_MX;
-  s.scale_type = QC_QSCALE_TYPE_FLOAT8_E5M3;
-  s.scale_format = QC_QSCALE_FORMAT_E5M3;
-  s.round_method = QC_QROUND_HALF_EVEN;
-  s.qscheme = QC_QSCHEME_PER_GROUP;
-  axis(&s, -1);
-  s.is_dynamic = dyn ? QC_QB_TRUE : QC_QB_FALSE;
-  group(&s, g);
-  return s;
+  return block_spec(QC_QDT_FP4, g, dyn, QC_QSCALE_TYPE_FLOAT8_E5M3, QC_QSCALE_FORMAT_E5M3);
 }
 
 /* MX6Spec / MX9Spec(ch_axis=-1, block_size=16), BFP16Spec(ch_axis=-1). */

@@ -1,29 +1,27 @@
-/* JSON documents for quantization configs: a strict parser that keeps key order and a
- * writer that reproduces Python's json.dumps. See qjson.h. */
+/* JSON documents for quantization configs: a tree that keeps key order, read with ir/json's
+ * reader and written as Python's json.dumps writes. See qjson.h. */
 #include "passes/quant/qjson.h"
-#include "ir/json.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- parsing --------------------------------------------------------------------------- */
 
+/* Text is read with ir/json's reader (NaN and Infinity allowed, surrogates paired); this
+ * builds the qj_value tree, with positions, and adds what configs need beyond the grammar:
+ * no U+0000 in strings, no duplicate keys. */
 typedef struct qj_parser {
-  const char *s;
-  size_t n, pos;
+  qc_json_reader r;
+  qc_arena scratch; /* the reader's unescaped strings, copied into the tree */
   const char *source;
-  qc_status err;
-  int depth;
 } qj_parser;
 
 static void where(const qj_parser *p, size_t pos, int32_t *line, int32_t *col) {
   int32_t l = 1, c = 1;
-  for (size_t i = 0; i < pos && i < p->n; i++) {
-    if (p->s[i] == '\n') {
+  for (size_t i = 0; i < pos && i < p->r.n; i++) {
+    if (p->r.s[i] == '\n') {
       l++;
       c = 1;
     } else {
@@ -34,191 +32,11 @@ static void where(const qj_parser *p, size_t pos, int32_t *line, int32_t *col) {
   *col = c;
 }
 
-static bool fail(qj_parser *p, const char *what) {
-  if (!p->err) {
-    int32_t l, c;
-    where(p, p->pos, &l, &c);
-    p->err = qc_status_new(QC_CODE_PARSE, "%s:%d:%d: %s", p->source ? p->source : "<json>",
-                           (int)l, (int)c, what);
-  }
-  return false;
-}
-
-static void skip_ws(qj_parser *p) {
-  while (p->pos < p->n) {
-    char c = p->s[p->pos];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') p->pos++;
-    else break;
-  }
-}
-
-static bool lit(qj_parser *p, const char *w) {
-  size_t k = strlen(w);
-  if (p->n - p->pos >= k && memcmp(p->s + p->pos, w, k) == 0) {
-    p->pos += k;
-    return true;
-  }
-  return false;
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static bool read_hex4(qj_parser *p, uint32_t *u) {
-  if (p->n - p->pos < 4) return fail(p, "truncated \\u escape");
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(p->s[p->pos + i]);
-    if (h < 0) return fail(p, "bad \\u escape");
-    v = v * 16 + (uint32_t)h;
-  }
-  p->pos += 4;
-  *u = v;
-  return true;
-}
-
-static void put_utf8(char *o, size_t *k, uint32_t cp) {
-  if (cp < 0x80) {
-    o[(*k)++] = (char)cp;
-  } else if (cp < 0x800) {
-    o[(*k)++] = (char)(0xC0 | (cp >> 6));
-    o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    o[(*k)++] = (char)(0xE0 | (cp >> 12));
-    o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-  } else {
-    o[(*k)++] = (char)(0xF0 | (cp >> 18));
-    o[(*k)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[(*k)++] = (char)(0x80 | (cp & 0x3F));
-  }
-}
-
-static bool parse_string(qj_parser *p, char **out) {
-  /* p->pos is at the opening quote. The unescaped text is never longer than the escaped. */
-  size_t start = ++p->pos, end = start;
-  while (end < p->n && p->s[end] != '"') end += (p->s[end] == '\\') ? 2 : 1;
-  if (end >= p->n) return fail(p, "unterminated string");
-  char *o = malloc(end - start + 1);
-  if (!o) return fail(p, "out of memory");
-  size_t k = 0;
-  while (p->pos < end) {
-    unsigned char c = (unsigned char)p->s[p->pos];
-    if (c < 0x20) {
-      free(o);
-      return fail(p, "control character in string");
-    }
-    if (c != '\\') {
-      o[k++] = (char)c;
-      p->pos++;
-      continue;
-    }
-    p->pos++;
-    char e = p->s[p->pos++];
-    switch (e) {
-    case '"': o[k++] = '"'; break;
-    case '\\': o[k++] = '\\'; break;
-    case '/': o[k++] = '/'; break;
-    case 'b': o[k++] = '\b'; break;
-    case 'f': o[k++] = '\f'; break;
-    case 'n': o[k++] = '\n'; break;
-    case 'r': o[k++] = '\r'; break;
-    case 't': o[k++] = '\t'; break;
-    case 'u': {
-      uint32_t u;
-      if (!read_hex4(p, &u)) {
-        free(o);
-        return false;
-      }
-      if (u >= 0xD800 && u < 0xDC00) {
-        uint32_t lo;
-        if (!(p->pos + 1 < p->n && p->s[p->pos] == '\\' && p->s[p->pos + 1] == 'u')) {
-          free(o);
-          return fail(p, "unpaired surrogate in \\u escape");
-        }
-        p->pos += 2;
-        if (!read_hex4(p, &lo)) {
-          free(o);
-          return false;
-        }
-        if (lo < 0xDC00 || lo > 0xDFFF) {
-          free(o);
-          return fail(p, "unpaired surrogate in \\u escape");
-        }
-        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-      } else if (u >= 0xDC00 && u <= 0xDFFF) {
-        free(o);
-        return fail(p, "unpaired surrogate in \\u escape");
-      }
-      if (u == 0) {
-        free(o);
-        return fail(p, "\\u0000 in string");
-      }
-      put_utf8(o, &k, u);
-      break;
-    }
-    default: free(o); return fail(p, "bad escape in string");
-    }
-  }
-  o[k] = 0;
-  p->pos = end + 1;
-  *out = o;
-  return true;
-}
-
-static bool parse_value(qj_parser *p, qj_value *v);
-
-static bool parse_number(qj_parser *p, qj_value *v) {
-  size_t start = p->pos;
-  bool is_float = false;
-  if (p->pos < p->n && p->s[p->pos] == '-') p->pos++;
-  if (lit(p, "Infinity")) {
-    v->kind = QJ_FLOAT;
-    v->d = p->s[start] == '-' ? -INFINITY : INFINITY;
-    return true;
-  }
-  if (p->pos >= p->n || p->s[p->pos] < '0' || p->s[p->pos] > '9') return fail(p, "bad number");
-  if (p->s[p->pos] == '0') p->pos++;
-  else
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-  if (p->pos < p->n && p->s[p->pos] == '.') {
-    is_float = true;
-    p->pos++;
-    if (p->pos >= p->n || p->s[p->pos] < '0' || p->s[p->pos] > '9') return fail(p, "bad number");
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-  }
-  if (p->pos < p->n && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
-    is_float = true;
-    p->pos++;
-    if (p->pos < p->n && (p->s[p->pos] == '+' || p->s[p->pos] == '-')) p->pos++;
-    if (p->pos >= p->n || p->s[p->pos] < '0' || p->s[p->pos] > '9') return fail(p, "bad number");
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') p->pos++;
-  }
-  char buf[64];
-  size_t len = p->pos - start;
-  char *tmp = len < sizeof buf ? buf : malloc(len + 1);
-  if (!tmp) return fail(p, "out of memory");
-  memcpy(tmp, p->s + start, len);
-  tmp[len] = 0;
-  v->d = strtod(tmp, NULL);
-  if (!is_float) {
-    errno = 0;
-    long long ll = strtoll(tmp, NULL, 10);
-    if (errno == 0) {
-      v->kind = QJ_INT;
-      v->i = ll;
-    } else {
-      v->kind = QJ_FLOAT; /* Python keeps big ints exact; no config field needs them */
-    }
-  } else {
-    v->kind = QJ_FLOAT;
-  }
-  if (tmp != buf) free(tmp);
+/* A string just read (len bytes at t) as a malloc'd C string. */
+static bool take_string(qj_parser *p, const char *t, size_t len, char **out) {
+  if (strlen(t) != len) return qc_json_fail(&p->r, "\\u0000 in string");
+  if (!(*out = malloc(len + 1))) return qc_json_fail(&p->r, "out of memory");
+  memcpy(*out, t, len + 1);
   return true;
 }
 
@@ -226,11 +44,11 @@ static bool push_item(qj_parser *p, qj_value *v, int32_t *cap, char *key) {
   if (v->n == *cap) {
     int32_t nc = *cap ? *cap * 2 : 4;
     qj_value *ni = realloc(v->items, sizeof(qj_value) * (size_t)nc);
-    if (!ni) return fail(p, "out of memory");
+    if (!ni) return qc_json_fail(&p->r, "out of memory");
     v->items = ni;
     if (v->kind == QJ_OBJECT) {
       char **nk = realloc(v->keys, sizeof(char *) * (size_t)nc);
-      if (!nk) return fail(p, "out of memory");
+      if (!nk) return qc_json_fail(&p->r, "out of memory");
       v->keys = nk;
     }
     *cap = nc;
@@ -242,93 +60,74 @@ static bool push_item(qj_parser *p, qj_value *v, int32_t *cap, char *key) {
 }
 
 static bool parse_value(qj_parser *p, qj_value *v) {
-  skip_ws(p);
-  where(p, p->pos, &v->line, &v->col);
-  if (p->pos >= p->n) return fail(p, "unexpected end of input");
-  char c = p->s[p->pos];
+  qc_json_reader *r = &p->r;
+  char c = qc_json_peek(r);
+  where(p, r->pos, &v->line, &v->col);
   if (c == '{' || c == '[') {
-    if (++p->depth > 256) return fail(p, "nesting too deep");
     bool obj = c == '{';
     v->kind = obj ? QJ_OBJECT : QJ_ARRAY;
-    p->pos++;
+    if (!(obj ? qc_json_object_begin(r) : qc_json_array_begin(r))) return false;
     int32_t cap = 0;
-    skip_ws(p);
-    if (p->pos < p->n && p->s[p->pos] == (obj ? '}' : ']')) {
-      p->pos++;
-      p->depth--;
-      return true;
-    }
-    for (;;) {
+    bool first = true;
+    char *k;
+    size_t klen;
+    while (obj ? qc_json_object_next(r, &first, &k, &klen) : qc_json_array_next(r, &first)) {
       char *key = NULL;
       if (obj) {
-        skip_ws(p);
-        if (p->pos >= p->n || p->s[p->pos] != '"') return fail(p, "expected a string key");
-        size_t key_pos = p->pos;
-        if (!parse_string(p, &key)) return false;
         for (int32_t i = 0; i < v->n; i++)
-          if (strcmp(v->keys[i], key) == 0) {
-            free(key);
-            char msg[300];
-            snprintf(msg, sizeof msg, "duplicate key '%.200s'", v->keys[i]);
-            p->pos = key_pos;
-            return fail(p, msg);
+          if (strcmp(v->keys[i], k) == 0) {
+            r->pos = r->key_pos;
+            return qc_json_fail(r, "duplicate key '%.200s'", v->keys[i]);
           }
-        skip_ws(p);
-        if (p->pos >= p->n || p->s[p->pos] != ':') {
-          free(key);
-          return fail(p, "expected ':'");
-        }
-        p->pos++;
+        if (!take_string(p, k, klen, &key)) return false;
       }
       if (!push_item(p, v, &cap, key)) {
         free(key);
         return false;
       }
       if (!parse_value(p, &v->items[v->n - 1])) return false;
-      skip_ws(p);
-      if (p->pos < p->n && p->s[p->pos] == ',') {
-        p->pos++;
-        continue;
-      }
-      if (p->pos < p->n && p->s[p->pos] == (obj ? '}' : ']')) {
-        p->pos++;
-        p->depth--;
-        return true;
-      }
-      return fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
+    return !r->failed;
   }
   if (c == '"') {
+    char *t;
+    size_t len;
     v->kind = QJ_STRING;
-    return parse_string(p, &v->s);
+    return qc_json_read_string(r, &t, &len) && take_string(p, t, len, &v->s);
   }
-  if (lit(p, "null")) {
+  if (c == '-' || (c >= '0' && c <= '9') || c == 'N' || c == 'I') {
+    const char *lit;
+    size_t len;
+    bool is_int;
+    if (!qc_json_read_number(r, &lit, &len, &is_int)) return false;
+    char buf[64];
+    char *tmp = len < sizeof buf ? buf : malloc(len + 1);
+    if (!tmp) return qc_json_fail(r, "out of memory");
+    memcpy(tmp, lit, len);
+    tmp[len] = 0;
+    v->kind = QJ_FLOAT;
+    v->d = strtod(tmp, NULL); /* NaN, Infinity and -Infinity too */
+    if (is_int) {
+      errno = 0;
+      long long ll = strtoll(tmp, NULL, 10);
+      if (errno == 0) { /* Python keeps big ints exact; no config field needs them */
+        v->kind = QJ_INT;
+        v->i = ll;
+      }
+    }
+    if (tmp != buf) free(tmp);
+    return true;
+  }
+  if (qc_json_read_null(r)) {
     v->kind = QJ_NULL;
     return true;
   }
-  if (lit(p, "true")) {
-    v->kind = QJ_TRUE;
+  bool b;
+  if (qc_json_read_bool(r, &b)) {
+    v->kind = b ? QJ_TRUE : QJ_FALSE;
     return true;
   }
-  if (lit(p, "false")) {
-    v->kind = QJ_FALSE;
-    return true;
-  }
-  if (lit(p, "NaN")) {
-    v->kind = QJ_FLOAT;
-    v->d = NAN;
-    return true;
-  }
-  if (c == '-' || (c >= '0' && c <= '9') || c == 'I') {
-    if (c == 'I') {
-      if (!lit(p, "Infinity")) return fail(p, "unexpected character");
-      v->kind = QJ_FLOAT;
-      v->d = INFINITY;
-      return true;
-    }
-    return parse_number(p, v);
-  }
-  return fail(p, "unexpected character");
+  return qc_json_skip(r); /* not a value: the reader says why */
 }
 
 void qj_clear(qj_value *v) {
@@ -350,19 +149,28 @@ void qj_free(qj_value *v) {
 
 qc_status qj_parse(const char *text, size_t len, const char *source, qj_value **out) {
   *out = NULL;
-  qj_parser p = {text, len, 0, source, NULL, 0};
+  qj_parser p;
+  qc_arena_init(&p.scratch, qc_allocator_default());
+  qc_json_reader_init(&p.r, text, len, &p.scratch, QC_JSON_NONFINITE, 256);
+  p.source = source;
   qj_value *v = calloc(1, sizeof *v);
-  if (!v) return qc_status_new(QC_CODE_OUT_OF_MEMORY, "out of memory");
-  if (parse_value(&p, v)) {
-    skip_ws(&p);
-    if (p.pos != p.n) fail(&p, "extra data after the document");
+  if (!v) {
+    qc_arena_free(&p.scratch);
+    return qc_status_new(QC_CODE_OUT_OF_MEMORY, "out of memory");
   }
-  if (p.err) {
+  if (parse_value(&p, v)) qc_json_read_end(&p.r);
+  qc_status s = QC_OK;
+  if (p.r.failed) {
+    int32_t l, c;
+    where(&p, p.r.err_pos, &l, &c);
+    s = qc_status_new(QC_CODE_PARSE, "%s:%d:%d: %s", source ? source : "<json>", (int)l, (int)c,
+                      p.r.err_what);
     qj_free(v);
-    return p.err;
+  } else {
+    *out = v;
   }
-  *out = v;
-  return QC_OK;
+  qc_arena_free(&p.scratch);
+  return s;
 }
 
 const qj_value *qj_get(const qj_value *obj, const char *key) {
@@ -388,110 +196,10 @@ const char *qj_kind_name(qj_kind k) {
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-void qj_put(qj_buf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap : 256;
-    while (nc < b->n + n + 1) nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-
-void qj_puts(qj_buf *b, const char *s) { qj_put(b, s, strlen(s)); }
-void qj_putc(qj_buf *b, char c) { qj_put(b, &c, 1); }
-
-void qj_put_string(qj_buf *b, const char *s) {
-  qj_putc(b, '"');
-  const unsigned char *u = (const unsigned char *)s;
-  char esc[16];
-  while (*u) {
-    unsigned char c = *u;
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)c;
-      qj_put(b, esc, 2);
-      u++;
-    } else if (c == '\n') {
-      qj_puts(b, "\\n");
-      u++;
-    } else if (c == '\r') {
-      qj_puts(b, "\\r");
-      u++;
-    } else if (c == '\t') {
-      qj_puts(b, "\\t");
-      u++;
-    } else if (c == '\b') {
-      qj_puts(b, "\\b");
-      u++;
-    } else if (c == '\f') {
-      qj_puts(b, "\\f");
-      u++;
-    } else if (c < 0x20 || c == 0x7F) {
-      if (c == 0x7F) {
-        qj_putc(b, (char)c); /* json.dumps leaves DEL as is */
-      } else {
-        snprintf(esc, sizeof esc, "\\u%04x", c);
-        qj_puts(b, esc);
-      }
-      u++;
-    } else if (c < 0x80) {
-      qj_putc(b, (char)c);
-      u++;
-    } else {
-      /* Decode one UTF-8 sequence; invalid bytes are written as U+FFFD. */
-      uint32_t cp = 0xFFFD;
-      int len = 1;
-      if ((c & 0xE0) == 0xC0 && (u[1] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x1F) << 6) | (u[1] & 0x3F);
-        len = 2;
-      } else if ((c & 0xF0) == 0xE0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
-        len = 3;
-      } else if ((c & 0xF8) == 0xF0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
-                 (u[3] & 0xC0) == 0x80) {
-        cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) |
-             ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
-        len = 4;
-      }
-      if (cp >= 0x10000) {
-        uint32_t v = cp - 0x10000;
-        snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-      } else {
-        snprintf(esc, sizeof esc, "\\u%04x", cp);
-      }
-      qj_puts(b, esc);
-      u += len;
-    }
-  }
-  qj_putc(b, '"');
-}
-
-void qj_put_int(qj_buf *b, int64_t v) {
-  char t[32];
-  snprintf(t, sizeof t, "%" PRId64, v);
-  qj_puts(b, t);
-}
-
-/* Python's float repr (ir/json.h's one formatter). */
-void qj_put_float(qj_buf *b, double d) {
-  char t[40];
-  qc_json_format_double(d, t);
-  qj_puts(b, t);
-}
-
-void qj_newline(qj_buf *b, int indent, int level) {
+void qj_newline(qc_bytes *b, int indent, int level) {
   if (indent <= 0) return;
-  qj_putc(b, '\n');
-  for (int i = 0; i < indent * level; i++) qj_putc(b, ' ');
+  qc_bytes_putc(b, '\n');
+  for (int i = 0; i < indent * level; i++) qc_bytes_putc(b, ' ');
 }
 
 static int key_cmp(const void *a, const void *b) {
@@ -499,20 +207,20 @@ static int key_cmp(const void *a, const void *b) {
   return strcmp(*x, *y); /* Python sorts str by code point: UTF-8 byte order agrees */
 }
 
-void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort_keys) {
+void qj_put_value(qc_bytes *b, const qj_value *v, int indent, int level, bool sort_keys) {
   switch (v->kind) {
-  case QJ_NULL: qj_puts(b, "null"); return;
-  case QJ_TRUE: qj_puts(b, "true"); return;
-  case QJ_FALSE: qj_puts(b, "false"); return;
-  case QJ_INT: qj_put_int(b, v->i); return;
-  case QJ_FLOAT: qj_put_float(b, v->d); return;
-  case QJ_STRING: qj_put_string(b, v->s); return;
+  case QJ_NULL: qc_bytes_puts(b, "null"); return;
+  case QJ_TRUE: qc_bytes_puts(b, "true"); return;
+  case QJ_FALSE: qc_bytes_puts(b, "false"); return;
+  case QJ_INT: qc_json_put_int(b, v->i); return;
+  case QJ_FLOAT: qc_json_put_double(b, v->d); return;
+  case QJ_STRING: qc_json_put_cstring(b, v->s); return;
   case QJ_ARRAY:
   case QJ_OBJECT: break;
   }
   bool obj = v->kind == QJ_OBJECT;
   if (v->n == 0) {
-    qj_puts(b, obj ? "{}" : "[]");
+    qc_bytes_puts(b, obj ? "{}" : "[]");
     return;
   }
   /* Order of members: document order, or sorted keys. */
@@ -536,17 +244,17 @@ void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort
         if (v->keys[j] == ks[i]) order[i] = j;
     free(ks);
   }
-  qj_putc(b, obj ? '{' : '[');
+  qc_bytes_putc(b, obj ? '{' : '[');
   for (int32_t i = 0; i < v->n; i++) {
-    if (i > 0) qj_puts(b, indent > 0 ? "," : ", ");
+    if (i > 0) qc_bytes_puts(b, indent > 0 ? "," : ", ");
     qj_newline(b, indent, level + 1);
     if (obj) {
-      qj_put_string(b, v->keys[order[i]]);
-      qj_puts(b, ": ");
+      qc_json_put_cstring(b, v->keys[order[i]]);
+      qc_bytes_puts(b, ": ");
     }
     qj_put_value(b, &v->items[order[i]], indent, level + 1, sort_keys);
   }
   qj_newline(b, indent, level);
-  qj_putc(b, obj ? '}' : ']');
+  qc_bytes_putc(b, obj ? '}' : ']');
   free(order);
 }

@@ -9,11 +9,14 @@
  * escaping, float repr such as 0.0 and 1e-05, ints kept as ints).
  *
  * Grammar: RFC 8259, plus Python's NaN, Infinity and -Infinity (json.loads accepts and
- * json.dumps writes them). Numbers without '.', 'e' or 'E' that fit int64 are integers.
+ * json.dumps writes them), read by ir/json's reader; this tree adds positions, rejects
+ * U+0000 in strings and duplicate keys. Numbers without '.', 'e' or 'E' that fit int64 are
+ * integers.
  */
 #ifndef QUARC_PASSES_QUANT_QJSON_H
 #define QUARC_PASSES_QUANT_QJSON_H
 
+#include "ir/json.h"
 #include "quarc/status.h"
 
 #include <stdbool.h>
@@ -53,25 +56,13 @@ const char *qj_kind_name(qj_kind k);
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* A growable byte buffer; all appends fail softly (b->oom) and are checked once. */
-typedef struct qj_buf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} qj_buf;
+/* Text is built in a qc_bytes (ir/bytes.h) with ir/json.h's pieces (qc_json_put_string,
+ * qc_json_put_double, qc_json_put_int), so it is the JSON ir/json writes. */
 
-void qj_put(qj_buf *b, const char *s, size_t n);
-void qj_puts(qj_buf *b, const char *s);
-void qj_putc(qj_buf *b, char c);
-/* A JSON string literal as Python's json.dumps writes it (ensure_ascii). */
-void qj_put_string(qj_buf *b, const char *s);
-/* A float as Python's repr (shortest round trip; 0.0, 1e-05, 1.5e+16, NaN, Infinity). */
-void qj_put_float(qj_buf *b, double d);
-void qj_put_int(qj_buf *b, int64_t v);
 /* Newline + indentation when indent > 0 (json.dumps' item separator logic is the
  * caller's: "," then qj_newline, or ", " when indent == 0). */
-void qj_newline(qj_buf *b, int indent, int level);
+void qj_newline(qc_bytes *b, int indent, int level);
 /* A value, formatted as json.dumps(value, indent=indent or None, sort_keys=sort). */
-void qj_put_value(qj_buf *b, const qj_value *v, int indent, int level, bool sort_keys);
+void qj_put_value(qc_bytes *b, const qj_value *v, int indent, int level, bool sort_keys);
 
 #endif

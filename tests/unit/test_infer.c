@@ -1492,6 +1492,21 @@ START_TEST(declared_types_contradicted) {
 }
 END_TEST
 
+/* The one type formatter messages use: dims, symbols, unknowns, and a short buffer. */
+START_TEST(type_format) {
+  char b[64];
+  qc_type t = parse_type(G, "f32[2,batch,?]");
+  ck_assert_str_eq(qc_type_format(G, &t, b, sizeof b), "f32[2,batch,?]");
+  t = qc_type_unknown();
+  ck_assert_str_eq(qc_type_format(G, &t, b, sizeof b), "?[*]");
+  t = parse_type(G, "i64[]");
+  ck_assert_str_eq(qc_type_format(G, &t, b, sizeof b), "i64[]");
+  t = parse_type(G, "f32[1,a_rather_long_symbol_name_that_does_not_fit_in_the_buffer,3]");
+  ck_assert_str_eq(qc_type_format(G, &t, b, 16), "f32[1,a_rather_");
+  ck_assert_str_eq(qc_type_format(G, &t, b, 1), "");
+}
+END_TEST
+
 START_TEST(verify_reports_type_errors) {
   N1(MatMul, "mm", input("x", "f32[8,64]"), input("w", "f32[32,16]"));
   qc_status s = qc_graph_verify(G);
@@ -1648,7 +1663,7 @@ int main(void) {
         sequence_rules, optional_rules, NULL}},
       {"other",
        {ml_rules, training_and_strings, more_other_rules, shared_helpers, declared_types_refined, declared_types_contradicted,
-        verify_reports_type_errors, verify_after_propagation, NULL}},
+        type_format, verify_reports_type_errors, verify_after_propagation, NULL}},
   };
   for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
     TCase *tc = tcase_create(groups[g].name);

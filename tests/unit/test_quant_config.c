@@ -438,8 +438,8 @@ END_TEST
 
 static const char *fmt(double d) {
   static char out[64];
-  qj_buf b = {0};
-  qj_put_float(&b, d);
+  qc_bytes b = {0};
+  qc_json_put_double(&b, d);
   snprintf(out, sizeof out, "%s", b.p);
   free(b.p);
   return out;
@@ -462,13 +462,17 @@ START_TEST(python_json_formatting) {
   qj_value *v;
   const char *j = "{\"b\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\\n\", null, true], \"a\": {}}";
   check_ok(qj_parse(j, strlen(j), "t", &v));
-  qj_buf b = {0};
+  qc_bytes b = {0};
   qj_put_value(&b, v, 0, 0, false);
   ck_assert_str_eq(b.p, "{\"b\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\\n\", null, true], \"a\": {}}");
   b.n = 0;
   qj_put_value(&b, v, 2, 0, true);
   ck_assert_str_eq(b.p, "{\n  \"a\": {},\n  \"b\": [\n    1,\n    2.5,\n    "
                         "\"\\u00e9\\ud83d\\ude00\\n\",\n    null,\n    true\n  ]\n}");
+  /* json.dumps("\x7f\x01") escapes DEL too: everything outside U+0020..U+007E. */
+  b.n = 0;
+  qc_json_put_cstring(&b, "\x7f\x01\"");
+  ck_assert_str_eq(b.p, "\"\\u007f\\u0001\\\"\"");
   free(b.p);
   qj_free(v);
 }

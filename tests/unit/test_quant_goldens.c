@@ -93,10 +93,10 @@ static bool run_record(const qj_value *h, const arr *as, int na, char *msg, size
   const qj_value *specs = qj_get(h, "specs");
   bool is_list = qj_get(h, "is_list")->kind == QJ_TRUE;
   /* Parse the specs through the config reader (the JSON is Quark's to_dict()). */
-  qj_buf b = {0};
-  qj_puts(&b, "{\"global_quant_config\": {\"weight\": ");
+  qc_bytes b = {0};
+  qc_bytes_puts(&b, "{\"global_quant_config\": {\"weight\": ");
   qj_put_value(&b, is_list ? specs : &specs->items[0], 0, 0, false);
-  qj_puts(&b, "}}");
+  qc_bytes_puts(&b, "}}");
   qc_qconfig *cfg;
   qc_status s = qc_qconfig_from_json(b.p, b.n, "golden", &cfg);
   free(b.p);
