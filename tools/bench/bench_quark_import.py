@@ -139,8 +139,12 @@ def main():
                     model = quark_import.load_with_quark(d)
                     ref = quark_import.logits(model, ids).astype(np.float64)
                     if floor is None:
-                        ref64 = quark_import.logits(model, ids, f64=True)
-                        floor = float(np.abs(ref64 - ref).max() / np.abs(ref).max())
+                        try:
+                            ref64 = quark_import.logits(model, ids, f64=True)
+                            floor = float(np.abs(ref64 - ref).max() / np.abs(ref).max())
+                        except Exception as e:  # noqa: BLE001 - Quark's kernels may refuse float64
+                            print("  (%s: Quark's float64 run failed: %s)" % (s, str(e).strip()[:200]), flush=True)
+                            floor = float("nan")
                     del model
                 except Exception as e:  # noqa: BLE001 - reported, and counted as a failure
                     msg = str(e).strip().splitlines()
@@ -156,7 +160,7 @@ def main():
                 vs_float = float(np.abs(mine - fref).max() / np.abs(fref).max())
                 worst = max(worst, rel)
                 ok = rel <= BAR
-                noise = not ok and rel <= 2 * floor
+                noise = not ok and bool(rel <= 2 * floor)
                 rows.append((s, fmt, wf, rel, ok, noise))
                 print("%-26s %-22s %12.3e %8s %9.1f%% %10.3e %11.3e %6d %8.1f" % (
                     s, "%s/%s" % (fmt, wf), rel, "ok" if ok else "~Quark" if noise else "FAIL", 100 * same,
