@@ -931,9 +931,10 @@ static void norm_range(void *ctx, int64_t r0, int64_t r1) {
   }
 }
 
-/* Expand t (broadcastable to shape[axis..rank)) into a dense array of `cols` values. */
-static qc_status expand_trailing(const qc_kctx *k, const qc_tensor *t, const qc_tensor *x,
-                                 int32_t axis, const float *src, float *dst) {
+/* For t broadcastable to x's shape[axis..rank): off[c] = the element of t that column c of the
+ * normalized block reads. */
+static qc_status trailing_offsets(const qc_kctx *k, const qc_tensor *t, const qc_tensor *x,
+                                  int32_t axis, int64_t *off_out) {
   int32_t nr = x->rank - axis;
   if (t->rank > nr) return qc_k_error(k, "scale/bias rank %d exceeds the normalized rank %d", t->rank, nr);
   int64_t sdim[QC_MAX_RANK], sstr[QC_MAX_RANK], cols = 1;
@@ -951,7 +952,7 @@ static qc_status expand_trailing(const qc_kctx *k, const qc_tensor *t, const qc_
   }
   int64_t idx[QC_MAX_RANK] = {0}, off = 0;
   for (int64_t c = 0; c < cols; c++) {
-    dst[c] = src[off];
+    off_out[c] = off;
     for (int32_t d = nr - 1; d >= 0; d--) {
       off += sstr[d];
       if (++idx[d] < x->dims[axis + d]) break;
@@ -960,6 +961,56 @@ static qc_status expand_trailing(const qc_kctx *k, const qc_tensor *t, const qc_
     }
   }
   return QC_OK;
+}
+
+/* Expand t (broadcastable to shape[axis..rank)) into a dense array of `cols` values. */
+static qc_status expand_trailing(const qc_kctx *k, const qc_tensor *t, const qc_tensor *x,
+                                 int32_t axis, const float *src, float *dst) {
+  int64_t cols = 1;
+  for (int32_t d = axis; d < x->rank; d++) cols *= x->dims[d];
+  int64_t *off = qc_k_alloc(k, sizeof *off * (size_t)(cols + 1));
+  if (!off) return QC_OOM();
+  qc_status s = trailing_offsets(k, t, x, axis, off);
+  for (int64_t c = 0; c < cols && !s; c++) dst[c] = src[off[c]];
+  qc_k_free(k, off, sizeof *off * (size_t)(cols + 1));
+  return s;
+}
+
+/* LayerNormalization/RMSNormalization of f64 data, in double throughout (the f32 staging
+ * of the general path would round x, the scale and the result to f32). */
+static qc_status layer_norm_f64(qc_kctx *k, bool rms, const qc_tensor *x, const qc_tensor *sc,
+                                const qc_tensor *bi, int32_t axis, int64_t rows, int64_t cols) {
+  size_t ob = sizeof(int64_t) * (size_t)(cols + 1);
+  int64_t *so = qc_k_alloc(k, ob), *bo = qc_k_alloc(k, ob);
+  qc_status s = so && bo ? trailing_offsets(k, sc, x, axis, so) : QC_OOM();
+  if (!s && bi) s = trailing_offsets(k, bi, x, axis, bo);
+  qc_tensor *y = NULL, *mo = NULL, *io = NULL;
+  int64_t sdims[QC_MAX_RANK];
+  for (int32_t d = 0; d < x->rank; d++) sdims[d] = d < axis ? x->dims[d] : 1;
+  if (!s) s = qc_k_out(k, 0, QC_F64, x->rank, x->dims, &y);
+  if (!s && !rms && qc_k_out_used(k, 1)) s = qc_k_out(k, 1, nn_out_dtype(k, 1, QC_F64), x->rank, sdims, &mo);
+  if (!s && !rms && qc_k_out_used(k, 2)) s = qc_k_out(k, 2, nn_out_dtype(k, 2, QC_F64), x->rank, sdims, &io);
+  double eps = qc_k_float(k, "epsilon", 1e-5);
+  for (int64_t r = 0; r < rows && !s; r++) {
+    const double *xr = (const double *)qc_tensor_data(x) + r * cols;
+    double *yr = (double *)qc_tensor_data(y) + r * cols;
+    double m = 0, ss = 0;
+    if (!rms) {
+      for (int64_t c = 0; c < cols; c++) m += xr[c];
+      m /= (double)cols;
+    }
+    for (int64_t c = 0; c < cols; c++) ss += (xr[c] - m) * (xr[c] - m);
+    double inv = 1.0 / sqrt(ss / (double)cols + eps);
+    for (int64_t c = 0; c < cols; c++) {
+      double v = (xr[c] - m) * inv * qc_elem_f64(sc->dtype, qc_tensor_data(sc), (size_t)so[c]);
+      yr[c] = bi ? v + qc_elem_f64(bi->dtype, qc_tensor_data(bi), (size_t)bo[c]) : v;
+    }
+    if (mo) qc_convert(QC_F64, &m, mo->dtype, (char *)qc_tensor_data(mo) + r * qc_dtype_nbytes(mo->dtype, 1), 1, 0);
+    if (io) qc_convert(QC_F64, &inv, io->dtype, (char *)qc_tensor_data(io) + r * qc_dtype_nbytes(io->dtype, 1), 1, 0);
+  }
+  if (so) qc_k_free(k, so, ob);
+  if (bo) qc_k_free(k, bo, ob);
+  return s;
 }
 
 /* LayerNormalization and RMSNormalization: normalize over dims [axis, rank). */
@@ -976,6 +1027,7 @@ static qc_status layer_norm(qc_kctx *k, bool rms) {
     if (d < axis) rows *= x->dims[d];
     else cols *= x->dims[d];
   }
+  if (x->dtype == QC_F64) return layer_norm_f64(k, rms, x, sc, bi, axis, rows, cols);
   norm_job j;
   memset(&j, 0, sizeof j);
   j.cols = cols;

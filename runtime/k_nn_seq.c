@@ -350,6 +350,7 @@ typedef struct attn_job {
   const float *qp, *kp, *vp;
   int64_t qh, kvh, total, past;
   float scale, softcap;
+  double scale_d; /* the f64 path's scale, not rounded to f32 */
   bool causal;
   /* Mask: broadcast to [B, qH, qS, total] through strides; columns >= mask_cols are masked. */
   const float *mask;
@@ -473,6 +474,102 @@ static void concat_kv(const float *past, int64_t sp, const float *nw, const bhsd
     }
 }
 
+/* Attention on f64 inputs, in double throughout by direct loops (the general path stages
+ * through f32 and its GEMM). Same semantics and order of steps as attn_range. */
+static qc_status attention_f64(qc_kctx *k, const attn_job *j, const bhsd *kn, const bhsd *vn,
+                               const qc_tensor *tq, const qc_tensor *tk, const qc_tensor *tv,
+                               const qc_tensor *tm, const qc_tensor *tpk, const qc_tensor *tpv,
+                               const int64_t *nonpad, int32_t yr, const int64_t *ydims) {
+  int64_t B = j->q.b, qh = j->qh, kvh = j->kvh, S = j->q.s, D = kn->d, Dv = vn->d;
+  int64_t past = j->past, tot = j->total;
+  int64_t mstr[4] = {0, 0, 0, 0}, mcols = 0;
+  if (tm) {
+    if (tm->rank < 1 || tm->rank > 4) return qc_k_error(k, "attn_mask must have rank 1..4");
+    mcols = tm->dims[tm->rank - 1];
+    int64_t full[4] = {B, qh, S, tot}, st = 1;
+    for (int32_t d = 3; d >= 0; d--) {
+      int32_t md = d - (4 - tm->rank);
+      int64_t dim = md >= 0 ? tm->dims[md] : 1;
+      if (d == 3 ? dim > tot : (dim != 1 && dim != full[d]))
+        return qc_k_error(k, "attn_mask does not broadcast to [B, heads, q_len, total_len]");
+      mstr[d] = dim == 1 && d != 3 ? 0 : st;
+      st *= dim;
+    }
+  }
+  int64_t kdims[4] = {B, kvh, tot, D}, vdims[4] = {B, kvh, tot, Dv}, qkdims[4] = {B, qh, S, tot};
+  qc_tensor *y, *pk = NULL, *pv = NULL, *qko = NULL;
+  QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_F64, yr, ydims, &y));
+  if (qc_k_out_used(k, 1)) QC_RETURN_IF_ERROR(qc_k_out(k, 1, QC_F64, 4, kdims, &pk));
+  if (qc_k_out_used(k, 2)) QC_RETURN_IF_ERROR(qc_k_out(k, 2, QC_F64, 4, vdims, &pv));
+  if (qc_k_out_used(k, 3)) QC_RETURN_IF_ERROR(qc_k_out(k, 3, QC_F64, 4, qkdims, &qko));
+  size_t kb = sizeof(double) * (size_t)(B * kvh * tot * D + 1), vb = sizeof(double) * (size_t)(B * kvh * tot * Dv + 1);
+  size_t rb = sizeof(double) * (size_t)(tot + 1);
+  double *kp = pk ? qc_tensor_data(pk) : qc_k_alloc(k, kb);
+  double *vp = pv ? qc_tensor_data(pv) : qc_k_alloc(k, vb);
+  double *row = qc_k_alloc(k, rb);
+  qc_status s = kp && vp && row ? QC_OK : QC_OOM();
+  /* present = past ++ new, dense [B, kvh, tot, D] */
+  for (int64_t b = 0; b < B && !s; b++)
+    for (int64_t h = 0; h < kvh; h++)
+      for (int64_t t = 0; t < tot; t++) {
+        double *ko = kp + ((b * kvh + h) * tot + t) * D, *vo = vp + ((b * kvh + h) * tot + t) * Dv;
+        for (int64_t d = 0; d < D; d++)
+          ko[d] = t < past ? ((const double *)qc_tensor_data(tpk))[((b * kvh + h) * past + t) * D + d]
+                           : ((const double *)qc_tensor_data(tk))[b * kn->sb + h * kn->sh + (t - past) * kn->ss + d];
+        for (int64_t d = 0; d < Dv; d++)
+          vo[d] = t < past ? ((const double *)qc_tensor_data(tpv))[((b * kvh + h) * past + t) * Dv + d]
+                           : ((const double *)qc_tensor_data(tv))[b * vn->sb + h * vn->sh + (t - past) * vn->ss + d];
+      }
+  double scale = j->scale_d, softcap = j->softcap;
+  for (int64_t b = 0; b < B && !s; b++)
+    for (int64_t h = 0; h < qh; h++) {
+      int64_t kh = h / (qh / kvh);
+      for (int64_t i = 0; i < S; i++) {
+        const double *q = (const double *)qc_tensor_data(tq) + b * j->q.sb + h * j->q.sh + i * j->q.ss;
+        double *qk = qko ? (double *)qc_tensor_data(qko) + ((b * qh + h) * S + i) * tot : NULL;
+        for (int64_t c = 0; c < tot; c++) {
+          const double *kr = kp + ((b * kvh + kh) * tot + c) * D;
+          double v = 0;
+          for (int64_t d = 0; d < D; d++) v += q[d] * kr[d];
+          v *= scale;
+          if (softcap > 0) v = softcap * tanh(v / softcap);
+          if (qk && j->mode <= 1) qk[c] = v;
+          double bias = 0;
+          if (tm) {
+            if (c >= mcols) {
+              bias = -INFINITY;
+            } else {
+              double mv = qc_elem_f64(tm->dtype, qc_tensor_data(tm),
+                                      (size_t)(b * mstr[0] + h * mstr[1] + i * mstr[2] + c * mstr[3]));
+              bias = tm->dtype == QC_BOOL ? (mv != 0 ? 0.0 : -INFINITY) : mv;
+            }
+          }
+          if (j->causal && c > i + past) bias += -INFINITY;
+          if (nonpad && c >= nonpad[b]) bias += -INFINITY;
+          v += bias;
+          if (qk && j->mode == 2) qk[c] = v;
+          row[c] = v;
+        }
+        double mx = -INFINITY, sum = 0;
+        for (int64_t c = 0; c < tot; c++) mx = row[c] > mx ? row[c] : mx;
+        for (int64_t c = 0; c < tot; c++) sum += row[c] = exp(row[c] - mx);
+        for (int64_t c = 0; c < tot; c++) row[c] /= sum;
+        if (qk && j->mode == 3) memcpy(qk, row, sizeof(double) * (size_t)tot);
+        double *yo = (double *)qc_tensor_data(y) +
+                     (j->y3d ? (b * S + i) * qh * Dv + h * Dv : ((b * qh + h) * S + i) * Dv);
+        for (int64_t d = 0; d < Dv; d++) yo[d] = 0;
+        for (int64_t c = 0; c < tot; c++) {
+          const double *vr = vp + ((b * kvh + kh) * tot + c) * Dv;
+          for (int64_t d = 0; d < Dv; d++) yo[d] += row[c] * vr[d];
+        }
+      }
+    }
+  if (kp && !pk) qc_k_free(k, kp, kb);
+  if (vp && !pv) qc_k_free(k, vp, vb);
+  if (row) qc_k_free(k, row, rb);
+  return s;
+}
+
 qc_status qc_k_attention(qc_kctx *k) {
   const qc_tensor *tq, *tk, *tv;
   QC_RETURN_IF_ERROR(nn_float_in(k, 0, &tq));
@@ -507,6 +604,7 @@ qc_status qc_k_attention(qc_kctx *k) {
   j.qh = qh, j.kvh = kvh, j.past = past, j.total = past + kn.s;
   j.scale = qc_k_attr(k, "scale") ? (float)qc_k_float(k, "scale", 0)
                                   : (float)(1.0 / sqrt((double)j.q.d));
+  j.scale_d = qc_k_attr(k, "scale") ? qc_k_float(k, "scale", 0) : 1.0 / sqrt((double)j.q.d);
   j.softcap = (float)qc_k_float(k, "softcap", 0);
   j.causal = qc_k_int(k, "is_causal", 0) != 0;
   j.mode = (int)qc_k_int(k, "qk_matmul_output_mode", 0);
@@ -518,6 +616,16 @@ qc_status qc_k_attention(qc_kctx *k) {
   if (in3d) ydims[0] = j.q.b, ydims[1] = j.q.s, ydims[2] = qh * vn.d, yr = 3;
   else ydims[0] = j.q.b, ydims[1] = qh, ydims[2] = j.q.s, ydims[3] = vn.d, yr = 4;
   int64_t qkdims[4] = {j.q.b, qh, j.q.s, j.total};
+  if (tq->dtype == QC_F64 && tk->dtype == QC_F64 && tv->dtype == QC_F64 && (!tpk || tpk->dtype == QC_F64) &&
+      (!tpv || tpv->dtype == QC_F64)) {
+    int64_t npd[64];
+    if (tnp) {
+      int64_t nn;
+      QC_RETURN_IF_ERROR(qc_k_ints(k, tnp, "nonpad_kv_seqlen", npd, 64, &nn));
+      if (nn != j.q.b) return qc_k_error(k, "nonpad_kv_seqlen needs %lld values", (long long)j.q.b);
+    }
+    return attention_f64(k, &j, &kn, &vn, tq, tk, tv, tm, tpk, tpv, tnp ? npd : NULL, yr, ydims);
+  }
   qc_kf_out y = {0}, pk = {0}, pv = {0}, qko = {0};
   qc_kf_in qf = {0}, kf = {0}, vf = {0}, mf = {0}, pkf = {0}, pvf = {0};
   float *kbuf = NULL, *vbuf = NULL;
@@ -631,6 +739,30 @@ qc_status qc_k_rotary_embedding(qc_kctx *k) {
     }
   } else if (qc_tensor_numel(tc) != nb * seq * half || qc_tensor_numel(ts) != nb * seq * half) {
     return qc_k_error(k, "without position_ids the caches must be [batch, sequence, %lld]", (long long)half);
+  }
+  if (x->dtype == QC_F64) {
+    /* In double throughout (the general path stages through f32). */
+    qc_tensor *yd;
+    qc_status s = qc_k_out(k, 0, QC_F64, x->rank, x->dims, &yd);
+    for (int64_t b = 0; b < nb && !s; b++)
+      for (int64_t t = 0; t < seq; t++) {
+        int64_t row = pos ? pos[b * seq + t] : b * seq + t;
+        for (int64_t h = 0; h < heads; h++) {
+          const double *xi = (const double *)qc_tensor_data(x) + b * sb + t * ss + h * sh;
+          double *yo = (double *)qc_tensor_data(yd) + b * sb + t * ss + h * sh;
+          for (int64_t i = 0; i < half; i++) {
+            int64_t i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + half;
+            double c = qc_elem_f64(tc->dtype, qc_tensor_data(tc), (size_t)(row * half + i));
+            double sn = qc_elem_f64(ts->dtype, qc_tensor_data(ts), (size_t)(row * half + i));
+            double x1 = xi[i1], x2 = xi[i2];
+            yo[i1] = c * x1 - sn * x2;
+            yo[i2] = sn * x1 + c * x2;
+          }
+          for (int64_t i = rd; i < hd; i++) yo[i] = xi[i];
+        }
+      }
+    if (pos) qc_k_free(k, pos, pos_bytes);
+    return s;
   }
   qc_kf_out y = {0};
   qc_kf_in xf = {0}, cf = {0}, sf = {0};

@@ -439,6 +439,21 @@ START_TEST(layer_and_rms_norm) {
         kh_expect_near(&h, 2, wi, rows, 1e-6, 1e-5, "LayerNorm inv std");
       }
       kh_free(&h);
+      /* f64 computes in double: the reference holds to rounding. */
+      qc_tensor dx = kh_as_f64(&x), dsc = kh_as_f64(&sc), db = kh_as_f64(&b);
+      kh_init(&h, rms ? QC_OP_RMSNormalization : QC_OP_LayerNormalization, 23, rms ? 2 : 3,
+              (qc_tensor *[]){&dx, &dsc, &db}, rms ? 1 : 3);
+      kh_int(&h, "axis", axis);
+      kh_float(&h, "epsilon", 1e-4);
+      kh_run(&h, 2);
+      ck_assert_int_eq(kh_out(&h, 0)->dtype, QC_F64);
+      kh_expect_near(&h, 0, want, 24, 1e-14, 1e-13, rms ? "RMSNorm (f64)" : "LayerNorm (f64)");
+      if (!rms) {
+        kh_expect_near(&h, 1, wm, rows, 1e-15, 1e-14, "LayerNorm mean (f64)");
+        kh_expect_near(&h, 2, wi, rows, 1e-14, 1e-13, "LayerNorm inv std (f64)");
+      }
+      kh_free(&h);
+      qc_tensor_release(&dx), qc_tensor_release(&dsc), qc_tensor_release(&db);
     }
     qc_tensor_release(&sc);
     qc_tensor_release(&b);

@@ -52,6 +52,14 @@ static inline qc_tensor kh_f32(int32_t rank, const int64_t *dims, const float *v
   return t;
 }
 
+/** A copy of an f32 tensor as f64 (exact): for running the f64 paths on the same values. */
+static inline qc_tensor kh_as_f64(const qc_tensor *t) {
+  qc_tensor d;
+  kh_check(qc_tensor_alloc(&d, NULL, QC_F64, t->rank, t->dims));
+  qc_convert(t->dtype, qc_tensor_data(t), QC_F64, qc_tensor_data(&d), (size_t)qc_tensor_numel(t), 0);
+  return d;
+}
+
 /** Deterministic values in [-1, 1). */
 static inline void kh_fill(float *p, int64_t n, uint64_t seed) {
   uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;

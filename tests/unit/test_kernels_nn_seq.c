@@ -281,6 +281,21 @@ START_TEST(attention_gqa_past_causal_bool_mask) {
   kh_expect_near(&h, 1, pkey, B * HKV * ST * D, 0, 0, "present_key");
   kh_expect_near(&h, 3, probs, B * HQ * SQ * ST, 1e-6, 1e-4, "softmax output");
   kh_free(&h);
+  /* The same in f64: computed in double, so the reference holds to rounding. */
+  qc_tensor dq = kh_as_f64(&tq), dk = kh_as_f64(&tk), dv = kh_as_f64(&tv), dpk = kh_as_f64(&tpk),
+            dpv = kh_as_f64(&tpv);
+  kh_init(&h, QC_OP_Attention, 24, 6, (qc_tensor *[]){&dq, &dk, &dv, &tm, &dpk, &dpv}, 4);
+  kh_int(&h, "is_causal", 1);
+  kh_float(&h, "scale", 0.3);
+  kh_int(&h, "qk_matmul_output_mode", 3);
+  kh_run(&h, 2);
+  ck_assert_int_eq(kh_out(&h, 0)->dtype, QC_F64);
+  kh_expect_near(&h, 0, y, B * HQ * SQ * DV, 1e-13, 1e-12, "Attention Y (f64)");
+  kh_expect_near(&h, 1, pkey, B * HKV * ST * D, 0, 0, "present_key (f64)");
+  kh_expect_near(&h, 3, probs, B * HQ * SQ * ST, 1e-13, 1e-12, "softmax output (f64)");
+  kh_free(&h);
+  qc_tensor_release(&dq), qc_tensor_release(&dk), qc_tensor_release(&dv), qc_tensor_release(&dpk);
+  qc_tensor_release(&dpv);
   qc_tensor_release(&tq), qc_tensor_release(&tk), qc_tensor_release(&tv), qc_tensor_release(&tpk);
   qc_tensor_release(&tpv), qc_tensor_release(&tm);
 }
@@ -306,7 +321,7 @@ START_TEST(attention_long_3d_causal) {
       double mx = -INFINITY, sum = 0;
       for (int s2 = 0; s2 < SK; s2++) {
         double dot = 0;
-        for (int d = 0; d < D; d++) dot += q[(i * H + hh) * D + d] * kk[(s2 * H + hh) * D + d];
+        for (int d = 0; d < D; d++) dot += (double)q[(i * H + hh) * D + d] * kk[(s2 * H + hh) * D + d]; /* in double, as the f64 path */
         sc[s2] = s2 > i ? -INFINITY : dot / sqrt((double)D);
         mx = fmax(mx, sc[s2]);
       }
@@ -320,8 +335,63 @@ START_TEST(attention_long_3d_causal) {
   kh_expect_shape(&h, 0, 3, (int64_t[]){B, SQ, H * D});
   kh_expect_near(&h, 0, y, B * SQ * H * D, 1e-5, 1e-4, "long causal attention");
   kh_free(&h);
+  qc_tensor dq = kh_as_f64(&tq), dk = kh_as_f64(&tk), dv = kh_as_f64(&tv);
+  kh_init(&h, QC_OP_Attention, 23, 3, (qc_tensor *[]){&dq, &dk, &dv}, 1);
+  kh_int(&h, "is_causal", 1);
+  kh_int(&h, "q_num_heads", H);
+  kh_int(&h, "kv_num_heads", H);
+  kh_run(&h, 2);
+  kh_expect_near(&h, 0, y, B * SQ * H * D, 1e-13, 1e-12, "long causal attention (f64)");
+  kh_free(&h);
+  qc_tensor_release(&dq), qc_tensor_release(&dk), qc_tensor_release(&dv);
   qc_tensor_release(&tq), qc_tensor_release(&tk), qc_tensor_release(&tv);
   free(q), free(kk), free(vv), free(y);
+}
+END_TEST
+
+/* RotaryEmbedding, half-split and interleaved, partial rotary dim, position_ids into a cache,
+ * 3-D input with num_heads; f32 and f64 (which computes in double) against a direct
+ * computation. */
+START_TEST(rotary_embedding_f32_f64) {
+  enum { B = 2, S = 3, H = 2, D = 6, RD = 4, HALF = RD / 2, MAXP = 5 };
+  float x[B * S * H * D], c[MAXP * HALF], sn[MAXP * HALF];
+  kh_fill(x, B * S * H * D, 21), kh_fill(c, MAXP * HALF, 22), kh_fill(sn, MAXP * HALF, 23);
+  double pos[B * S] = {0, 2, 4, 1, 3, 0};
+  qc_tensor tx = kh_f32(3, (int64_t[]){B, S, H * D}, x), tc = kh_f32(2, (int64_t[]){MAXP, HALF}, c),
+            ts = kh_f32(2, (int64_t[]){MAXP, HALF}, sn), tp = kh_tensor(QC_I64, 2, (int64_t[]){B, S}, pos);
+  qc_tensor dx = kh_as_f64(&tx), dc = kh_as_f64(&tc), ds = kh_as_f64(&ts);
+  for (int inter = 0; inter < 2; inter++) {
+    double want[B * S * H * D];
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < S; t++)
+        for (int h = 0; h < H; h++) {
+          const float *xi = x + ((b * S + t) * H + h) * D;
+          double *yo = want + ((b * S + t) * H + h) * D;
+          int p = (int)pos[b * S + t];
+          for (int i = 0; i < HALF; i++) {
+            int i1 = inter ? 2 * i : i, i2 = inter ? 2 * i + 1 : i + HALF;
+            double cc = c[p * HALF + i], ss = sn[p * HALF + i];
+            yo[i1] = cc * xi[i1] - ss * xi[i2];
+            yo[i2] = ss * xi[i1] + cc * xi[i2];
+          }
+          for (int i = RD; i < D; i++) yo[i] = xi[i];
+        }
+    for (int f64 = 0; f64 < 2; f64++) {
+      kh_node h;
+      kh_init(&h, QC_OP_RotaryEmbedding, 23, 4,
+              (qc_tensor *[]){f64 ? &dx : &tx, f64 ? &dc : &tc, f64 ? &ds : &ts, &tp}, 1);
+      kh_int(&h, "num_heads", H);
+      kh_int(&h, "rotary_embedding_dim", RD);
+      kh_int(&h, "interleaved", inter);
+      kh_run(&h, 1);
+      ck_assert_int_eq(kh_out(&h, 0)->dtype, f64 ? QC_F64 : QC_F32);
+      kh_expect_near(&h, 0, want, B * S * H * D, f64 ? 1e-15 : 1e-6, f64 ? 1e-14 : 1e-5,
+                     f64 ? "RotaryEmbedding (f64)" : "RotaryEmbedding");
+      kh_free(&h);
+    }
+  }
+  qc_tensor_release(&tx), qc_tensor_release(&tc), qc_tensor_release(&ts), qc_tensor_release(&tp);
+  qc_tensor_release(&dx), qc_tensor_release(&dc), qc_tensor_release(&ds);
 }
 END_TEST
 
@@ -334,6 +404,7 @@ int main(void) {
   tcase_add_test(tc, lstm_variants);
   tcase_add_test(tc, attention_gqa_past_causal_bool_mask);
   tcase_add_test(tc, attention_long_3d_causal);
+  tcase_add_test(tc, rotary_embedding_f32_f64);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
