@@ -110,7 +110,10 @@ def double_but_quantizers(model, rope=None):
         if attr == "bias_quantizer" and getattr(mod, "bias", None) is not None and mod.bias.is_floating_point():
             mod.bias.data = mod.bias.data.float()
         fwd = q.forward
-        q.forward = (lambda f: lambda X, *a, **k: f(X.float(), *a, **k).to(X.dtype))(fwd)
+        # float inputs (activations, float weights) go in as float32 and come back in the
+        # caller's dtype; packed integer weights go in as they are
+        q.forward = (lambda f: lambda X, *a, **k: f(X.float(), *a, **k).to(X.dtype)
+                     if X.is_floating_point() else f(X, *a, **k))(fwd)
     for mod in model.modules():
         if type(mod).__name__.endswith("RMSNorm"):
             mod.forward = (lambda m: lambda h: m.weight * (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) +
