@@ -45,13 +45,15 @@ qc_export_options qc_export_options_default(void) {
   return o;
 }
 
-/* Single-file formats: refuse to overwrite unless asked (the writers replace atomically). */
+/* Single-file formats replace an existing file, as `cc -o` and `quarc quantize -o` do: the
+ * writers rename a complete temporary over it, so the old file stays whole until then. A
+ * directory output (hf, quark) is another matter: it may hold other files, and is refused
+ * unless `replace` (qc_atomic_dir_open). */
 static qc_status check_file(const char *path, const qc_export_options *opt) {
+  (void)opt;
   struct stat st;
-  if (stat(path, &st) != 0) return QC_OK;
-  if (S_ISDIR(st.st_mode)) return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: is a directory", path);
-  if (!(opt && opt->replace))
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: exists (remove it, or ask to replace it)", path);
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: is a directory", path);
   return QC_OK;
 }
 

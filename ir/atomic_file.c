@@ -306,7 +306,7 @@ qc_status qc_atomic_dir_open(const char *path, bool replace, qc_atomic_dir **out
       if (dp) closedir(dp);
       if (!empty)
         s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                          "%s: exists and is not empty (remove it, or ask to replace it)", path);
+                          "the directory exists and is not empty (remove it, or replace it with --force)");
     }
     if (s) {
       qc_atomic_dir_abort(d);

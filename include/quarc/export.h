@@ -86,7 +86,7 @@ typedef struct qc_export_options {
    *  "reorder". */
   const char *pack_method;
   uint64_t max_shard_size;        /**< HF: shard limit in bytes of tensor data; 0: 5 GB */
-  bool replace;                   /**< replace an existing output (directory or file) */
+  bool replace;                   /**< replace a non-empty output directory (files are always replaced) */
   /** Where the source model's config.json, tokenizer and generation files are; NULL: the
    *  graph's "quarc.source" metadata (may be absent: then only the model files are written). */
   const char *source_dir;

@@ -394,14 +394,17 @@ class GgufExport(unittest.TestCase):
         self.assert_clean_failure(("export", odd, "-o", out, "--gguf-type", "q4_0"), "not a multiple", out)
         # llama3 rope scaling (llama.cpp's rope_freqs tensor) is not written
         self.assert_clean_failure(("export", os.path.join(FAMILIES, "llama31"), "-o", out), "llama3 rope scaling", out)
-        # an existing output is left as it was
+        # an existing file: a failed export leaves it as it was, a good one replaces it whole
         with open(out, "wb") as f:
             f.write(b"keep")
-        r = qu.quarc("export", self.src, "-o", out, check=False)
+        r = qu.quarc("export", odd, "-o", out, "--gguf-type", "q4_0", check=False)
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("exists", r.stderr)
         with open(out, "rb") as f:
             self.assertEqual(f.read(), b"keep")
+        qu.quarc("export", self.src, "-o", out, "--quiet")
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(4), b"GGUF")
+        os.remove(out)
 
 
 if __name__ == "__main__":
