@@ -5,6 +5,7 @@
 #define QUARC_IR_INTERNAL_H
 
 #include "quarc/graph.h"
+#include "quarc/io.h"
 #include "quarc/infer.h"
 
 #include <stdarg.h>
@@ -85,13 +86,7 @@ qc_status qc_tensor_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *o
 qc_status qc_tensor_unpack_int4(const qc_tensor *words, int64_t n, bool reorder, qc_dtype dt,
                                 qc_tensor *out) QC_MUST_USE;
 
-/* ---- files ----------------------------------------------------------------------------------- */
-
-/** The whole of a file (a pipe too) in a malloc'd buffer with a NUL after its `*len` bytes,
- *  for the text formats read whole (JSON configs, calibration text). Errors name the path;
- *  QC_CODE_NOT_FOUND when it does not exist. Binary formats map files instead
- *  (qc_buffer_map_file). */
-qc_status qc_read_file(const char *path, char **text, size_t *len) QC_MUST_USE;
+/* qc_read_file (reading a file whole) is public: quarc/io.h. */
 
 /* ---- the graph --------------------------------------------------------------------------- */
 

@@ -19,7 +19,7 @@
 #include "quarc/tensor_io.h"
 #include "quarc/tokenizer.h"
 #include "tools/cli.h"
-#include "ir/internal.h"
+#include "quarc/io.h"
 
 #include <math.h>
 #include <stdlib.h>

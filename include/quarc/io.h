@@ -28,6 +28,12 @@ typedef enum qc_format {
 qc_format qc_format_from_path(const char *path);
 
 qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) QC_MUST_USE;
+
+/** The whole of a file (a pipe too) in a malloc'd buffer with a NUL after its `*len` bytes,
+ *  for the text formats read whole (JSON configs, calibration and evaluation text). The
+ *  caller frees `*text` with free(). Errors name the path; QC_CODE_NOT_FOUND when it does
+ *  not exist. Binary formats map files instead (qc_buffer_map_file). */
+qc_status qc_read_file(const char *path, char **text, size_t *len) QC_MUST_USE;
 qc_status qc_model_save(const qc_graph *g, const char *path, qc_format fmt) QC_MUST_USE;
 
 /** Atomic file writing used by every writer: open `<path>.tmp.<pid>`, write, fsync,
