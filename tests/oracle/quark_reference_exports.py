@@ -65,6 +65,7 @@ CASES = {
     "native_uint4_wo_32": ("uint4_wo_32", None, None, "native", "real_quantized", "reorder"),
     "native_fp8_kv": ("fp8", "fp8", None, "native", "real_quantized", "reorder"),
     "native_nvfp4": ("nvfp4", None, None, "native", "real_quantized", "reorder"),
+    "native_mxfp4": ("mxfp4", None, None, "native", "real_quantized", "reorder"),
     "hf_uint4_wo_32_bf16": ("uint4_wo_32", None, None, "quark", "real_quantized", "reorder"),
     "hf_fp8_kv_bf16": ("fp8", "fp8", None, "quark", "real_quantized", "reorder"),
 }

@@ -165,7 +165,7 @@ class QuarkExports(unittest.TestCase):
 
     def test_logits_match_quark(self):
         ids = os.path.join(DATA, "input_ids.npy")
-        skipped = []
+        skipped, no_ref = [], []
         for case in cases():
             if case.endswith("_bf16"):  # Quark computes in bf16 there, quarc in f32
                 continue
@@ -177,11 +177,16 @@ class QuarkExports(unittest.TestCase):
                     continue
                 self.assertEqual(r.returncode, 0, r.stderr)
                 got = np.load(os.path.join(out, "output_0.npy"))
+                if not os.path.exists(os.path.join(DATA, case + ".logits.npy")):
+                    no_ref.append(case)  # Quark could not run its own export (native MX)
+                    continue
                 ref = np.load(os.path.join(DATA, case + ".logits.npy"))
                 rel = float(np.abs(got - ref).max() / np.abs(ref).max())
                 self.assertLess(rel, TOLERANCE.get(case, 1e-4), case)
         if skipped:
             print("logits not checked (interpreter kernels missing):", " ".join(skipped))
+        if no_ref:
+            print("logits not checked (Quark cannot run its own export):", " ".join(no_ref))
 
 
 if __name__ == "__main__":
