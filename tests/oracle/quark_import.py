@@ -42,12 +42,22 @@ def load_with_quark(model_dir, device="cpu"):
         from safetensors.torch import save_file
         sd = torch.load(native, weights_only=True)
 
+        pat = re.compile(r"(.*)\.(weight|input|output|bias)_quantizer\.(?:(\d+)\.)?(scale|zero_point)$")
+        # Checkpoint suffixes count the stages that have parameters: NVFP4's input has a
+        # dynamic stage 0 and a static stage 1, stored as input_quantizer.1.scale natively and
+        # as input_scale (not input_scale_2) in the checkpoint; weights: weight_scale, _2.
+        stored = {}
+        for k in sd:
+            m = pat.match(k)
+            if m:
+                stored.setdefault((m.group(1), m.group(2)), set()).add(int(m.group(3) or 0))
+
         def ckpt(k):
-            m = re.match(r"(.*)\.(weight|input|output|bias)_quantizer\.(?:(\d+)\.)?(scale|zero_point)$", k)
+            m = pat.match(k)
             if not m:
                 return k
-            stage = int(m.group(3) or 0)
-            return "%s.%s_%s%s" % (m.group(1), m.group(2), m.group(4), "_%d" % (stage + 1) if stage else "")
+            rank = sorted(stored[(m.group(1), m.group(2))]).index(int(m.group(3) or 0))
+            return "%s.%s_%s%s" % (m.group(1), m.group(2), m.group(4), "_%d" % (rank + 1) if rank else "")
         tmp = tempfile.mkdtemp(prefix="quark-native-fake-")
         try:
             shutil.copy(os.path.join(model_dir, "config.json"), tmp)
