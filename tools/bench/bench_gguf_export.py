@@ -24,6 +24,8 @@ include llama-cpp-python copying every position's logits), seq-len 2048:
     q4_0    12      46.5741    46.7579    0.393%      104.9        64.5
     q4_1     4      36.4168    36.4768    0.165%      128.0        49.5
     q4_1    39 (all of 256 KB)  32.5241    32.6036    0.244%      135.2        44.2
+    q4_0    39 (all of 256 KB)  43.0516    43.1817    0.301%       59.5        76.0
+    q8_0    39 (all of 256 KB)  32.5713    32.6609    0.274%      175.8       122.4
 (Q4_0 is a second rounding of weights that are Q4_1 values, hence its higher perplexity.)
 
 Needs llama-cpp-python, torch, transformers, gguf (run it with /opt/torchvenv/bin/python);
