@@ -77,8 +77,6 @@ qc_status qx_reinterpret(const qc_tensor *src, qc_dtype dt, int32_t rank, const 
 /** A view of src's buffer with another dtype/shape of the same byte size (no copy). */
 qc_status qx_view(const qc_tensor *src, qc_dtype dt, int32_t rank, const int64_t *dims,
                   qc_tensor *out) QC_MUST_USE;
-/** Convert every element to dtype dt (integers exactly, floats rounded to nearest). */
-qc_status qx_convert(const qc_tensor *src, qc_dtype dt, qc_tensor *out) QC_MUST_USE;
 /** A tensor of zeros. */
 qc_status qx_zeros(qc_dtype dt, int32_t rank, const int64_t *dims, qc_tensor *out) QC_MUST_USE;
 

@@ -151,7 +151,7 @@ static qc_status split_mx_blocks(const qc_tensor *b, qc_tensor *codes, qc_tensor
 static qc_status zero_point(const hx *x, const qx_linear *l, const qc_tensor *scale, qc_dtype dt,
                             qc_tensor *out) {
   const qc_tensor *zp = cst(x, l->w_zp);
-  if (zp) return zp->dtype == dt ? (qc_tensor_copy_ref(out, zp), QC_OK) : qx_convert(zp, dt, out);
+  if (zp) return zp->dtype == dt ? (qc_tensor_copy_ref(out, zp), QC_OK) : qc_tensor_convert(NULL, zp, dt, out);
   return qx_zeros(dt, scale->rank, scale->dims, out);
 }
 
@@ -282,7 +282,7 @@ static qc_status emit_weight_fake(hx *x, const qx_linear *l) {
     if (!(s = qx_linear_dequantized_weight(x->g, &sl, &sd))) s = take(x, l->module, "weight_scale", &sd);
     if (!s) s = add_ref(x, l->module, "weight_scale_2", cst(x, l->w_scale2));
   } else if (!s && scale) {
-    if (scale->dtype == QC_E8M0) s = qx_convert(scale, QC_F32, &t);
+    if (scale->dtype == QC_E8M0) s = qc_tensor_convert(NULL, scale, QC_F32, &t);
     else qc_tensor_copy_ref(&t, scale);
     if (!s) s = take(x, l->module, "weight_scale", &t);
     if (!s && (qc_dtype_is_int(q->dtype) || cst(x, l->w_zp))) {
@@ -328,7 +328,7 @@ static qc_status emit_act(hx *x, const qx_linear *l, const qx_act *a, const char
   if (zp) {
     snprintf(sfx, sizeof sfx, "%s_zero_point%s", which, second ? "_2" : "");
     qc_tensor t;
-    if (x->fake && zp->dtype != QC_I32) QC_RETURN_IF_ERROR(qx_convert(zp, QC_I32, &t));
+    if (x->fake && zp->dtype != QC_I32) QC_RETURN_IF_ERROR(qc_tensor_convert(NULL, zp, QC_I32, &t));
     else qc_tensor_copy_ref(&t, zp);
     QC_RETURN_IF_ERROR(take(x, l->module, sfx, &t));
   }
@@ -531,17 +531,18 @@ static qc_status collect(hx *x) {
   if (!lin_of) return QC_OOM();
   for (int32_t i = 0; i < nv; i++) lin_of[i] = -1;
   for (int32_t i = 0; i < x->m.n_lin; i++)
-    if (qx_linear_quantized(&x->m.lin[i])) lin_of[x->m.lin[i].w] = i;
+    if (qx_linear_quantized(&x->m.lin[i])) {
+      lin_of[x->m.lin[i].w] = i;
+      /* two-stage scale codes are written with their linear, never on their own */
+      if (x->m.lin[i].w_scale_codes >= 0) lin_of[x->m.lin[i].w_scale_codes] = -2;
+    }
   /* Every quantized constant must be a linear's weight: anything else has no name in this
    * layout and would be dropped. */
   for (qc_nid n = 0; n < qc_graph_num_nodes(g) && !s; n++) {
     const qc_node *nd = qc_graph_node(g, n);
     if (nd->dead || !(qc_op_schema_of(nd->op)->flags & QC_OPF_QDQ) || nd->n_in < 1 || nd->in[0] < 0) continue;
     const qc_value *q = qc_graph_value(g, nd->in[0]);
-    bool covered = lin_of[nd->in[0]] >= 0; /* a linear's weight, or its two-stage scale codes */
-    for (int32_t i = 0; i < x->m.n_lin && !covered; i++)
-      covered = x->m.lin[i].w_scale_codes == nd->in[0] && qx_linear_quantized(&x->m.lin[i]);
-    if (q->kind == QC_VALUE_CONST && !covered)
+    if (q->kind == QC_VALUE_CONST && lin_of[nd->in[0]] == -1)
       s = qc_status_new(QC_CODE_UNIMPLEMENTED,
                         "%s: constant '%s' is quantized but is not the weight of a Linear this layout "
                         "can name (a MatMul node named after its module, reading Transpose(W))",

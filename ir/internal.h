@@ -79,6 +79,10 @@ uint64_t qc_hash_bytes(const void *p, size_t n, uint64_t seed);
  * importers, the exporters and the passes that lower to such layouts share these. */
 /** Transpose a 2-D tensor of any non-block dtype (sub-byte types included). */
 qc_status qc_tensor_transpose2d(const qc_tensor *src, qc_tensor *out) QC_MUST_USE;
+/* A copy of src in dtype dt, allocated from a (NULL: the default): integers to integers
+ * exactly (qc_elem_i64), everything else through qc_convert (round to nearest even). */
+qc_status qc_tensor_convert(const qc_allocator *a, const qc_tensor *src, qc_dtype dt,
+                            qc_tensor *out) QC_MUST_USE;
 /** 4-bit codes of a rank-1 or rank-2 tensor packed into int32 words along its last dim
  *  (Quark's Pack_4_bits; reorder = AutoAWQ order): [.., n] -> [.., ceil(n/8)]. */
 qc_status qc_tensor_pack_int4(const qc_tensor *codes, bool reorder, qc_tensor *out) QC_MUST_USE;

@@ -359,3 +359,16 @@ qc_status qc_tensor_unpack_int4(const qc_tensor *words, int64_t n, bool reorder,
   free(row);
   return QC_OK;
 }
+
+qc_status qc_tensor_convert(const qc_allocator *a, const qc_tensor *src, qc_dtype dt, qc_tensor *out) {
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, a, dt, src->rank, src->dims));
+  int64_t n = qc_tensor_numel(src);
+  const void *sp = qc_tensor_data(src);
+  void *dp = qc_tensor_data(out);
+  if (qc_dtype_is_int(src->dtype) && qc_dtype_is_int(dt)) {
+    for (int64_t i = 0; i < n; i++) qc_elem_set_i64(dt, dp, (size_t)i, qc_elem_i64(src->dtype, sp, (size_t)i));
+  } else {
+    qc_convert(src->dtype, sp, dt, dp, (size_t)n, 0);
+  }
+  return QC_OK;
+}

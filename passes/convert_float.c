@@ -28,13 +28,6 @@ typedef struct cf_ctx {
   int64_t counter;
 } cf_ctx;
 
-/* A copy of tensor t converted to `to` (shape kept). */
-static qc_status convert_tensor(const qc_allocator *a, const qc_tensor *t, qc_dtype to, qc_tensor *out) {
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(out, a, to, t->rank, t->dims));
-  qc_convert(t->dtype, qc_tensor_data(t), to, qc_tensor_data(out), (size_t)qc_tensor_numel(t), 0);
-  return QC_OK;
-}
-
 /* Attributes that name an element type (ONNX TensorProto codes): a result's type (Cast,
  * EyeLike, RandomNormal, ...) or a computation's precision (LayerNormalization and
  * RMSNormalization stash_type, Attention softmax_precision). */
@@ -57,15 +50,28 @@ static qc_status convert_attrs(qc_graph *g, qc_nid n, const cf_ctx *c) {
     const qc_attr *at = &qc_graph_node(g, n)->attr[k];
     if (at->kind == QC_ATTR_TENSOR && at->u.t->dtype == c->from) {
       qc_tensor t;
-      QC_RETURN_IF_ERROR(convert_tensor(qc_graph_allocator(g), at->u.t, c->to, &t));
+      QC_RETURN_IF_ERROR(qc_tensor_convert(qc_graph_allocator(g), at->u.t, c->to, &t));
       qc_status s = qc_node_set_tensor(g, n, at->name, &t);
       qc_tensor_release(&t);
       QC_RETURN_IF_ERROR(s);
     } else if (at->kind == QC_ATTR_TENSORS) {
-      for (int32_t j = 0; j < at->n; j++)
+      bool any = false;
+      for (int32_t j = 0; j < at->n; j++) any |= at->u.tensors[j].dtype == c->from;
+      if (!any) continue;
+      qc_tensor *ts = calloc((size_t)at->n, sizeof *ts);
+      qc_status s = ts ? QC_OK : QC_OOM();
+      for (int32_t j = 0; j < at->n && !s; j++) {
         if (at->u.tensors[j].dtype == c->from)
-          return qc_status_new(QC_CODE_UNIMPLEMENTED, "convert-float: %s: attribute '%s' holds %s tensors",
-                               qc_node_desc(g, n), at->name, qc_dtype_name(c->from));
+          s = qc_tensor_convert(qc_graph_allocator(g), &at->u.tensors[j], c->to, &ts[j]);
+        else
+          qc_tensor_copy_ref(&ts[j], &at->u.tensors[j]);
+      }
+      qc_attr na = *at;
+      na.u.tensors = ts;
+      if (!s) s = qc_node_set_attr(g, n, &na);
+      for (int32_t j = 0; ts && j < at->n; j++) qc_tensor_release(&ts[j]);
+      free(ts);
+      QC_RETURN_IF_ERROR(s);
     }
   }
   return QC_OK;
@@ -154,7 +160,7 @@ static qc_status convert_graph(qc_graph *g, bool top, cf_ctx *c) {
     qc_type t = val->type;
     if (val->kind == QC_VALUE_CONST) {
       qc_tensor ct;
-      s = convert_tensor(qc_graph_allocator(g), &val->cst, c->to, &ct);
+      s = qc_tensor_convert(qc_graph_allocator(g), &val->cst, c->to, &ct);
       qc_vid nvid;
       if (!s) s = qc_graph_add_const(g, NULL, &ct, &nvid);
       qc_tensor_release(&ct);

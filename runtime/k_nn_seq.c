@@ -474,6 +474,24 @@ static void concat_kv(const float *past, int64_t sp, const float *nw, const bhsd
     }
 }
 
+/* Strides that broadcast attn_mask to [B, heads, q_len, total] (columns past the mask's last
+ * dim are masked by the caller), and that last dim. */
+static qc_status mask_strides(const qc_kctx *k, const qc_tensor *tm, const int64_t full[4], int64_t mstr[4],
+                              int64_t *cols) {
+  if (tm->rank < 1 || tm->rank > 4) return qc_k_error(k, "attn_mask must have rank 1..4");
+  *cols = tm->dims[tm->rank - 1];
+  int64_t st = 1;
+  for (int32_t d = 3; d >= 0; d--) {
+    int32_t md = d - (4 - tm->rank);
+    int64_t dim = md >= 0 ? tm->dims[md] : 1;
+    if (d == 3 ? dim > full[3] : (dim != 1 && dim != full[d]))
+      return qc_k_error(k, "attn_mask does not broadcast to [B, heads, q_len, total_len]");
+    mstr[d] = dim == 1 && d != 3 ? 0 : st;
+    st *= dim;
+  }
+  return QC_OK;
+}
+
 /* Attention on f64 inputs, in double throughout by direct loops (the general path stages
  * through f32 and its GEMM). Same semantics and order of steps as attn_range. */
 static qc_status attention_f64(qc_kctx *k, const attn_job *j, const bhsd *kn, const bhsd *vn,
@@ -482,20 +500,8 @@ static qc_status attention_f64(qc_kctx *k, const attn_job *j, const bhsd *kn, co
                                const int64_t *nonpad, int32_t yr, const int64_t *ydims) {
   int64_t B = j->q.b, qh = j->qh, kvh = j->kvh, S = j->q.s, D = kn->d, Dv = vn->d;
   int64_t past = j->past, tot = j->total;
-  int64_t mstr[4] = {0, 0, 0, 0}, mcols = 0;
-  if (tm) {
-    if (tm->rank < 1 || tm->rank > 4) return qc_k_error(k, "attn_mask must have rank 1..4");
-    mcols = tm->dims[tm->rank - 1];
-    int64_t full[4] = {B, qh, S, tot}, st = 1;
-    for (int32_t d = 3; d >= 0; d--) {
-      int32_t md = d - (4 - tm->rank);
-      int64_t dim = md >= 0 ? tm->dims[md] : 1;
-      if (d == 3 ? dim > tot : (dim != 1 && dim != full[d]))
-        return qc_k_error(k, "attn_mask does not broadcast to [B, heads, q_len, total_len]");
-      mstr[d] = dim == 1 && d != 3 ? 0 : st;
-      st *= dim;
-    }
-  }
+  int64_t mstr[4] = {0, 0, 0, 0}, mcols = 0, full[4] = {B, qh, S, tot};
+  if (tm) QC_RETURN_IF_ERROR(mask_strides(k, tm, full, mstr, &mcols));
   int64_t kdims[4] = {B, kvh, tot, D}, vdims[4] = {B, kvh, tot, Dv}, qkdims[4] = {B, qh, S, tot};
   qc_tensor *y, *pk = NULL, *pv = NULL, *qko = NULL;
   QC_RETURN_IF_ERROR(qc_k_out(k, 0, QC_F64, yr, ydims, &y));
@@ -640,21 +646,12 @@ qc_status qc_k_attention(qc_kctx *k) {
   if (!s) s = qc_kf_load(k, tpk, &pkf);
   if (!s) s = qc_kf_load(k, tpv, &pvf);
   if (!s && tm) {
-    if (tm->rank < 1 || tm->rank > 4) s = qc_k_error(k, "attn_mask must have rank 1..4");
+    int64_t full[4] = {j.q.b, qh, j.q.s, j.total};
+    s = mask_strides(k, tm, full, j.mstr, &j.mask_cols);
     if (!s) s = qc_kf_load(k, tm, &mf);
     if (!s) {
       j.mask = mf.p;
       j.mask_bool = tm->dtype == QC_BOOL;
-      j.mask_cols = tm->dims[tm->rank - 1];
-      int64_t full[4] = {j.q.b, qh, j.q.s, j.total}, st = 1;
-      for (int32_t d = 3; d >= 0; d--) {
-        int32_t md = d - (4 - tm->rank);
-        int64_t dim = md >= 0 ? tm->dims[md] : 1;
-        if (d == 3 ? dim > j.total : (dim != 1 && dim != full[d]))
-          s = qc_k_error(k, "attn_mask does not broadcast to [B, heads, q_len, total_len]");
-        j.mstr[d] = dim == 1 && d != 3 ? 0 : st;
-        st *= dim;
-      }
     }
   }
   if (!s && tnp) {
