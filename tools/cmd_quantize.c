@@ -35,12 +35,12 @@
 #define QUANTIZE_USAGE                                                                             \
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
-  "[--kv-cache fp8] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
+  "[--kv-cache fp8] [--algo smooth,gptq] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
   "[--print-config] [--format onnx|qir|hf|quark|awq|fp8|gguf] [--weight-format F] "             \
   "[--pack-method M] [--max-shard-size BYTES] [--force] -o OUT"
 
 typedef struct qopts {
-  const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache;
+  const char *model, *out, *scheme, *config, *calib, *tokenizer, *text_mode, *kv_cache, *algo;
   char *exclude; /* joined with ';' */
   int64_t batches, seq_len, opset;
   int32_t threads;
@@ -534,10 +534,29 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     if (o->config) qc_bytes_puts(&pipe, "config="), put_quoted(&pipe, o->config);
     if (o->exclude) qc_bytes_puts(&pipe, ",exclude="), put_quoted(&pipe, o->exclude);
     if (o->kv_cache) qc_bytes_puts(&pipe, ",kv-cache="), put_quoted(&pipe, o->kv_cache);
+    if (o->algo) qc_bytes_puts(&pipe, ",algo="), put_quoted(&pipe, o->algo);
     qc_bytes_puts(&pipe, "}");
     qc_bytes_putc(&pipe, 0);
     s = pipe.oom ? OOM() : step(ctx, g, "annotate", pipe.p);
   }
+  /* The algorithms of algo_config: smooth before observe (it changes what is observed),
+   * gptq after calibrate (it fixes the weights' parameters for freeze). */
+  qc_qalgo *algos = NULL;
+  int32_t n_algos = 0;
+  if (!s) s = qc_qalgos_parse(cfg->algo_config, o->config ? o->config : o->scheme, &algos, &n_algos);
+  if (!s && n_algos > 0 && !o->calib)
+    s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "algorithm '%s' needs calibration data (--calib DIR|TEXT)",
+                      algos[0].name);
+  for (int32_t i = 0; i < n_algos && !s; i++) {
+    if (algos[i].kind != QC_QALGO_SMOOTH) continue;
+    double t1 = cli_now();
+    int32_t n = 0;
+    pr = (progress){"smooth", cli_now(), isatty(2) != 0, -1};
+    s = qc_quant_smooth(g, &co, &algos[i], &n);
+    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layer groups)\n", "smooth", cli_now() - t1, n);
+  }
+  /* dce: the weights and norm scales the algorithms replaced (and their dequantization) */
+  if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");
   if (!s) s = step(ctx, g, "observe", "observe");
   /* calibrate */
   if (!s && qc_quant_needs_calibration(g)) {
@@ -545,7 +564,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                         "the config quantizes activations with static scales: calibration data is "
                         "needed (--calib DIR|TEXT)");
-    pr.start = cli_now();
+    pr = (progress){"calibrate", cli_now(), isatty(2) != 0, -1};
     if (!s) s = qc_quant_calibrate(g, &co);
     if (!s) {
       qc_calib_stream *cs = NULL;
@@ -553,6 +572,16 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
       qc_calib_close(cs);
     }
   }
+  for (int32_t i = 0; i < n_algos && !s; i++) {
+    if (algos[i].kind != QC_QALGO_GPTQ) continue;
+    double t1 = cli_now();
+    int32_t n = 0;
+    pr = (progress){"gptq", cli_now(), isatty(2) != 0, -1};
+    s = qc_quant_gptq(g, &co, &algos[i], &n);
+    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", "gptq", cli_now() - t1, n);
+  }
+  free(algos);
+  if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");
   if (!s) s = step(ctx, g, "freeze", "freeze");
   /* The report: weights and scales from the frozen graph, outputs on one batch. */
   for (int32_t i = 0; i < rep.n && !s; i++) s = measure_weights(fg, &sites[i], g, &rep.l[i]);
@@ -639,6 +668,8 @@ static int run_quantize(int argc, char **argv) {
       o.text_mode = v;
     } else if ((v = cli_opt_value(argc, argv, &i, "--kv-cache", &missing))) {
       o.kv_cache = v;
+    } else if ((v = cli_opt_value(argc, argv, &i, "--algo", &missing))) {
+      o.algo = v;
     } else if ((v = cli_opt_value(argc, argv, &i, "--exclude", &missing))) {
       if (ex.n) qc_bytes_putc(&ex, ';');
       qc_bytes_puts(&ex, v);
@@ -686,7 +717,7 @@ static int run_quantize(int argc, char **argv) {
                                                       : "give --scheme NAME or --config FILE");
   }
   qc_qconfig *cfg = NULL;
-  qc_status s = qc_quant_config_load(o.config, o.scheme, o.exclude, o.kv_cache, &cfg);
+  qc_status s = qc_quant_config_load(o.config, o.scheme, o.exclude, o.kv_cache, o.algo, &cfg);
   if (s) {
     free(ex.p);
     return cli_fail(s); /* the config reader's messages start with the file's name */

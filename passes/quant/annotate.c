@@ -98,7 +98,7 @@ static qc_status add_excludes(qc_qconfig *cfg, const char *list) {
 }
 
 qc_status qc_quant_config_load(const char *file, const char *scheme, const char *exclude,
-                               const char *kv_cache, qc_qconfig **out) {
+                               const char *kv_cache, const char *algo, qc_qconfig **out) {
   *out = NULL;
   file = file ? file : "";
   scheme = scheme ? scheme : "";
@@ -120,7 +120,12 @@ qc_status qc_quant_config_load(const char *file, const char *scheme, const char 
     QC_RETURN_IF_ERROR(qc_qconfig_preset(scheme, &po, out));
   }
   qc_status s = add_excludes(*out, exclude ? exclude : "");
+  if (!s && algo && *algo) s = qc_qalgos_add(*out, algo);
   if (!s) s = qc_qconfig_validate(*out);
+  qc_qalgo *al = NULL;
+  int32_t nal = 0;
+  if (!s) s = qc_qalgos_parse((*out)->algo_config, *file ? file : scheme, &al, &nal);
+  free(al);
   if (s) {
     qc_qconfig_free(*out);
     *out = NULL;
@@ -134,7 +139,8 @@ static qc_status run_annotate(qc_graph *g, const qc_pass_args *a, void *user) {
   QC_RETURN_IF_ERROR(qc_quant_config_load(qc_pass_arg_string(a, "config"),
                                           qc_pass_arg_string(a, "scheme"),
                                           qc_pass_arg_string(a, "exclude"),
-                                          qc_pass_arg_string(a, "kv-cache"), &cfg));
+                                          qc_pass_arg_string(a, "kv-cache"),
+                                          qc_pass_arg_string(a, "algo"), &cfg));
   char *json = NULL;
   size_t len = 0;
   qc_status st = qc_qconfig_to_json(cfg, NULL, &json, &len);
@@ -171,7 +177,8 @@ static const qc_pass_option OPTIONS[] = {
     {"scheme", QC_OPT_STRING, "", "a preset: int8, fp8, int4_wo_128, mxfp4, nvfp4, ..."},
     {"exclude", QC_OPT_STRING, "", "more exclude patterns, separated by ',' or ';'"},
     {"kv-cache", QC_OPT_STRING, "", "KV-cache scheme added to a preset (fp8)"},
+    {"algo", QC_OPT_STRING, "", "algorithms added to algo_config: smooth, gptq (',' separated)"},
 };
 const qc_pass_info qc_pass_quant_annotate = {
     "quant-annotate", "resolve a Quark quantization config against the layers (records only)",
-    OPTIONS, 4, run_annotate, NULL};
+    OPTIONS, 5, run_annotate, NULL};

@@ -30,10 +30,9 @@ typedef struct ckey {
 } ckey;
 
 typedef struct cctx {
-  const qc_graph *g;
-  int32_t *key_of; /* per value: index into keys, or -1 */
   ckey *keys;
   int32_t n_keys;
+  int32_t *key_of; /* per observed value (index into the collected list): index into keys */
 } cctx;
 
 static bool observe_needs_data(const qc_graph *g, qc_nid n, const qc_qspecs **specs) {
@@ -56,15 +55,12 @@ bool qc_quant_needs_calibration(const qc_graph *g) {
   return false;
 }
 
-static qc_status on_value(void *user, const qc_graph *g, qc_vid v, const qc_rvalue *val) {
+static qc_status on_value(void *user, int32_t index, const qc_tensor *t) {
   cctx *c = user;
-  if (g != c->g || c->key_of[v] < 0) return QC_OK;
-  ckey *k = &c->keys[c->key_of[v]];
-  if (val->kind != QC_RV_TENSOR)
-    return qc_status_new(QC_CODE_RUNTIME, "observer '%s' got a value that is not a tensor", k->key);
+  ckey *k = &c->keys[c->key_of[index]];
   float *f;
-  QC_RETURN_IF_ERROR(qc_status_wrap(qc_qtensor_f32(&val->t, &f), "observer '%s'", k->key));
-  qc_status s = qc_quantizer_observe(k->q, f, val->t.rank, val->t.dims);
+  QC_RETURN_IF_ERROR(qc_status_wrap(qc_qtensor_f32(t, &f), "observer '%s'", k->key));
+  qc_status s = qc_quantizer_observe(k->q, f, t->rank, t->dims);
   free(f);
   k->seen++;
   return qc_status_wrap(s, "observer '%s'", k->key);
@@ -81,22 +77,13 @@ static void put_floats(qc_bytes *b, const char *name, const float *v, int64_t n)
   qc_bytes_puts(b, "]");
 }
 
-/* quant.calib.<key> for one calibrated key. */
-static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
-  QC_RETURN_IF_ERROR(qc_quantizer_finalize(k->q));
-  const qc_qparams *p = qc_quantizer_params(k->q, k->stage);
-  if (!p)
-    return qc_status_new(QC_CODE_RUNTIME, "observer '%s' saw no data: the calibration runs never "
-                                          "reached it", k->key);
-  qc_qstats stats;
-  memset(&stats, 0, sizeof stats);
-  qc_observer *o = qc_quantizer_observer(k->q, k->stage);
-  if (o) QC_RETURN_IF_ERROR(qc_observer_stats(o, &stats));
+qc_status qc_qcalib_record(qc_graph *g, const char *key, int32_t stage, int64_t batches,
+                           const qc_qparams *p, const qc_qstats *stats) {
   qc_bytes b = {0};
   qc_bytes_puts(&b, "{\"batches\": ");
   qc_json_put_int(&b, batches);
   qc_bytes_puts(&b, ", \"stage\": ");
-  qc_json_put_int(&b, k->stage);
+  qc_json_put_int(&b, stage);
   qc_bytes_puts(&b, ", \"scale_dtype\": ");
   qc_json_put_cstring(&b, qc_dtype_name(p->scale_dtype ? p->scale_dtype : QC_F32));
   qc_bytes_puts(&b, ", \"zp_dtype\": ");
@@ -114,18 +101,18 @@ static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
     qc_json_put_double(&b, p->zero_point ? p->zero_point[i] : 0.0);
   }
   qc_bytes_puts(&b, "]");
-  put_floats(&b, "min", stats.min, stats.min ? stats.n : 0);
-  put_floats(&b, "max", stats.max, stats.max ? stats.n : 0);
+  bool st_ok = stats && stats->n > 0;
+  put_floats(&b, "min", st_ok ? stats->min : NULL, st_ok && stats->min ? stats->n : 0);
+  put_floats(&b, "max", st_ok ? stats->max : NULL, st_ok && stats->max ? stats->n : 0);
   qc_bytes_puts(&b, "}");
   qc_bytes_putc(&b, 0);
-  qc_qstats_clear(&stats);
   qc_status s = b.oom ? QC_OOM() : QC_OK;
   if (!s) {
-    size_t kl = strlen(k->key) + 16;
+    size_t kl = strlen(key) + 16;
     char *mk = malloc(kl);
     if (!mk) s = QC_OOM();
     else {
-      snprintf(mk, kl, "quant.calib.%s", k->key);
+      snprintf(mk, kl, "quant.calib.%s", key);
       s = qc_graph_set_meta(g, mk, b.p);
     }
     free(mk);
@@ -134,13 +121,29 @@ static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
   return s;
 }
 
+/* quant.calib.<key> for one calibrated key. */
+static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
+  QC_RETURN_IF_ERROR(qc_quantizer_finalize(k->q));
+  const qc_qparams *p = qc_quantizer_params(k->q, k->stage);
+  if (!p)
+    return qc_status_new(QC_CODE_RUNTIME, "observer '%s' saw no data: the calibration runs never "
+                                          "reached it", k->key);
+  qc_qstats stats;
+  memset(&stats, 0, sizeof stats);
+  qc_observer *o = qc_quantizer_observer(k->q, k->stage);
+  if (o) QC_RETURN_IF_ERROR(qc_observer_stats(o, &stats));
+  qc_status s = qc_qcalib_record(g, k->key, k->stage, batches, p, &stats);
+  qc_qstats_clear(&stats);
+  return s;
+}
+
 qc_status qc_quant_calibrate(qc_graph *g, const qc_calib_options *o) {
-  cctx c = {g, NULL, NULL, 0};
-  int32_t nv = qc_graph_num_values(g), nn = qc_graph_num_nodes(g);
-  c.key_of = malloc(sizeof *c.key_of * (size_t)(nv ? nv : 1));
+  cctx c = {NULL, 0, NULL};
+  int32_t nn = qc_graph_num_nodes(g), n_vals = 0;
   c.keys = calloc((size_t)(nn ? nn : 1), sizeof *c.keys);
-  qc_status s = c.key_of && c.keys ? QC_OK : QC_OOM();
-  for (qc_vid v = 0; v < nv && !s; v++) c.key_of[v] = -1;
+  c.key_of = malloc(sizeof *c.key_of * (size_t)(nn ? nn : 1));
+  qc_vid *vals = malloc(sizeof *vals * (size_t)(nn ? nn : 1));
+  qc_status s = c.key_of && c.keys && vals ? QC_OK : QC_OOM();
   for (qc_nid n = 0; n < nn && !s; n++) {
     const qc_qspecs *sp = NULL;
     if (!observe_needs_data(g, n, &sp)) continue;
@@ -160,67 +163,32 @@ qc_status qc_quant_calibrate(qc_graph *g, const qc_calib_options *o) {
       }
       c.n_keys++;
     }
-    c.key_of[qc_graph_node(g, n)->out[0]] = k;
+    c.key_of[n_vals] = k;
+    vals[n_vals++] = qc_graph_node(g, n)->out[0];
   }
-  qc_calib_stream *cs = NULL;
-  qc_interp *it = NULL;
   int64_t done = 0;
   if (!s && c.n_keys > 0) {
-    s = qc_calib_open(g, o, &cs);
+    s = qc_quant_collect(g, o, n_vals, vals, on_value, &c, &done);
     if (s && !(o->data && *o->data) && !(o->text && *o->text))
       s = qc_status_wrap(s, "%d activation quantizers need calibration (e.g. '%s')", c.n_keys,
                          c.keys[0].key);
-    qc_interp_options io = {o->n_threads, on_value, &c, NULL, false};
-    if (!s) s = qc_interp_create(g, &io, &it);
-    int64_t total = cs ? qc_calib_count(cs) : 0;
-    while (!s) {
-      qc_calib_batch b;
-      bool end;
-      s = qc_calib_next(cs, &b, &end);
-      if (s || end) break;
-      int32_t n_out = qc_graph_num_outputs(g);
-      qc_rvalue *outs = calloc((size_t)(n_out ? n_out : 1), sizeof *outs);
-      s = outs ? qc_interp_run(it, b.n, b.inputs, n_out, outs) : QC_OOM();
-      for (int32_t i = 0; outs && i < n_out; i++) qc_rvalue_release(&outs[i]);
-      free(outs);
-      if (s) s = qc_status_wrap(s, "calibration batch %s", b.label);
-      qc_calib_batch_free(&b);
-      done++;
-      if (!s && o->progress) o->progress(o->user, done, total);
-    }
-    qc_interp_destroy(it);
   }
   for (int32_t k = 0; k < c.n_keys && !s; k++) s = write_record(g, &c.keys[k], done);
   for (int32_t k = 0; c.keys && k < c.n_keys; k++) qc_quantizer_free(c.keys[k].q);
-  qc_calib_close(cs);
   free(c.key_of);
   free(c.keys);
+  free(vals);
   return s;
 }
 
 static qc_status run_calibrate(qc_graph *g, const qc_pass_args *a, void *user) {
   (void)user;
   qc_calib_options o;
-  memset(&o, 0, sizeof o);
-  o.data = qc_pass_arg_string(a, "data");
-  o.text = qc_pass_arg_string(a, "text");
-  o.tokenizer = qc_pass_arg_string(a, "tokenizer");
-  o.text_mode = qc_pass_arg_string(a, "text-mode");
-  o.batches = qc_pass_arg_int(a, "batches");
-  o.seq_len = qc_pass_arg_int(a, "seq-len");
-  o.n_threads = (int32_t)qc_pass_arg_int(a, "threads");
+  qc_calib_options_from_args(a, &o);
   return qc_quant_calibrate(g, &o);
 }
 
-static const qc_pass_option OPTIONS[] = {
-    {"data", QC_OPT_STRING, "", "a directory of .pb/.npy inputs, one sub-directory per batch"},
-    {"text", QC_OPT_STRING, "", "a text file, fed through the tokenizer"},
-    {"tokenizer", QC_OPT_STRING, "", "tokenizer.json (or its directory), for text"},
-    {"text-mode", QC_OPT_STRING, "auto", "auto, lines (one sample per line), chunks (seq-len windows)"},
-    {"batches", QC_OPT_INT, "0", "use at most this many batches (0: all)"},
-    {"seq-len", QC_OPT_INT, "512", "tokens per sample (chunks) or the cut-off (lines)"},
-    {"threads", QC_OPT_INT, "0", "interpreter threads (0: one per core)"},
-};
+static const qc_pass_option OPTIONS[] = {QC_CALIB_PASS_OPTIONS};
 const qc_pass_info qc_pass_calibrate = {
     "calibrate", "run calibration data through the model and record activation quantizer parameters",
-    OPTIONS, 7, run_calibrate, NULL};
+    OPTIONS, QC_CALIB_PASS_N_OPTIONS, run_calibrate, NULL};

@@ -240,33 +240,6 @@ static qc_status spec_text_of(const qc_qspec *v, int32_t n, bool list, char **ou
   return qc_qattr_json(&s, out);
 }
 
-/* The quantizer on a constant, zero-padded to whole groups (runtime/k_qc.h). */
-static qc_status observe_padded(qc_quantizer *q, const qc_qspecs *sp, const float *f,
-                                const qc_tensor *t) {
-  int32_t ax;
-  int64_t G, pd[QC_MAX_RANK];
-  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
-    return qc_quantizer_observe(q, f, t->rank, t->dims);
-  float *p;
-  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
-  qc_status s = qc_quantizer_observe(q, p, t->rank, pd);
-  free(p);
-  return s;
-}
-
-static qc_status forward_padded(qc_quantizer *q, const qc_qspecs *sp, float *f, const qc_tensor *t) {
-  int32_t ax;
-  int64_t G, pd[QC_MAX_RANK];
-  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
-    return qc_quantizer_forward(q, f, t->rank, t->dims, f);
-  float *p;
-  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
-  qc_status s = qc_quantizer_forward(q, p, t->rank, pd, p);
-  if (!s) qc_qgroup_crop(p, t->rank, pd, ax, t->dims[ax], f);
-  free(p);
-  return s;
-}
-
 /* Freeze the observers m[0..k) that share one key. */
 static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t k) {
   const char *key = m[0].key;
@@ -294,12 +267,21 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
   if (!s && st >= 0 && constlike) {
     qc_dtype mdt = xt.dtype == QC_F16 || xt.dtype == QC_BF16 ? xt.dtype : QC_F32;
     s = qc_quantizer_create(sp, mdt, &q);
-    for (int32_t i = 0; i < k && !s; i++) {
+    /* Parameters an algorithm fixed (gptq: its weight is on their grid) are used as they
+     * are: observing the changed weight could give others. */
+    char mk[1200];
+    snprintf(mk, sizeof mk, "quant.calib.%s", key);
+    bool pinned = sp->n == 1 && qc_graph_meta(g, mk) != NULL;
+    if (!s && pinned) {
+      s = read_calib(g, key, st, &calib);
+      if (!s) s = qc_quantizer_set_params(q, st, &calib);
+    }
+    for (int32_t i = 0; i < k && !s && !pinned; i++) {
       qc_tensor t;
       s = qc_qconst_value(g, m[i].x, &t);
       float *f = NULL;
       if (!s) s = qc_qtensor_f32(&t, &f);
-      if (!s) s = observe_padded(q, sp, f, &t);
+      if (!s) s = qc_quantizer_observe_padded(q, sp, f, &t);
       free(f);
       qc_tensor_release(&t);
     }
@@ -312,7 +294,7 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
       s = qc_qconst_value(g, m[0].x, &t);
       float *f = NULL;
       if (!s) s = qc_qtensor_f32(&t, &f);
-      if (!s) s = forward_padded(q, sp, f, &t);
+      if (!s) s = qc_quantizer_forward_padded(q, sp, f, &t);
       free(f);
       qc_tensor_release(&t);
     }

@@ -44,6 +44,23 @@ static qc_status role_spec(const qj_value *rec, int role, const char *layer, qc_
   return s;
 }
 
+qc_status qc_qlayer_specs(const qc_graph *g, const char *layer, const char *role,
+                         qc_qspecs *out) {
+  memset(out, 0, sizeof *out);
+  int r = 0;
+  while (r < N_ROLES && strcmp(ROLE_KEY[r], role) != 0) r++;
+  if (r == N_ROLES) return qc_status_new(QC_CODE_INTERNAL, "no role '%s'", role);
+  char key[1200];
+  snprintf(key, sizeof key, "quant.layer.%s", layer);
+  const char *text = qc_graph_meta(g, key);
+  if (!text) return QC_OK;
+  qj_value *rec = NULL;
+  QC_RETURN_IF_ERROR(qj_parse(text, strlen(text), key, &rec));
+  qc_status s = role_spec(rec, r, layer, out);
+  qj_free(rec);
+  return s;
+}
+
 /* The config's shared_scale_groups (from quant.config), for keys. */
 typedef struct groups {
   qc_qconfig *cfg;

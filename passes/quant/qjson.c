@@ -16,20 +16,27 @@ typedef struct qj_parser {
   qc_json_reader r;
   qc_arena scratch; /* the reader's unescaped strings, copied into the tree */
   const char *source;
+  size_t at;        /* where() has counted lines up to here ... */
+  int32_t line, col; /* ... and this is the position there */
 } qj_parser;
 
-static void where(const qj_parser *p, size_t pos, int32_t *line, int32_t *col) {
-  int32_t l = 1, c = 1;
-  for (size_t i = 0; i < pos && i < p->r.n; i++) {
-    if (p->r.s[i] == '\n') {
-      l++;
-      c = 1;
+/* Line and column of pos. Values are visited in text order, so counting goes on from the
+ * last position asked for (linear in the text, not quadratic). */
+static void where(qj_parser *p, size_t pos, int32_t *line, int32_t *col) {
+  if (pos < p->at) {
+    p->at = 0;
+    p->line = p->col = 1;
+  }
+  for (; p->at < pos && p->at < p->r.n; p->at++) {
+    if (p->r.s[p->at] == '\n') {
+      p->line++;
+      p->col = 1;
     } else {
-      c++;
+      p->col++;
     }
   }
-  *line = l;
-  *col = c;
+  *line = p->line;
+  *col = p->col;
 }
 
 /* A string just read (len bytes at t) as a malloc'd C string. */
@@ -153,6 +160,8 @@ qc_status qj_parse(const char *text, size_t len, const char *source, qj_value **
   qc_arena_init(&p.scratch, qc_allocator_default());
   qc_json_reader_init(&p.r, text, len, &p.scratch, QC_JSON_NONFINITE, 256);
   p.source = source;
+  p.at = 0;
+  p.line = p.col = 1;
   qj_value *v = calloc(1, sizeof *v);
   if (!v) {
     qc_arena_free(&p.scratch);

@@ -41,15 +41,18 @@
 #define QUARC_PASSES_QUANT_QPASS_H
 
 #include "quarc/quant.h"
+#include "quarc/pass.h"
 #include "quarc/runtime.h"
 
 /* ---- configs ------------------------------------------------------------------------------ */
 
 /** The config quant-annotate uses: a Quark config file or a preset (exactly one), plus
- *  exclude patterns separated by ',' or ';', plus a KV-cache scheme for a preset ("fp8").
+ *  exclude patterns separated by ',' or ';', plus a KV-cache scheme for a preset ("fp8"), plus
+ *  algorithms appended to algo_config ("smooth,gptq"; qc_qalgos_add); algo_config is checked.
  *  Errors come from the config library and name the key path. */
 qc_status qc_quant_config_load(const char *file, const char *scheme, const char *exclude,
-                               const char *kv_cache, qc_qconfig **out) QC_MUST_USE;
+                               const char *kv_cache, const char *algo,
+                               qc_qconfig **out) QC_MUST_USE;
 
 /* ---- layers ------------------------------------------------------------------------------- */
 
@@ -77,6 +80,22 @@ typedef struct qc_qsite {
 qc_status qc_qsites_find(const qc_graph *g, qc_qsite **out, int32_t *n) QC_MUST_USE;
 void qc_qsites_free(qc_qsite *s, int32_t n);
 
+/** A Linear layer's float weight in Quark's orientation, [out, in], as f32 (malloc'd):
+ *  the weight as the layer computes with it (a pre-quantized weight dequantized). */
+qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64_t *rows,
+                          int64_t *cols) QC_MUST_USE;
+/** Make a Linear layer compute with w ([out, in], as qc_qsite_weight gives it): a new f32
+ *  constant, in the orientation the weight chain reads, named as the weight constant was
+ *  (that one becomes "<name>.orig" for dce), so that the layer keeps its name. Refused when
+ *  the weight is shared with another node (tied embeddings). Updates s. */
+qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) QC_MUST_USE;
+
+/** The specs layer L's quant.layer record gives role "input_tensors", "output_tensors",
+ *  "weight" or "bias", in Quark's orientation (n = 0: null, or no record). Free with
+ *  qc_qspecs_clear. */
+qc_status qc_qlayer_specs(const qc_graph *g, const char *layer, const char *role,
+                          qc_qspecs *out) QC_MUST_USE;
+
 /** The layer type's name for messages: "Linear", "Conv2d", ... */
 const char *qc_qsite_type_name(qc_qlayer_type t);
 
@@ -94,6 +113,19 @@ qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) QC_MUST_U
 char *qc_qunique_name(const qc_graph *g, const char *base);
 /** Add a constant named like `base` (made unique); the tensor stays the caller's. */
 qc_status qc_qadd_const(qc_graph *g, const char *base, const qc_tensor *t, qc_vid *out) QC_MUST_USE;
+/** Make input `slot` of node n read a new constant holding t (the caller's). With
+ *  named_after (a constant that the change leaves unused), the new constant takes its name
+ *  and it becomes "<name>.orig", for dce; with QC_NONE the new one is named after the old
+ *  input, "<name>.new". */
+qc_status qc_qreplace_input(qc_graph *g, qc_nid n, int32_t slot, const qc_tensor *t,
+                            qc_vid named_after, qc_vid *out) QC_MUST_USE;
+/** A quantizer observing / fake-quantizing (in place) a constant's data f laid out as t,
+ *  zero-padded to whole groups when a per_group axis is not a multiple of the group size
+ *  (runtime/k_qc.h: qc_qgroup_partial), as freeze does for weights. */
+qc_status qc_quantizer_observe_padded(qc_quantizer *q, const qc_qspecs *sp, const float *f,
+                                      const qc_tensor *t) QC_MUST_USE;
+qc_status qc_quantizer_forward_padded(qc_quantizer *q, const qc_qspecs *sp, float *f,
+                                      const qc_tensor *t) QC_MUST_USE;
 /** A float tensor's data as f32 (malloc'd). */
 qc_status qc_qtensor_f32(const qc_tensor *t, float **out) QC_MUST_USE;
 
@@ -117,9 +149,77 @@ typedef struct qc_calib_options {
  *  as it is. */
 qc_status qc_quant_calibrate(qc_graph *g, const qc_calib_options *o) QC_MUST_USE;
 
+/** Record the parameters of Observe key `key`, stage `stage`, as quant.calib.<key> (the
+ *  layout above; stats may be NULL). freeze reads them for an activation key, and for a
+ *  weight key in place of observing the weight (an algorithm such as gptq fixed them). */
+qc_status qc_qcalib_record(qc_graph *g, const char *key, int32_t stage, int64_t batches,
+                           const qc_qparams *p, const qc_qstats *stats) QC_MUST_USE;
+
 /** Whether g has Observe nodes whose parameters come from calibration data (a static stage
  *  on a non-constant input). */
 bool qc_quant_needs_calibration(const qc_graph *g);
+
+/** What qc_quant_collect hands over: the value at `index` in the caller's list, as the
+ *  interpreter computed it for one batch (valid during the call only). */
+typedef qc_status (*qc_collect_fn)(void *user, int32_t index, const qc_tensor *t);
+
+/** Run g over the calibration data o describes, one batch at a time, and give every
+ *  computed value listed in values[0..n) to fn. *batches (may be NULL) gets the number of
+ *  batches run. g is not modified. */
+qc_status qc_quant_collect(const qc_graph *g, const qc_calib_options *o, int32_t n,
+                           const qc_vid *values, qc_collect_fn fn, void *user,
+                           int64_t *batches) QC_MUST_USE;
+
+/** The calibration options of a pass that reads calibration data (calibrate, smoothquant,
+ *  gptq): the pass options QC_CALIB_PASS_OPTIONS declares. */
+void qc_calib_options_from_args(const qc_pass_args *a, qc_calib_options *o);
+#define QC_CALIB_PASS_OPTIONS                                                                      \
+  {"data", QC_OPT_STRING, "", "a directory of .pb/.npy inputs, one sub-directory per batch"},     \
+      {"text", QC_OPT_STRING, "", "a text file, fed through the tokenizer"},                      \
+      {"tokenizer", QC_OPT_STRING, "", "tokenizer.json (or its directory), for text"},            \
+      {"text-mode", QC_OPT_STRING, "auto", "auto, lines (one sample per line), chunks (seq-len windows)"}, \
+      {"batches", QC_OPT_INT, "0", "use at most this many batches (0: all)"},                     \
+      {"seq-len", QC_OPT_INT, "512", "tokens per sample (chunks) or the cut-off (lines)"},        \
+      {"threads", QC_OPT_INT, "0", "interpreter threads (0: one per core)"}
+#define QC_CALIB_PASS_N_OPTIONS 7
+
+/* ---- algorithms (algo_config) ---------------------------------------------------------------- */
+
+typedef enum qc_qalgo_kind { QC_QALGO_SMOOTH = 1, QC_QALGO_GPTQ = 2 } qc_qalgo_kind;
+
+/** One entry of a Quark config's algo_config (passes/quant/algo.c has the keys). */
+typedef struct qc_qalgo {
+  qc_qalgo_kind kind;
+  const char *name;       /**< "smooth", "gptq" (static) */
+  double alpha;           /**< smooth: migration strength */
+  double scale_clamp_min; /**< smooth: lower bound of the smoothing scales */
+  int64_t block_size;     /**< gptq: columns per lazy-update block */
+  double damp_percent;    /**< gptq: damping, a fraction of the mean Hessian diagonal */
+  bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
+  bool static_groups;     /**< gptq: group parameters from the weight before any update */
+} qc_qalgo;
+
+/** The algorithms of algo_config (its JSON text; NULL or "null": none), in order; free
+ *  *out. Errors name "<src>: algo_config[i].<key>". */
+qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out,
+                          int32_t *n) QC_MUST_USE;
+/** Append entries for the names in `names` ("smooth,gptq"), with their defaults, to
+ *  cfg's algo_config. */
+qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) QC_MUST_USE;
+
+/** SmoothQuant (passes/quant/smooth.c) on an annotated graph before `observe`: per group of
+ *  layers reading one activation, s = max|x|^alpha / max|W|^(1-alpha) per input channel,
+ *  folded into what produces x (a norm's scale and bias, a Mul by a constant, a Linear's
+ *  output rows) and into the layers' weight columns. *n_smoothed (may be NULL) gets the
+ *  number of groups smoothed. */
+qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
+                          int32_t *n_smoothed) QC_MUST_USE;
+/** GPTQ (passes/quant/gptq.c) on an observed graph before `freeze`: each quantized Linear
+ *  weight is replaced by GPTQ's quantized weight, computed from the Hessian of its input on
+ *  the calibration data, and its parameters are recorded as quant.calib.<L>.weight for
+ *  freeze. *n_layers (may be NULL) gets the number of layers done. */
+qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
+                        int32_t *n_layers) QC_MUST_USE;
 
 /** One calibration batch: a value per graph input (in graph-input order). */
 typedef struct qc_calib_batch {

@@ -19,6 +19,7 @@
 #include "passes/quant/qpass.h"
 
 #include "ir/internal.h"
+#include "runtime/k_qc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,3 +350,124 @@ qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) {
   free(in_cone);
   return s;
 }
+
+/* ---- reading and replacing a layer's float weight (algorithms) ------------------------------ */
+
+qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64_t *rows,
+                          int64_t *cols) {
+  *w = NULL;
+  const qc_type *wt = &qc_graph_value(g, s->weight)->type;
+  if (s->type != QC_QLAYER_LINEAR || wt->rank != 2)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "layer '%s' (%s): only Linear weights are supported",
+                         s->name, qc_qsite_type_name(s->type));
+  qc_tensor t;
+  QC_RETURN_IF_ERROR(qc_qconst_value(g, s->weight, &t));
+  float *f = NULL;
+  qc_status st = qc_qtensor_f32(&t, &f);
+  qc_tensor_release(&t);
+  if (st) return qc_status_wrap(st, "layer '%s' weight", s->name);
+  int64_t r = wt->dims[0], c = wt->dims[1];
+  if (s->weight_transposed) { /* stored [in, out] */
+    float *tr = malloc(sizeof *tr * (size_t)(r * c > 0 ? r * c : 1));
+    if (!tr) {
+      free(f);
+      return QC_OOM();
+    }
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) tr[j * r + i] = f[i * c + j];
+    free(f);
+    f = tr;
+    int64_t x = r;
+    r = c;
+    c = x;
+  }
+  *w = f;
+  *rows = r;
+  *cols = c;
+  return QC_OK;
+}
+
+qc_status qc_qreplace_input(qc_graph *g, qc_nid n, int32_t slot, const qc_tensor *t,
+                           qc_vid named_after, qc_vid *out) {
+  qc_vid old_in = qc_graph_node(g, n)->in[slot];
+  const char *oname = qc_graph_value(g, named_after >= 0 ? named_after : old_in)->name;
+  size_t ol = strlen(oname) + 16;
+  char *name = malloc(ol), *tmp = NULL;
+  if (!name) return QC_OOM();
+  qc_status st = QC_OK;
+  if (named_after >= 0) {
+    /* Take its name: layer names come from weight names. */
+    snprintf(name, ol, "%s.orig", oname);
+    tmp = qc_qunique_name(g, name);
+    snprintf(name, ol, "%s", oname);
+    st = tmp ? qc_graph_rename(g, named_after, tmp) : QC_OOM();
+    if (!st) st = qc_graph_add_const(g, name, t, out);
+  } else {
+    snprintf(name, ol, "%s.new", oname);
+    st = qc_qadd_const(g, name, t, out);
+  }
+  if (!st) qc_node_set_input(g, n, slot, *out);
+  free(name);
+  free(tmp);
+  return st;
+}
+
+qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) {
+  const qc_type *wt = &qc_graph_value(g, s->weight)->type;
+  int64_t r = wt->dims[0], c = wt->dims[1];
+  qc_uses u;
+  QC_RETURN_IF_ERROR(qc_uses_compute(g, &u));
+  int32_t users = qc_uses_count(&u, s->weight), cusers = qc_uses_count(&u, s->weight_const);
+  qc_uses_free(g, &u);
+  if (users != 1 || (s->weight_const != s->weight && cusers != 1))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "layer '%s': its weight '%s' is shared with other nodes, so it cannot be "
+                         "changed for this layer alone",
+                         s->name, qc_graph_value(g, s->weight_const)->name);
+  qc_tensor t;
+  int64_t dims[2] = {r, c};
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(&t, qc_graph_allocator(g), QC_F32, 2, dims));
+  float *d = qc_tensor_data(&t);
+  if (s->weight_transposed) { /* w is [out, in] = [c, r] */
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) d[i * c + j] = w[j * r + i];
+  } else {
+    memcpy(d, w, sizeof *d * (size_t)(r * c));
+  }
+  qc_vid nv = QC_NONE;
+  qc_status st = qc_qreplace_input(g, s->weight_user, s->weight_slot, &t, s->weight_const, &nv);
+  if (!st) s->weight = s->weight_const = nv;
+  qc_tensor_release(&t);
+  return st;
+}
+
+/* ---- quantizers on constants ------------------------------------------------------------ */
+
+/* The quantizer on a constant, zero-padded to whole groups (runtime/k_qc.h). */
+qc_status qc_quantizer_observe_padded(qc_quantizer *q, const qc_qspecs *sp, const float *f,
+                                     const qc_tensor *t) {
+  int32_t ax;
+  int64_t G, pd[QC_MAX_RANK];
+  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
+    return qc_quantizer_observe(q, f, t->rank, t->dims);
+  float *p;
+  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
+  qc_status s = qc_quantizer_observe(q, p, t->rank, pd);
+  free(p);
+  return s;
+}
+
+qc_status qc_quantizer_forward_padded(qc_quantizer *q, const qc_qspecs *sp, float *f,
+                                     const qc_tensor *t) {
+  int32_t ax;
+  int64_t G, pd[QC_MAX_RANK];
+  if (!qc_qgroup_partial(sp, t->rank, t->dims, &ax, &G))
+    return qc_quantizer_forward(q, f, t->rank, t->dims, f);
+  float *p;
+  QC_RETURN_IF_ERROR(qc_qgroup_pad(f, t->rank, t->dims, ax, G, &p, pd));
+  qc_status s = qc_quantizer_forward(q, p, t->rank, pd, p);
+  if (!s) qc_qgroup_crop(p, t->rank, pd, ax, t->dims[ax], f);
+  free(p);
+  return s;
+}
+

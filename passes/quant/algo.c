@@ -1,0 +1,173 @@
+/* The algorithms of a Quark config's algo_config, read into qc_qalgo (passes/quant/qpass.h),
+ * and the entries `quarc quantize --algo NAME` adds.
+ *
+ * Keys are Quark 0.13's dataclass fields (quark/torch/quantization/config/config.py):
+ *   smooth: name, alpha (1), scale_clamp_min (1e-3), scaling_layers, model_decoder_layers
+ *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
+ *           static_groups (true), inside_layer_modules, model_decoder_layers
+ * scaling_layers, model_decoder_layers and inside_layer_modules name PyTorch modules; quarc
+ * finds the same layers from the graph (passes/quant/smooth.c, gptq.c), so they are read and
+ * not used. Any other key is an error naming algo_config[i].key. */
+#include "passes/quant/qjson.h"
+#include "passes/quant/qpass.h"
+#include "passes/quant/quant_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static qc_status bad(const char *src, int32_t i, const char *key, const char *what) {
+  return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: algo_config[%d]%s%s: %s", src, (int)i,
+                       key ? "." : "", key ? key : "", what);
+}
+
+static qc_status num(const char *src, int32_t i, const qj_value *o, const char *key, double lo,
+                     double hi, double *out) {
+  const qj_value *v = qj_get(o, key);
+  if (!v) return QC_OK;
+  if (v->kind != QJ_INT && v->kind != QJ_FLOAT) return bad(src, i, key, "expected a number");
+  if (!(v->d >= lo && v->d <= hi)) {
+    char m[128];
+    snprintf(m, sizeof m, "%g is out of range [%g, %g]", v->d, lo, hi);
+    return bad(src, i, key, m);
+  }
+  *out = v->d;
+  return QC_OK;
+}
+
+static qc_status boolean(const char *src, int32_t i, const qj_value *o, const char *key, bool *out) {
+  const qj_value *v = qj_get(o, key);
+  if (!v) return QC_OK;
+  if (v->kind != QJ_TRUE && v->kind != QJ_FALSE) return bad(src, i, key, "expected true or false");
+  *out = v->kind == QJ_TRUE;
+  return QC_OK;
+}
+
+static bool known(const char *const *keys, const char *k) {
+  for (; *keys; keys++)
+    if (strcmp(*keys, k) == 0) return true;
+  return false;
+}
+
+static const char *const SMOOTH_KEYS[] = {"name", "alpha", "scale_clamp_min", "scaling_layers",
+                                          "model_decoder_layers", NULL};
+static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "desc_act",
+                                        "static_groups", "inside_layer_modules",
+                                        "model_decoder_layers", NULL};
+
+static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a) {
+  memset(a, 0, sizeof *a);
+  if (o->kind != QJ_OBJECT) return bad(src, i, NULL, "expected an object");
+  const qj_value *name = qj_get(o, "name");
+  if (!name || name->kind != QJ_STRING) return bad(src, i, "name", "expected a string");
+  const char *const *keys;
+  if (strcmp(name->s, "smooth") == 0) {
+    a->kind = QC_QALGO_SMOOTH;
+    a->alpha = 1.0;
+    a->scale_clamp_min = 1e-3;
+    keys = SMOOTH_KEYS;
+    QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1.0, &a->alpha));
+    QC_RETURN_IF_ERROR(num(src, i, o, "scale_clamp_min", 0.0, 1e30, &a->scale_clamp_min));
+  } else if (strcmp(name->s, "gptq") == 0) {
+    a->kind = QC_QALGO_GPTQ;
+    a->damp_percent = 0.01;
+    a->desc_act = a->static_groups = true;
+    keys = GPTQ_KEYS;
+    double bs = 128;
+    QC_RETURN_IF_ERROR(num(src, i, o, "block_size", 1, 1 << 20, &bs));
+    if (bs != (double)(int64_t)bs) return bad(src, i, "block_size", "expected an integer");
+    a->block_size = (int64_t)bs;
+    QC_RETURN_IF_ERROR(num(src, i, o, "damp_percent", 0.0, 1.0, &a->damp_percent));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "desc_act", &a->desc_act));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "static_groups", &a->static_groups));
+    if (a->desc_act && !a->static_groups)
+      return bad(src, i, "static_groups", "desc_act needs static_groups (as in Quark)");
+  } else {
+    char m[300];
+    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: smooth, gptq)", name->s);
+    return bad(src, i, "name", m);
+  }
+  a->name = name->s;
+  for (int32_t k = 0; k < o->n; k++)
+    if (!known(keys, o->keys[k])) return bad(src, i, o->keys[k], "unknown key");
+  return QC_OK;
+}
+
+qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int32_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!json) return QC_OK;
+  qj_value *v = NULL;
+  QC_RETURN_IF_ERROR(qj_parse(json, strlen(json), src, &v));
+  qc_status s = QC_OK;
+  if (v->kind == QJ_NULL) {
+    qj_free(v);
+    return QC_OK;
+  }
+  if (v->kind != QJ_ARRAY) s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: algo_config: expected a list", src);
+  qc_qalgo *a = s ? NULL : calloc((size_t)(v->n ? v->n : 1), sizeof *a);
+  if (!s && !a) s = QC_OOM();
+  for (int32_t i = 0; !s && i < v->n; i++) s = one(src, i, &v->items[i], &a[i]);
+  /* Names point into v: keep only what is needed. */
+  for (int32_t i = 0; !s && i < v->n; i++)
+    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth" : "gptq";
+  if (!s) {
+    *out = a;
+    *n = v->n;
+  } else {
+    free(a);
+  }
+  qj_free(v);
+  return s;
+}
+
+qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) {
+  qc_bytes b = {0};
+  const char *old = cfg->algo_config;
+  bool any = false;
+  if (old && strcmp(old, "null") != 0) {
+    size_t l = strlen(old);
+    while (l > 0 && old[l - 1] != ']') l--; /* "[...]" without its ']' */
+    if (l == 0) return qc_status_new(QC_CODE_INTERNAL, "algo_config is not a list");
+    qc_bytes_put(&b, old, l - 1);
+    any = l > 2;
+  } else {
+    qc_bytes_putc(&b, '[');
+  }
+  const char *p = names;
+  qc_status s = QC_OK;
+  while (*p && !s) {
+    while (*p == ',' || *p == ' ') p++;
+    const char *e = p;
+    while (*e && *e != ',') e++;
+    size_t l = (size_t)(e - p);
+    if (l == 0) break;
+    const char *entry = NULL;
+    /* alpha 0.5: SmoothQuant's own default (Quark's dataclass says 1). */
+    if (l == 6 && strncmp(p, "smooth", l) == 0)
+      entry = "{\"name\": \"smooth\", \"alpha\": 0.5, \"scale_clamp_min\": 0.001, "
+              "\"scaling_layers\": [], \"model_decoder_layers\": \"\"}";
+    else if (l == 4 && strncmp(p, "gptq", l) == 0)
+      entry = "{\"name\": \"gptq\", \"block_size\": 128, \"damp_percent\": 0.01, \"desc_act\": true, "
+              "\"static_groups\": true, \"inside_layer_modules\": [], \"model_decoder_layers\": \"\"}";
+    else
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
+                                                  "(smooth, gptq)", (int)l, p);
+    if (entry) {
+      if (any) qc_bytes_puts(&b, ", ");
+      qc_bytes_puts(&b, entry);
+      any = true;
+    }
+    p = e;
+  }
+  qc_bytes_puts(&b, "]");
+  qc_bytes_putc(&b, 0);
+  if (!s && b.oom) s = QC_OOM();
+  if (s) {
+    free(b.p);
+    return s;
+  }
+  free(cfg->algo_config);
+  cfg->algo_config = b.p;
+  return QC_OK;
+}

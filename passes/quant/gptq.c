@@ -1,0 +1,473 @@
+/* gptq{block-size=128, damp=0.01, desc-act=true, data=..., ...}: GPTQ (Frantar et al., 2023)
+ * as Quark's `gptq` algorithm computes it (reference/quark.md §1.4), on an observed graph
+ * before `freeze`.
+ *
+ * For each quantized Linear layer with input x (n tokens) and weight W [out, in]:
+ *
+ *   H     = X^T X over the calibration tokens (shared by the layers that read one x)
+ *   dead  = columns with H[c][c] = 0: H[c][c] = 1, W[:, c] = 0
+ *   perm  = columns by decreasing H[c][c] (desc_act), else in order
+ *   H    += damp_percent * mean(diag H) * I   (x10 and retry, up to 5 times, when H is not
+ *                                             positive definite)
+ *   U     = the upper Cholesky factor of H^-1 (H^-1 = U^T U)
+ *   then column by column, in blocks of block_size (lazy batch updates):
+ *     q = Q(w_i); err = (w_i - q) / U[i][i]; the later columns -= err * U[i][later]
+ *
+ * Q is the layer's weight quantizer with its parameters taken from the weight before any
+ * update (static_groups; Quark exports only that), observed exactly as freeze would. The
+ * result is written back in the original column order (no g_idx), and the parameters are
+ * recorded as quant.calib.<weight key>, so that freeze uses them rather than re-observing
+ * the changed weight. H is computed on the float model in one pass over the calibration data
+ * (Quark feeds each decoder layer the outputs of the already quantized ones; see
+ * docs/quant.md). H is accumulated and the column loop runs in float32, as in Quark; the
+ * factorization of H is in double.
+ *
+ * Weights: one static stage of int or fp8 dtype, per_tensor, per_channel or per_group over
+ * the input axis (the schemes GPTQ is used with); anything else is an error naming the
+ * layer. */
+#include "passes/internal.h"
+#include "passes/quant/qpass.h"
+#include "passes/quant/quant_internal.h"
+#include "runtime/gemm.h"
+#include "runtime/k_qc.h"
+#include "runtime/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct hgroup {
+  qc_vid x;
+  int64_t c;
+  float *h;      /* [c, c], sum of x^T x */
+  int64_t tokens;
+} hgroup;
+
+typedef struct gctx {
+  hgroup *h;
+  qc_pool *pool;
+} gctx;
+
+static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
+  gctx *c = user;
+  hgroup *hg = &c->h[index];
+  if (t->rank < 1 || t->dims[t->rank - 1] != hg->c)
+    return qc_status_new(QC_CODE_RUNTIME, "gptq: an input has %lld channels, expected %lld",
+                         t->rank ? (long long)t->dims[t->rank - 1] : 0LL, (long long)hg->c);
+  float *f;
+  QC_RETURN_IF_ERROR(qc_qtensor_f32(t, &f));
+  int64_t rows = qc_tensor_numel(t) / hg->c;
+  qc_sgemm(c->pool, true, false, hg->c, hg->c, rows, 1.0f, f, hg->c, f, hg->c, 1.0f, hg->h, hg->c);
+  hg->tokens += rows;
+  free(f);
+  return QC_OK;
+}
+
+/* sum x[k] * y[k] with four independent partial sums (the compiler keeps a double
+ * reduction in order, one add at a time, otherwise). */
+static double dot_f64(const double *x, const double *y, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += x[k] * y[k];
+    s1 += x[k + 1] * y[k + 1];
+    s2 += x[k + 2] * y[k + 2];
+    s3 += x[k + 3] * y[k + 3];
+  }
+  for (; k < n; k++) s0 += x[k] * y[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* Lower Cholesky factor of a (n x n, row-major) in place, row by row
+ * (Cholesky-Banachiewicz: every inner product is over two contiguous rows); false when a
+ * is not positive definite. */
+static bool cholesky(double *a, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    double *ri = &a[i * n];
+    for (int64_t j = 0; j < i; j++) ri[j] = (ri[j] - dot_f64(ri, &a[j * n], j)) / a[j * n + j];
+    double d = ri[i] - dot_f64(ri, ri, i);
+    if (!(d > 0)) return false;
+    ri[i] = sqrt(d);
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = i + 1; j < n; j++) a[i * n + j] = 0;
+  return true;
+}
+
+/* Inverse of a lower-triangular l (n x n) into out (lower), row by row: row i of L^-1 is
+ * (e_i - sum_{k<i} l[i][k] * row k) / l[i][i], which touches rows contiguously. */
+static void lower_inverse(const double *l, double *out, int64_t n) {
+  memset(out, 0, sizeof *out * (size_t)(n * n));
+  for (int64_t i = 0; i < n; i++) {
+    double *oi = &out[i * n];
+    for (int64_t k = 0; k < i; k++) {
+      double a = l[i * n + k];
+      const double *ok = &out[k * n];
+      for (int64_t j = 0; j <= k; j++) oi[j] -= a * ok[j];
+    }
+    oi[i] = 1.0;
+    double d = l[i * n + i];
+    for (int64_t j = 0; j <= i; j++) oi[j] /= d;
+  }
+}
+
+/* The factor GPTQ works with, for the permuted, damped Hessian hp (n x n, destroyed):
+ * U upper with hp^-1 = U^T U. With J the exchange matrix and J hp J = K K^T (K lower),
+ * hp^-1 = J K^-T K^-1 J = U^T U for U = J K^-1 J, which is upper triangular. */
+static bool inverse_factor(double *hp, double *u, int64_t n) {
+  double *m = malloc(sizeof *m * (size_t)(n * n));
+  if (!m) return false;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t j = 0; j < n; j++) m[i * n + j] = hp[(n - 1 - i) * n + (n - 1 - j)];
+  bool ok = cholesky(m, n);
+  if (ok) {
+    lower_inverse(m, hp, n);
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n; j++) u[i * n + j] = hp[(n - 1 - i) * n + (n - 1 - j)];
+  }
+  free(m);
+  return ok;
+}
+
+/* Per-input-group prepared Hessian: permutation, dead columns and U. */
+typedef struct hfactor {
+  int64_t c;
+  int64_t *perm;
+  bool *dead;
+  float *u;      /* [c, c]: U, upper */
+} hfactor;
+
+static void hfactor_free(hfactor *f) {
+  free(f->perm);
+  free(f->dead);
+  free(f->u);
+}
+
+static const double *sort_key;
+static int by_key_desc(const void *a, const void *b) {
+  int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+  double x = sort_key[i], y = sort_key[j];
+  if (x != y) return x > y ? -1 : 1;
+  return i < j ? -1 : i > j; /* stable, as torch.argsort's order for ties is not relied on */
+}
+
+static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, hfactor *f) {
+  int64_t n = hg->c;
+  f->c = n;
+  f->perm = malloc(sizeof *f->perm * (size_t)n);
+  f->dead = calloc((size_t)n, sizeof *f->dead);
+  f->u = malloc(sizeof *f->u * (size_t)(n * n));
+  double *h = malloc(sizeof *h * (size_t)(n * n)), *hp = malloc(sizeof *hp * (size_t)(n * n));
+  double *ud = malloc(sizeof *ud * (size_t)(n * n));
+  double *diag = malloc(sizeof *diag * (size_t)n);
+  qc_status s = f->perm && f->dead && f->u && h && hp && ud && diag ? QC_OK : QC_OOM();
+  if (!s && hg->tokens == 0)
+    s = qc_status_new(QC_CODE_RUNTIME, "gptq: layer '%s': the calibration runs never reached its "
+                                       "input", layer);
+  for (int64_t i = 0; i < n && !s; i++) {
+    /* sgemm filled both triangles; average them so that H is exactly symmetric */
+    for (int64_t j = 0; j < n; j++)
+      h[i * n + j] = 0.5 * ((double)hg->h[i * n + j] + (double)hg->h[j * n + i]) / (double)hg->tokens;
+  }
+  for (int64_t i = 0; i < n && !s; i++) {
+    if (h[i * n + i] == 0) {
+      f->dead[i] = true;
+      h[i * n + i] = 1;
+    }
+    diag[i] = h[i * n + i];
+    f->perm[i] = i;
+  }
+  if (!s && a->desc_act) {
+    sort_key = diag;
+    qsort(f->perm, (size_t)n, sizeof *f->perm, by_key_desc);
+  }
+  double mean = 0;
+  for (int64_t i = 0; i < n && !s; i++) mean += diag[i];
+  mean /= (double)(n ? n : 1);
+  double damp = a->damp_percent * mean;
+  bool ok = false;
+  for (int attempt = 0; attempt < 6 && !s && !ok; attempt++) {
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n; j++)
+        hp[i * n + j] = h[f->perm[i] * n + f->perm[j]] + (i == j ? damp : 0.0);
+    ok = inverse_factor(hp, ud, n);
+    damp = damp > 0 ? damp * 10 : 1e-8 * mean;
+  }
+  if (!s && !ok)
+    s = qc_status_new(QC_CODE_RUNTIME, "gptq: layer '%s': the input Hessian is not positive "
+                                       "definite even with damping", layer);
+  for (int64_t i = 0; i < n * n && !s; i++) f->u[i] = (float)ud[i];
+  free(h);
+  free(hp);
+  free(ud);
+  free(diag);
+  return s;
+}
+
+/* The layer's weight spec, if GPTQ can use it: group size along the input axis (0: none), and
+ * whether the parameters are per output row. */
+static qc_status usable_spec(const qc_qspecs *sp, const char *layer, int64_t cols, int64_t *G,
+                             bool *per_row) {
+  *G = 0;
+  *per_row = false;
+  const qc_qspec *w = &sp->v[0];
+  if (sp->n != 1 || w->is_dynamic == QC_QB_TRUE || qc_qdtype_nonscaled(w->dtype) ||
+      w->dtype == QC_QDT_FLOAT16 || w->dtype == QC_QDT_BFLOAT16 || w->is_scale_quant)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "gptq: layer '%s': its weight spec (%s%s) is not one static scaled stage; "
+                         "gptq supports int and fp8 weights per tensor, channel or input group",
+                         layer, qc_qdtype_name(w->dtype) ? qc_qdtype_name(w->dtype) : "?",
+                         sp->n > 1 ? ", several stages" : "");
+  int32_t ax = w->has_ch_axis ? (w->ch_axis < 0 ? w->ch_axis + 2 : w->ch_axis) : 0;
+  switch (w->qscheme) {
+  case QC_QSCHEME_PER_TENSOR:
+    return QC_OK;
+  case QC_QSCHEME_PER_CHANNEL:
+    if (ax == 0) {
+      *per_row = true;
+      return QC_OK;
+    }
+    *G = 1; /* per input channel: a "group" of one column */
+    return QC_OK;
+  case QC_QSCHEME_PER_GROUP:
+    if (ax == 1 && w->has_group_size) {
+      *per_row = true;
+      *G = w->group_size > 0 ? w->group_size : cols;
+      return QC_OK;
+    }
+    break;
+  default:
+    break;
+  }
+  return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                       "gptq: layer '%s': weight qscheme %s along axis %d is not supported",
+                       layer, qc_qscheme_name(w->qscheme) ? qc_qscheme_name(w->qscheme) : "?", ax);
+}
+
+/* The parameters of one column's quantizer: scales of group g (per row), or the tensor's. */
+static qc_status column_params(const qc_qparams *p, int64_t rows, int64_t g, int64_t ng,
+                               bool per_row, bool grouped, qc_qparams *out) {
+  memset(out, 0, sizeof *out);
+  out->scale_dtype = p->scale_dtype;
+  out->zp_dtype = p->zp_dtype;
+  int64_t n = per_row ? rows : 1;
+  out->n = n;
+  out->rank = per_row ? 1 : 0;
+  out->shape[0] = rows;
+  out->scale = malloc(sizeof *out->scale * (size_t)n);
+  out->zero_point = malloc(sizeof *out->zero_point * (size_t)n);
+  if (!out->scale || !out->zero_point) {
+    qc_qparams_clear(out);
+    return QC_OOM();
+  }
+  for (int64_t r = 0; r < n; r++) {
+    int64_t k = per_row ? (grouped ? r * ng + g : r) : (grouped ? g : 0);
+    out->scale[r] = p->scale[k];
+    out->zero_point[r] = p->zero_point ? p->zero_point[k] : 0;
+  }
+  return QC_OK;
+}
+
+/* GPTQ on one layer. */
+static qc_status gptq_layer(qc_graph *g, qc_qsite *site, const char *key, const hfactor *f,
+                            const qc_qalgo *a, int64_t batches, qc_pool *pool) {
+  qc_qspecs sp;
+  QC_RETURN_IF_ERROR(qc_qlayer_specs(g, site->name, "weight", &sp));
+  float *w = NULL;
+  int64_t R, C, G = 0;
+  bool per_row = false;
+  qc_status s = qc_qsite_weight(g, site, &w, &R, &C);
+  if (!s && C != f->c)
+    s = qc_status_new(QC_CODE_INTERNAL, "gptq: layer '%s': %lld columns, Hessian %lld", site->name,
+                      (long long)C, (long long)f->c);
+  if (!s) s = usable_spec(&sp, site->name, C, &G, &per_row);
+  bool grouped = G > 0;
+  int64_t ng = grouped ? (C + G - 1) / G : 1;
+  /* Parameters from the weight before any update, observed as freeze observes. */
+  qc_quantizer *q = NULL;
+  qc_qparams P;
+  memset(&P, 0, sizeof P);
+  for (int64_t r = 0; r < R && !s; r++)
+    for (int64_t c = 0; c < C; c++)
+      if (f->dead[c]) w[r * C + c] = 0;
+  if (!s) s = qc_quantizer_create(&sp, QC_F32, &q);
+  if (!s) {
+    qc_tensor t;
+    int64_t dims[2] = {R, C};
+    qc_tensor_init(&t, QC_F32, 2, dims, NULL, 0);
+    s = qc_quantizer_observe_padded(q, &sp, w, &t);
+  }
+  if (!s) s = qc_quantizer_finalize(q);
+  if (!s) {
+    const qc_qparams *pp = qc_quantizer_params(q, 0);
+    s = pp ? qc_qparams_copy(pp, &P) : qc_status_new(QC_CODE_INTERNAL, "gptq: no parameters");
+  }
+  if (!s && P.n != (per_row ? R : 1) * (grouped ? ng : 1))
+    s = qc_status_new(QC_CODE_INTERNAL, "gptq: layer '%s': %lld parameters, expected %lld",
+                      site->name, (long long)P.n, (long long)((per_row ? R : 1) * (grouped ? ng : 1)));
+  /* One column spec per group: the column is a [R, 1] tensor, per channel over its rows. */
+  qc_qspec cs = sp.n ? sp.v[0] : (qc_qspec){0};
+  if (per_row) {
+    cs.qscheme = QC_QSCHEME_PER_CHANNEL;
+    cs.has_ch_axis = true;
+    cs.ch_axis = 0;
+  } else {
+    cs.qscheme = QC_QSCHEME_PER_TENSOR;
+    cs.has_ch_axis = false;
+  }
+  cs.has_group_size = false;
+  qc_qparams *colp = s ? NULL : calloc((size_t)ng, sizeof *colp);
+  if (!s && !colp) s = QC_OOM();
+  for (int64_t k = 0; k < ng && !s; k++) s = column_params(&P, R, k, ng, per_row, grouped, &colp[k]);
+  /* The column loop, in float32 as Quark runs it (U was factored in double). */
+  int64_t B = a->block_size > 0 ? a->block_size : 128;
+  float *W = s ? NULL : malloc(sizeof *W * (size_t)(R * C));
+  float *err = s ? NULL : malloc(sizeof *err * (size_t)(R * B));
+  float *col = s ? NULL : malloc(sizeof *col * (size_t)R), *qc = s ? NULL : malloc(sizeof *qc * (size_t)R);
+  if (!s && (!W || !err || !col || !qc)) s = QC_OOM();
+  for (int64_t r = 0; r < R && !s; r++)
+    for (int64_t i = 0; i < C; i++) W[r * C + i] = w[r * C + f->perm[i]];
+  int64_t cdims[2] = {R, 1};
+  for (int64_t i1 = 0; i1 < C && !s; i1 += B) {
+    int64_t i2 = i1 + B < C ? i1 + B : C;
+    for (int64_t i = i1; i < i2 && !s; i++) {
+      int64_t orig = f->perm[i];
+      float d = f->u[i * C + i];
+      for (int64_t r = 0; r < R; r++) col[r] = W[r * C + i];
+      s = qc_fake_quantize(&cs, &colp[grouped ? orig / G : 0], col, 2, cdims, QC_F32, qc);
+      for (int64_t r = 0; r < R && !s; r++) {
+        float e = (col[r] - qc[r]) / d;
+        w[r * C + orig] = qc[r];
+        err[r * B + (i - i1)] = e;
+        if (i + 1 < i2) qc_f32_axpy(i2 - i - 1, -e, &f->u[i * C + i + 1], &W[r * C + i + 1]);
+      }
+    }
+    /* W[:, i2:] -= Err @ U[i1:i2, i2:] */
+    if (!s && i2 < C)
+      qc_sgemm(pool, false, false, R, C - i2, i2 - i1, -1.0f, err, B, &f->u[i1 * C + i2], C, 1.0f,
+               &W[i2], C);
+  }
+  if (!s) s = qc_qsite_set_weight(g, site, w);
+  if (!s) s = qc_qcalib_record(g, key, 0, batches, &P, NULL);
+  for (int64_t k = 0; colp && k < ng; k++) qc_qparams_clear(&colp[k]);
+  free(colp);
+  free(W);
+  free(err);
+  free(col);
+  free(qc);
+  free(w);
+  qc_qparams_clear(&P);
+  qc_quantizer_free(q);
+  qc_qspecs_clear(&sp);
+  return s;
+}
+
+/* The weight Observe key of a site (the weight chain's Observe node), or NULL. */
+static const char *weight_key(const qc_graph *g, const qc_qsite *s) {
+  const qc_node *u = qc_graph_node(g, s->weight_user);
+  if (u->op != QC_OP_Q_Observe) return NULL;
+  return qc_node_string(g, s->weight_user, "key", NULL);
+}
+
+qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
+                        int32_t *n_layers) {
+  if (n_layers) *n_layers = 0;
+  qc_qsite *sites = NULL;
+  int32_t ns = 0;
+  QC_RETURN_IF_ERROR(qc_qsites_find(g, &sites, &ns));
+  int32_t *hidx = malloc(sizeof *hidx * (size_t)(ns ? ns : 1));
+  hgroup *hg = calloc((size_t)(ns ? ns : 1), sizeof *hg);
+  qc_vid *xs = malloc(sizeof *xs * (size_t)(ns ? ns : 1));
+  int32_t nh = 0, todo = 0;
+  qc_status s = hidx && hg && xs ? QC_OK : QC_OOM();
+  /* The layers: a Linear whose weight chain has an Observe (observe ran) with a spec. */
+  for (int32_t i = 0; i < ns && !s; i++) {
+    hidx[i] = -1;
+    qc_qsite *si = &sites[i];
+    if (si->type != QC_QLAYER_LINEAR || si->x_slot < 0) continue;
+    qc_qspecs sp;
+    s = qc_qlayer_specs(g, si->name, "weight", &sp);
+    bool wants = !s && sp.n > 0;
+    qc_qspecs_clear(&sp);
+    if (!wants) continue;
+    const char *key = weight_key(g, si);
+    if (!key) {
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "gptq: layer '%s' has no weight observer: gptq "
+                                                  "runs after observe, before freeze", si->name);
+      break;
+    }
+    if (strchr(key, '('))
+      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "gptq: layer '%s' shares its weight scale ('%s'): "
+                                               "not supported", si->name, key);
+    qc_vid x = qc_graph_node(g, si->node)->in[si->x_slot];
+    int32_t k = 0;
+    while (k < nh && hg[k].x != x) k++;
+    if (!s && k == nh) {
+      const qc_type *xt = &qc_graph_value(g, x)->type;
+      int64_t c = xt->rank ? xt->dims[xt->rank - 1] : 0;
+      if (xt->rank < 1 || !qc_dim_is_static(c))
+        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "gptq: layer '%s': input channels unknown", si->name);
+      hg[nh] = (hgroup){x, c, NULL, 0};
+      if (!s && !(hg[nh].h = calloc((size_t)(c * c), sizeof(float)))) s = QC_OOM();
+      xs[nh++] = x;
+    }
+    hidx[i] = k;
+    todo++;
+  }
+  int64_t batches = 0;
+  gctx c = {hg, NULL};
+  if (!s && todo > 0) {
+    s = qc_pool_create(o->n_threads, &c.pool);
+    if (!s) s = qc_quant_collect(g, o, nh, xs, on_x, &c, &batches);
+  }
+  /* Layer by layer; one factorization per shared input. */
+  int32_t done = 0;
+  for (int32_t k = 0; k < nh && !s; k++) {
+    hfactor f;
+    memset(&f, 0, sizeof f);
+    const char *first = NULL;
+    for (int32_t i = 0; i < ns && !first; i++)
+      if (hidx[i] == k) first = sites[i].name;
+    s = factor(&hg[k], a, first, &f);
+    free(hg[k].h);
+    hg[k].h = NULL;
+    for (int32_t i = 0; i < ns && !s; i++) {
+      if (hidx[i] != k) continue;
+      s = gptq_layer(g, &sites[i], weight_key(g, &sites[i]), &f, a, batches, c.pool);
+      done++;
+    }
+    hfactor_free(&f);
+  }
+  qc_pool_destroy(c.pool);
+  for (int32_t k = 0; k < nh; k++) free(hg[k].h);
+  free(hg);
+  free(hidx);
+  free(xs);
+  qc_qsites_free(sites, ns);
+  if (!s && n_layers) *n_layers = done;
+  if (!s) s = qc_graph_verify(g);
+  return s;
+}
+
+static qc_status run_gptq(qc_graph *g, const qc_pass_args *pa, void *user) {
+  (void)user;
+  qc_calib_options o;
+  qc_calib_options_from_args(pa, &o);
+  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, 128, 0.01, true, true};
+  a.block_size = qc_pass_arg_int(pa, "block-size");
+  a.damp_percent = qc_pass_arg_float(pa, "damp");
+  a.desc_act = qc_pass_arg_bool(pa, "desc-act");
+  if (a.block_size < 1 || !(a.damp_percent >= 0 && a.damp_percent <= 1))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gptq: block-size must be >= 1 and damp in [0, 1]");
+  return qc_quant_gptq(g, &o, &a, NULL);
+}
+
+static const qc_pass_option OPTIONS[] = {
+    {"block-size", QC_OPT_INT, "128", "columns per lazy-update block"},
+    {"damp", QC_OPT_FLOAT, "0.01", "damping: this fraction of the mean Hessian diagonal"},
+    {"desc-act", QC_OPT_BOOL, "true", "columns in order of decreasing Hessian diagonal"},
+    QC_CALIB_PASS_OPTIONS,
+};
+const qc_pass_info qc_pass_gptq = {
+    "gptq", "GPTQ: quantize Linear weights column by column with error feedback (after observe)",
+    OPTIONS, 3 + QC_CALIB_PASS_N_OPTIONS, run_gptq, NULL};
