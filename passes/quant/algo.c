@@ -2,7 +2,8 @@
  * and the entries `quarc quantize --algo NAME` adds.
  *
  * Keys are Quark 0.13's dataclass fields (quark/torch/quantization/config/config.py):
- *   smooth: name, alpha (1), scale_clamp_min (1e-3), scaling_layers, model_decoder_layers
+ *   smooth: name, alpha (1), scale_clamp_min (1e-3), scaling_layers, model_decoder_layers, and
+ *           quarc's fold_only (false: a Mul where the scale cannot be folded; smooth.c)
  *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
  *           static_groups (true), inside_layer_modules, model_decoder_layers
  * scaling_layers, model_decoder_layers and inside_layer_modules name PyTorch modules; quarc
@@ -50,7 +51,7 @@ static bool known(const char *const *keys, const char *k) {
 }
 
 static const char *const SMOOTH_KEYS[] = {"name", "alpha", "scale_clamp_min", "scaling_layers",
-                                          "model_decoder_layers", NULL};
+                                          "model_decoder_layers", "fold_only", NULL};
 static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "desc_act",
                                         "static_groups", "inside_layer_modules",
                                         "model_decoder_layers", NULL};
@@ -68,6 +69,7 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     keys = SMOOTH_KEYS;
     QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1.0, &a->alpha));
     QC_RETURN_IF_ERROR(num(src, i, o, "scale_clamp_min", 0.0, 1e30, &a->scale_clamp_min));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "fold_only", &a->fold_only));
   } else if (strcmp(name->s, "gptq") == 0) {
     a->kind = QC_QALGO_GPTQ;
     a->damp_percent = 0.01;

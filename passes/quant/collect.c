@@ -8,6 +8,7 @@
 #include "passes/internal.h"
 #include "passes/quant/qpass.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct collect {
@@ -72,4 +73,269 @@ void qc_calib_options_from_args(const qc_pass_args *a, qc_calib_options *o) {
   o->batches = qc_pass_arg_int(a, "batches");
   o->seq_len = qc_pass_arg_int(a, "seq-len");
   o->n_threads = (int32_t)qc_pass_arg_int(a, "threads");
+}
+
+/* ---- sequential runs: the graph in segments, every batch through one segment at a time ---- */
+
+struct qc_seqrun {
+  const qc_graph *g;
+  int64_t n_batches;
+  int32_t nv;
+  qc_rvalue **kept;  /* per value: one per batch, while a later segment needs it */
+  int32_t *last_use; /* per value: the last node that reads it (nn: a graph output) */
+  uint8_t *konst;    /* per node: computed from constants alone */
+  qc_nid done;       /* nodes before this have run */
+  int32_t n_threads;
+};
+
+qc_status qc_seqrun_create(const qc_graph *g, const qc_calib_options *o, qc_seqrun **out) {
+  *out = NULL;
+  qc_seqrun *r = calloc(1, sizeof *r);
+  if (!r) return QC_OOM();
+  r->g = g;
+  r->nv = qc_graph_num_values(g);
+  r->n_threads = o->n_threads;
+  r->kept = calloc((size_t)(r->nv ? r->nv : 1), sizeof *r->kept);
+  r->last_use = malloc(sizeof *r->last_use * (size_t)(r->nv ? r->nv : 1));
+  qc_status s = r->kept && r->last_use ? QC_OK : QC_OOM();
+  qc_calib_stream *cs = NULL;
+  if (!s) s = qc_calib_open(g, o, &cs);
+  int64_t total = cs ? qc_calib_count(cs) : 0;
+  int32_t n_in = qc_graph_num_inputs(g);
+  for (int32_t i = 0; i < n_in && !s; i++) {
+    qc_vid v = qc_graph_input(g, i);
+    if (!(r->kept[v] = calloc((size_t)(total ? total : 1), sizeof(qc_rvalue)))) s = QC_OOM();
+  }
+  /* Every batch's inputs, kept: they are small (token ids) next to what runs on them. */
+  while (!s) {
+    qc_calib_batch b;
+    bool end;
+    s = qc_calib_next(cs, &b, &end);
+    if (s || end) break;
+    if (r->n_batches >= total) s = qc_status_new(QC_CODE_INTERNAL, "more batches than counted");
+    for (int32_t i = 0; i < n_in && i < b.n && !s; i++) {
+      r->kept[qc_graph_input(g, i)][r->n_batches] = b.inputs[i];
+      memset(&b.inputs[i], 0, sizeof b.inputs[i]);
+    }
+    qc_calib_batch_free(&b);
+    r->n_batches++;
+  }
+  qc_calib_close(cs);
+  if (!s) s = qc_seqrun_refresh(r);
+  if (s) {
+    qc_seqrun_destroy(r);
+    return s;
+  }
+  *out = r;
+  return QC_OK;
+}
+
+qc_status qc_seqrun_refresh(qc_seqrun *r) {
+  const qc_graph *g = r->g;
+  int32_t nv = qc_graph_num_values(g), nn = qc_graph_num_nodes(g);
+  if (nv > r->nv) {
+    qc_rvalue **k = realloc(r->kept, sizeof *k * (size_t)nv);
+    int32_t *l = realloc(r->last_use, sizeof *l * (size_t)nv);
+    if (k) r->kept = k;
+    if (l) r->last_use = l;
+    if (!k || !l) return QC_OOM();
+    for (int32_t v = r->nv; v < nv; v++) r->kept[v] = NULL;
+    r->nv = nv;
+  }
+  for (int32_t v = 0; v < nv; v++) r->last_use[v] = -1;
+  for (qc_nid n = 0; n < nn; n++) {
+    const qc_node *d = qc_graph_node(g, n);
+    if (d->dead) continue;
+    for (int32_t i = 0; i < d->n_in; i++)
+      if (d->in[i] >= 0) r->last_use[d->in[i]] = n;
+  }
+  for (int32_t i = 0; i < qc_graph_num_outputs(g); i++)
+    if (qc_graph_output(g, i) >= 0) r->last_use[qc_graph_output(g, i)] = nn;
+  free(r->konst);
+  r->konst = calloc((size_t)(nn ? nn : 1), 1);
+  if (!r->konst) return QC_OOM();
+  for (qc_nid n = 0; n < nn; n++) {
+    const qc_node *d = qc_graph_node(g, n);
+    const qc_op_schema *sc = qc_op_schema_of(d->op);
+    /* quarc.Observe is marked as a side effect (dce keeps it) but runs as the identity */
+    bool k = !d->dead && d->n_in > 0 && sc &&
+             (d->op == QC_OP_Q_Observe ||
+              !(sc->flags & (QC_OPF_RANDOM | QC_OPF_SIDE_EFFECT | QC_OPF_SUBGRAPH)));
+    for (int32_t i = 0; i < d->n_in && k; i++) {
+      if (d->in[i] < 0) continue;
+      const qc_value *v = qc_graph_value(g, d->in[i]);
+      k = v->kind == QC_VALUE_CONST || (v->kind == QC_VALUE_NODE && r->konst[v->node]);
+    }
+    r->konst[n] = k;
+  }
+  return QC_OK;
+}
+
+int64_t qc_seqrun_batches(const qc_seqrun *r) { return r->n_batches; }
+
+static void drop(qc_seqrun *r, qc_vid v) {
+  if (!r->kept[v]) return;
+  for (int64_t b = 0; b < r->n_batches; b++) qc_rvalue_release(&r->kept[v][b]);
+  free(r->kept[v]);
+  r->kept[v] = NULL;
+}
+
+void qc_seqrun_destroy(qc_seqrun *r) {
+  if (!r) return;
+  for (int32_t v = 0; r->kept && v < r->nv; v++) drop(r, v);
+  free(r->kept);
+  free(r->last_use);
+  free(r->konst);
+  free(r);
+}
+
+/* The type of v in g, with its symbolic dims renamed into `to`. */
+static qc_type type_in(const qc_graph *g, qc_graph *to, qc_vid v) {
+  qc_type t = qc_graph_value(g, v)->type;
+  for (int32_t d = 0; d < t.rank && d < QC_MAX_RANK; d++) {
+    const char *sym = qc_graph_sym_name(g, t.dims[d]);
+    if (sym) t.dims[d] = qc_graph_sym(to, sym);
+  }
+  return t;
+}
+
+typedef struct seg {
+  qc_seqrun *r;
+  qc_graph *one;
+  qc_vid *map; /* g's values -> one's */
+  qc_vid *ins; /* g's values that are one's inputs */
+  int32_t *n_ins;
+} seg;
+
+static qc_status seg_add(seg *sg, qc_nid k, int depth);
+
+/* one's value for g's x: a constant, a kept value (an input of one), or the output of a node
+ * computed from constants, added here. */
+static qc_status seg_value(seg *sg, qc_vid x, int depth) {
+  const qc_graph *g = sg->r->g;
+  if (sg->map[x] >= 0) return QC_OK;
+  const qc_value *xv = qc_graph_value(g, x);
+  if (xv->kind == QC_VALUE_CONST) return qc_graph_add_const(sg->one, xv->name, &xv->cst, &sg->map[x]);
+  if (sg->r->kept[x]) {
+    qc_type t = type_in(g, sg->one, x);
+    QC_RETURN_IF_ERROR(qc_graph_add_input(sg->one, xv->name, &t, &sg->map[x]));
+    sg->ins[(*sg->n_ins)++] = x;
+    return QC_OK;
+  }
+  if (xv->kind == QC_VALUE_NODE && sg->r->konst[xv->node]) {
+    QC_RETURN_IF_ERROR(seg_add(sg, xv->node, depth + 1));
+    if (sg->map[x] >= 0) return QC_OK;
+  }
+  return qc_status_new(QC_CODE_INTERNAL, "a segment reads '%s', which no earlier segment kept",
+                       xv->name);
+}
+
+static qc_status seg_add(seg *sg, qc_nid k, int depth) {
+  const qc_graph *g = sg->r->g;
+  const qc_node *d = qc_graph_node(g, k);
+  if (depth > 64) return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: constant chain too deep", qc_node_desc(g, k));
+  if (d->n_in > 16 || d->n_out > 16)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: too many inputs or outputs", qc_node_desc(g, k));
+  qc_vid in[16];
+  for (int32_t i = 0; i < d->n_in; i++) {
+    in[i] = QC_NONE;
+    if (d->in[i] < 0) continue;
+    QC_RETURN_IF_ERROR(seg_value(sg, d->in[i], depth));
+    in[i] = sg->map[d->in[i]];
+  }
+  const char *names[16];
+  for (int32_t i = 0; i < d->n_out; i++)
+    names[i] = d->out[i] >= 0 ? qc_graph_value(g, d->out[i])->name : "";
+  qc_nid m = QC_NONE;
+  QC_RETURN_IF_ERROR(qc_graph_add_node(sg->one, d->op, d->name, d->n_in, in, d->n_out, names, &m));
+  for (int32_t a = 0; a < d->n_attr; a++) QC_RETURN_IF_ERROR(qc_node_set_attr(sg->one, m, &d->attr[a]));
+  for (int32_t i = 0; i < d->n_out; i++)
+    if (d->out[i] >= 0) sg->map[d->out[i]] = qc_graph_node(sg->one, m)->out[i];
+  return QC_OK;
+}
+
+qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
+                            qc_collect_fn fn, void *user) {
+  const qc_graph *g = r->g;
+  int32_t nn = qc_graph_num_nodes(g), nv = qc_graph_num_values(g);
+  qc_nid from = r->done;
+  if (to > nn) to = nn;
+  if (to <= from) return QC_OK;
+  qc_graph *one = NULL;
+  qc_status s = qc_graph_create(NULL, &one);
+  for (int32_t i = 0; !s && i < qc_graph_num_opsets(g); i++) {
+    const char *d;
+    int64_t ver;
+    qc_graph_opset_at(g, i, &d, &ver);
+    s = qc_graph_set_opset(one, d, ver);
+  }
+  qc_vid *map = s ? NULL : malloc(sizeof *map * (size_t)(nv ? nv : 1));
+  qc_vid *ins = s ? NULL : malloc(sizeof *ins * (size_t)(nv ? nv : 1));
+  qc_vid *outs = s ? NULL : malloc(sizeof *outs * (size_t)(nv ? nv : 1));
+  int32_t *index_of = s ? NULL : malloc(sizeof *index_of * (size_t)(nv ? nv : 1));
+  int32_t n_ins = 0, n_outs = 0;
+  if (!s && (!map || !ins || !outs || !index_of)) s = QC_OOM();
+  for (qc_vid v = 0; !s && v < nv; v++) map[v] = QC_NONE;
+  /* The segment's nodes (those whose outputs someone reads), reading kept values as inputs;
+   * nodes computed from constants alone (a weight's Transpose, its dequantization) are
+   * added where they are read, from the constants as they are now. */
+  seg sg = {r, one, map, ins, &n_ins};
+  for (qc_nid k = from; k < to && !s; k++) {
+    const qc_node *d = qc_graph_node(g, k);
+    if (d->dead || r->konst[k]) continue;
+    bool used = false;
+    for (int32_t i = 0; i < d->n_out; i++) used = used || (d->out[i] >= 0 && r->last_use[d->out[i]] >= 0);
+    if (used) s = seg_add(&sg, k, 0);
+  }
+  /* Outputs: what later nodes read. */
+  for (qc_vid v = 0; v < nv && !s; v++)
+    if (map[v] >= 0 && qc_graph_value(g, v)->kind == QC_VALUE_NODE && r->last_use[v] >= to &&
+        qc_graph_value(g, v)->node >= from && qc_graph_value(g, v)->node < to &&
+        !r->konst[qc_graph_value(g, v)->node]) {
+      s = qc_graph_add_output(one, map[v]);
+      outs[n_outs++] = v;
+    }
+  for (qc_vid v = 0; v < nv && !s; v++) index_of[v] = -1;
+  collect c = {one, NULL, fn, user};
+  if (!s) {
+    int32_t snv = qc_graph_num_values(one);
+    c.index_of = malloc(sizeof *c.index_of * (size_t)(snv ? snv : 1));
+    if (!c.index_of) s = QC_OOM();
+    for (qc_vid v = 0; !s && v < snv; v++) c.index_of[v] = -1;
+    for (int32_t i = 0; !s && i < n; i++)
+      if (values[i] >= 0 && values[i] < nv && map[values[i]] >= 0) c.index_of[map[values[i]]] = i;
+  }
+  for (int32_t i = 0; i < n_outs && !s; i++)
+    if (!(r->kept[outs[i]] = calloc((size_t)(r->n_batches ? r->n_batches : 1), sizeof(qc_rvalue))))
+      s = QC_OOM();
+  qc_interp *it = NULL;
+  qc_interp_options io = {r->n_threads, on_value, &c, NULL, false};
+  if (!s) s = qc_interp_create(one, &io, &it);
+  qc_rvalue *in_vals = s ? NULL : calloc((size_t)(n_ins ? n_ins : 1), sizeof *in_vals);
+  qc_rvalue *out_vals = s ? NULL : calloc((size_t)(n_outs ? n_outs : 1), sizeof *out_vals);
+  if (!s && (!in_vals || !out_vals)) s = QC_OOM();
+  for (int64_t b = 0; b < r->n_batches && !s; b++) {
+    for (int32_t i = 0; i < n_ins; i++) in_vals[i] = r->kept[ins[i]][b];
+    s = qc_interp_run(it, n_ins, in_vals, n_outs, out_vals);
+    for (int32_t i = 0; i < n_outs && !s; i++) {
+      r->kept[outs[i]][b] = out_vals[i];
+      memset(&out_vals[i], 0, sizeof out_vals[i]);
+    }
+    if (s) s = qc_status_wrap(s, "calibration batch %lld", (long long)b);
+  }
+  qc_interp_destroy(it);
+  free(in_vals);
+  free(out_vals);
+  free(c.index_of);
+  qc_graph_destroy(one);
+  free(map);
+  free(ins);
+  free(outs);
+  free(index_of);
+  if (s) return s;
+  r->done = to;
+  /* Values no later node reads are let go. */
+  for (qc_vid v = 0; v < nv; v++)
+    if (r->kept[v] && r->last_use[v] < to) drop(r, v);
+  return QC_OK;
 }

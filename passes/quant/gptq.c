@@ -17,9 +17,10 @@
  * update (static_groups; Quark exports only that), observed exactly as freeze would. The
  * result is written back in the original column order (no g_idx), and the parameters are
  * recorded as quant.calib.<weight key>, so that freeze uses them rather than re-observing
- * the changed weight. H is computed on the float model in one pass over the calibration data
- * (Quark feeds each decoder layer the outputs of the already quantized ones; see
- * docs/quant.md). H is accumulated and the column loop runs in float32, as in Quark; the
+ * the changed weight. The layers are done in the order they run, sequentially as in Quark:
+ * the calibration batches go through the model a segment at a time (qc_seqrun), so each
+ * layer's H comes from the outputs of the layers quantized before it, at the cost of one
+ * pass over the data. H is accumulated and the column loop runs in float32, as in Quark; the
  * factorization of H is in double.
  *
  * Weights: one static stage of int or fp8 dtype, per_tensor, per_channel or per_group over
@@ -46,11 +47,13 @@ typedef struct hgroup {
 typedef struct gctx {
   hgroup *h;
   qc_pool *pool;
+  const int32_t *order; /* the groups in run order ... */
+  int32_t base;         /* ... of which those from here on are collected */
 } gctx;
 
 static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
   gctx *c = user;
-  hgroup *hg = &c->h[index];
+  hgroup *hg = &c->h[c->order[c->base + index]];
   if (t->rank < 1 || t->dims[t->rank - 1] != hg->c)
     return qc_status_new(QC_CODE_RUNTIME, "gptq: an input has %lld channels, expected %lld",
                          t->rank ? (long long)t->dims[t->rank - 1] : 0LL, (long long)hg->c);
@@ -414,21 +417,45 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     hidx[i] = k;
     todo++;
   }
-  int64_t batches = 0;
-  gctx c = {hg, NULL};
-  if (!s && todo > 0) {
-    s = qc_pool_create(o->n_threads, &c.pool);
-    if (!s) s = qc_quant_collect(g, o, nh, xs, on_x, &c, &batches);
-  }
-  /* Layer by layer; one factorization per shared input. */
-  int32_t done = 0;
+  /* Sequentially: the layers in the order their MatMuls run; each group's H from the
+   * calibration batches run through the model whose earlier layers are already done. */
+  int64_t *first = s ? NULL : malloc(sizeof *first * (size_t)(nh ? nh : 1));
+  int32_t *order = s ? NULL : malloc(sizeof *order * (size_t)(nh ? nh : 1));
+  if (!s && (!first || !order)) s = QC_OOM();
   for (int32_t k = 0; k < nh && !s; k++) {
+    first[k] = INT64_MAX;
+    for (int32_t i = 0; i < ns; i++)
+      if (hidx[i] == k && sites[i].node < first[k]) first[k] = sites[i].node;
+    order[k] = k;
+  }
+  for (int32_t a = 1; a < nh && !s; a++) /* insertion sort by first MatMul */
+    for (int32_t b = a; b > 0 && first[order[b]] < first[order[b - 1]]; b--) {
+      int32_t t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  qc_vid *pending = s ? NULL : malloc(sizeof *pending * (size_t)(nh ? nh : 1));
+  if (!s && !pending) s = QC_OOM();
+  gctx c = {hg, NULL, order, 0};
+  qc_seqrun *run = NULL;
+  int64_t batches = 0;
+  if (!s && todo > 0) s = qc_pool_create(o->n_threads, &c.pool);
+  if (!s && todo > 0) s = qc_seqrun_create(g, o, &run);
+  if (!s && run) batches = qc_seqrun_batches(run);
+  int32_t done = 0;
+  for (int32_t oi = 0; oi < nh && !s; oi++) {
+    int32_t k = order[oi];
+    /* Run up to the group's first MatMul, collecting H for it and the groups after it. */
+    c.base = oi;
+    for (int32_t j = oi; j < nh; j++) pending[j - oi] = hg[order[j]].x;
+    s = qc_seqrun_segment(run, (qc_nid)first[k], nh - oi, pending, on_x, &c);
+    if (o->progress && !s) o->progress(o->user, oi + 1, nh);
     hfactor f;
     memset(&f, 0, sizeof f);
-    const char *first = NULL;
-    for (int32_t i = 0; i < ns && !first; i++)
-      if (hidx[i] == k) first = sites[i].name;
-    s = factor(&hg[k], a, first, &f);
+    const char *lname = NULL;
+    for (int32_t i = 0; i < ns && !lname; i++)
+      if (hidx[i] == k) lname = sites[i].name;
+    if (!s) s = factor(&hg[k], a, lname, &f);
     free(hg[k].h);
     hg[k].h = NULL;
     for (int32_t i = 0; i < ns && !s; i++) {
@@ -437,7 +464,12 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
       done++;
     }
     hfactor_free(&f);
+    if (!s) s = qc_seqrun_refresh(run);
   }
+  qc_seqrun_destroy(run);
+  free(first);
+  free(order);
+  free(pending);
   qc_pool_destroy(c.pool);
   for (int32_t k = 0; k < nh; k++) free(hg[k].h);
   free(hg);
@@ -453,7 +485,7 @@ static qc_status run_gptq(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, 128, 0.01, true, true};
+  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, false, 128, 0.01, true, true};
   a.block_size = qc_pass_arg_int(pa, "block-size");
   a.damp_percent = qc_pass_arg_float(pa, "damp");
   a.desc_act = qc_pass_arg_bool(pa, "desc-act");

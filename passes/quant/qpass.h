@@ -170,6 +170,24 @@ qc_status qc_quant_collect(const qc_graph *g, const qc_calib_options *o, int32_t
                            const qc_vid *values, qc_collect_fn fn, void *user,
                            int64_t *batches) QC_MUST_USE;
 
+/** Sequential runs (the block-by-block execution of docs/architecture): the calibration
+ *  batches go through g's nodes a segment at a time, all batches through one segment before
+ *  the next, so that an algorithm can change the weights of a segment's layers between
+ *  segments and later segments see the changed model (GPTQ feeds each layer the outputs of
+ *  the layers quantized before it). Values that later segments read are kept for every
+ *  batch (the residual stream at a cut, for an LLM); the batches' inputs are read once. */
+typedef struct qc_seqrun qc_seqrun;
+qc_status qc_seqrun_create(const qc_graph *g, const qc_calib_options *o,
+                           qc_seqrun **out) QC_MUST_USE;
+/** Run the nodes from where the last segment ended up to node `to` (exclusive) on every
+ *  batch, computing them from g as it is now; fn sees the listed values computed there. */
+qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
+                            qc_collect_fn fn, void *user) QC_MUST_USE;
+/** After g's values changed (an input now reads a new constant): recount who reads what. */
+qc_status qc_seqrun_refresh(qc_seqrun *r) QC_MUST_USE;
+int64_t qc_seqrun_batches(const qc_seqrun *r);
+void qc_seqrun_destroy(qc_seqrun *r);
+
 /** The calibration options of a pass that reads calibration data (calibrate, smoothquant,
  *  gptq): the pass options QC_CALIB_PASS_OPTIONS declares. */
 void qc_calib_options_from_args(const qc_pass_args *a, qc_calib_options *o);
@@ -193,6 +211,7 @@ typedef struct qc_qalgo {
   const char *name;       /**< "smooth", "gptq" (static) */
   double alpha;           /**< smooth: migration strength */
   double scale_clamp_min; /**< smooth: lower bound of the smoothing scales */
+  bool fold_only;         /**< smooth: no Mul where 1/s cannot be folded (quarc's key) */
   int64_t block_size;     /**< gptq: columns per lazy-update block */
   double damp_percent;    /**< gptq: damping, a fraction of the mean Hessian diagonal */
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
@@ -214,6 +233,8 @@ qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) QC_MUST_USE;
  *  number of groups smoothed. */
 qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                           int32_t *n_smoothed) QC_MUST_USE;
+/** (A group whose x cannot take 1/s exactly reads it through a new Mul(x, 1/s) unless
+ *  fold_only.) */
 /** GPTQ (passes/quant/gptq.c) on an observed graph before `freeze`: each quantized Linear
  *  weight is replaced by GPTQ's quantized weight, computed from the Hessian of its input on
  *  the calibration data, and its parameters are recorded as quant.calib.<L>.weight for

@@ -15,9 +15,12 @@
  *   - RMSNormalization / LayerNormalization over the last axis: its scale (and bias);
  *   - a Linear layer whose output only x reads: its weight rows (and bias);
  *   - Mul(a, y) where y is such a Linear's output (SwiGLU's gate * up): y's layer.
- * A group whose x has other readers, or another producer, is left alone (as Quark leaves a
- * layer without a scaling-layer entry). Quark's model-specific v_proj -> o_proj pair is not
- * found: the attention between them is only channel-linear without grouped KV heads.
+ * Otherwise (x has other readers, as a post-norm residual does, or another producer: GELU,
+ * attention) the group reads x through a new Mul(x, 1/s), named "<first layer>.input_smooth"
+ * (as Quark's ONNX SmoothQuant inserts one); `fold-only` leaves such groups alone instead,
+ * as Quark's PyTorch smooth leaves a layer without a scaling-layer entry. Quark's
+ * model-specific v_proj -> o_proj pair is not folded: the attention between them is only
+ * channel-linear without grouped KV heads.
  *
  * The statistics come from one run over the calibration data before any change; every
  * change keeps the float function, so later groups' activations are what was measured. */
@@ -38,6 +41,7 @@ typedef struct group {
   /* where 1/s goes */
   qc_nid norm;   /* a norm node, or QC_NONE */
   int32_t prev;  /* a Linear site whose output rows take 1/s, or -1 */
+  bool insert;   /* neither: a Mul(x, 1/s) before the group */
 } group;
 
 typedef struct sctx {
@@ -175,6 +179,33 @@ static qc_status divide_rows(qc_graph *g, qc_qsite *s, const double *d, int64_t 
   return st;
 }
 
+/* x / s for the group alone: Mul(x, 1/s) read by the group's layers. */
+static qc_status insert_mul(qc_graph *g, qc_qsite *sites, const group *gr, const double *s) {
+  qc_tensor t;
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(&t, qc_graph_allocator(g), QC_F32, 1, &gr->c));
+  float *d = qc_tensor_data(&t);
+  for (int64_t i = 0; i < gr->c; i++) d[i] = (float)(1.0 / s[i]);
+  const char *first = sites[gr->site[0]].name;
+  char base[1200];
+  snprintf(base, sizeof base, "%s.input_smooth_scale", first);
+  qc_vid inv, xs;
+  qc_status st = qc_qadd_const(g, base, &t, &inv);
+  qc_tensor_release(&t);
+  char *out = NULL;
+  if (!st) {
+    snprintf(base, sizeof base, "%s.input_smoothed", first);
+    out = qc_qunique_name(g, base);
+    if (!out) st = QC_OOM();
+  }
+  snprintf(base, sizeof base, "%s.input_smooth", first);
+  if (!st) st = qc_graph_add_op(g, QC_OP_Mul, base, 2, (qc_vid[]){gr->x, inv}, out, &xs);
+  free(out);
+  if (!st) st = qc_graph_set_type(g, xs, &qc_graph_value(g, gr->x)->type);
+  for (int32_t k = 0; k < gr->n && !st; k++)
+    qc_node_set_input(g, sites[gr->site[k]].node, sites[gr->site[k]].x_slot, xs);
+  return st;
+}
+
 static qc_status smooth_group(qc_graph *g, qc_qsite *sites, group *gr, const qc_qalgo *a) {
   int64_t C = gr->c;
   double *s = calloc((size_t)C, sizeof *s), *wmax = calloc((size_t)C, sizeof *wmax);
@@ -211,6 +242,8 @@ static qc_status smooth_group(qc_graph *g, qc_qsite *sites, group *gr, const qc_
     if (!st && pn->n_in > 2 && pn->in[2] >= 0) st = divide_vector(g, gr->norm, 2, s, C);
   } else if (!st && gr->prev >= 0) {
     st = divide_rows(g, &sites[gr->prev], s, C);
+  } else if (!st && gr->insert) {
+    st = insert_mul(g, sites, gr, s);
   }
   for (int32_t k = 0; w && k < gr->n; k++) free(w[k]);
   free(w);
@@ -222,6 +255,7 @@ static qc_status smooth_group(qc_graph *g, qc_qsite *sites, group *gr, const qc_
 
 qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                           int32_t *n_smoothed) {
+  bool fold_only = a->fold_only;
   if (n_smoothed) *n_smoothed = 0;
   if (!qc_graph_meta(g, "quant.config"))
     return qc_status_new(QC_CODE_INVALID_ARGUMENT,
@@ -256,7 +290,7 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
     if (k == ng) {
       const qc_type *xt = &qc_graph_value(g, x)->type;
       if (xt->rank < 1 || !qc_dim_is_static(xt->dims[xt->rank - 1])) continue;
-      gr[ng++] = (group){x, NULL, 0, xt->dims[xt->rank - 1], NULL, QC_NONE, -1};
+      gr[ng++] = (group){x, NULL, 0, xt->dims[xt->rank - 1], NULL, QC_NONE, -1, false};
     }
     gr[k].n++;
   }
@@ -273,7 +307,13 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
   /* Keep the groups that own x and have an exact place for 1/s. */
   int32_t kept = 0;
   for (int32_t k = 0; k < ng && !st; k++) {
-    if (qc_uses_count(&u, gr[k].x) != gr[k].n || !find_producer(g, &u, sites, ns, &gr[k])) continue;
+    bool owned = qc_uses_count(&u, gr[k].x) == gr[k].n;
+    if (!owned || !find_producer(g, &u, sites, ns, &gr[k])) {
+      if (fold_only) continue;
+      gr[k].norm = QC_NONE;
+      gr[k].prev = -1;
+      gr[k].insert = true;
+    }
     gr[k].act_max = calloc((size_t)gr[k].c, sizeof(float));
     if (!gr[k].act_max) st = QC_OOM();
     gr[kept++] = gr[k];
@@ -297,6 +337,7 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
   free(gr);
   free(members);
   qc_qsites_free(sites, ns);
+  if (!st) st = qc_graph_toposort(g); /* the inserted Muls */
   if (!st) st = qc_graph_verify(g);
   return st;
 }
@@ -305,8 +346,9 @@ static qc_status run_smooth(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_SMOOTH, "smooth", 0.5, 1e-3, 0, 0, false, false};
+  qc_qalgo a = {QC_QALGO_SMOOTH, "smooth", 0.5, 1e-3, false, 0, 0, false, false};
   a.alpha = qc_pass_arg_float(pa, "alpha");
+  a.fold_only = qc_pass_arg_bool(pa, "fold-only");
   a.scale_clamp_min = qc_pass_arg_float(pa, "scale-clamp-min");
   if (!(a.alpha >= 0 && a.alpha <= 1))
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "smoothquant: alpha %g is not in [0, 1]", a.alpha);
@@ -316,8 +358,9 @@ static qc_status run_smooth(qc_graph *g, const qc_pass_args *pa, void *user) {
 static const qc_pass_option OPTIONS[] = {
     {"alpha", QC_OPT_FLOAT, "0.5", "migration strength: s = max|x|^alpha / max|W|^(1-alpha)"},
     {"scale-clamp-min", QC_OPT_FLOAT, "0.001", "lower bound of the smoothing scales"},
+    {"fold-only", QC_OPT_BOOL, "false", "smooth only where 1/s folds into the producer (no Mul)"},
     QC_CALIB_PASS_OPTIONS,
 };
 const qc_pass_info qc_pass_smoothquant = {
     "smoothquant", "SmoothQuant: move activation outliers into the weights (before observe)",
-    OPTIONS, 2 + QC_CALIB_PASS_N_OPTIONS, run_smooth, NULL};
+    OPTIONS, 3 + QC_CALIB_PASS_N_OPTIONS, run_smooth, NULL};

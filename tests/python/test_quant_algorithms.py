@@ -3,13 +3,16 @@ a small random Llama in Hugging Face layout, checked against numpy and ONNX Runt
 
 smooth (alpha 0.5), on a model whose norms give a few input channels 30x outliers:
   1. the smoothed float model computes what the original does (ORT logits, 1e-4 relative);
-  2. per input channel of every smoothed group (q/k/v after input_layernorm, gate/up after
-     post_attention_layernorm, down after gate*up), max|x'| over the calibration tokens
-     equals max|W'[:, c]| over the group's weights: with alpha 0.5 SmoothQuant makes them
-     both sqrt(max|x| * max|W|);
+     the scales fold into the norms and into up_proj (for down_proj); o_proj reads its input
+     through an inserted Mul;
+  2. outliers are flattened in every group, and per input channel of q/k/v, o and down,
+     max|x'| over the calibration tokens equals max|W'[:, c]| over the group's weights: with
+     alpha 0.5 SmoothQuant makes them both sqrt(max|x| * max|W|);
   3. per-tensor int8 (the int8 preset) loses less with smooth than without (logit SQNR).
 gptq (int4 per group of 32, weight-only), against a float64 numpy GPTQ (desc_act, static
-groups, damp 0.01, blocks of 128) fed the same calibration activations:
+groups, damp 0.01, blocks of 128) fed the same calibration activations (sequential, as in
+Quark: each layer sees the outputs of the layers quantized before it, which for weight-only
+quantization is what the quantized model computes at that layer's input):
   4. the scales are those of plain rounding (static groups: parameters from the weight
      before any update);
   5. per layer, GPTQ's error on the calibration activations, |X (W - Q)|^2, is below plain
@@ -105,9 +108,10 @@ def check_smooth(tmp, model, calib):
     mm = matmuls(sm)
     groups = {}
     for layer, (x, w) in mm.items():
-        if "lm_head" not in layer and not x.endswith("self_attn.attention"):
+        if "lm_head" not in layer:
             groups.setdefault(x, []).append(w)
-    assert len(groups) == 6, "expected 3 smoothed groups per layer, got %s" % sorted(groups)
+    assert len(groups) == 8, "expected 4 smoothed groups per layer, got %s" % sorted(groups)
+    assert sum(x.endswith("o_proj.input_smoothed") for x in groups) == 2, sorted(groups)
     ref = run_ort(float_onnx, calib)
     got = run_ort(smooth_onnx, calib, extra=list(groups))
     logits = [o.name for o in onnx.load(float_onnx).graph.output][0]
@@ -115,10 +119,14 @@ def check_smooth(tmp, model, calib):
         rel = np.max(np.abs(a - b)) / np.max(np.abs(a))
         assert rel < 1e-4, "smoothing changed the float model: max relative %.3g" % rel
     worst, checked = 0.0, 0
-    orig = run_ort(float_onnx, calib, extra=list(groups))
+    prod = qu.producer_map(sm)
+    before = {x: prod[x].input[0] if prod[x].op_type == "Mul" and x.endswith("input_smoothed") else x
+              for x in groups}  # the value an inserted Mul smooths
+    orig = run_ort(float_onnx, calib, extra=sorted(set(before.values())))
     for x, ws in groups.items():
         act = np.max(np.concatenate([np.abs(v).reshape(-1, v.shape[-1]) for v in got[x]]), axis=0)
-        act0 = np.max(np.concatenate([np.abs(v).reshape(-1, v.shape[-1]) for v in orig[x]]), axis=0)
+        act0 = np.max(np.concatenate([np.abs(v).reshape(-1, v.shape[-1]) for v in orig[before[x]]]),
+                      axis=0)
         # outliers are flattened everywhere
         flat, flat0 = np.max(act) / np.median(act), np.max(act0) / np.median(act0)
         want = flat0 / 3 if x.endswith("layernorm") else flat0  # the norms carry the outliers
@@ -221,7 +229,9 @@ def check_gptq(tmp, model, calib):
     if not os.path.exists(float_onnx):
         qu.quarc("opt", model, "--passes=dce", "-o", float_onnx)
     fm = matmuls(onnx.load(float_onnx))
-    acts = run_ort(float_onnx, calib, extra=sorted({x for x, _ in fm.values()}))
+    # GPTQ runs sequentially: each layer's H is from the model whose earlier layers are
+    # quantized, which (weight-only) is what the GPTQ model itself computes at that input.
+    acts = run_ort(gptq_onnx, calib, extra=sorted({x for x, _ in fm.values()}))
     ratios, agree = [], []
     for layer in sorted(gq):
         x_name, w = fm[layer]
