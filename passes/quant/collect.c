@@ -308,6 +308,13 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
   for (int32_t i = 0; i < n_outs && !s; i++)
     if (!(r->kept[outs[i]] = calloc((size_t)(r->n_batches ? r->n_batches : 1), sizeof(qc_rvalue))))
       s = QC_OOM();
+  /* The graph's own inputs are computed by no segment: the first one hands them over. */
+  for (int32_t i = 0; i < n && !s && from == 0; i++) {
+    const qc_value *v = values[i] >= 0 && values[i] < nv ? qc_graph_value(g, values[i]) : NULL;
+    if (!v || v->kind != QC_VALUE_INPUT || !r->kept[values[i]]) continue;
+    for (int64_t b = 0; b < r->n_batches && !s; b++)
+      if (r->kept[values[i]][b].kind == QC_RV_TENSOR) s = fn(user, i, &r->kept[values[i]][b].t);
+  }
   qc_interp *it = NULL;
   qc_interp_options io = {r->n_threads, on_value, &c, NULL, false};
   if (!s) s = qc_interp_create(one, &io, &it);

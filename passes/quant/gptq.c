@@ -214,11 +214,13 @@ static qc_status usable_spec(const qc_qspecs *sp, const char *layer, int64_t col
   *G = 0;
   *per_row = false;
   const qc_qspec *w = &sp->v[0];
-  if (sp->n != 1 || w->is_dynamic == QC_QB_TRUE || qc_qdtype_nonscaled(w->dtype) ||
-      w->dtype == QC_QDT_FLOAT16 || w->dtype == QC_QDT_BFLOAT16 || w->is_scale_quant)
+  bool fp8 = (w->dtype == QC_QDT_FP8_E4M3 || w->dtype == QC_QDT_FP8_E5M2) &&
+             (!w->scale_format || w->scale_format == QC_QSCALE_FORMAT_FLOAT32);
+  if (sp->n != 1 || w->is_dynamic == QC_QB_TRUE || !(qc_qdtype_is_int(w->dtype) || fp8) ||
+      w->is_scale_quant)
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "gptq: layer '%s': its weight spec (%s%s) is not one static scaled stage; "
-                         "gptq supports int and fp8 weights per tensor, channel or input group",
+                         "gptq: layer '%s': its weight spec (%s%s) is not supported: gptq takes one "
+                         "static stage of int or fp8 (float scales) per tensor, channel or input group",
                          layer, qc_qdtype_name(w->dtype) ? qc_qdtype_name(w->dtype) : "?",
                          sp->n > 1 ? ", several stages" : "");
   int32_t ax = w->has_ch_axis ? (w->ch_axis < 0 ? w->ch_axis + 2 : w->ch_axis) : 0;
