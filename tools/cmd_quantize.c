@@ -56,6 +56,7 @@ typedef struct progress {
   double start;
   bool tty;
   int last_decile;
+  const char *unit; /* what is counted: "batches" (NULL), "layer groups" */
 } progress;
 
 static void on_progress(void *user, int64_t done, int64_t total) {
@@ -70,7 +71,8 @@ static void on_progress(void *user, int64_t done, int64_t total) {
   } else {
     int d = total ? (int)(10 * done / total) : 10;
     if (d != p->last_decile || done == total) {
-      fprintf(stderr, "%s: %lld/%lld batches, %.1fs\n", p->what, (long long)done, (long long)total, el);
+      fprintf(stderr, "%s: %lld/%lld %s, %.1fs\n", p->what, (long long)done, (long long)total,
+              p->unit ? p->unit : "batches", el);
       p->last_decile = d;
     }
   }
@@ -499,7 +501,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   memset(&co, 0, sizeof co);
   char *tok_path = NULL;
   qc_bytes pipe = {0};
-  progress pr = {"calibrate", 0, isatty(2) != 0, -1};
+  progress pr = {"calibrate", 0, isatty(2) != 0, -1, NULL};
   qc_status s = qc_model_load(o->model, QC_FORMAT_AUTO, &g);
   if (!s) s = qc_graph_verify(g);
   if (!s) s = qc_graph_clone(g, &fg);
@@ -551,7 +553,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     if (algos[i].kind != QC_QALGO_SMOOTH) continue;
     double t1 = cli_now();
     int32_t n = 0;
-    pr = (progress){"smooth", cli_now(), isatty(2) != 0, -1};
+    pr = (progress){"smooth", cli_now(), isatty(2) != 0, -1, NULL};
     s = qc_quant_smooth(g, &co, &algos[i], &n);
     if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layer groups)\n", "smooth", cli_now() - t1, n);
   }
@@ -564,7 +566,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
       s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
                         "the config quantizes activations with static scales: calibration data is "
                         "needed (--calib DIR|TEXT)");
-    pr = (progress){"calibrate", cli_now(), isatty(2) != 0, -1};
+    pr = (progress){"calibrate", cli_now(), isatty(2) != 0, -1, NULL};
     if (!s) s = qc_quant_calibrate(g, &co);
     if (!s) {
       qc_calib_stream *cs = NULL;
@@ -576,7 +578,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     if (algos[i].kind != QC_QALGO_GPTQ) continue;
     double t1 = cli_now();
     int32_t n = 0;
-    pr = (progress){"gptq", cli_now(), isatty(2) != 0, -1};
+    pr = (progress){"gptq", cli_now(), isatty(2) != 0, -1, "layer groups"};
     s = qc_quant_gptq(g, &co, &algos[i], &n);
     if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", "gptq", cli_now() - t1, n);
   }
