@@ -5,7 +5,8 @@
  *   smooth: name, alpha (1), scale_clamp_min (1e-3), scaling_layers, model_decoder_layers, and
  *           quarc's fold_only (false: a Mul where the scale cannot be folded; smooth.c)
  *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
- *           static_groups (true), inside_layer_modules, model_decoder_layers
+ *           static_groups (true), inside_layer_modules, model_decoder_layers, and quarc's
+ *           scale_search (false: gptq.c)
  * scaling_layers, model_decoder_layers and inside_layer_modules name PyTorch modules; quarc
  * finds the same layers from the graph (passes/quant/smooth.c, gptq.c), so they are read and
  * not used. Any other key is an error naming algo_config[i].key. */
@@ -54,7 +55,7 @@ static const char *const SMOOTH_KEYS[] = {"name", "alpha", "scale_clamp_min", "s
                                           "model_decoder_layers", "fold_only", NULL};
 static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "desc_act",
                                         "static_groups", "inside_layer_modules",
-                                        "model_decoder_layers", NULL};
+                                        "model_decoder_layers", "scale_search", NULL};
 
 static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a) {
   memset(a, 0, sizeof *a);
@@ -82,6 +83,7 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     QC_RETURN_IF_ERROR(num(src, i, o, "damp_percent", 0.0, 1.0, &a->damp_percent));
     QC_RETURN_IF_ERROR(boolean(src, i, o, "desc_act", &a->desc_act));
     QC_RETURN_IF_ERROR(boolean(src, i, o, "static_groups", &a->static_groups));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "scale_search", &a->scale_search));
     if (a->desc_act && !a->static_groups)
       return bad(src, i, "static_groups", "desc_act needs static_groups (as in Quark)");
   } else {

@@ -138,12 +138,14 @@ typedef struct hfactor {
   int64_t *perm;
   bool *dead;
   float *u;      /* [c, c]: U, upper */
+  double *hdiag; /* [c]: diag(H), original column order */
 } hfactor;
 
 static void hfactor_free(hfactor *f) {
   free(f->perm);
   free(f->dead);
   free(f->u);
+  free(f->hdiag);
 }
 
 static const double *sort_key;
@@ -180,6 +182,8 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
     diag[i] = h[i * n + i];
     f->perm[i] = i;
   }
+  if (!s && !(f->hdiag = malloc(sizeof *f->hdiag * (size_t)n))) s = QC_OOM();
+  for (int64_t i = 0; i < n && !s; i++) f->hdiag[i] = diag[i];
   if (!s && a->desc_act) {
     sort_key = diag;
     qsort(f->perm, (size_t)n, sizeof *f->perm, by_key_desc);
@@ -273,6 +277,66 @@ static qc_status column_params(const qc_qparams *p, int64_t rows, int64_t g, int
   return QC_OK;
 }
 
+/* scale_search: per parameter (row and group), the range shrunk by 1 - i/20 (i < 10, AWQ's
+ * grid) that minimizes the diag(H)-weighted error of plain rounding, sum_c H[c][c] (w - Q(w))^2;
+ * the parameters come from the shrunk min/max through the spec's own formula. */
+static qc_status search_scales(qc_quantizer *q, const qc_qspec *spec, const qc_qspec *cs,
+                               const float *w, int64_t R, int64_t C, int64_t G, int64_t ng,
+                               bool per_row, bool grouped, const double *hdiag, qc_qparams *P) {
+  qc_qstats st, sh;
+  memset(&sh, 0, sizeof sh);
+  QC_RETURN_IF_ERROR(qc_observer_stats(qc_quantizer_observer(q, 0), &st));
+  int64_t np = P->n;
+  double *best = malloc(sizeof *best * (size_t)np), *err = malloc(sizeof *err * (size_t)np);
+  float *col = malloc(sizeof *col * (size_t)R), *qc = malloc(sizeof *qc * (size_t)R);
+  qc_status s = best && err && col && qc && st.n == np ? QC_OK
+                : (st.n != np ? qc_status_new(QC_CODE_INTERNAL, "gptq: %lld statistics for %lld "
+                                                                "parameters", (long long)st.n,
+                                              (long long)np)
+                              : QC_OOM());
+  if (!s) s = qc_observer_stats(qc_quantizer_observer(q, 0), &sh);
+  int64_t cdims[2] = {R, 1};
+  for (int64_t k = 0; k < np && !s; k++) best[k] = INFINITY;
+  for (int i = 0; i < 10 && !s; i++) {
+    float p = 1.0f - (float)i / 20.0f;
+    for (int64_t k = 0; k < np; k++) {
+      sh.min[k] = st.min[k] * p;
+      sh.max[k] = st.max[k] * p;
+    }
+    qc_qparams Pi;
+    s = qc_qparams_from_stats(spec, &sh, QC_F32, &Pi);
+    if (!s && Pi.n != np) s = qc_status_new(QC_CODE_INTERNAL, "gptq: parameter count changed");
+    for (int64_t k = 0; k < np; k++) err[k] = 0;
+    for (int64_t c = 0; c < C && !s; c++) {
+      int64_t g = grouped ? c / G : 0;
+      qc_qparams cp;
+      s = column_params(&Pi, R, g, ng, per_row, grouped, &cp);
+      for (int64_t r = 0; r < R && !s; r++) col[r] = w[r * C + c];
+      if (!s) s = qc_fake_quantize(cs, &cp, col, 2, cdims, QC_F32, qc);
+      for (int64_t r = 0; r < R && !s; r++) {
+        double d = (double)col[r] - (double)qc[r];
+        int64_t k = per_row ? (grouped ? r * ng + g : r) : (grouped ? g : 0);
+        err[k] += hdiag[c] * d * d;
+      }
+      qc_qparams_clear(&cp);
+    }
+    for (int64_t k = 0; k < np && !s; k++)
+      if (err[k] < best[k]) {
+        best[k] = err[k];
+        P->scale[k] = Pi.scale[k];
+        if (P->zero_point && Pi.zero_point) P->zero_point[k] = Pi.zero_point[k];
+      }
+    qc_qparams_clear(&Pi);
+  }
+  qc_qstats_clear(&st);
+  qc_qstats_clear(&sh);
+  free(best);
+  free(err);
+  free(col);
+  free(qc);
+  return s;
+}
+
 /* GPTQ on one layer. */
 static qc_status gptq_layer(qc_graph *g, qc_qsite *site, const char *key, const hfactor *f,
                             const qc_qalgo *a, int64_t batches, qc_pool *pool) {
@@ -323,6 +387,8 @@ static qc_status gptq_layer(qc_graph *g, qc_qsite *site, const char *key, const 
   cs.has_group_size = false;
   qc_qparams *colp = s ? NULL : calloc((size_t)ng, sizeof *colp);
   if (!s && !colp) s = QC_OOM();
+  if (!s && a->scale_search)
+    s = search_scales(q, &sp.v[0], &cs, w, R, C, G, ng, per_row, grouped, f->hdiag, &P);
   for (int64_t k = 0; k < ng && !s; k++) s = column_params(&P, R, k, ng, per_row, grouped, &colp[k]);
   /* The column loop, in float32 as Quark runs it (U was factored in double). */
   int64_t B = a->block_size > 0 ? a->block_size : 128;
@@ -487,8 +553,9 @@ static qc_status run_gptq(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, false, 128, 0.01, true, true};
+  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, false, 128, 0.01, true, true, false};
   a.block_size = qc_pass_arg_int(pa, "block-size");
+  a.scale_search = qc_pass_arg_bool(pa, "scale-search");
   a.damp_percent = qc_pass_arg_float(pa, "damp");
   a.desc_act = qc_pass_arg_bool(pa, "desc-act");
   if (a.block_size < 1 || !(a.damp_percent >= 0 && a.damp_percent <= 1))
@@ -500,8 +567,9 @@ static const qc_pass_option OPTIONS[] = {
     {"block-size", QC_OPT_INT, "128", "columns per lazy-update block"},
     {"damp", QC_OPT_FLOAT, "0.01", "damping: this fraction of the mean Hessian diagonal"},
     {"desc-act", QC_OPT_BOOL, "true", "columns in order of decreasing Hessian diagonal"},
+    {"scale-search", QC_OPT_BOOL, "false", "shrink each parameter's range to minimize the H-weighted rounding error"},
     QC_CALIB_PASS_OPTIONS,
 };
 const qc_pass_info qc_pass_gptq = {
     "gptq", "GPTQ: quantize Linear weights column by column with error feedback (after observe)",
-    OPTIONS, 3 + QC_CALIB_PASS_N_OPTIONS, run_gptq, NULL};
+    OPTIONS, 4 + QC_CALIB_PASS_N_OPTIONS, run_gptq, NULL};

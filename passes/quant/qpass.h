@@ -216,6 +216,7 @@ typedef struct qc_qalgo {
   double damp_percent;    /**< gptq: damping, a fraction of the mean Hessian diagonal */
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
   bool static_groups;     /**< gptq: group parameters from the weight before any update */
+  bool scale_search;      /**< gptq: shrink the parameters' ranges first (quarc's key) */
 } qc_qalgo;
 
 /** The algorithms of algo_config (its JSON text; NULL or "null": none), in order; free

@@ -346,7 +346,7 @@ static qc_status run_smooth(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_SMOOTH, "smooth", 0.5, 1e-3, false, 0, 0, false, false};
+  qc_qalgo a = {QC_QALGO_SMOOTH, "smooth", 0.5, 1e-3, false, 0, 0, false, false, false};
   a.alpha = qc_pass_arg_float(pa, "alpha");
   a.fold_only = qc_pass_arg_bool(pa, "fold-only");
   a.scale_clamp_min = qc_pass_arg_float(pa, "scale-clamp-min");
