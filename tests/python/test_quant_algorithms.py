@@ -18,7 +18,8 @@ quantization is what the quantized model computes at that layer's input):
   5. per layer, GPTQ's error on the calibration activations, |X (W - Q)|^2, is below plain
      rounding's, and within 1% of the numpy GPTQ's; at least 90% of the codes are equal
      (float32 against float64 arithmetic can flip a code at a rounding boundary);
-  6. a config with an unknown algorithm or key fails, naming algo_config[i].key.
+  6. with quarc's scale_search, every group scale is plain rounding's shrunk by 1 - i/20, i < 10;
+  7. a config with an unknown algorithm or key fails, naming algo_config[i].key.
 """
 import json
 import os
@@ -253,6 +254,20 @@ def check_gptq(tmp, model, calib):
         agree.append(same)
     qu.log("gptq: %d layers, loss vs plain rounding %.3f on average; codes equal to numpy %.4f"
            % (len(ratios), np.mean(ratios), np.mean(agree)))
+    # scale_search: every group's scale is the plain one shrunk by 1 - i/20, i < 10
+    cfg["algo_config"][0]["scale_search"] = True
+    json.dump(cfg, open(algo, "w"))
+    ss_onnx = os.path.join(tmp, "gptq_ss.onnx")
+    qu.quarc("quantize", model, "--config", algo, "--calib", calib, "-o", ss_onnx)
+    ss_q = qu.weight_quant(onnx.load(ss_onnx))
+    shrunk = 0
+    for layer in rtn_q:
+        r = np.asarray(ss_q[layer][1], np.float64) / np.asarray(rtn_q[layer][1], np.float64)
+        i = np.round((1 - r) * 20)
+        assert np.all((i >= 0) & (i <= 9)) and np.allclose(r, 1 - i / 20, rtol=1e-5), (layer, r)
+        shrunk += int(np.sum(i > 0))
+    assert shrunk > 0
+    qu.log("gptq scale_search: %d group scales shrunk, all on the grid 1 - i/20" % shrunk)
 
 
 def check_errors(tmp, model, calib):
