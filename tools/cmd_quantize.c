@@ -559,6 +559,13 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   }
   /* dce: the weights and norm scales the algorithms replaced (and their dequantization) */
   if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");
+  /* Weight SQNR is against the float weight the quantizer is given: after smoothing (which
+   * scales the weights), before gptq (whose weights are already on the grid). */
+  qc_graph *wg = NULL;
+  qc_qsite *wsites = NULL;
+  int32_t n_wsites = 0;
+  if (!s && n_algos > 0) s = qc_graph_clone(g, &wg);
+  if (!s && wg) s = qc_qsites_find(wg, &wsites, &n_wsites);
   if (!s) s = step(ctx, g, "observe", "observe");
   /* calibrate */
   if (!s && qc_quant_needs_calibration(g)) {
@@ -586,7 +593,18 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");
   if (!s) s = step(ctx, g, "freeze", "freeze");
   /* The report: weights and scales from the frozen graph, outputs on one batch. */
-  for (int32_t i = 0; i < rep.n && !s; i++) s = measure_weights(fg, &sites[i], g, &rep.l[i]);
+  for (int32_t i = 0; i < rep.n && !s; i++) {
+    const qc_graph *ref = fg;
+    const qc_qsite *rs = &sites[i];
+    for (int32_t j = 0; wg && j < n_wsites; j++)
+      if (strcmp(wsites[j].name, sites[i].name) == 0) {
+        ref = wg;
+        rs = &wsites[j];
+      }
+    s = measure_weights(ref, rs, g, &rep.l[i]);
+  }
+  qc_qsites_free(wsites, n_wsites);
+  qc_graph_destroy(wg);
   if (!s && o->calib) {
     qc_calib_stream *cs = NULL;
     qc_calib_batch b;
