@@ -35,7 +35,7 @@
 #define QUANTIZE_USAGE                                                                             \
   "quarc quantize MODEL (--scheme NAME | --config FILE) [--calib DIR|TEXT] [--tokenizer PATH] "   \
   "[--batches N] [--seq-len L] [--text-mode auto|lines|chunks] [--exclude PATTERN]... "            \
-  "[--kv-cache fp8] [--algo smooth,gptq] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
+  "[--kv-cache fp8] [--algo NAME[:KEY=VALUE]...,...] [--opset N] [--no-ort] [--matmulnbits] [--no-lower] [--threads N] "           \
   "[--print-config] [--format onnx|qir|hf|quark|awq|fp8|gguf] [--weight-format F] "             \
   "[--pack-method M] [--max-shard-size BYTES] [--force] -o OUT"
 

@@ -125,6 +125,72 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
   return s;
 }
 
+/* The entries --algo writes: Quark's fields with their defaults, except smooth's alpha 0.5
+ * (SmoothQuant's own default; Quark's dataclass says 1). */
+typedef struct algo_default {
+  const char *name;
+  const char *keys[8];
+  const char *values[8];
+} algo_default;
+static const algo_default DEFAULTS[] = {
+    {"smooth", {"alpha", "scale_clamp_min", "scaling_layers", "model_decoder_layers"},
+     {"0.5", "0.001", "[]", "\"\""}},
+    {"gptq", {"block_size", "damp_percent", "desc_act", "static_groups", "inside_layer_modules",
+              "model_decoder_layers"},
+     {"128", "0.01", "true", "true", "[]", "\"\""}},
+};
+
+/* One --algo item, NAME[:key=value]...: a value is a JSON literal (0.7, true, "x"), else a
+ * string; given keys replace the defaults. */
+static qc_status add_one(qc_bytes *b, const char *p, const char *e) {
+  const char *colon = memchr(p, ':', (size_t)(e - p));
+  size_t l = (size_t)((colon ? colon : e) - p);
+  const algo_default *d = NULL;
+  for (size_t i = 0; i < sizeof DEFAULTS / sizeof DEFAULTS[0]; i++)
+    if (strlen(DEFAULTS[i].name) == l && strncmp(p, DEFAULTS[i].name, l) == 0) d = &DEFAULTS[i];
+  if (!d)
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
+                                                   "(smooth, gptq)", (int)l, p);
+  qc_bytes_puts(b, "{\"name\": ");
+  qc_json_put_cstring(b, d->name);
+  for (int i = 0; i < 8 && d->keys[i]; i++) {
+    bool given = false;
+    size_t kl = strlen(d->keys[i]);
+    for (const char *q = colon; q && q < e && !given; q = memchr(q + 1, ':', (size_t)(e - q - 1)))
+      given = (size_t)(e - q - 1) > kl && strncmp(q + 1, d->keys[i], kl) == 0 && q[1 + kl] == '=';
+    if (given) continue;
+    qc_bytes_puts(b, ", ");
+    qc_json_put_cstring(b, d->keys[i]);
+    qc_bytes_puts(b, ": ");
+    qc_bytes_puts(b, d->values[i]);
+  }
+  for (const char *q = colon; q && q < e;) {
+    const char *k = q + 1, *ke = k;
+    while (ke < e && *ke != ':') ke++;
+    const char *eq = memchr(k, '=', (size_t)(ke - k));
+    if (!eq || eq == k)
+      return qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s': expected key=value",
+                           (int)(ke - k), k);
+    qc_bytes_puts(b, ", ");
+    qc_json_put_string(b, k, (size_t)(eq - k), true);
+    qc_bytes_puts(b, ": ");
+    const char *v = eq + 1;
+    size_t vl = (size_t)(ke - v);
+    qj_value *lit = NULL;
+    qc_status ps = vl ? qj_parse(v, vl, "--algo", &lit) : qc_status_new(QC_CODE_PARSE, "empty");
+    if (ps) {
+      qc_status_free(ps);
+      qc_json_put_string(b, v, vl, true);
+    } else {
+      qc_bytes_put(b, v, vl);
+    }
+    qj_free(lit);
+    q = ke < e ? ke : NULL;
+  }
+  qc_bytes_puts(b, "}");
+  return QC_OK;
+}
+
 qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) {
   qc_bytes b = {0};
   const char *old = cfg->algo_config;
@@ -144,24 +210,10 @@ qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) {
     while (*p == ',' || *p == ' ') p++;
     const char *e = p;
     while (*e && *e != ',') e++;
-    size_t l = (size_t)(e - p);
-    if (l == 0) break;
-    const char *entry = NULL;
-    /* alpha 0.5: SmoothQuant's own default (Quark's dataclass says 1). */
-    if (l == 6 && strncmp(p, "smooth", l) == 0)
-      entry = "{\"name\": \"smooth\", \"alpha\": 0.5, \"scale_clamp_min\": 0.001, "
-              "\"scaling_layers\": [], \"model_decoder_layers\": \"\"}";
-    else if (l == 4 && strncmp(p, "gptq", l) == 0)
-      entry = "{\"name\": \"gptq\", \"block_size\": 128, \"damp_percent\": 0.01, \"desc_act\": true, "
-              "\"static_groups\": true, \"inside_layer_modules\": [], \"model_decoder_layers\": \"\"}";
-    else
-      s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
-                                                  "(smooth, gptq)", (int)l, p);
-    if (entry) {
-      if (any) qc_bytes_puts(&b, ", ");
-      qc_bytes_puts(&b, entry);
-      any = true;
-    }
+    if (e == p) break;
+    if (any) qc_bytes_puts(&b, ", ");
+    s = add_one(&b, p, e);
+    any = true;
     p = e;
   }
   qc_bytes_puts(&b, "]");

@@ -255,10 +255,9 @@ def check_gptq(tmp, model, calib):
     qu.log("gptq: %d layers, loss vs plain rounding %.3f on average; codes equal to numpy %.4f"
            % (len(ratios), np.mean(ratios), np.mean(agree)))
     # scale_search: every group's scale is the plain one shrunk by 1 - i/20, i < 10
-    cfg["algo_config"][0]["scale_search"] = True
-    json.dump(cfg, open(algo, "w"))
     ss_onnx = os.path.join(tmp, "gptq_ss.onnx")
-    qu.quarc("quantize", model, "--config", algo, "--calib", calib, "-o", ss_onnx)
+    qu.quarc("quantize", model, "--config", plain, "--algo", "gptq:scale_search=true", "--calib", calib,
+             "-o", ss_onnx)
     ss_q = qu.weight_quant(onnx.load(ss_onnx))
     shrunk = 0
     for layer in rtn_q:
@@ -285,9 +284,13 @@ def check_errors(tmp, model, calib):
         assert p.returncode != 0 and want in p.stderr and "bad.json" in p.stderr, (want, p.stderr)
         assert not os.path.exists(out)
         assert "Traceback" not in p.stderr and "Sanitizer" not in p.stderr
-    p = qu.quarc("quantize", model, "--scheme", "int8", "--algo", "awq2", "-o", out, check=False)
-    assert p.returncode != 0 and "awq2" in p.stderr, p.stderr
-    qu.log("errors: %d bad algo configs refused with their key path" % (len(cases) + 1))
+    for algo, want in (("awq2", "'awq2' is not an algorithm"), ("gptq:bogus=1", "algo_config[0].bogus"),
+                       ("smooth:alpha", "'alpha': expected key=value"),
+                       ("smooth:alpha=high", "algo_config[0].alpha: expected a number")):
+        p = qu.quarc("quantize", model, "--scheme", "int8", "--algo", algo, "--calib", calib, "-o", out,
+                     check=False)
+        assert p.returncode != 0 and want in p.stderr and not os.path.exists(out), (algo, p.stderr)
+    qu.log("errors: %d bad algo configs refused with their key path" % (len(cases) + 4))
 
 
 def main():
