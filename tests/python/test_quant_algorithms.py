@@ -8,18 +8,22 @@ smooth (alpha 0.5), on a model whose norms give a few input channels 30x outlier
   2. outliers are flattened in every group, and per input channel of q/k/v, o and down,
      max|x'| over the calibration tokens equals max|W'[:, c]| over the group's weights: with
      alpha 0.5 SmoothQuant makes them both sqrt(max|x| * max|W|);
-  3. per-tensor int8 (the int8 preset) loses less with smooth than without (logit SQNR).
+  3. the scales equal amd-quark 0.13's smooth on the same model and data (1e-4 relative; oracle
+     made by tests/oracle/quark_algorithms.py);
+  4. per-tensor int8 (the int8 preset) loses less with smooth than without (logit SQNR).
 gptq (int4 per group of 32, weight-only), against a float64 numpy GPTQ (desc_act, static
 groups, damp 0.01, blocks of 128) fed the same calibration activations (sequential, as in
 Quark: each layer sees the outputs of the layers quantized before it, which for weight-only
 quantization is what the quantized model computes at that layer's input):
-  4. the scales are those of plain rounding (static groups: parameters from the weight
+  5. the scales are those of plain rounding (static groups: parameters from the weight
      before any update);
-  5. per layer, GPTQ's error on the calibration activations, |X (W - Q)|^2, is below plain
+  6. the codes and scales equal amd-quark 0.13's GPTQ on the same model, config and data (at
+     least 99% of the codes per layer: float32 rounding-boundary flips allowed);
+     per layer, GPTQ's error on the calibration activations, |X (W - Q)|^2, is below plain
      rounding's, and within 1% of the numpy GPTQ's; at least 90% of the codes are equal
      (float32 against float64 arithmetic can flip a code at a rounding boundary);
-  6. with quarc's scale_search, every group scale is plain rounding's shrunk by 1 - i/20, i < 10;
-  7. a config with an unknown algorithm or key fails, naming algo_config[i].key.
+  7. with quarc's scale_search, every group scale is plain rounding's shrunk by 1 - i/20, i < 10;
+  8. a config with an unknown algorithm or key fails, naming algo_config[i].key.
 """
 import json
 import os
@@ -34,6 +38,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import quant_util as qu  # noqa: E402
 
 HIDDEN, INTER, VOCAB, SEQ, BATCHES = 64, 128, 128, 32, 6
+ORACLE = os.path.join(qu.SRC, "tests", "data", "quant_oracle", "quark_algorithms_tiny_llama.json")
 
 
 def outlier_llama(path):
@@ -141,6 +146,24 @@ def check_smooth(tmp, model, calib):
         assert rel < 1e-3, "%s: max|x'| and max|W'| differ by %.3g relative" % (x, rel)
     qu.log("smooth: float logits unchanged; outliers flattened in %d groups; max|x'| = max|W'| per "
            "channel in %d (worst %.2g)" % (len(groups), checked, worst))
+    # amd-quark's smooth on the same model and data (tests/oracle/quark_algorithms.py)
+    quark = json.load(open(ORACLE))
+    fmm, finits, sinits = matmuls(onnx.load(float_onnx)), qu.initializers(onnx.load(float_onnx)), qu.initializers(sm)
+    worst, n = 0.0, 0
+    for layer, s_quark in quark["linear_s"].items():
+        if layer.endswith("up_proj"):
+            continue  # its rows are rescaled too (up -> down): no per-column s
+        s_quarc = np.mean(mm[layer][1].astype(np.float64) / fmm[layer][1].astype(np.float64), axis=0)
+        rel = np.max(np.abs(s_quarc - s_quark) / np.abs(s_quark))
+        worst, n = max(worst, rel), n + 1
+        assert rel < 1e-4, "%s: smoothing scales differ from amd-quark's by %.3g relative" % (layer, rel)
+    for norm, r_quark in quark["norm_ratio"].items():
+        r = sinits[norm + ".weight"].astype(np.float64) / finits[norm + ".weight"].astype(np.float64)
+        rel = np.max(np.abs(r - r_quark) / np.abs(r_quark))
+        worst, n = max(worst, rel), n + 1
+        assert rel < 1e-4, "%s: smoothed norm differs from amd-quark's by %.3g relative" % (norm, rel)
+    qu.log("smooth: %d layers and norms as amd-quark %s smooths them (worst %.2g relative)"
+           % (n, quark["quark_version"], worst))
     # int8 with and without smooth
     res = {}
     for tag, extra in (("int8", []), ("int8+smooth", ["--algo", "smooth"])):
@@ -254,6 +277,17 @@ def check_gptq(tmp, model, calib):
         agree.append(same)
     qu.log("gptq: %d layers, loss vs plain rounding %.3f on average; codes equal to numpy %.4f"
            % (len(ratios), np.mean(ratios), np.mean(agree)))
+    # amd-quark's GPTQ on the same model, config and data (tests/oracle/quark_algorithms.py)
+    quark = json.load(open(ORACLE))["gptq"]
+    equal = []
+    for layer, (codes, scale, _, _) in sorted(gptq_q.items()):
+        c = np.asarray(codes).astype(np.int64).T  # ONNX stores [in, out]
+        qk = np.array([int(ch, 16) - 8 for ch in quark[layer]["codes"]]).reshape(c.shape)
+        assert np.allclose(np.asarray(scale, np.float64).T.ravel(), quark[layer]["scale"], rtol=1e-6), layer
+        equal.append(float(np.mean(c == qk)))
+        assert equal[-1] >= 0.99, "%s: %.4f of the codes equal amd-quark's GPTQ" % (layer, equal[-1])
+    qu.log("gptq: codes equal to amd-quark's GPTQ: %.4f (worst layer %.4f), scales equal"
+           % (np.mean(equal), min(equal)))
     # scale_search: every group's scale is the plain one shrunk by 1 - i/20, i < 10
     ss_onnx = os.path.join(tmp, "gptq_ss.onnx")
     qu.quarc("quantize", model, "--config", plain, "--algo", "gptq:scale_search=true", "--calib", calib,
