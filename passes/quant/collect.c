@@ -233,25 +233,12 @@ static qc_status seg_value(seg *sg, qc_vid x, int depth) {
 static qc_status seg_add(seg *sg, qc_nid k, int depth) {
   const qc_graph *g = sg->r->g;
   const qc_node *d = qc_graph_node(g, k);
-  if (depth > 64) return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: constant chain too deep", qc_node_desc(g, k));
-  if (d->n_in > 16 || d->n_out > 16)
-    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: too many inputs or outputs", qc_node_desc(g, k));
-  qc_vid in[16];
-  for (int32_t i = 0; i < d->n_in; i++) {
-    in[i] = QC_NONE;
-    if (d->in[i] < 0) continue;
-    QC_RETURN_IF_ERROR(seg_value(sg, d->in[i], depth));
-    in[i] = sg->map[d->in[i]];
-  }
-  const char *names[16];
-  for (int32_t i = 0; i < d->n_out; i++)
-    names[i] = d->out[i] >= 0 ? qc_graph_value(g, d->out[i])->name : "";
-  qc_nid m = QC_NONE;
-  QC_RETURN_IF_ERROR(qc_graph_add_node(sg->one, d->op, d->name, d->n_in, in, d->n_out, names, &m));
-  for (int32_t a = 0; a < d->n_attr; a++) QC_RETURN_IF_ERROR(qc_node_set_attr(sg->one, m, &d->attr[a]));
-  for (int32_t i = 0; i < d->n_out; i++)
-    if (d->out[i] >= 0) sg->map[d->out[i]] = qc_graph_node(sg->one, m)->out[i];
-  return QC_OK;
+  if (depth > 64)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: a chain of more than 64 nodes computed from "
+                                                "constants", qc_node_desc(g, k));
+  for (int32_t i = 0; i < d->n_in; i++)
+    if (d->in[i] >= 0) QC_RETURN_IF_ERROR(seg_value(sg, d->in[i], depth));
+  return qc_qclone_node(g, k, sg->one, sg->map);
 }
 
 qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
@@ -262,19 +249,12 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
   if (to > nn) to = nn;
   if (to <= from) return QC_OK;
   qc_graph *one = NULL;
-  qc_status s = qc_graph_create(NULL, &one);
-  for (int32_t i = 0; !s && i < qc_graph_num_opsets(g); i++) {
-    const char *d;
-    int64_t ver;
-    qc_graph_opset_at(g, i, &d, &ver);
-    s = qc_graph_set_opset(one, d, ver);
-  }
+  qc_status s = qc_qgraph_like(g, &one);
   qc_vid *map = s ? NULL : malloc(sizeof *map * (size_t)(nv ? nv : 1));
   qc_vid *ins = s ? NULL : malloc(sizeof *ins * (size_t)(nv ? nv : 1));
   qc_vid *outs = s ? NULL : malloc(sizeof *outs * (size_t)(nv ? nv : 1));
-  int32_t *index_of = s ? NULL : malloc(sizeof *index_of * (size_t)(nv ? nv : 1));
   int32_t n_ins = 0, n_outs = 0;
-  if (!s && (!map || !ins || !outs || !index_of)) s = QC_OOM();
+  if (!s && (!map || !ins || !outs)) s = QC_OOM();
   for (qc_vid v = 0; !s && v < nv; v++) map[v] = QC_NONE;
   /* The segment's nodes (those whose outputs someone reads), reading kept values as inputs;
    * nodes computed from constants alone (a weight's Transpose, its dequantization) are
@@ -295,7 +275,6 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
       s = qc_graph_add_output(one, map[v]);
       outs[n_outs++] = v;
     }
-  for (qc_vid v = 0; v < nv && !s; v++) index_of[v] = -1;
   collect c = {one, NULL, fn, user};
   if (!s) {
     int32_t snv = qc_graph_num_values(one);
@@ -338,7 +317,6 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
   free(map);
   free(ins);
   free(outs);
-  free(index_of);
   if (s) return s;
   r->done = to;
   /* Values no later node reads are let go. */

@@ -449,7 +449,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
   int32_t *hidx = malloc(sizeof *hidx * (size_t)(ns ? ns : 1));
   hgroup *hg = calloc((size_t)(ns ? ns : 1), sizeof *hg);
   qc_vid *xs = malloc(sizeof *xs * (size_t)(ns ? ns : 1));
-  int32_t nh = 0, todo = 0;
+  int32_t nh = 0, n_wanted = 0;
   qc_status s = hidx && hg && xs ? QC_OK : QC_OOM();
   /* The layers: a Linear whose weight chain has an Observe (observe ran) with a spec. */
   for (int32_t i = 0; i < ns && !s; i++) {
@@ -483,7 +483,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
       xs[nh++] = x;
     }
     hidx[i] = k;
-    todo++;
+    n_wanted++;
   }
   /* Sequentially: the layers in the order their MatMuls run; each group's H from the
    * calibration batches run through the model whose earlier layers are already done. */
@@ -507,8 +507,8 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
   gctx c = {hg, NULL, order, 0};
   qc_seqrun *run = NULL;
   int64_t batches = 0;
-  if (!s && todo > 0) s = qc_pool_create(o->n_threads, &c.pool);
-  if (!s && todo > 0) s = qc_seqrun_create(g, o, &run);
+  if (!s && n_wanted > 0) s = qc_pool_create(o->n_threads, &c.pool);
+  if (!s && n_wanted > 0) s = qc_seqrun_create(g, o, &run);
   if (!s && run) batches = qc_seqrun_batches(run);
   int32_t done = 0;
   for (int32_t oi = 0; oi < nh && !s; oi++) {
@@ -553,7 +553,7 @@ static qc_status run_gptq(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_GPTQ, "gptq", 0, 0, false, 128, 0.01, true, true, false};
+  qc_qalgo a = {.kind = QC_QALGO_GPTQ, .name = "gptq", .static_groups = true};
   a.block_size = qc_pass_arg_int(pa, "block-size");
   a.scale_search = qc_pass_arg_bool(pa, "scale-search");
   a.damp_percent = qc_pass_arg_float(pa, "damp");

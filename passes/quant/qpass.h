@@ -109,6 +109,11 @@ bool qc_qvalue_is_constlike(const qc_graph *g, qc_vid v);
  *  *out. */
 qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) QC_MUST_USE;
 
+/** An empty graph with g's opsets (to run part of g on its own). */
+qc_status qc_qgraph_like(const qc_graph *g, qc_graph **out) QC_MUST_USE;
+/** Copy node n of g into `to`: its inputs read map[x] (every present input must be mapped),
+ *  its outputs keep their names and are entered in map. At most 16 inputs and outputs. */
+qc_status qc_qclone_node(const qc_graph *g, qc_nid n, qc_graph *to, qc_vid *map) QC_MUST_USE;
 /** A value name that does not exist in g yet: `base`, else base.1, base.2, ... (malloc'd). */
 char *qc_qunique_name(const qc_graph *g, const char *base);
 /** Add a constant named like `base` (made unique); the tensor stays the caller's. */
@@ -230,12 +235,11 @@ qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) QC_MUST_USE;
 /** SmoothQuant (passes/quant/smooth.c) on an annotated graph before `observe`: per group of
  *  layers reading one activation, s = max|x|^alpha / max|W|^(1-alpha) per input channel,
  *  folded into what produces x (a norm's scale and bias, a Mul by a constant, a Linear's
- *  output rows) and into the layers' weight columns. *n_smoothed (may be NULL) gets the
+ *  output rows) and into the layers' weight columns; a group whose x cannot take 1/s exactly
+ *  reads it through a new Mul(x, 1/s), unless fold_only. *n_smoothed (may be NULL) gets the
  *  number of groups smoothed. */
 qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                           int32_t *n_smoothed) QC_MUST_USE;
-/** (A group whose x cannot take 1/s exactly reads it through a new Mul(x, 1/s) unless
- *  fold_only.) */
 /** GPTQ (passes/quant/gptq.c) on an observed graph before `freeze`: each quantized Linear
  *  weight is replaced by GPTQ's quantized weight, computed from the Hessian of its input on
  *  the calibration data, and its parameters are recorded as quant.calib.<L>.weight for

@@ -283,6 +283,42 @@ static bool cone(const qc_graph *g, qc_vid v, uint8_t *in_cone, int depth) {
   return true;
 }
 
+qc_status qc_qgraph_like(const qc_graph *g, qc_graph **out) {
+  *out = NULL;
+  qc_graph *one = NULL;
+  qc_status s = qc_graph_create(NULL, &one);
+  for (int32_t i = 0; !s && i < qc_graph_num_opsets(g); i++) {
+    const char *d;
+    int64_t ver;
+    qc_graph_opset_at(g, i, &d, &ver);
+    s = qc_graph_set_opset(one, d, ver);
+  }
+  if (s) {
+    qc_graph_destroy(one);
+    return s;
+  }
+  *out = one;
+  return QC_OK;
+}
+
+qc_status qc_qclone_node(const qc_graph *g, qc_nid n, qc_graph *to, qc_vid *map) {
+  const qc_node *d = qc_graph_node(g, n);
+  if (d->n_in > 16 || d->n_out > 16)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: more than 16 inputs or outputs",
+                         qc_node_desc(g, n));
+  qc_vid in[16];
+  for (int32_t i = 0; i < d->n_in; i++) in[i] = d->in[i] >= 0 ? map[d->in[i]] : QC_NONE;
+  const char *names[16];
+  for (int32_t i = 0; i < d->n_out; i++)
+    names[i] = d->out[i] >= 0 ? qc_graph_value(g, d->out[i])->name : "";
+  qc_nid m = QC_NONE;
+  QC_RETURN_IF_ERROR(qc_graph_add_node(to, d->op, d->name, d->n_in, in, d->n_out, names, &m));
+  for (int32_t a = 0; a < d->n_attr; a++) QC_RETURN_IF_ERROR(qc_node_set_attr(to, m, &d->attr[a]));
+  for (int32_t i = 0; i < d->n_out; i++)
+    if (d->out[i] >= 0) map[d->out[i]] = qc_graph_node(to, m)->out[i];
+  return QC_OK;
+}
+
 qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) {
   memset(out, 0, sizeof *out);
   const qc_value *val = qc_graph_value(g, v);
@@ -298,14 +334,8 @@ qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) {
     return qc_status_new(QC_CODE_INTERNAL, "value '%s' does not depend on constants alone", val->name);
   }
   /* Run the cone as its own graph: constants copied by reference, nodes in g's order. */
-  qc_graph *one;
-  qc_status s = qc_graph_create(NULL, &one);
-  for (int32_t i = 0; !s && i < qc_graph_num_opsets(g); i++) {
-    const char *d;
-    int64_t ver;
-    qc_graph_opset_at(g, i, &d, &ver);
-    s = qc_graph_set_opset(one, d, ver);
-  }
+  qc_graph *one = NULL;
+  qc_status s = qc_qgraph_like(g, &one);
   int32_t nv = qc_graph_num_values(g);
   qc_vid *map = s ? NULL : malloc(sizeof *map * (size_t)(nv ? nv : 1));
   if (!s && !map) s = QC_OOM();
@@ -313,30 +343,12 @@ qc_status qc_qconst_value(const qc_graph *g, qc_vid v, qc_tensor *out) {
   for (qc_nid n = 0; n < nn && !s; n++) {
     if (!in_cone[n]) continue;
     const qc_node *d = qc_graph_node(g, n);
-    qc_vid in[16];
-    if (d->n_in > 16) {
-      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: too many inputs", qc_node_desc(g, n));
-      break;
-    }
     for (int32_t i = 0; i < d->n_in && !s; i++) {
       qc_vid x = d->in[i];
-      in[i] = QC_NONE;
-      if (x < 0) continue;
-      if (map[x] < 0) {
-        const qc_value *xv = qc_graph_value(g, x);
-        s = qc_graph_add_const(one, xv->name, &xv->cst, &map[x]);
-      }
-      in[i] = map[x];
+      if (x >= 0 && map[x] < 0)
+        s = qc_graph_add_const(one, qc_graph_value(g, x)->name, &qc_graph_value(g, x)->cst, &map[x]);
     }
-    const char *names[16];
-    for (int32_t i = 0; i < d->n_out && i < 16; i++)
-      names[i] = d->out[i] >= 0 ? qc_graph_value(g, d->out[i])->name : "";
-    qc_nid m = QC_NONE;
-    if (!s && d->n_out > 16) s = qc_status_new(QC_CODE_UNIMPLEMENTED, "too many outputs");
-    if (!s) s = qc_graph_add_node(one, d->op, d->name, d->n_in, in, d->n_out, names, &m);
-    for (int32_t k = 0; k < d->n_attr && !s; k++) s = qc_node_set_attr(one, m, &d->attr[k]);
-    for (int32_t i = 0; i < d->n_out && !s; i++)
-      if (d->out[i] >= 0) map[d->out[i]] = qc_graph_node(one, m)->out[i];
+    if (!s) s = qc_qclone_node(g, n, one, map);
   }
   if (!s) s = qc_graph_add_output(one, map[v]);
   qc_rvalue r;

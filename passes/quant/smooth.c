@@ -278,11 +278,13 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
   }
   group *gr = calloc((size_t)(ns ? ns : 1), sizeof *gr);
   int32_t *members = calloc((size_t)(ns ? ns : 1), sizeof *members);
+  int32_t *gidx = malloc(sizeof *gidx * (size_t)(ns ? ns : 1)); /* per site: its group or -1 */
   int32_t ng = 0, nm = 0;
-  if (!gr || !members) st = QC_OOM();
+  if (!gr || !members || !gidx) st = QC_OOM();
   /* Groups: the quantized Linear layers reading one x, in node order. */
   for (int32_t i = 0; i < ns && !st; i++) {
     qc_qsite *s = &sites[i];
+    gidx[i] = -1;
     if (s->type != QC_QLAYER_LINEAR || s->x_slot < 0 || !quantized(g, s, &st)) continue;
     qc_vid x = qc_graph_node(g, s->node)->in[s->x_slot];
     int32_t k = 0;
@@ -293,16 +295,13 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
       gr[ng++] = (group){x, NULL, 0, xt->dims[xt->rank - 1], NULL, QC_NONE, -1, false};
     }
     gr[k].n++;
+    gidx[i] = k;
   }
   /* Members, contiguous per group. */
   for (int32_t k = 0; k < ng && !st; k++) {
     gr[k].site = &members[nm];
-    for (int32_t i = 0; i < ns; i++) {
-      qc_qsite *s = &sites[i];
-      if (s->type == QC_QLAYER_LINEAR && s->x_slot >= 0 &&
-          qc_graph_node(g, s->node)->in[s->x_slot] == gr[k].x && quantized(g, s, &st))
-        members[nm++] = i;
-    }
+    for (int32_t i = 0; i < ns; i++)
+      if (gidx[i] == k) members[nm++] = i;
   }
   /* Keep the groups that own x and have an exact place for 1/s. */
   int32_t kept = 0;
@@ -336,6 +335,7 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
   free(xs);
   free(gr);
   free(members);
+  free(gidx);
   qc_qsites_free(sites, ns);
   if (!st) st = qc_graph_toposort(g); /* the inserted Muls */
   if (!st) st = qc_graph_verify(g);
@@ -346,7 +346,7 @@ static qc_status run_smooth(qc_graph *g, const qc_pass_args *pa, void *user) {
   (void)user;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {QC_QALGO_SMOOTH, "smooth", 0.5, 1e-3, false, 0, 0, false, false, false};
+  qc_qalgo a = {.kind = QC_QALGO_SMOOTH, .name = "smooth"};
   a.alpha = qc_pass_arg_float(pa, "alpha");
   a.fold_only = qc_pass_arg_bool(pa, "fold-only");
   a.scale_clamp_min = qc_pass_arg_float(pa, "scale-clamp-min");
