@@ -541,14 +541,24 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_bytes_putc(&pipe, 0);
     s = pipe.oom ? OOM() : step(ctx, g, "annotate", pipe.p);
   }
-  /* The algorithms of algo_config: smooth before observe (it changes what is observed),
+  /* The algorithms of algo_config: rotation and smooth before observe (they change what is
+   * observed),
    * gptq after calibrate (it fixes the weights' parameters for freeze). */
   qc_qalgo *algos = NULL;
   int32_t n_algos = 0;
   if (!s) s = qc_qalgos_parse(cfg->algo_config, o->config ? o->config : o->scheme, &algos, &n_algos);
-  if (!s && n_algos > 0 && !o->calib)
-    s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "algorithm '%s' needs calibration data (--calib DIR|TEXT)",
-                      algos[0].name);
+  for (int32_t i = 0; i < n_algos && !s; i++)
+    if (algos[i].kind != QC_QALGO_ROTATION && !o->calib)
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                        "algorithm '%s' needs calibration data (--calib DIR|TEXT)", algos[i].name);
+  /* rotation first: smooth and the observers see the rotated model (Quark's order). */
+  for (int32_t i = 0; i < n_algos && !s; i++) {
+    if (algos[i].kind != QC_QALGO_ROTATION) continue;
+    double t1 = cli_now();
+    int32_t n = 0;
+    s = qc_quant_rotate(g, &algos[i], &n);
+    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", "rotation", cli_now() - t1, n);
+  }
   for (int32_t i = 0; i < n_algos && !s; i++) {
     if (algos[i].kind != QC_QALGO_SMOOTH) continue;
     double t1 = cli_now();
@@ -604,7 +614,9 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     s = measure_weights(ref, rs, g, &rep.l[i]);
   }
   qc_qsites_free(wsites, n_wsites);
-  qc_graph_destroy(wg);
+  /* Outputs too are measured against the float model the quantizers were given: rotation
+   * and smoothing keep the model's function, not the values inside it (a rotated v_proj's
+   * output is another basis of the same thing). */
   if (!s && o->calib) {
     qc_calib_stream *cs = NULL;
     qc_calib_batch b;
@@ -619,7 +631,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     c.ref = calloc((size_t)(rep.n ? rep.n : 1), sizeof *c.ref);
     if (!s && !c.ref) s = OOM();
     double t1 = cli_now();
-    if (!s && !end) s = run_capture(fg, &c, rep.n, &b, o->threads);
+    if (!s && !end) s = run_capture(wg ? wg : fg, &c, rep.n, &b, o->threads);
     c.second = true;
     if (!s && !end) s = run_capture(g, &c, rep.n, &b, o->threads);
     if (!s && !end) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", "measure", cli_now() - t1);
@@ -629,6 +641,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     qc_calib_batch_free(&b);
     qc_calib_close(cs);
   }
+  qc_graph_destroy(wg);
   if (!s) s = step(ctx, g, "realize", "realize");
   /* ONNX and .qir get the quarc ops lowered (unless --no-lower); the other formats' writers
    * read the quarc ops (FakeQuant, DequantizePacked) and the config the graph carries. */

@@ -7,6 +7,10 @@
  *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
  *           static_groups (true), inside_layer_modules, model_decoder_layers, and quarc's
  *           scale_search (false: gptq.c)
+ *   rotation: name, r1 (true), r2, r4 (false), rotation_size (null), random_r1, random_r2,
+ *           online_r1_rotation (null: false), scaling_layers, backbone, model_decoder_layers,
+ *           v_proj, o_proj, self_attn, mlp; r3, trainable, train_smooth and a non-null
+ *           online_config are refused as not implemented (rotate.c)
  * scaling_layers, model_decoder_layers and inside_layer_modules name PyTorch modules; quarc
  * finds the same layers from the graph (passes/quant/smooth.c, gptq.c), so they are read and
  * not used. Any other key is an error naming algo_config[i].key. */
@@ -53,6 +57,10 @@ static bool known(const char *const *keys, const char *k) {
 
 static const char *const SMOOTH_KEYS[] = {"name", "alpha", "scale_clamp_min", "scaling_layers",
                                           "model_decoder_layers", "fold_only", NULL};
+static const char *const ROTATION_KEYS[] = {
+    "name", "r1", "r2", "r3", "r4", "rotation_size", "random_r1", "random_r2", "scaling_layers",
+    "backbone", "model_decoder_layers", "v_proj", "o_proj", "self_attn", "mlp",
+    "online_r1_rotation", "online_config", "trainable", "train_smooth", "smooth_positions", NULL};
 static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "desc_act",
                                         "static_groups", "inside_layer_modules",
                                         "model_decoder_layers", "scale_search", NULL};
@@ -86,9 +94,52 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     QC_RETURN_IF_ERROR(boolean(src, i, o, "scale_search", &a->scale_search));
     if (a->desc_act && !a->static_groups)
       return bad(src, i, "static_groups", "desc_act needs static_groups (as in Quark)");
+  } else if (strcmp(name->s, "rotation") == 0) {
+    a->kind = QC_QALGO_ROTATION;
+    a->r1 = true;
+    keys = ROTATION_KEYS;
+    bool r3 = false, trainable = false, train_smooth = false;
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "r1", &a->r1));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "r2", &a->r2));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "r3", &r3));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "r4", &a->r4));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "random_r1", &a->random_r1));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "random_r2", &a->random_r2));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "trainable", &trainable));
+    const qj_value *v = qj_get(o, "rotation_size");
+    if (v && v->kind != QJ_NULL) {
+      double rs = 0;
+      QC_RETURN_IF_ERROR(num(src, i, o, "rotation_size", 1, 1 << 20, &rs));
+      if (rs != (double)(int64_t)rs) return bad(src, i, "rotation_size", "expected an integer");
+      a->rotation_size = (int64_t)rs;
+    }
+    v = qj_get(o, "online_r1_rotation");
+    if (v && v->kind != QJ_NULL) {
+      QC_RETURN_IF_ERROR(boolean(src, i, o, "online_r1_rotation", &a->online_r1));
+      if (!a->r1) /* Quark's RotationConfig.__post_init__ */
+        return bad(src, i, "online_r1_rotation", "has no effect without r1");
+    }
+    v = qj_get(o, "train_smooth");
+    if (v && v->kind != QJ_NULL) QC_RETURN_IF_ERROR(boolean(src, i, o, "train_smooth", &train_smooth));
+    v = qj_get(o, "online_config");
+    if (v && v->kind != QJ_NULL)
+      return bad(src, i, "online_config", "is not implemented (quarc's online rotations are "
+                                          "Hadamard MatMuls; give null)");
+    v = qj_get(o, "smooth_positions");
+    if (v && v->kind != QJ_NULL && !(v->kind == QJ_ARRAY && v->n == 0))
+      return bad(src, i, "smooth_positions", "needs train_smooth, which is not implemented");
+    if (r3)
+      return bad(src, i, "r3", "is not implemented (a Hadamard on Q and K after RoPE; it only "
+                               "helps a quantized KV cache)");
+    if (trainable || train_smooth)
+      return bad(src, i, trainable ? "trainable" : "train_smooth",
+                 "is not implemented (quarc's rotations are fixed Hadamard matrices)");
+    if ((a->random_r1 || a->random_r2) && a->rotation_size)
+      return bad(src, i, "rotation_size", "random_r1/random_r2 with a rotation_size is not "
+                                          "supported (as in Quark)");
   } else {
     char m[300];
-    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: smooth, gptq)", name->s);
+    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: rotation, smooth, gptq)", name->s);
     return bad(src, i, "name", m);
   }
   a->name = name->s;
@@ -114,7 +165,7 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
   for (int32_t i = 0; !s && i < v->n; i++) s = one(src, i, &v->items[i], &a[i]);
   /* Names point into v: keep only what is needed. */
   for (int32_t i = 0; !s && i < v->n; i++)
-    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth" : "gptq";
+    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth" : a[i].kind == QC_QALGO_GPTQ ? "gptq" : "rotation";
   if (!s) {
     *out = a;
     *n = v->n;
@@ -129,10 +180,13 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
  * (SmoothQuant's own default; Quark's dataclass says 1). */
 typedef struct algo_default {
   const char *name;
-  const char *keys[8];
-  const char *values[8];
+  const char *keys[12];
+  const char *values[12];
 } algo_default;
 static const algo_default DEFAULTS[] = {
+    {"rotation", {"r1", "r2", "r3", "r4", "rotation_size", "random_r1", "random_r2",
+                  "online_r1_rotation", "scaling_layers", "trainable"},
+     {"true", "false", "false", "false", "null", "false", "false", "false", "{}", "false"}},
     {"smooth", {"alpha", "scale_clamp_min", "scaling_layers", "model_decoder_layers"},
      {"0.5", "0.001", "[]", "\"\""}},
     {"gptq", {"block_size", "damp_percent", "desc_act", "static_groups", "inside_layer_modules",
@@ -150,10 +204,10 @@ static qc_status add_one(qc_bytes *b, const char *p, const char *e) {
     if (strlen(DEFAULTS[i].name) == l && strncmp(p, DEFAULTS[i].name, l) == 0) d = &DEFAULTS[i];
   if (!d)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
-                                                   "(smooth, gptq)", (int)l, p);
+                                                   "(rotation, smooth, gptq)", (int)l, p);
   qc_bytes_puts(b, "{\"name\": ");
   qc_json_put_cstring(b, d->name);
-  for (int i = 0; i < 8 && d->keys[i]; i++) {
+  for (int i = 0; i < 12 && d->keys[i]; i++) {
     bool given = false;
     size_t kl = strlen(d->keys[i]);
     for (const char *q = colon; q && q < e && !given; q = memchr(q + 1, ':', (size_t)(e - q - 1)))

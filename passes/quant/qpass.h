@@ -81,7 +81,8 @@ qc_status qc_qsites_find(const qc_graph *g, qc_qsite **out, int32_t *n) QC_MUST_
 void qc_qsites_free(qc_qsite *s, int32_t n);
 
 /** A Linear layer's float weight in Quark's orientation, [out, in], as f32 (malloc'd):
- *  the weight as the layer computes with it (a pre-quantized weight dequantized). */
+ *  the weight as the layer computes with it (a pre-quantized weight dequantized); an
+ *  Embedding's table, [num, dim]. */
 qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64_t *rows,
                           int64_t *cols) QC_MUST_USE;
 /** Make a Linear layer compute with w ([out, in], as qc_qsite_weight gives it): a new f32
@@ -90,11 +91,22 @@ qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64
  *  the weight is shared with another node (tied embeddings). Updates s. */
 qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) QC_MUST_USE;
 
+/** qc_qsite_set_weight, except that a weight shared with other nodes (a tied embedding
+ *  and lm_head) is untied: this layer gets a constant of its own, named "<layer>.weight"
+ *  (made unique), and the other nodes keep the shared one. */
+qc_status qc_qsite_own_weight(qc_graph *g, qc_qsite *s, const float *w) QC_MUST_USE;
+
 /** The specs layer L's quant.layer record gives role "input_tensors", "output_tensors",
  *  "weight" or "bias", in Quark's orientation (n = 0: null, or no record). Free with
  *  qc_qspecs_clear. */
 qc_status qc_qlayer_specs(const qc_graph *g, const char *layer, const char *role,
                           qc_qspecs *out) QC_MUST_USE;
+
+/** Whether layer s's record quantizes its weight or its input (*st: an error reading it). */
+bool qc_qsite_quantized(const qc_graph *g, const qc_qsite *s, qc_status *st);
+/** The precondition of the algorithms that change the float model (rotation, smoothquant):
+ *  an annotated graph with no observer yet; the error names `pass`. */
+qc_status qc_qcheck_before_observe(const qc_graph *g, const char *pass) QC_MUST_USE;
 
 /** The layer type's name for messages: "Linear", "Conv2d", ... */
 const char *qc_qsite_type_name(qc_qlayer_type t);
@@ -208,7 +220,7 @@ void qc_calib_options_from_args(const qc_pass_args *a, qc_calib_options *o);
 
 /* ---- algorithms (algo_config) ---------------------------------------------------------------- */
 
-typedef enum qc_qalgo_kind { QC_QALGO_SMOOTH = 1, QC_QALGO_GPTQ = 2 } qc_qalgo_kind;
+typedef enum qc_qalgo_kind { QC_QALGO_SMOOTH = 1, QC_QALGO_GPTQ = 2, QC_QALGO_ROTATION = 3 } qc_qalgo_kind;
 
 /** One entry of a Quark config's algo_config (passes/quant/algo.c has the keys). */
 typedef struct qc_qalgo {
@@ -222,6 +234,10 @@ typedef struct qc_qalgo {
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
   bool static_groups;     /**< gptq: group parameters from the weight before any update */
   bool scale_search;      /**< gptq: shrink the parameters' ranges first (quarc's key) */
+  bool r1, r2, r4;        /**< rotation: which rotations (SpinQuant's names) */
+  bool online_r1;         /**< rotation: R1 as a MatMul before each layer, not fused */
+  int64_t rotation_size;  /**< rotation: block size of R1 / R4 (0: the whole width) */
+  bool random_r1, random_r2; /**< rotation: Hadamard times random signs (seeded) */
 } qc_qalgo;
 
 /** The algorithms of algo_config (its JSON text; NULL or "null": none), in order; free
@@ -246,6 +262,24 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
  *  freeze. *n_layers (may be NULL) gets the number of layers done. */
 qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                         int32_t *n_layers) QC_MUST_USE;
+
+/** Rotation (passes/quant/rotate.c; QuaRot / SpinQuant, as Quark's `rotation`) on an
+ *  annotated graph before smoothquant and `observe`; needs no data. r1: the residual stream
+ *  of a pre-norm model (RMSNormalization) is rotated by a Hadamard matrix R: the norms'
+ *  scales fold into the layers that read them, whose input columns take R; what writes the
+ *  stream (the embedding, o_proj, down_proj) takes R on its output. online_r1: instead, each
+ *  group of quantized Linears reading a norm reads its input through MatMul(x, R) (any
+ *  norm, any model). r2: per attention head, the value projection's outputs and the output
+ *  projection's inputs (an Attention op between them). r4: the quantized Linears that read
+ *  an MLP activation (down_proj) read it through MatMul(x, R). The float function is kept.
+ *  *n_layers (may be NULL) gets the number of layers whose weights changed. */
+qc_status qc_quant_rotate(qc_graph *g, const qc_qalgo *a, int32_t *n_layers) QC_MUST_USE;
+/** The rotation matrix of order n (row-major, malloc'd): a normalized Hadamard matrix
+ *  (Sylvester 2^k times Paley I/II orders p+1, 2(p+1)), block-diagonal of blocks of order
+ *  `block` when block > 0, times random signs on the rows when random (seeded by `seed`).
+ *  An order no construction reaches is an error naming it. */
+qc_status qc_rotation_matrix(int64_t n, int64_t block, bool random, uint64_t seed,
+                             double **out) QC_MUST_USE;
 
 /** One calibration batch: a value per graph input (in graph-input order). */
 typedef struct qc_calib_batch {

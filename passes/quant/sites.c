@@ -17,6 +17,7 @@
  * ("lm_head").
  */
 #include "passes/quant/qpass.h"
+#include "passes/quant/quant_internal.h"
 
 #include "ir/internal.h"
 #include "runtime/k_qc.h"
@@ -369,8 +370,10 @@ qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64
                           int64_t *cols) {
   *w = NULL;
   const qc_type *wt = &qc_graph_value(g, s->weight)->type;
-  if (s->type != QC_QLAYER_LINEAR || wt->rank != 2)
-    return qc_status_new(QC_CODE_UNIMPLEMENTED, "layer '%s' (%s): only Linear weights are supported",
+  if ((s->type != QC_QLAYER_LINEAR && s->type != QC_QLAYER_EMBEDDING) || wt->rank != 2 ||
+      (s->type == QC_QLAYER_EMBEDDING && s->weight_transposed))
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "layer '%s' (%s): only Linear and Embedding weights are supported",
                          s->name, qc_qsite_type_name(s->type));
   qc_tensor t;
   QC_RETURN_IF_ERROR(qc_qconst_value(g, s->weight, &t));
@@ -424,32 +427,69 @@ qc_status qc_qreplace_input(qc_graph *g, qc_nid n, int32_t slot, const qc_tensor
   return st;
 }
 
-qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) {
+/* w ([out, in]) as a constant in the orientation s's weight chain reads (caller releases). */
+static qc_status weight_tensor(qc_graph *g, const qc_qsite *s, const float *w, qc_tensor *t) {
   const qc_type *wt = &qc_graph_value(g, s->weight)->type;
   int64_t r = wt->dims[0], c = wt->dims[1];
-  qc_uses u;
-  QC_RETURN_IF_ERROR(qc_uses_compute(g, &u));
-  int32_t users = qc_uses_count(&u, s->weight), cusers = qc_uses_count(&u, s->weight_const);
-  qc_uses_free(g, &u);
-  if (users != 1 || (s->weight_const != s->weight && cusers != 1))
-    return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "layer '%s': its weight '%s' is shared with other nodes, so it cannot be "
-                         "changed for this layer alone",
-                         s->name, qc_graph_value(g, s->weight_const)->name);
-  qc_tensor t;
   int64_t dims[2] = {r, c};
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(&t, qc_graph_allocator(g), QC_F32, 2, dims));
-  float *d = qc_tensor_data(&t);
+  QC_RETURN_IF_ERROR(qc_tensor_alloc(t, qc_graph_allocator(g), QC_F32, 2, dims));
+  float *d = qc_tensor_data(t);
   if (s->weight_transposed) { /* w is [out, in] = [c, r] */
     for (int64_t i = 0; i < r; i++)
       for (int64_t j = 0; j < c; j++) d[i * c + j] = w[j * r + i];
   } else {
     memcpy(d, w, sizeof *d * (size_t)(r * c));
   }
+  return QC_OK;
+}
+
+/* Whether s's weight (or the constant under it) is read by other nodes too. */
+static qc_status weight_shared(const qc_graph *g, const qc_qsite *s, bool *shared) {
+  qc_uses u;
+  QC_RETURN_IF_ERROR(qc_uses_compute(g, &u));
+  int32_t users = qc_uses_count(&u, s->weight), cusers = qc_uses_count(&u, s->weight_const);
+  qc_uses_free(g, &u);
+  *shared = users != 1 || (s->weight_const != s->weight && cusers != 1);
+  return QC_OK;
+}
+
+qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) {
+  bool shared;
+  QC_RETURN_IF_ERROR(weight_shared(g, s, &shared));
+  if (shared)
+    return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                         "layer '%s': its weight '%s' is shared with other nodes, so it cannot be "
+                         "changed for this layer alone",
+                         s->name, qc_graph_value(g, s->weight_const)->name);
+  qc_tensor t;
+  QC_RETURN_IF_ERROR(weight_tensor(g, s, w, &t));
   qc_vid nv = QC_NONE;
   qc_status st = qc_qreplace_input(g, s->weight_user, s->weight_slot, &t, s->weight_const, &nv);
   if (!st) s->weight = s->weight_const = nv;
   qc_tensor_release(&t);
+  return st;
+}
+
+qc_status qc_qsite_own_weight(qc_graph *g, qc_qsite *s, const float *w) {
+  bool shared;
+  QC_RETURN_IF_ERROR(weight_shared(g, s, &shared));
+  if (!shared) return qc_qsite_set_weight(g, s, w);
+  size_t l = strlen(s->name) + 8;
+  char *name = malloc(l);
+  if (!name) return QC_OOM();
+  snprintf(name, l, "%s.weight", s->name);
+  qc_tensor t;
+  qc_status st = weight_tensor(g, s, w, &t);
+  qc_vid nv = QC_NONE;
+  if (!st) {
+    st = qc_qadd_const(g, name, &t, &nv);
+    qc_tensor_release(&t);
+  }
+  if (!st) {
+    qc_node_set_input(g, s->weight_user, s->weight_slot, nv);
+    s->weight = s->weight_const = nv;
+  }
+  free(name);
   return st;
 }
 
@@ -483,3 +523,27 @@ qc_status qc_quantizer_forward_padded(qc_quantizer *q, const qc_qspecs *sp, floa
   return s;
 }
 
+/* ---- what the algorithms share ------------------------------------------------------------- */
+
+bool qc_qsite_quantized(const qc_graph *g, const qc_qsite *s, qc_status *st) {
+  qc_qspecs w = {0}, x = {0};
+  *st = qc_qlayer_specs(g, s->name, "weight", &w);
+  if (!*st) *st = qc_qlayer_specs(g, s->name, "input_tensors", &x);
+  bool q = !*st && (w.n > 0 || x.n > 0);
+  qc_qspecs_clear(&w);
+  qc_qspecs_clear(&x);
+  return q;
+}
+
+qc_status qc_qcheck_before_observe(const qc_graph *g, const char *pass) {
+  if (!qc_graph_meta(g, "quant.config"))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "%s: the graph has no quantization records: run quant-annotate first", pass);
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (!nd->dead && (nd->op == QC_OP_Q_Observe || nd->op == QC_OP_Q_FakeQuant))
+      return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: %s is already there: %s runs before observe",
+                           pass, qc_node_desc(g, n), pass);
+  }
+  return QC_OK;
+}

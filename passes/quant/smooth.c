@@ -66,16 +66,6 @@ static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
   return QC_OK;
 }
 
-static bool quantized(const qc_graph *g, const qc_qsite *s, qc_status *st) {
-  qc_qspecs w, x;
-  *st = qc_qlayer_specs(g, s->name, "weight", &w);
-  if (!*st) *st = qc_qlayer_specs(g, s->name, "input_tensors", &x);
-  bool q = !*st && (w.n > 0 || x.n > 0);
-  qc_qspecs_clear(&w);
-  qc_qspecs_clear(&x);
-  return q;
-}
-
 /* The site whose (post-bias) output is v and is read by nothing but `reader`, or -1. */
 static int32_t linear_feeding(const qc_graph *g, const qc_uses *u, const qc_qsite *s, int32_t n,
                               qc_vid v) {
@@ -257,16 +247,7 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
                           int32_t *n_smoothed) {
   bool fold_only = a->fold_only;
   if (n_smoothed) *n_smoothed = 0;
-  if (!qc_graph_meta(g, "quant.config"))
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                         "smoothquant: the graph has no quantization records: run quant-annotate first");
-  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
-    const qc_node *nd = qc_graph_node(g, n);
-    if (!nd->dead && (nd->op == QC_OP_Q_Observe || nd->op == QC_OP_Q_FakeQuant))
-      return qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                           "smoothquant: %s is already there: smoothquant runs before observe",
-                           qc_node_desc(g, n));
-  }
+  QC_RETURN_IF_ERROR(qc_qcheck_before_observe(g, "smoothquant"));
   qc_qsite *sites = NULL;
   int32_t ns = 0;
   QC_RETURN_IF_ERROR(qc_qsites_find(g, &sites, &ns));
@@ -285,7 +266,7 @@ qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo
   for (int32_t i = 0; i < ns && !st; i++) {
     qc_qsite *s = &sites[i];
     gidx[i] = -1;
-    if (s->type != QC_QLAYER_LINEAR || s->x_slot < 0 || !quantized(g, s, &st)) continue;
+    if (s->type != QC_QLAYER_LINEAR || s->x_slot < 0 || !qc_qsite_quantized(g, s, &st)) continue;
     qc_vid x = qc_graph_node(g, s->node)->in[s->x_slot];
     int32_t k = 0;
     while (k < ng && gr[k].x != x) k++;

@@ -268,6 +268,55 @@ START_TEST(freeze_weights_equal_quark) {
 }
 END_TEST
 
+/* The rotation pass's matrices: orthogonal, entries +-1/sqrt(k), for every order its
+ * constructions reach (Sylvester 2^a times Paley I and II), block-diagonal with a
+ * rotation_size, still orthogonal with random signs; an unreachable order is refused. */
+static void check_rotation(int64_t n, int64_t block, bool random) {
+  double *r;
+  OK(qc_rotation_matrix(n, block, random, 7, &r));
+  int64_t k = block ? block : n;
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      double dot = 0;
+      for (int64_t e = 0; e < n; e++) dot += r[i * n + e] * r[j * n + e];
+      worst = fmax(worst, fabs(dot - (i == j)));
+      double a = fabs(r[i * n + j]);
+      bool same_block = i / k == j / k;
+      ck_assert_msg(same_block ? fabs(a - 1 / sqrt((double)k)) < 1e-15 : a == 0,
+                    "order %lld block %lld: R[%lld][%lld] = %g", (long long)n, (long long)block,
+                    (long long)i, (long long)j, r[i * n + j]);
+    }
+  }
+  ck_assert_msg(worst < 1e-12, "order %lld: R R^T differs from I by %g", (long long)n, worst);
+  free(r);
+}
+
+START_TEST(rotation_matrices) {
+  /* Paley I: 12 (p = 11), 20 (19), 44 (43), 60 (59), 108 (107); Paley II: 28 (13), 36 (17);
+   * times powers of two: 24, 48, 72, 96, 384, 576 (36 * 16), 768, 1536 (12 * 128). */
+  static const int64_t orders[] = {1, 2, 4, 8, 12, 20, 24, 28, 36, 44, 48, 60, 64, 72, 96, 108,
+                                   384, 576, 768, 1536};
+  for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++) check_rotation(orders[i], 0, false);
+  check_rotation(48, 12, false);
+  check_rotation(64, 16, false);
+  check_rotation(576, 0, true);
+  double *a, *b;
+  OK(qc_rotation_matrix(64, 0, false, 1, &a));
+  OK(qc_rotation_matrix(64, 0, true, 1, &b));
+  ck_assert(memcmp(a, b, sizeof *a * 64 * 64) != 0);
+  free(a);
+  free(b);
+  qc_status s = qc_rotation_matrix(100, 0, false, 0, &a);
+  ck_assert_int_eq(qc_status_code(s), QC_CODE_UNIMPLEMENTED);
+  ck_assert_ptr_nonnull(strstr(qc_status_message(s), "no Hadamard matrix of order 100"));
+  qc_status_free(s);
+  s = qc_rotation_matrix(48, 10, false, 0, &a);
+  ck_assert_ptr_nonnull(strstr(qc_status_message(s), "rotation_size 10 does not divide the width 48"));
+  qc_status_free(s);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("quant_passes");
   TCase *t = tcase_create("lowering");
@@ -279,6 +328,7 @@ static Suite *suite(void) {
   tcase_add_test(t, lower_nonscaled);
   tcase_add_test(t, lower_dynamic_nvfp4);
   tcase_add_test(t, freeze_weights_equal_quark);
+  tcase_add_test(t, rotation_matrices);
   suite_add_tcase(s, t);
   return s;
 }

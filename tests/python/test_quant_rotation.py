@@ -1,0 +1,186 @@
+"""Rotation (`quarc quantize --algo rotation`, pass `rotation`: QuaRot / SpinQuant Hadamard
+rotations, as amd-quark's `rotation`) on the small random Llama with outlier channels of
+test_quant_algorithms, checked with ONNX Runtime and numpy.
+
+  1. R1 (offline) + R2 + R4 keep the float model: the ORT logits equal the original's (1e-4
+     relative); the norms' scales are 1; the tied lm_head gets its own weight; down_proj
+     reads MatMul(x, R) with R orthogonal, entries +-1/sqrt(n);
+  2. the rotated weights are the original ones times the rotation: q_proj = W diag(g) R1,
+     o_proj = R1^T W (I (x) R2 per head), v_proj's rows per head take R2^T, down_proj
+     = R1^T W R4, with R1, R2, R4 the Sylvester Hadamard matrices built here in numpy;
+  3. the activations lose their outliers: max|x| / rms(x) of q_proj's input drops;
+  4. int8 (per-tensor, static) loses less: logit SQNR with rotation is higher than without;
+  5. online R1 (online_r1_rotation) keeps the float model too: q/k/v read one
+     MatMul(norm, R), and the norms keep their scales;
+  6. bad rotation configs are refused with their key path, and a model whose stream R1
+     cannot rotate offline names the value.
+"""
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, os.path.dirname(__file__))
+import quant_util as qu  # noqa: E402
+import test_quant_algorithms as ta  # noqa: E402
+
+
+def sylvester(n):
+    h = np.ones((1, 1))
+    while h.shape[0] < n:
+        h = np.block([[h, h], [h, -h]])
+    assert h.shape[0] == n
+    return h / np.sqrt(n)
+
+
+def tie_embeddings(path):
+    """The tiny Llama with lm_head tied to the embedding (as SmolLM2 has it)."""
+    from safetensors.numpy import load_file, save_file
+    w = load_file(os.path.join(path, "model.safetensors"))
+    del w["lm_head.weight"]
+    save_file(w, os.path.join(path, "model.safetensors"))
+    cfg = json.load(open(os.path.join(path, "config.json")))
+    cfg["tie_word_embeddings"] = True
+    json.dump(cfg, open(os.path.join(path, "config.json"), "w"))
+
+
+def logits_close(ref, got, what):
+    worst = 0.0
+    for a, b in zip(ref, got):
+        worst = max(worst, np.max(np.abs(a - b)) / np.max(np.abs(a)))
+    assert worst < 1e-4, "%s changed the float model: max relative %.3g" % (what, worst)
+    return worst
+
+
+def check_offline(tmp, model, calib, ref, logits):
+    rot = os.path.join(tmp, "rot.onnx")
+    qu.quarc("opt", model, "--passes=quant-annotate{scheme=int8},rotation{r2=true,r4=true},dce", "-o", rot)
+    got = ta.run_ort(rot, calib)
+    worst = logits_close(ref[logits], got[logits], "rotation")
+    m = onnx.load(rot)
+    inits = qu.initializers(m)
+    norms = [n for n in m.graph.node if n.op_type == "RMSNormalization"]
+    assert len(norms) == 5
+    for n in norms:
+        assert np.all(inits[n.input[1]] == 1), "%s: scale not folded" % n.name
+    # the tied lm_head has a weight of its own, the embedding another
+    assert "lm_head.weight" in inits and "model.embed_tokens.weight" in inits
+    rots = [n for n in m.graph.node if n.op_type == "MatMul" and n.input[1].endswith("input_rotation")]
+    assert sorted(n.name for n in rots) == ["model.layers.%d.mlp.down_proj.input_rotate" % i for i in range(2)]
+    r4 = inits[rots[0].input[1]].astype(np.float64)
+    assert np.allclose(r4 @ r4.T, np.eye(ta.INTER), atol=1e-6)
+    assert np.allclose(np.abs(r4), 1 / np.sqrt(ta.INTER), rtol=1e-6)
+    qu.log("rotation: float logits unchanged (max relative %.2g); 5 norm scales folded; lm_head "
+           "untied; 2 online R4 rotations" % worst)
+
+    # the weights are the originals times numpy's Hadamard matrices
+    fm = onnx.load(os.path.join(tmp, "float.onnx"))
+    w0, w1, finits = ta.matmuls(fm), ta.matmuls(m), qu.initializers(fm)
+    R1, R2, R4 = sylvester(ta.HIDDEN), sylvester(ta.HIDDEN // 4), sylvester(ta.INTER)
+    heads, kvh, hd = 4, 2, ta.HIDDEN // 4
+    blk2 = lambda n: np.kron(np.eye(n), R2)  # noqa: E731
+    L = "model.layers.0."
+    g = finits[L + "input_layernorm.weight"].astype(np.float64)
+    want = {
+        "q_proj": (w0[L + "self_attn.q_proj"][1] * g) @ R1,
+        "v_proj": blk2(kvh).T @ ((w0[L + "self_attn.v_proj"][1] * g) @ R1),
+        "o_proj": R1.T @ w0[L + "self_attn.o_proj"][1] @ blk2(heads),
+        "down_proj": R1.T @ w0[L + "mlp.down_proj"][1] @ R4,
+    }
+    worst = 0.0
+    for k, wv in want.items():
+        layer = L + ("mlp." if k == "down_proj" else "self_attn.") + k
+        rel = np.max(np.abs(w1[layer][1] - wv)) / np.max(np.abs(wv))
+        worst = max(worst, rel)
+        assert rel < 1e-5, "%s: rotated weight differs from numpy's by %.3g relative" % (layer, rel)
+    emb = finits["model.embed_tokens.weight"].astype(np.float64)
+    rel = np.max(np.abs(inits["model.embed_tokens.weight"] - emb @ R1)) / np.max(np.abs(emb))
+    assert rel < 1e-5, rel
+    qu.log("rotation: q/v/o/down weights and the embedding equal numpy's W diag(g) R1, R1^T W R4, "
+           "per-head R2 (worst %.2g relative)" % max(worst, rel))
+    return rot, got
+
+
+def check_outliers(ref_extra, got_extra):
+    x0 = np.concatenate([v.reshape(-1, v.shape[-1]) for v in ref_extra])
+    x1 = np.concatenate([v.reshape(-1, v.shape[-1]) for v in got_extra])
+    k0 = np.max(np.abs(x0)) / np.sqrt(np.mean(x0 ** 2))
+    k1 = np.max(np.abs(x1)) / np.sqrt(np.mean(x1 ** 2))
+    assert k1 < k0 / 3, "max/rms of q_proj's input %.1f after R1, %.1f before" % (k1, k0)
+    qu.log("rotation: q_proj's input max|x|/rms %.1f -> %.1f" % (k0, k1))
+
+
+def check_int8(tmp, model, calib, ref, logits):
+    res = {}
+    for tag, extra in (("int8", []), ("int8+rotation", ["--algo", "rotation:r2=true:r4=true"])):
+        q = os.path.join(tmp, tag + ".onnx")
+        qu.quarc("quantize", model, "--scheme", "int8", *extra, "--calib", calib, "-o", q)
+        res[tag] = ta.sqnr(ref[logits], ta.run_ort(q, calib)[logits])
+    qu.log("rotation: int8 logit SQNR %.2f dB, with rotation %.2f dB" % (res["int8"], res["int8+rotation"]))
+    assert res["int8+rotation"] > res["int8"] + 3, res
+
+
+def check_online(tmp, model, calib, ref, logits):
+    rot = os.path.join(tmp, "online.onnx")
+    qu.quarc("opt", model, "--passes=quant-annotate{scheme=int8},rotation{online-r1=true,size=16},dce", "-o", rot)
+    worst = logits_close(ref[logits], ta.run_ort(rot, calib)[logits], "online rotation")
+    m = onnx.load(rot)
+    inits = qu.initializers(m)
+    rots = [n for n in m.graph.node if n.op_type == "MatMul" and n.input[1].endswith("input_rotation")]
+    # one per norm read by quantized layers: q/k/v and gate/up in each layer (lm_head is excluded)
+    assert len(rots) == 4, [n.name for n in rots]
+    r = inits[rots[0].input[1]].astype(np.float64)
+    assert np.allclose(r, np.kron(np.eye(ta.HIDDEN // 16), sylvester(16)), atol=1e-7)
+    readers = [n for n in m.graph.node if rots[0].output[0] in n.input]
+    assert sorted(n.name.split(".")[-1] for n in readers) == ["k_proj", "q_proj", "v_proj"]
+    assert any(not np.all(inits[n.input[1]] == 1) for n in m.graph.node if n.op_type == "RMSNormalization")
+    qu.log("rotation: online R1 (blocks of 16) keeps the float logits (max relative %.2g); q/k/v "
+           "read one MatMul(x, R)" % worst)
+
+
+def check_errors(tmp, model, calib):
+    cases = [({"r3": True}, "algo_config[0].r3"),
+             ({"trainable": True}, "algo_config[0].trainable"),
+             ({"online_config": {"shared_parallel": False}}, "algo_config[0].online_config"),
+             ({"r1": False, "online_r1_rotation": True}, "algo_config[0].online_r1_rotation"),
+             ({"random_r1": True, "rotation_size": 16}, "algo_config[0].rotation_size"),
+             ({"r1": "yes"}, "algo_config[0].r1"),
+             ({"rotation_size": 24}, "rotation_size 24 does not divide the width 64")]
+    cfg = json.loads(qu.quarc("quantize", "--scheme", "int8", "--print-config").stdout)
+    out = os.path.join(tmp, "bad.onnx")
+    for extra, want in cases:
+        cfg["algo_config"] = [dict({"name": "rotation", "scaling_layers": {}}, **extra)]
+        path = os.path.join(tmp, "bad.json")
+        json.dump(cfg, open(path, "w"))
+        p = qu.quarc("quantize", model, "--config", path, "--calib", calib, "-o", out, check=False)
+        assert p.returncode != 0 and want in p.stderr, (want, p.stderr)
+        assert not os.path.exists(out)
+        assert "Traceback" not in p.stderr and "Sanitizer" not in p.stderr
+    qu.log("rotation: %d bad configs refused with their key path" % len(cases))
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "llama")
+        ta.outlier_llama(model)
+        tie_embeddings(model)
+        calib = os.path.join(tmp, "calib")
+        qu.write_id_batches(calib, ta.BATCHES, ta.SEQ, ta.VOCAB)
+        float_onnx = os.path.join(tmp, "float.onnx")
+        qu.quarc("opt", model, "--passes=dce", "-o", float_onnx)
+        q_in = "model.layers.1.input_layernorm"
+        ref = ta.run_ort(float_onnx, calib, extra=[q_in])
+        logits = [o.name for o in onnx.load(float_onnx).graph.output][0]
+        rot, got = check_offline(tmp, model, calib, ref, logits)
+        check_outliers(ref[q_in], ta.run_ort(rot, calib, extra=[q_in])[q_in])
+        check_int8(tmp, model, calib, ref, logits)
+        check_online(tmp, model, calib, ref, logits)
+        check_errors(tmp, model, calib)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
