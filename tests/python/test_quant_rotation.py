@@ -7,9 +7,12 @@ test_quant_algorithms, checked with ONNX Runtime and numpy.
      reads MatMul(x, R) with R orthogonal, entries +-1/sqrt(n);
   2. the rotated weights are the original ones times the rotation: q_proj = W diag(g) R1,
      o_proj = R1^T W (I (x) R2 per head), v_proj's rows per head take R2^T, down_proj
-     = R1^T W R4, with R1, R2, R4 the Sylvester Hadamard matrices built here in numpy;
+     = R1^T W R4, with R1, R2, R4 the Sylvester Hadamard matrices built here in numpy; and
+     they are what amd-quark 0.13's rotation makes of the same model (oracle made by
+     tests/oracle/quark_rotation.py, 1e-5 relative);
   3. the activations lose their outliers: max|x| / rms(x) of q_proj's input drops;
-  4. int8 (per-tensor, static) loses less: logit SQNR with rotation is higher than without;
+  4. int8 (per-tensor, static) loses less: logit SQNR with rotation is higher than without,
+     and both are amd-quark's on the same model and data (within 0.3 dB);
   5. online R1 (online_r1_rotation) keeps the float model too: q/k/v read one
      MatMul(norm, R), and the norms keep their scales;
   6. bad rotation configs are refused with their key path, and a model whose stream R1
@@ -26,6 +29,8 @@ import onnx
 sys.path.insert(0, os.path.dirname(__file__))
 import quant_util as qu  # noqa: E402
 import test_quant_algorithms as ta  # noqa: E402
+
+ORACLE = os.path.join(qu.SRC, "tests", "data", "quant_oracle", "quark_rotation_tiny_llama.json")
 
 
 def sylvester(n):
@@ -101,6 +106,17 @@ def check_offline(tmp, model, calib, ref, logits):
     assert rel < 1e-5, rel
     qu.log("rotation: q/v/o/down weights and the embedding equal numpy's W diag(g) R1, R1^T W R4, "
            "per-head R2 (worst %.2g relative)" % max(worst, rel))
+    # amd-quark's rotation of the same model (tests/oracle/quark_rotation.py)
+    quark = json.load(open(ORACLE))
+    worst = 0.0
+    for layer, q in quark["weights"].items():
+        w = w1[layer][1].astype(np.float64)
+        rel = max(np.max(np.abs(w[0] - q["row0"])) / np.max(np.abs(q["row0"])),
+                  abs(np.linalg.norm(w) - q["norm"]) / q["norm"])
+        worst = max(worst, rel)
+        assert rel < 1e-5, "%s: rotated weight differs from amd-quark's by %.3g relative" % (layer, rel)
+    qu.log("rotation: q/v/o/down weights as amd-quark %s rotates them (worst %.2g relative)"
+           % (quark["quark_version"], worst))
     return rot, got
 
 
@@ -119,8 +135,12 @@ def check_int8(tmp, model, calib, ref, logits):
         q = os.path.join(tmp, tag + ".onnx")
         qu.quarc("quantize", model, "--scheme", "int8", *extra, "--calib", calib, "-o", q)
         res[tag] = ta.sqnr(ref[logits], ta.run_ort(q, calib)[logits])
-    qu.log("rotation: int8 logit SQNR %.2f dB, with rotation %.2f dB" % (res["int8"], res["int8+rotation"]))
+    quark = json.load(open(ORACLE))["logit_sqnr_db"]
+    qu.log("rotation: int8 logit SQNR %.2f dB, with rotation %.2f dB (amd-quark: %.2f, %.2f dB)"
+           % (res["int8"], res["int8+rotation"], quark["int8"], quark["int8+rotation"]))
     assert res["int8+rotation"] > res["int8"] + 3, res
+    for k in res:
+        assert abs(res[k] - quark[k]) < 0.3, "%s: logit SQNR %.2f dB, amd-quark's %.2f dB" % (k, res[k], quark[k])
 
 
 def check_online(tmp, model, calib, ref, logits):
