@@ -68,21 +68,37 @@ static int chi(int64_t a, int64_t q) {
   return r == 1 ? 1 : -1;
 }
 
-/* An unnormalized Hadamard matrix of order k (k x k, entries +-1) from Paley's
- * constructions: I (k = q + 1, q prime = 3 mod 4) or II (k = 2(q + 1), q prime = 1 mod 4);
- * k = 1 too. False when neither applies. */
-static bool paley(int64_t k, double *h) {
+/* An unnormalized Hadamard matrix of order k (k x k, entries +-1), in the form amd-quark's
+ * table (QuaRot's, from Sloane's library) has it, so that a rotation quarc writes is the one
+ * Quark computes when it loads the checkpoint (tests/oracle/quark_rotation.py checks each):
+ *   Paley I, k = q + 1 (q prime, 3 mod 4): H = (I + S)^T, S the skew conference matrix
+ *     (S[0][j] = 1, S[i][0] = -1, S[i][j] = chi(j - i) for i, j >= 1); Quark's 12, 20, 60,
+ *     108, 140;
+ *   Paley II, k = 2(q + 1) (q prime, 1 mod 4): H = A (x) C + B (x) I with C the symmetric
+ *     conference matrix, A = [[1, 1], [1, -1]], B = [[1, -1], [-1, -1]]; Quark's 28, 36;
+ *   40 = [[1, 1], [1, -1]] (x) H_20, as Quark's.
+ * k = 1 too. False for other orders (Quark's Williamson matrices 52, 156, 172 among them). */
+static bool hadamard_k(int64_t k, double *h) {
   if (k == 1) {
     h[0] = 1;
     return true;
   }
+  if (k == 40) {
+    double h20[400];
+    if (!hadamard_k(20, h20)) return false;
+    for (int a = 0; a < 2; a++)
+      for (int b = 0; b < 2; b++)
+        for (int i = 0; i < 20; i++)
+          for (int j = 0; j < 20; j++)
+            h[(a * 20 + i) * 40 + b * 20 + j] = (a == 1 && b == 1 ? -1 : 1) * h20[i * 20 + j];
+    return true;
+  }
   int64_t q = k - 1;
   if (is_prime(q) && q % 4 == 3) {
-    /* H = I + S, S the skew conference matrix: S[0][j] = 1, S[i][0] = -1,
-     * S[i][j] = chi(j - i) (i, j >= 1). */
     for (int64_t i = 0; i < k; i++)
       for (int64_t j = 0; j < k; j++) {
-        double s = i == 0 ? (j == 0 ? 0 : 1) : j == 0 ? -1 : chi(j - i, q);
+        /* (I + S)[j][i] */
+        double s = j == 0 ? (i == 0 ? 0 : 1) : i == 0 ? -1 : chi(i - j, q);
         h[i * k + j] = s + (i == j ? 1 : 0);
       }
     return true;
@@ -90,19 +106,15 @@ static bool paley(int64_t k, double *h) {
   if (k % 2) return false;
   q = k / 2 - 1;
   if (!(is_prime(q) && q % 4 == 1)) return false;
-  /* C the symmetric conference matrix of order q + 1; H = C (x) [[1,1],[1,-1]] +
-   * I (x) [[1,-1],[-1,-1]]. */
   int64_t m = q + 1;
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < m; j++) {
-      int c = i == 0 ? (j == 0 ? 0 : 1) : j == 0 ? 1 : chi(j - i, q);
-      for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 2; b++) {
-          double v = c == 0 ? (i == j ? (a == 0 && b == 0 ? 1 : -1) : 0)
-                            : (double)c * (a == 1 && b == 1 ? -1 : 1);
-          h[(2 * i + a) * k + 2 * j + b] = v;
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++)
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < m; j++) {
+          int c = i == 0 ? (j == 0 ? 0 : 1) : j == 0 ? 1 : chi(j - i, q);
+          double av = a == 1 && b == 1 ? -1 : 1, bv = a == 0 && b == 0 ? 1 : -1;
+          h[(a * m + i) * k + b * m + j] = av * c + (i == j ? bv : 0);
         }
-    }
   return true;
 }
 
@@ -137,27 +149,35 @@ static qc_status rot_make(int64_t n, int64_t block, bool random, uint64_t seed, 
   r->n = n;
   r->k = k;
   r->norm = 1.0 / sqrt((double)k);
-  int64_t pow2 = 1;
-  while (k % (pow2 * 2) == 0) pow2 *= 2;
-  for (; pow2 >= 1 && !r->hk; pow2 /= 2) {
-    int64_t K = k / pow2;
-    if (K > 4096) continue;
-    double *hk = malloc(sizeof *hk * (size_t)(K * K));
-    if (!hk) return QC_OOM();
-    if (!paley(K, hk)) {
-      free(hk);
-      continue;
-    }
-    r->hk = hk;
-    r->K = K;
-    r->P = pow2;
+  /* H_K (x) H_P, P a power of two: K as Quark picks it (the first of its table's orders
+   * whose quotient is a power of two), else any order hadamard_k builds. */
+  static const int64_t QUARK_ORDERS[] = {172, 156, 140, 108, 60, 52, 40, 36, 28, 20, 12};
+  int64_t K = 0;
+  if ((k & (k - 1)) == 0) K = 1;
+  for (size_t i = 0; !K && i < sizeof QUARK_ORDERS / sizeof *QUARK_ORDERS; i++) {
+    int64_t c = QUARK_ORDERS[i], p = k / c;
+    if (k % c == 0 && (p & (p - 1)) == 0) K = c;
   }
-  if (!r->hk)
+  for (int64_t p = 1; !K && k % p == 0 && k / p <= 4096; p *= 2) {
+    double *t = malloc(sizeof *t * (size_t)((k / p) * (k / p)));
+    if (!t) return QC_OOM();
+    if (hadamard_k(k / p, t)) K = k / p;
+    free(t);
+  }
+  double *hk = K ? malloc(sizeof *hk * (size_t)(K * K)) : NULL;
+  if (K && !hk) return QC_OOM();
+  if (!K || !hadamard_k(K, hk)) {
+    free(hk);
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "no Hadamard matrix of order %lld: quarc builds orders 2^a * K with K = 1, "
-                         "p + 1 (p prime, 3 mod 4) or 2(p + 1) (p prime, 1 mod 4); set "
-                         "rotation_size to a block size that divides it",
+                         "no Hadamard matrix of order %lld: quarc builds 2^a * K for K = 1, 40, "
+                         "p + 1 (p prime, 3 mod 4) and 2(p + 1) (p prime, 1 mod 4), not Quark's "
+                         "Williamson orders 52, 156, 172; set rotation_size to a block size that "
+                         "divides it",
                          (long long)k);
+  }
+  r->hk = hk;
+  r->K = K;
+  r->P = k / K;
   r->tmp = malloc(sizeof *r->tmp * (size_t)k);
   if (random) r->sign = malloc((size_t)n);
   if (!r->tmp || (random && !r->sign)) {

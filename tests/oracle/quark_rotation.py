@@ -14,7 +14,9 @@ The config is `quarc quantize --scheme int8 --algo rotation:r2=true:r4=true --pr
 with Quark's Llama scaling_layers filled in (quarc finds the same layers in the graph).
 Recorded: the effective float weight (rotations applied, as Quark's RotationLinear computes
 it) of layer 0's q/v/o/down projections, their first rows and their Frobenius norms; and the logit SQNR against the float model on the calibration batches, of
-int8 alone and of int8 with the rotation.
+int8 alone and of int8 with the rotation. And Quark's Hadamard matrices of the orders quarc
+builds (12, 20, 28, 36, 40, 60, 108, 140) with the order Quark picks for a few widths, so that
+a rotation quarc writes is the one Quark recomputes when it loads the checkpoint.
 """
 import argparse
 import json
@@ -113,6 +115,15 @@ def main():
             w = effective_weight(mods[name])
             out["weights"][name] = {"row0": [float(x) for x in w[0]], "norm": float(torch.linalg.norm(w))}
         print(json.dumps(out["logit_sqnr_db"]), file=sys.stderr)
+    # Quark's Hadamard matrices (its table's orders quarc builds) and the order K it picks for
+    # widths of real models: R = H_K (x) H_{n/K} / sqrt(n), H_{n/K} Sylvester's.
+    from quark.torch.algorithm.rotation.hadamard import _get_hadamard_K
+    out["hadamard"] = {}
+    for k in (12, 20, 28, 36, 40, 60, 108, 140):
+        h, kk = _get_hadamard_K(k)
+        assert kk == k
+        out["hadamard"][str(k)] = ["".join("+" if v > 0 else "-" for v in row) for row in h.tolist()]
+    out["hadamard_order_of"] = {str(n): _get_hadamard_K(n)[1] for n in (384, 576, 960, 1536, 2560, 3584)}
     with open(a.output, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")

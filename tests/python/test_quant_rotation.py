@@ -15,7 +15,11 @@ test_quant_algorithms, checked with ONNX Runtime and numpy.
      and both are amd-quark's on the same model and data (within 0.3 dB);
   5. online R1 (online_r1_rotation) keeps the float model too: q/k/v read one
      MatMul(norm, R), and the norms keep their scales;
-  6. bad rotation configs are refused with their key path, and a model whose stream R1
+  6. quarc's Hadamard matrices are amd-quark's: its table's orders that quarc builds (12,
+     20, 28, 36, 40, 60, 108, 140) and, for widths of real models (384, 576, 1536, ...), the
+     order K Quark picks: R = H_K (x) H_{n/K} / sqrt(n) (so that Quark, which recomputes an
+     online rotation of the full width when it loads a checkpoint, computes what quarc wrote);
+  7. bad rotation configs are refused with their key path, and a model whose stream R1
      cannot rotate offline names the value.
 """
 import json
@@ -161,6 +165,34 @@ def check_online(tmp, model, calib, ref, logits):
            "read one MatMul(x, R)" % worst)
 
 
+def check_hadamard(tmp):
+    """quarc's rotation of width n is Quark's: H_K (x) H_{n/K} / sqrt(n) with Quark's H_K and
+    Quark's choice of K (the matrix Quark recomputes when it loads an online rotation)."""
+    quark = json.load(open(ORACLE))
+    H = {int(k): np.array([[1.0 if c == "+" else -1.0 for c in row] for row in rows])
+         for k, rows in quark["hadamard"].items()}
+    widths = sorted(set(int(n) for n in quark["hadamard_order_of"]) | set(H))
+    for n in widths:
+        k = quark["hadamard_order_of"].get(str(n), n)
+        want = np.kron(H[k], sylvester(n // k) * np.sqrt(n // k)) / np.sqrt(n)
+        w = ", ".join("1" for _ in range(n))
+        src = os.path.join(tmp, "w%d.qir" % n)
+        with open(src, "w") as f:
+            f.write("graph @main(%%x: f32[batch,%d]) {\n  opset \"\" 23\n"
+                    "  %%fc.weight = const f32[1,%d] dense<[%s]>\n"
+                    "  %%act: f32[batch,%d] = Relu(%%x)\n"
+                    "  %%fc.weight_t: f32[%d,1] = Transpose(%%fc.weight) {perm = [1, 0]}\n"
+                    "  %%y: f32[batch,1] = MatMul(%%act, %%fc.weight_t) @fc\n  return %%y\n}\n"
+                    % (n, n, w, n, n))
+        out = os.path.join(tmp, "w%d.onnx" % n)
+        qu.quarc("opt", src, "--passes=quant-annotate{scheme=int8},rotation{r1=false,r4=true}", "-o", out)
+        r = qu.initializers(onnx.load(out))["fc.input_rotation"].astype(np.float64)
+        err = np.max(np.abs(r - want)) * np.sqrt(n)
+        assert err < 1e-5, "width %d: quarc's rotation differs from amd-quark's (H_%d) by %.3g" % (n, k, err)
+    qu.log("rotation: Hadamard matrices of %d widths equal amd-quark's (orders %s)"
+           % (len(widths), ", ".join(sorted(quark["hadamard"], key=int))))
+
+
 def check_errors(tmp, model, calib):
     cases = [({"r3": True}, "algo_config[0].r3"),
              ({"trainable": True}, "algo_config[0].trainable"),
@@ -198,6 +230,7 @@ def main():
         check_outliers(ref[q_in], ta.run_ort(rot, calib, extra=[q_in])[q_in])
         check_int8(tmp, model, calib, ref, logits)
         check_online(tmp, model, calib, ref, logits)
+        check_hadamard(tmp)
         check_errors(tmp, model, calib)
     print("ok")
 
