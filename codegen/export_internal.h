@@ -41,6 +41,9 @@ typedef struct qx_linear {
   const char *w_spec;  /* FakeQuant weights: the spec attribute */
   qx_act in, out;
   qc_vid bias;         /* the bias constant, QC_NONE if none */
+  qc_vid in_rotation;  /* R of MatMul(x, R) that computes the input (an online rotation, a
+                          constant "<layer>.input_rotation" written by the rotation pass),
+                          QC_NONE if none */
 } qx_linear;
 
 typedef struct qx_model {
@@ -61,6 +64,13 @@ const qx_linear *qx_model_find(const qx_model *m, const char *module);
 static inline bool qx_linear_quantized(const qx_linear *l) {
   return l->wkind != QX_W_FLOAT || l->in.node != QC_NONE || l->out.node != QC_NONE;
 }
+/** A linear's online rotation as Quark serializes it (`<layer>.input_rotation`): the
+ *  repeated diagonal block of R times sqrt(k), int8 +-1 [k, k]. An R that is not
+ *  block-diagonal with equal blocks of +-1/sqrt(k) is an error naming the layer. */
+qc_status qx_rotation_block(const qc_graph *g, const qx_linear *l, qc_tensor *out) QC_MUST_USE;
+/** Refuse a linear with an online rotation, for a format that has no place for one. */
+qc_status qx_refuse_rotation(const qx_linear *l, const char *format) QC_MUST_USE;
+
 /** The constant behind a value (its tensor), or NULL if v is not a constant. */
 const qc_tensor *qx_const(const qc_graph *g, qc_vid v);
 

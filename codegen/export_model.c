@@ -2,6 +2,8 @@
  * linears and their quantizers, plus the tensor and file helpers they share. */
 #include "codegen/export_internal.h"
 
+#include <math.h>
+
 #include "quarc/runtime.h"
 
 #include <sys/stat.h>
@@ -71,6 +73,7 @@ static bool scan_linear(const qc_graph *g, const qc_uses *u, qc_nid n, qx_linear
   l->w_scale = l->w_zp = l->w_scale_codes = l->w_scale2 = l->bias = QC_NONE;
   l->in.scale = l->in.zp = l->out.scale = l->out.zp = QC_NONE;
   l->in.spec = l->out.spec = l->w_spec = "";
+  l->in_rotation = QC_NONE;
   qc_nid tn;
   const qc_node *t = producer(g, skip_casts(g, mm->in[1]), &tn);
   if (!t || !is_transpose_2d(g, tn)) return false;
@@ -117,6 +120,13 @@ static bool scan_linear(const qc_graph *g, const qc_uses *u, qc_nid n, qx_linear
   qc_nid in_n;
   const qc_node *inq = producer(g, mm->in[0], &in_n);
   if (inq && inq->op == QC_OP_Q_FakeQuant) read_act(g, in_n, &l->in);
+  /* an online rotation before it (and before its input quantizer) */
+  qc_nid rn;
+  const qc_node *rm = producer(g, l->in.node != QC_NONE ? inq->in[0] : mm->in[0], &rn);
+  if (rm && rm->op == QC_OP_MatMul && rm->n_in == 2 && is_const(g, rm->in[1])) {
+    const char *rname = qc_graph_value(g, rm->in[1])->name;
+    if (rname && ends_with(rname, ".input_rotation")) l->in_rotation = rm->in[1];
+  }
   /* bias, then output quantizer */
   qc_vid y = mm->out[0];
   for (int32_t k = u->start[y]; k < u->start[y + 1]; k++) {
@@ -140,6 +150,44 @@ static bool scan_linear(const qc_graph *g, const qc_uses *u, qc_nid n, qx_linear
     }
   }
   return true;
+}
+
+qc_status qx_refuse_rotation(const qx_linear *l, const char *format) {
+  if (l->in_rotation == QC_NONE) return QC_OK;
+  return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                       "%s: its input is rotated online (rotation r4 / online_r1_rotation), which "
+                       "%s has no place for; use offline rotations (r1, r2) or another format",
+                       l->module, format);
+}
+
+qc_status qx_rotation_block(const qc_graph *g, const qx_linear *l, qc_tensor *out) {
+  const qc_tensor *r = qx_const(g, l->in_rotation);
+  if (!r || r->dtype != QC_F32 || r->rank != 2 || r->dims[0] != r->dims[1])
+    return qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: its input rotation is not a square f32 matrix",
+                         l->module);
+  int64_t n = r->dims[0];
+  const float *d = qc_tensor_data(r);
+  /* the smallest block k with R block-diagonal, equal blocks, entries +-1/sqrt(k) */
+  for (int64_t k = 1; k <= n; k++) {
+    if (n % k) continue;
+    double inv = sqrt((double)k);
+    bool ok = true;
+    for (int64_t i = 0; i < n && ok; i++)
+      for (int64_t j = 0; j < n && ok; j++) {
+        double v = d[i * n + j] * inv;
+        if (i / k != j / k) ok = d[i * n + j] == 0;
+        else ok = fabs(fabs(v) - 1) < 1e-4 && d[i * n + j] == d[(i % k) * n + j % k];
+      }
+    if (!ok) continue;
+    QC_RETURN_IF_ERROR(qc_tensor_alloc(out, qc_allocator_default(), QC_I8, 2, (int64_t[]){k, k}));
+    int8_t *o = qc_tensor_data(out);
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t j = 0; j < k; j++) o[i * k + j] = d[i * n + j] > 0 ? 1 : -1;
+    return QC_OK;
+  }
+  return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                       "%s: its input rotation is not a (block-diagonal) Hadamard matrix, which "
+                       "is all Quark's input_rotation can hold", l->module);
 }
 
 qc_status qx_model_scan(const qc_graph *g, qx_model *m) {

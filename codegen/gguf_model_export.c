@@ -496,6 +496,7 @@ qc_status qc_export_gguf(const qc_graph *g, const char *path, const qc_export_op
     if (!s && name) s = qc_gguf_writer_set_string(x.w, "general.name", name);
   }
   if (!s) s = qx_model_scan(g, &m);
+  for (int32_t i = 0; i < m.n_lin && !s; i++) s = qx_refuse_rotation(&m.lin[i], "GGUF");
   /* tensors in llama.cpp's order: embeddings, layers, output norm, output */
   /* The embedding: a float parameter, or the weight of a quantized linear when the output
    * head is tied to it (a GGUF source's token_embd is one, as block constant). */

@@ -364,6 +364,14 @@ static qc_status emit_linear(hx *x, const qx_linear *l) {
     snprintf(name, sizeof name, "%s.bias", l->module);
     s = qx_tensors_add(x->out, name, cst(x, l->bias));
   }
+  if (!s && x->mode == QC_EXPORT_AWQ) s = qx_refuse_rotation(l, "the AWQ layout");
+  if (!s && l->in_rotation != QC_NONE) { /* Quark's QParamsLinearWithRotation buffer */
+    qc_tensor r;
+    s = qx_rotation_block(x->g, l, &r);
+    char name[1024];
+    snprintf(name, sizeof name, "%s.input_rotation", l->module);
+    if (!s) s = qx_tensors_take(x->out, name, &r);
+  }
   if (!s) s = emit_act(x, l, &l->in, "input");
   if (!s) s = emit_act(x, l, &l->out, "output");
   if (!s && l->wkind != QX_W_FLOAT && x->report) x->report->quantized++;
@@ -603,6 +611,12 @@ qc_status qx_prepare_export(const qc_graph *g, qc_export_format mode, const qc_e
                       "no config.json to export with the model (the graph has no metadata "
                       "quarc.hf_config or quarc.source; give the source directory)");
   if (!s && qcj && !qc_json_set(ar, cfg, "quantization_config", qcj)) s = QC_OOM();
+  /* An lm_head with a weight of its own (the rotation pass unties it from the embedding) is
+   * loaded only if the config no longer ties them. */
+  if (!s && qc_json_is_true(qc_json_get(cfg, "tie_word_embeddings")) &&
+      qx_tensors_find(out, "lm_head.weight") >= 0 &&
+      !qc_json_set(ar, cfg, "tie_word_embeddings", qc_json_bool(ar, false)))
+    s = QC_OOM();
   if (!s && !qcj) qc_json_remove(cfg, "quantization_config");
   qx_model_free(&x.m);
   if (!s) *config = cfg;

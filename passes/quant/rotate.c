@@ -32,10 +32,11 @@
  * Sigmoid, Tanh, ...; that is down_proj, or BERT's output.dense) reads it through a new
  * MatMul(x, R) of its input width.
  *
- * R is a Hadamard matrix (qc_rotation_matrix): of the whole width, or block-diagonal with
- * blocks of `size` (Quark's rotation_size); random-r1/-r2 multiply its rows by random signs
- * (seeded: the same every run, where Quark draws new ones). Weights are rotated in double
- * precision, as Quark does. */
+ * R is a Hadamard matrix (qc_rotation_matrix, Quark's): of the whole width, or
+ * block-diagonal with blocks of `size` (Quark's rotation_size); random-r1/-r2 multiply the
+ * rows of the offline R1 / R2 by random signs (seeded: the same every run, where Quark draws
+ * new ones); online rotations are always plain Hadamard matrices, as in Quark, whose loader
+ * recomputes them. Weights are rotated in double precision, as Quark does. */
 #include "passes/internal.h"
 #include "passes/quant/qpass.h"
 #include "passes/quant/quant_internal.h"
@@ -274,6 +275,19 @@ typedef enum edit_kind {
   HEAD_OUT, /* per head block of `hd` output rows: R^T on the block, bias block b H */
 } edit_kind;
 
+/* The constant at input `slot` of node n, when nothing else reads it (the new constant that
+ * replaces it then takes its name: exporters find parameters by name), else QC_NONE. */
+static qc_vid sole_const(const qc_graph *g, qc_nid node, int32_t slot) {
+  qc_vid v = qc_graph_node(g, node)->in[slot];
+  int32_t uses = 0;
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    for (int32_t i = 0; !nd->dead && i < nd->n_in; i++) uses += nd->in[i] == v;
+  }
+  for (int32_t i = 0; i < qc_graph_num_outputs(g); i++) uses += qc_graph_output(g, i) == v;
+  return uses == 1 ? v : QC_NONE;
+}
+
 /* A float vector constant at input `slot` of node n: each run of `n` elements of its last axis
  * becomes v R (in blocks of hd when hd < its length). The node gets a new constant. */
 static qc_status rotate_const_input(qc_graph *g, qc_nid node, int32_t slot, const rot *r) {
@@ -295,7 +309,7 @@ static qc_status rotate_const_input(qc_graph *g, qc_nid node, int32_t slot, cons
     st = rotate_vectors(f, numel / n, n, 1, r);
     if (!st) memcpy(qc_tensor_data(&t), f, sizeof *f * (size_t)numel);
     qc_vid nv;
-    if (!st) st = qc_qreplace_input(g, node, slot, &t, QC_NONE, &nv);
+    if (!st) st = qc_qreplace_input(g, node, slot, &t, sole_const(g, node, slot), &nv);
     qc_tensor_release(&t);
   }
   free(f);
@@ -665,7 +679,7 @@ static qc_status r1_offline(rctx *c, const qc_qalgo *a) {
         float *o = qc_tensor_data(&ones);
         for (int64_t i = 0; i < sm.width; i++) o[i] = 1.0f;
         qc_vid v;
-        st = qc_qreplace_input(g, nid, 1, &ones, QC_NONE, &v);
+        st = qc_qreplace_input(g, nid, 1, &ones, sole_const(g, nid, 1), &v);
         qc_tensor_release(&ones);
       }
     }
@@ -766,7 +780,9 @@ qc_status qc_quant_rotate(qc_graph *g, const qc_qalgo *a, int32_t *n_layers) {
                                                 "value and output projections are found from it)");
   }
   if (!st && a->r1 && a->online_r1 && !(st = qc_uses_compute(g, &c.u))) {
-    st = online(&c, is_norm, a->rotation_size, a->random_r1, 1, &groups);
+    /* Hadamard, random_r1 or not: Quark's online R1 ignores it, and recomputes a full-width
+     * online rotation from its own table when it loads a checkpoint. */
+    st = online(&c, is_norm, a->rotation_size, false, 1, &groups);
     qc_uses_free(g, &c.u);
     if (!st && groups == 0)
       st = qc_status_new(QC_CODE_UNIMPLEMENTED, "r1: no quantized Linear layer reads a norm");

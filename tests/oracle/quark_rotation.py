@@ -16,7 +16,9 @@ Recorded: the effective float weight (rotations applied, as Quark's RotationLine
 it) of layer 0's q/v/o/down projections, their first rows and their Frobenius norms; and the logit SQNR against the float model on the calibration batches, of
 int8 alone and of int8 with the rotation. And Quark's Hadamard matrices of the orders quarc
 builds (12, 20, 28, 36, 40, 60, 108, 140) with the order Quark picks for a few widths, so that
-a rotation quarc writes is the one Quark recomputes when it loads the checkpoint.
+a rotation quarc writes is the one Quark recomputes when it loads the checkpoint. And the
+logits Quark computes from quarc's own export of the rotated int8 model (safetensors in
+Quark's layout, `input_rotation` buffers included), loaded with tests/oracle/quark_import.py.
 """
 import argparse
 import json
@@ -33,6 +35,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import quant_util as qu  # noqa: E402
 import test_quant_algorithms as ta  # noqa: E402
 import test_quant_rotation as tr  # noqa: E402
+
+sys.path.insert(0, HERE)
 
 L = "model.layers.layer_id."
 SCALING_LAYERS = {
@@ -115,6 +119,18 @@ def main():
             w = effective_weight(mods[name])
             out["weights"][name] = {"row0": [float(x) for x in w[0]], "norm": float(torch.linalg.norm(w))}
         print(json.dumps(out["logit_sqnr_db"]), file=sys.stderr)
+        # quarc's export (Quark's safetensors layout, with input_rotation buffers) as Quark
+        # loads it: the logits of the first calibration batch.
+        import quark_import
+        hf = os.path.join(tmp, "quarc_hf")
+        subprocess.run([a.quarc, "quantize", model_dir, "--scheme", "int8", "--algo", "rotation:r2=true:r4=true",
+                        "--calib", calib, "-o", hf], check=True, capture_output=True)
+        lm = quark_import.load_with_quark(hf)
+        with torch.no_grad():
+            lg = lm(data[0]).logits.double().numpy()
+        out["quarc_export_logits_batch0"] = [round(float(x), 7) for x in lg.ravel()]
+        out["quarc_export_keys"] = sorted(k for k in __import__("safetensors.torch", fromlist=["load_file"])
+                                          .load_file(os.path.join(hf, "model.safetensors")) if "rotation" in k)
     # Quark's Hadamard matrices (its table's orders quarc builds) and the order K it picks for
     # widths of real models: R = H_K (x) H_{n/K} / sqrt(n), H_{n/K} Sylvester's.
     from quark.torch.algorithm.rotation.hadamard import _get_hadamard_K

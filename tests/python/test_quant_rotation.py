@@ -19,7 +19,11 @@ test_quant_algorithms, checked with ONNX Runtime and numpy.
      20, 28, 36, 40, 60, 108, 140) and, for widths of real models (384, 576, 1536, ...), the
      order K Quark picks: R = H_K (x) H_{n/K} / sqrt(n) (so that Quark, which recomputes an
      online rotation of the full width when it loads a checkpoint, computes what quarc wrote);
-  7. bad rotation configs are refused with their key path, and a model whose stream R1
+  7. the safetensors export (Quark's layout) writes the online rotations as int8
+     `input_rotation` buffers and unties lm_head in config.json; amd-quark loads it and
+     computes the logits ONNX Runtime computes from quarc's ONNX (oracle); GGUF, which has no
+     place for an online rotation, is refused;
+  8. bad rotation configs are refused with their key path, and a model whose stream R1
      cannot rotate offline names the value.
 """
 import json
@@ -193,6 +197,39 @@ def check_hadamard(tmp):
            % (len(widths), ", ".join(sorted(quark["hadamard"], key=int))))
 
 
+def check_export(tmp, model, calib):
+    """Quark's safetensors layout carries the online rotations as `input_rotation` (int8 +-1),
+    unties lm_head in config.json, keeps the parameter names; Quark loads it and computes
+    what ONNX Runtime computes from quarc's ONNX export (oracle); GGUF has no place for an
+    online rotation and is refused."""
+    from safetensors.numpy import load_file
+    args = ["--scheme", "int8", "--algo", "rotation:r2=true:r4=true", "--calib", calib]
+    hf = os.path.join(tmp, "rot_hf")
+    qu.quarc("quantize", model, *args, "-o", hf)
+    w = load_file(os.path.join(hf, "model.safetensors"))
+    cfg = json.load(open(os.path.join(hf, "config.json")))
+    quark = json.load(open(ORACLE))
+    rot = sorted(k for k in w if "rotation" in k)
+    assert rot == quark["quarc_export_keys"], rot
+    for k in rot:
+        assert w[k].dtype == np.int8 and w[k].shape == (ta.INTER, ta.INTER), (k, w[k].dtype, w[k].shape)
+        assert np.array_equal(w[k], (sylvester(ta.INTER) * np.sqrt(ta.INTER)).round().astype(np.int8)), k
+    assert cfg["tie_word_embeddings"] is False and "lm_head.weight" in w
+    assert np.all(w["model.layers.0.input_layernorm.weight"] == 1) and "model.norm.weight" in w
+    q = os.path.join(tmp, "rot.int8.onnx")
+    qu.quarc("quantize", model, *args, "-o", q)
+    got = ta.run_ort(q, calib)
+    lg = got[[n for n in got][0]][0].astype(np.float64).ravel()
+    want = np.array(quark["quarc_export_logits_batch0"])
+    rel = np.max(np.abs(lg - want)) / np.max(np.abs(want))
+    assert rel < 1e-4, "amd-quark's logits from quarc's export differ from ORT's by %.3g relative" % rel
+    bad = os.path.join(tmp, "rot.gguf")
+    p = qu.quarc("quantize", model, *args, "-o", bad, check=False)
+    assert p.returncode != 0 and "GGUF has no place for" in p.stderr and not os.path.exists(bad), p.stderr
+    qu.log("rotation: the safetensors export carries %d input_rotation buffers and an untied lm_head; "
+           "amd-quark loads it and computes ORT's logits (max relative %.2g); GGUF refused" % (len(rot), rel))
+
+
 def check_errors(tmp, model, calib):
     cases = [({"r3": True}, "algo_config[0].r3"),
              ({"trainable": True}, "algo_config[0].trainable"),
@@ -231,6 +268,7 @@ def main():
         check_int8(tmp, model, calib, ref, logits)
         check_online(tmp, model, calib, ref, logits)
         check_hadamard(tmp)
+        check_export(tmp, model, calib)
         check_errors(tmp, model, calib)
     print("ok")
 
