@@ -453,9 +453,9 @@ static qc_status add_rotation_matmul(rctx *c, qc_vid x, const int32_t *layers, i
 }
 
 /* The quantized Linear layers reading each distinct value that `pick` accepts get an online
- * rotation of the value's width. */
+ * rotation of the value's width (a plain Hadamard matrix, as Quark's online rotations). */
 static qc_status online(rctx *c, bool (*pick)(const qc_graph *, qc_vid), int64_t block,
-                        bool random, uint64_t seed, int32_t *groups) {
+                        int32_t *groups) {
   qc_graph *g = c->g;
   int32_t *grp = malloc(sizeof *grp * (size_t)(c->ns ? c->ns : 1));
   bool *done = calloc((size_t)(c->ns ? c->ns : 1), sizeof *done);
@@ -479,7 +479,7 @@ static qc_status online(rctx *c, bool (*pick)(const qc_graph *, qc_vid), int64_t
       }
     }
     rot r = {0};
-    if (!st) st = rot_make(n, block, random, seed, &r);
+    if (!st) st = rot_make(n, block, false, 0, &r);
     if (!st) st = add_rotation_matmul(c, x, grp, ng, &r);
     if (st) st = qc_status_wrap(st, "layer '%s'", s->name);
     rot_free(&r);
@@ -782,13 +782,13 @@ qc_status qc_quant_rotate(qc_graph *g, const qc_qalgo *a, int32_t *n_layers) {
   if (!st && a->r1 && a->online_r1 && !(st = qc_uses_compute(g, &c.u))) {
     /* Hadamard, random_r1 or not: Quark's online R1 ignores it, and recomputes a full-width
      * online rotation from its own table when it loads a checkpoint. */
-    st = online(&c, is_norm, a->rotation_size, false, 1, &groups);
+    st = online(&c, is_norm, a->rotation_size, &groups);
     qc_uses_free(g, &c.u);
     if (!st && groups == 0)
       st = qc_status_new(QC_CODE_UNIMPLEMENTED, "r1: no quantized Linear layer reads a norm");
   }
   if (!st && a->r4 && !(st = qc_uses_compute(g, &c.u))) {
-    st = online(&c, is_activation, a->rotation_size, false, 4, &groups);
+    st = online(&c, is_activation, a->rotation_size, &groups);
     qc_uses_free(g, &c.u);
     if (!st && groups == 0)
       st = qc_status_new(QC_CODE_UNIMPLEMENTED,
