@@ -19,8 +19,9 @@ calibrate on the first 64 KB, evaluate on the next 256 KB.
         [--minilm-schemes int8,int4_wo_128,int8+gptq,...]
         [--eval-windows N] [--out results.json]
 
-A scheme "NAME+ALGO[+ALGO]" is the preset NAME with `--algo ALGO,...` (smooth, gptq): the bars
-apply to the preset's name, with or without algorithms.
+A scheme "NAME+ALGO[+ALGO]" is the preset NAME with `--algo ALGO,...` (rotation, smooth, gptq;
+"ALGO:key=value:key=value" sets keys), and "...!PATTERN" excludes layers too (`--exclude`): the
+bars apply to the preset's name, with or without algorithms and exclusions.
 
 Everything runs on the CPU through quarc's interpreter; the full run takes about an hour on
 two cores (each perplexity pass reads ~75k tokens).
@@ -61,9 +62,12 @@ def ppl_of(out):
 
 
 def scheme_args(s):
-    """quarc quantize arguments for "preset" or "preset+algo+algo"."""
+    """quarc quantize arguments for "preset", "preset+algo+algo" and "...!PATTERN!PATTERN"
+    (layers excluded, added to the preset's own exclude list)."""
+    s, *excl = s.split("!")
     name, *algos = s.split("+")
-    return ["--scheme", name] + (["--algo", ",".join(algos)] if algos else [])
+    return (["--scheme", name] + (["--algo", ",".join(algos)] if algos else [])
+            + [a for p in excl for a in ("--exclude", p)])
 
 
 def lines_of(text):
@@ -98,7 +102,7 @@ def bench_llm(a, tmp, res):
         out, te = sh([a.quarc, "eval", "ppl", q, "--tokenizer", model, "--text", eval_txt] + common + ev, a.log)
         p = ppl_of(out)
         d = 100.0 * (p / base - 1)
-        bar = BARS.get(s.split("+")[0])
+        bar = BARS.get(s.split("!")[0].split("+")[0])
         ok = None if bar is None else d <= bar
         r["schemes"][s] = {"ppl": p, "delta_pct": d, "bar_pct": bar, "pass": ok,
                            "quantize_s": tq, "eval_s": te,
@@ -190,7 +194,7 @@ def bench_minilm(a, tmp, res):
         cos = np.sum(ref * got, 1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))
         c64 = float(np.mean(cos[:64]))
         qk = oracle.get(s, {}).get("mean_cosine")
-        bar = 0.99 if s.split("+")[0] == "int8" else None
+        bar = 0.99 if s.split("!")[0].split("+")[0] == "int8" else None
         r["schemes"][s] = {"mean_cosine": float(np.mean(cos)), "min_cosine": float(np.min(cos)),
                            "mean_cosine_first64": c64, "quark_mean_cosine_first64": qk,
                            "bar": bar, "pass": None if bar is None else bool(np.mean(cos) >= bar)}
