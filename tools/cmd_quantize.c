@@ -117,6 +117,8 @@ typedef struct layer_report {
   double wscale_min, wscale_max, iscale_min, iscale_max; /* NAN: none */
   bool input_dynamic;
   char *out_name;   /* the layer's output value (same name in the float and frozen graphs) */
+  char *in_name;    /* the value a static per-tensor input quantizer reads (frozen graph) */
+  double input_zeroed; /* % of its nonzero inputs that round to 0 (first batch); NAN */
 } layer_report;
 
 static const char *source_label(qc_qsource s) {
@@ -234,6 +236,9 @@ static qc_status measure_weights(const qc_graph *fg, const qc_qsite *fs, const q
     r->input_dynamic = nd->n_in < 2;
     if (nd->n_in > 1 && nd->in[1] >= 0 && qc_graph_value(g, nd->in[1])->kind == QC_VALUE_CONST)
       tensor_range(&qc_graph_value(g, nd->in[1])->cst, &r->iscale_min, &r->iscale_max);
+    if (!r->input_dynamic && r->iscale_min == r->iscale_max && r->iscale_max > 0 &&
+        !(r->in_name = strdup(qc_graph_value(g, nd->in[0])->name)))
+      return OOM();
   }
   return QC_OK;
 }
@@ -243,6 +248,7 @@ static qc_status measure_weights(const qc_graph *fg, const qc_qsite *fs, const q
 typedef struct capture {
   const qc_graph *g;
   int32_t *layer_of; /* per value of g: layer index or -1 */
+  int32_t *input_of; /* per value of g (the quantized run): the layer whose input it is, or -1 */
   qc_tensor *ref;    /* per layer: the float output (held between the runs) */
   layer_report *rep;
   bool second;
@@ -250,7 +256,21 @@ typedef struct capture {
 
 static qc_status on_capture(void *user, const qc_graph *g, qc_vid v, const qc_rvalue *val) {
   capture *c = user;
-  if (g != c->g || c->layer_of[v] < 0 || val->kind != QC_RV_TENSOR) return QC_OK;
+  if (g != c->g || val->kind != QC_RV_TENSOR) return QC_OK;
+  if (c->second && c->input_of[v] >= 0) {
+    /* What a per-tensor static scale does to this batch: the share of the nonzero inputs that
+     * round to 0. A large share means a few values (a massive activation on one token) set
+     * the range and the rest are lost. */
+    layer_report *r = &c->rep[c->input_of[v]];
+    float *x = NULL;
+    QC_RETURN_IF_ERROR(qc_qtensor_f32(&val->t, &x));
+    int64_t n = qc_tensor_numel(&val->t), nz = 0, zeroed = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (x[i] != 0) nz++, zeroed += fabs((double)x[i]) < 0.5 * r->iscale_max;
+    free(x);
+    if (nz) r->input_zeroed = 100.0 * (double)zeroed / (double)nz;
+  }
+  if (c->layer_of[v] < 0) return QC_OK;
   int32_t l = c->layer_of[v];
   if (!c->second) {
     qc_tensor_release(&c->ref[l]);
@@ -273,12 +293,16 @@ static qc_status run_capture(const qc_graph *g, capture *c, int32_t n_layers,
   int32_t nv = qc_graph_num_values(g);
   c->g = g;
   free(c->layer_of);
+  free(c->input_of);
   c->layer_of = malloc(sizeof *c->layer_of * (size_t)(nv ? nv : 1));
-  if (!c->layer_of) return OOM();
-  for (qc_vid v = 0; v < nv; v++) c->layer_of[v] = -1;
+  c->input_of = malloc(sizeof *c->input_of * (size_t)(nv ? nv : 1));
+  if (!c->layer_of || !c->input_of) return OOM();
+  for (qc_vid v = 0; v < nv; v++) c->layer_of[v] = c->input_of[v] = -1;
   for (int32_t l = 0; l < n_layers; l++) {
     qc_vid v = c->rep[l].out_name ? qc_graph_find(g, c->rep[l].out_name) : QC_NONE;
     if (v >= 0) c->layer_of[v] = l;
+    v = c->second && c->rep[l].in_name ? qc_graph_find(g, c->rep[l].in_name) : QC_NONE;
+    if (v >= 0) c->input_of[v] = l;
   }
   qc_interp_options io = {threads, on_capture, c, NULL, false};
   int32_t n_out = qc_graph_num_outputs(g);
@@ -328,6 +352,7 @@ static void report_free(report *r) {
     free(r->l[i].input_spec);
     free(r->l[i].output_spec);
     free(r->l[i].out_name);
+    free(r->l[i].in_name);
   }
   free(r->l);
   memset(r, 0, sizeof *r);
@@ -361,6 +386,13 @@ static void print_report(const report *r, const qopts *o, const qc_graph *g) {
   else fprintf(stderr, "-");
   if (no) fprintf(stderr, ", mean output SQNR %.2f dB (first calibration batch)\n", os / no);
   else fprintf(stderr, ", output SQNR not measured (no calibration data)\n");
+  for (int32_t i = 0; i < r->n; i++)
+    if (r->l[i].input_zeroed > 50)
+      fprintf(stderr,
+              "warning: %s: %.0f%% of its nonzero inputs round to 0 at its static per-tensor "
+              "scale %.3g (first calibration batch): a few values set the range (a massive "
+              "activation); exclude the layer or give it per-token scales\n",
+              r->l[i].name, r->l[i].input_zeroed, r->l[i].iscale_max);
   const char *low = qc_graph_meta(g, "quant.lowering");
   if (low) fprintf(stderr, "note: %s\n", low);
   fprintf(stderr, "wrote %s (%.1fs)\n", o->out, r->seconds);
@@ -417,6 +449,8 @@ static qc_status write_report(const report *r, const qopts *o, const qc_graph *g
     qc_bytes_puts(&b, ", \"input_scale_range\": ");
     if (l->input_dynamic) qc_bytes_puts(&b, "\"dynamic\"");
     else put_range(&b, l->iscale_min, l->iscale_max);
+    qc_bytes_puts(&b, ", \"input_zeroed_pct\": ");
+    put_num(&b, l->input_zeroed);
     qc_bytes_puts(&b, "}");
     if (l->weight_spec || l->input_spec || l->output_spec) nq++;
     if (isfinite(l->weight_sqnr)) ws += l->weight_sqnr, nw++;
@@ -473,7 +507,7 @@ static qc_status report_init(const qc_graph *fg, const qc_qconfig *cfg, report *
     l->input_spec = spec_summary(&res.layer.input_tensors);
     l->output_spec = spec_summary(&res.layer.output_tensors);
     l->out_name = strdup(qc_graph_value(fg, qc_graph_node(fg, s->node)->out[0])->name);
-    l->weight_sqnr = l->output_sqnr = NAN;
+    l->weight_sqnr = l->output_sqnr = l->input_zeroed = NAN;
     l->wscale_min = l->wscale_max = l->iscale_min = l->iscale_max = NAN;
     if (!l->name || !l->out_name) return OOM();
   }
@@ -627,17 +661,24 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     one.progress = NULL;
     s = qc_calib_open(fg, &one, &cs);
     if (!s) s = qc_calib_next(cs, &b, &end);
-    capture c = {NULL, NULL, NULL, rep.l, false};
+    capture c = {NULL, NULL, NULL, NULL, rep.l, false};
     c.ref = calloc((size_t)(rep.n ? rep.n : 1), sizeof *c.ref);
     if (!s && !c.ref) s = OOM();
     double t1 = cli_now();
     if (!s && !end) s = run_capture(wg ? wg : fg, &c, rep.n, &b, o->threads);
     c.second = true;
     if (!s && !end) s = run_capture(g, &c, rep.n, &b, o->threads);
+    /* layers reading one quantized input (q/k/v) share its measure */
+    for (int32_t i = 0; i < rep.n; i++)
+      for (int32_t j = 0; rep.l[i].in_name && j < rep.n; j++)
+        if (isnan(rep.l[i].input_zeroed) && rep.l[j].in_name && !isnan(rep.l[j].input_zeroed) &&
+            strcmp(rep.l[i].in_name, rep.l[j].in_name) == 0)
+          rep.l[i].input_zeroed = rep.l[j].input_zeroed;
     if (!s && !end) fprintf(stderr, "quarc quantize: %-10s %.2fs\n", "measure", cli_now() - t1);
     for (int32_t i = 0; c.ref && i < rep.n; i++) qc_tensor_release(&c.ref[i]);
     free(c.ref);
     free(c.layer_of);
+    free(c.input_of);
     qc_calib_batch_free(&b);
     qc_calib_close(cs);
   }

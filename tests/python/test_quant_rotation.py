@@ -12,7 +12,9 @@ test_quant_algorithms, checked with ONNX Runtime and numpy.
      tests/oracle/quark_rotation.py, 1e-5 relative);
   3. the activations lose their outliers: max|x| / rms(x) of q_proj's input drops;
   4. int8 (per-tensor, static) loses less: logit SQNR with rotation is higher than without,
-     and both are amd-quark's on the same model and data (within 0.3 dB);
+     and both are amd-quark's on the same model and data (within 0.3 dB); the report's
+     input_zeroed_pct (the share of a layer's nonzero inputs its static scale rounds to 0)
+     flags down_proj without rotation (> 50%, with a warning) and not with it;
   5. online R1 (online_r1_rotation) keeps the float model too: q/k/v read one
      MatMul(norm, R), and the norms keep their scales;
   6. quarc's Hadamard matrices are amd-quark's: its table's orders that quarc builds (12,
@@ -141,11 +143,23 @@ def check_outliers(ref_extra, got_extra):
 
 
 def check_int8(tmp, model, calib, ref, logits):
-    res = {}
+    res, zeroed, err = {}, {}, {}
     for tag, extra in (("int8", []), ("int8+rotation", ["--algo", "rotation:r2=true:r4=true"])):
         q = os.path.join(tmp, tag + ".onnx")
-        qu.quarc("quantize", model, "--scheme", "int8", *extra, "--calib", calib, "-o", q)
+        err[tag] = qu.quarc("quantize", model, "--scheme", "int8", *extra, "--calib", calib, "-o", q).stderr
         res[tag] = ta.sqnr(ref[logits], ta.run_ort(q, calib)[logits])
+        rep = json.load(open(q + ".report.json"))
+        zeroed[tag] = {l["name"]: l["input_zeroed_pct"] for l in rep["layers"] if l["input_zeroed_pct"] is not None}
+    # the report's share of inputs a per-tensor scale rounds to 0: the heavy-tailed down_proj
+    # inputs lose most of theirs (and are warned about) until R4 spreads them
+    down = [k for k in zeroed["int8"] if k.endswith("down_proj")]
+    assert len(down) == 2 and all(zeroed["int8"][k] > 50 for k in down), zeroed["int8"]
+    assert all("warning: %s: " % k in err["int8"] for k in down), err["int8"]
+    assert all(zeroed["int8+rotation"][k] < min(20, zeroed["int8"][k]) for k in down), zeroed
+    assert "warning:" not in err["int8+rotation"], err["int8+rotation"]
+    qu.log("rotation: down_proj inputs rounded to 0 by the per-tensor scale: %s%% -> %s%%"
+           % ("/".join("%.0f" % zeroed["int8"][k] for k in down),
+              "/".join("%.0f" % zeroed["int8+rotation"][k] for k in down)))
     quark = json.load(open(ORACLE))["logit_sqnr_db"]
     qu.log("rotation: int8 logit SQNR %.2f dB, with rotation %.2f dB (amd-quark: %.2f, %.2f dB)"
            % (res["int8"], res["int8+rotation"], quark["int8"], quark["int8+rotation"]))
