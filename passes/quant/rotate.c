@@ -406,31 +406,32 @@ static bool linear_readers(const rctx *c, qc_vid v, int32_t *list, int32_t *n) {
   return true;
 }
 
+/* x R for the layers reading x: a new MatMul(x, R). The constant R is shared by every
+ * rotation of the same order and block (*rv: QC_NONE the first time), so that a model keeps
+ * one copy (SmolLM2's 30 down_proj rotations would otherwise take 283 MB). */
 static qc_status add_rotation_matmul(rctx *c, qc_vid x, const int32_t *layers, int32_t nl,
-                                     const rot *r) {
+                                     const rot *r, qc_vid *rv) {
   qc_graph *g = c->g;
   int64_t n = r->n, dims[2] = {n, n};
-  qc_tensor t;
-  QC_RETURN_IF_ERROR(qc_tensor_alloc(&t, qc_graph_allocator(g), QC_F32, 2, dims));
-  float *d = qc_tensor_data(&t);
-  double *m;
-  qc_status st0 = rot_dense(r, &m);
-  if (st0) {
-    qc_tensor_release(&t);
-    return st0;
-  }
-  for (int64_t i = 0; i < n * n; i++) d[i] = (float)m[i];
-  free(m);
   const char *first = c->s[layers[0]].name;
   size_t bl = strlen(first) + 32;
   char *base = malloc(bl), *out = NULL;
-  qc_vid rv, xr;
+  qc_vid xr;
   qc_status st = base ? QC_OK : QC_OOM();
-  if (!st) {
-    snprintf(base, bl, "%s.input_rotation", first);
-    st = qc_qadd_const(g, base, &t, &rv);
+  if (!st && *rv == QC_NONE) {
+    qc_tensor t;
+    double *m = NULL;
+    st = qc_tensor_alloc(&t, qc_graph_allocator(g), QC_F32, 2, dims);
+    if (!st && (st = rot_dense(r, &m))) qc_tensor_release(&t);
+    if (!st) {
+      float *d = qc_tensor_data(&t);
+      for (int64_t i = 0; i < n * n; i++) d[i] = (float)m[i];
+      snprintf(base, bl, "%s.input_rotation", first);
+      st = qc_qadd_const(g, base, &t, rv);
+      qc_tensor_release(&t);
+    }
+    free(m);
   }
-  qc_tensor_release(&t);
   if (!st) {
     snprintf(base, bl, "%s.input_rotated", first);
     out = qc_qunique_name(g, base);
@@ -438,7 +439,7 @@ static qc_status add_rotation_matmul(rctx *c, qc_vid x, const int32_t *layers, i
   }
   if (!st) {
     snprintf(base, bl, "%s.input_rotate", first);
-    st = qc_graph_add_op(g, QC_OP_MatMul, base, 2, (qc_vid[]){x, rv}, out, &xr);
+    st = qc_graph_add_op(g, QC_OP_MatMul, base, 2, (qc_vid[]){x, *rv}, out, &xr);
   }
   if (!st) st = qc_graph_set_type(g, xr, &qc_graph_value(g, x)->type);
   for (int32_t k = 0; k < nl && !st; k++) {
@@ -460,6 +461,8 @@ static qc_status online(rctx *c, bool (*pick)(const qc_graph *, qc_vid), int64_t
   int32_t *grp = malloc(sizeof *grp * (size_t)(c->ns ? c->ns : 1));
   bool *done = calloc((size_t)(c->ns ? c->ns : 1), sizeof *done);
   qc_status st = grp && done ? QC_OK : QC_OOM();
+  struct { int64_t n; qc_vid v; } made[8]; /* the rotation constants, per order */
+  int32_t n_made = 0;
   *groups = 0;
   for (int32_t i = 0; i < c->ns && !st; i++) {
     qc_qsite *s = &c->s[i];
@@ -480,7 +483,15 @@ static qc_status online(rctx *c, bool (*pick)(const qc_graph *, qc_vid), int64_t
     }
     rot r = {0};
     if (!st) st = rot_make(n, block, false, 0, &r);
-    if (!st) st = add_rotation_matmul(c, x, grp, ng, &r);
+    qc_vid rv = QC_NONE;
+    int32_t mi = 0;
+    while (mi < n_made && made[mi].n != n) mi++;
+    if (mi < n_made) rv = made[mi].v;
+    if (!st) st = add_rotation_matmul(c, x, grp, ng, &r, &rv);
+    if (!st && mi == n_made && n_made < 8) {
+      made[n_made].n = n;
+      made[n_made++].v = rv;
+    }
     if (st) st = qc_status_wrap(st, "layer '%s'", s->name);
     rot_free(&r);
     (*groups)++;

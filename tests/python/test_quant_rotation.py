@@ -88,6 +88,7 @@ def check_offline(tmp, model, calib, ref, logits):
     assert "lm_head.weight" in inits and "model.embed_tokens.weight" in inits
     rots = [n for n in m.graph.node if n.op_type == "MatMul" and n.input[1].endswith("input_rotation")]
     assert sorted(n.name for n in rots) == ["model.layers.%d.mlp.down_proj.input_rotate" % i for i in range(2)]
+    assert len({n.input[1] for n in rots}) == 1, "the R4 rotations do not share one constant"
     r4 = inits[rots[0].input[1]].astype(np.float64)
     assert np.allclose(r4 @ r4.T, np.eye(ta.INTER), atol=1e-6)
     assert np.allclose(np.abs(r4), 1 / np.sqrt(ta.INTER), rtol=1e-6)
