@@ -94,6 +94,13 @@ def check_offline(tmp, model, calib, ref, logits):
     assert np.allclose(np.abs(r4), 1 / np.sqrt(ta.INTER), rtol=1e-6)
     qu.log("rotation: float logits unchanged (max relative %.2g); 5 norm scales folded; lm_head "
            "untied; 2 online R4 rotations" % worst)
+    # random signs (seeded) on R1 and R2: still orthogonal, still the same model
+    rnd = os.path.join(tmp, "rot_random.onnx")
+    qu.quarc("opt", model, "--passes=quant-annotate{scheme=int8},rotation{r2=true,random-r1=true,random-r2=true},dce",
+             "-o", rnd)
+    logits_close(ref[logits], ta.run_ort(rnd, calib)[logits], "random rotation")
+    e_rnd = qu.initializers(onnx.load(rnd))["model.embed_tokens.weight"]
+    assert not np.allclose(e_rnd, inits["model.embed_tokens.weight"], atol=1e-3), "random-r1 changed nothing"
 
     # the weights are the originals times numpy's Hadamard matrices
     fm = onnx.load(os.path.join(tmp, "float.onnx"))
