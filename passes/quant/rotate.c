@@ -277,15 +277,13 @@ typedef enum edit_kind {
 
 /* The constant at input `slot` of node n, when nothing else reads it (the new constant that
  * replaces it then takes its name: exporters find parameters by name), else QC_NONE. */
-static qc_vid sole_const(const qc_graph *g, qc_nid node, int32_t slot) {
+static qc_status sole_const(const qc_graph *g, qc_nid node, int32_t slot, qc_vid *out) {
   qc_vid v = qc_graph_node(g, node)->in[slot];
-  int32_t uses = 0;
-  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
-    const qc_node *nd = qc_graph_node(g, n);
-    for (int32_t i = 0; !nd->dead && i < nd->n_in; i++) uses += nd->in[i] == v;
-  }
-  for (int32_t i = 0; i < qc_graph_num_outputs(g); i++) uses += qc_graph_output(g, i) == v;
-  return uses == 1 ? v : QC_NONE;
+  qc_uses u;
+  QC_RETURN_IF_ERROR(qc_uses_compute(g, &u));
+  *out = qc_uses_count(&u, v) == 1 ? v : QC_NONE;
+  qc_uses_free(g, &u);
+  return QC_OK;
 }
 
 /* A float vector constant at input `slot` of node n: each run of `n` elements of its last axis
@@ -308,8 +306,9 @@ static qc_status rotate_const_input(qc_graph *g, qc_nid node, int32_t slot, cons
   if (!st) {
     st = rotate_vectors(f, numel / n, n, 1, r);
     if (!st) memcpy(qc_tensor_data(&t), f, sizeof *f * (size_t)numel);
-    qc_vid nv;
-    if (!st) st = qc_qreplace_input(g, node, slot, &t, sole_const(g, node, slot), &nv);
+    qc_vid named_after = QC_NONE, nv;
+    if (!st) st = sole_const(g, node, slot, &named_after);
+    if (!st) st = qc_qreplace_input(g, node, slot, &t, named_after, &nv);
     qc_tensor_release(&t);
   }
   free(f);
@@ -386,6 +385,13 @@ static qc_vid through_identity(const qc_graph *g, qc_vid v) {
   }
 }
 
+/* x appended to list[0..n) unless already there. */
+static void add_unique(int32_t *list, int32_t *n, int32_t x) {
+  for (int32_t i = 0; i < *n; i++)
+    if (list[i] == x) return;
+  list[(*n)++] = x;
+}
+
 /* The Linear sites reading v in their activation slot, through Identity nodes; false when
  * anything else reads it (or v is a graph output). list (ns entries) gets the sites. */
 static bool linear_readers(const rctx *c, qc_vid v, int32_t *list, int32_t *n) {
@@ -399,9 +405,7 @@ static bool linear_readers(const rctx *c, qc_vid v, int32_t *list, int32_t *n) {
     }
     int32_t i = site_by_node(c, use.node);
     if (i < 0 || c->s[i].type != QC_QLAYER_LINEAR || c->s[i].x_slot != use.slot) return false;
-    bool seen = false;
-    for (int32_t j = 0; j < *n; j++) seen |= list[j] == i;
-    if (!seen) list[(*n)++] = i;
+    add_unique(list, n, i);
   }
   return true;
 }
@@ -555,12 +559,6 @@ static qc_status push(const rctx *c, stream *sm, qc_vid v) {
   return QC_OK;
 }
 
-static void add_unique(int32_t *list, int32_t *n, int32_t x) {
-  for (int32_t i = 0; i < *n; i++)
-    if (list[i] == x) return;
-  list[(*n)++] = x;
-}
-
 /* The other operand of a binary Add joined to the stream: on the stream too, or a constant
  * to rotate. */
 static qc_status join_operand(const rctx *c, stream *sm, qc_nid n, int32_t slot) {
@@ -615,9 +613,7 @@ static qc_status grow(const rctx *c, stream *sm) {
         int64_t axis = qc_node_int(g, use.node, "axis", -1);
         if (axis != -1 && axis != val->type.rank - 1)
           return off_stream(c, v, "is normalized over more than its last axis");
-        bool seen = false;
-        for (int32_t j = 0; j < sm->nn; j++) seen |= sm->norms[j] == use.node;
-        if (!seen) sm->norms[sm->nn++] = use.node;
+        add_unique(sm->norms, &sm->nn, use.node);
       } else if (i >= 0 && c->s[i].type == QC_QLAYER_LINEAR && c->s[i].x_slot == use.slot) {
         add_unique(sm->readers, &sm->nr, i);
       } else {
@@ -689,8 +685,9 @@ static qc_status r1_offline(rctx *c, const qc_qalgo *a) {
       if (!st) {
         float *o = qc_tensor_data(&ones);
         for (int64_t i = 0; i < sm.width; i++) o[i] = 1.0f;
-        qc_vid v;
-        st = qc_qreplace_input(g, nid, 1, &ones, sole_const(g, nid, 1), &v);
+        qc_vid named_after = QC_NONE, v;
+        st = sole_const(g, nid, 1, &named_after);
+        if (!st) st = qc_qreplace_input(g, nid, 1, &ones, named_after, &v);
         qc_tensor_release(&ones);
       }
     }

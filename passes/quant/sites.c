@@ -453,6 +453,32 @@ static qc_status weight_shared(const qc_graph *g, const qc_qsite *s, bool *share
   return QC_OK;
 }
 
+/* Make s's weight chain read w: a new constant that takes the weight constant's name (the old
+ * one becomes "<name>.orig", for dce), or, when the weight is shared, one of its own named
+ * "<layer>.weight" (made unique), the other readers keeping the shared one. */
+static qc_status put_weight(qc_graph *g, qc_qsite *s, const float *w, bool shared) {
+  qc_tensor t;
+  QC_RETURN_IF_ERROR(weight_tensor(g, s, w, &t));
+  qc_vid nv = QC_NONE;
+  qc_status st = QC_OK;
+  if (!shared) {
+    st = qc_qreplace_input(g, s->weight_user, s->weight_slot, &t, s->weight_const, &nv);
+  } else {
+    size_t l = strlen(s->name) + 8;
+    char *name = malloc(l);
+    if (!name) st = QC_OOM();
+    if (!st) {
+      snprintf(name, l, "%s.weight", s->name);
+      st = qc_qadd_const(g, name, &t, &nv);
+    }
+    if (!st) qc_node_set_input(g, s->weight_user, s->weight_slot, nv);
+    free(name);
+  }
+  if (!st) s->weight = s->weight_const = nv;
+  qc_tensor_release(&t);
+  return st;
+}
+
 qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) {
   bool shared;
   QC_RETURN_IF_ERROR(weight_shared(g, s, &shared));
@@ -461,36 +487,13 @@ qc_status qc_qsite_set_weight(qc_graph *g, qc_qsite *s, const float *w) {
                          "layer '%s': its weight '%s' is shared with other nodes, so it cannot be "
                          "changed for this layer alone",
                          s->name, qc_graph_value(g, s->weight_const)->name);
-  qc_tensor t;
-  QC_RETURN_IF_ERROR(weight_tensor(g, s, w, &t));
-  qc_vid nv = QC_NONE;
-  qc_status st = qc_qreplace_input(g, s->weight_user, s->weight_slot, &t, s->weight_const, &nv);
-  if (!st) s->weight = s->weight_const = nv;
-  qc_tensor_release(&t);
-  return st;
+  return put_weight(g, s, w, false);
 }
 
 qc_status qc_qsite_own_weight(qc_graph *g, qc_qsite *s, const float *w) {
   bool shared;
   QC_RETURN_IF_ERROR(weight_shared(g, s, &shared));
-  if (!shared) return qc_qsite_set_weight(g, s, w);
-  size_t l = strlen(s->name) + 8;
-  char *name = malloc(l);
-  if (!name) return QC_OOM();
-  snprintf(name, l, "%s.weight", s->name);
-  qc_tensor t;
-  qc_status st = weight_tensor(g, s, w, &t);
-  qc_vid nv = QC_NONE;
-  if (!st) {
-    st = qc_qadd_const(g, name, &t, &nv);
-    qc_tensor_release(&t);
-  }
-  if (!st) {
-    qc_node_set_input(g, s->weight_user, s->weight_slot, nv);
-    s->weight = s->weight_const = nv;
-  }
-  free(name);
-  return st;
+  return put_weight(g, s, w, shared);
 }
 
 /* ---- quantizers on constants ------------------------------------------------------------ */
