@@ -577,7 +577,7 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   }
   /* The algorithms of algo_config: rotation and smooth before observe (they change what is
    * observed),
-   * gptq after calibrate (it fixes the weights' parameters for freeze). */
+   * gptq and qronos after calibrate (they fix the weights' parameters for freeze). */
   qc_qalgo *algos = NULL;
   int32_t n_algos = 0;
   if (!s) s = qc_qalgos_parse(cfg->algo_config, o->config ? o->config : o->scheme, &algos, &n_algos);
@@ -626,12 +626,13 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     }
   }
   for (int32_t i = 0; i < n_algos && !s; i++) {
-    if (algos[i].kind != QC_QALGO_GPTQ) continue;
+    if (algos[i].kind != QC_QALGO_GPTQ && algos[i].kind != QC_QALGO_QRONOS) continue;
     double t1 = cli_now();
     int32_t n = 0;
-    pr = (progress){"gptq", cli_now(), isatty(2) != 0, -1, "layer groups"};
+    pr = (progress){algos[i].name, cli_now(), isatty(2) != 0, -1, "layer groups"};
     s = qc_quant_gptq(g, &co, &algos[i], &n);
-    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", "gptq", cli_now() - t1, n);
+    if (!s)
+      fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", algos[i].name, cli_now() - t1, n);
   }
   free(algos);
   if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");

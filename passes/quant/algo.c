@@ -7,6 +7,10 @@
  *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
  *           static_groups (true), inside_layer_modules, model_decoder_layers, and quarc's
  *           scale_search (false: gptq.c)
+ *   qronos: name, block_size (128), desc_act (true), static_groups (true), alpha (1e-3: the
+ *           damping, a fraction of the largest eigenvalue of H), beta (1e4: a scale that
+ *           does not change the result in exact arithmetic), inside_layer_modules,
+ *           model_decoder_layers, and quarc's scale_search (false: gptq.c)
  *   rotation: name, r1 (true), r2, r4 (false), rotation_size (null), random_r1, random_r2,
  *           online_r1_rotation (null: false), scaling_layers, backbone, model_decoder_layers,
  *           v_proj, o_proj, self_attn, mlp; r3, trainable, train_smooth and a non-null
@@ -64,6 +68,9 @@ static const char *const ROTATION_KEYS[] = {
 static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "desc_act",
                                         "static_groups", "inside_layer_modules",
                                         "model_decoder_layers", "scale_search", NULL};
+static const char *const QRONOS_KEYS[] = {"name", "block_size", "desc_act", "static_groups",
+                                          "alpha", "beta", "inside_layer_modules",
+                                          "model_decoder_layers", "scale_search", NULL};
 
 static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a) {
   memset(a, 0, sizeof *a);
@@ -79,16 +86,24 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1.0, &a->alpha));
     QC_RETURN_IF_ERROR(num(src, i, o, "scale_clamp_min", 0.0, 1e30, &a->scale_clamp_min));
     QC_RETURN_IF_ERROR(boolean(src, i, o, "fold_only", &a->fold_only));
-  } else if (strcmp(name->s, "gptq") == 0) {
-    a->kind = QC_QALGO_GPTQ;
+  } else if (strcmp(name->s, "gptq") == 0 || strcmp(name->s, "qronos") == 0) {
+    bool qronos = name->s[0] == 'q';
+    a->kind = qronos ? QC_QALGO_QRONOS : QC_QALGO_GPTQ;
     a->damp_percent = 0.01;
+    a->alpha = 1e-3;
+    a->beta = 1e4;
     a->desc_act = a->static_groups = true;
-    keys = GPTQ_KEYS;
+    keys = qronos ? QRONOS_KEYS : GPTQ_KEYS;
     double bs = 128;
     QC_RETURN_IF_ERROR(num(src, i, o, "block_size", 1, 1 << 20, &bs));
     if (bs != (double)(int64_t)bs) return bad(src, i, "block_size", "expected an integer");
     a->block_size = (int64_t)bs;
-    QC_RETURN_IF_ERROR(num(src, i, o, "damp_percent", 0.0, 1.0, &a->damp_percent));
+    if (qronos) {
+      QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1e6, &a->alpha));
+      QC_RETURN_IF_ERROR(num(src, i, o, "beta", 1e-30, 1e30, &a->beta));
+    } else {
+      QC_RETURN_IF_ERROR(num(src, i, o, "damp_percent", 0.0, 1.0, &a->damp_percent));
+    }
     QC_RETURN_IF_ERROR(boolean(src, i, o, "desc_act", &a->desc_act));
     QC_RETURN_IF_ERROR(boolean(src, i, o, "static_groups", &a->static_groups));
     QC_RETURN_IF_ERROR(boolean(src, i, o, "scale_search", &a->scale_search));
@@ -139,7 +154,7 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
                                           "supported (as in Quark)");
   } else {
     char m[300];
-    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: rotation, smooth, gptq)", name->s);
+    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: rotation, smooth, gptq, qronos)", name->s);
     return bad(src, i, "name", m);
   }
   a->name = name->s;
@@ -165,7 +180,10 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
   for (int32_t i = 0; !s && i < v->n; i++) s = one(src, i, &v->items[i], &a[i]);
   /* Names point into v: keep only what is needed. */
   for (int32_t i = 0; !s && i < v->n; i++)
-    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth" : a[i].kind == QC_QALGO_GPTQ ? "gptq" : "rotation";
+    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth"
+                : a[i].kind == QC_QALGO_GPTQ     ? "gptq"
+                : a[i].kind == QC_QALGO_QRONOS   ? "qronos"
+                                                 : "rotation";
   if (!s) {
     *out = a;
     *n = v->n;
@@ -192,6 +210,9 @@ static const algo_default DEFAULTS[] = {
     {"gptq", {"block_size", "damp_percent", "desc_act", "static_groups", "inside_layer_modules",
               "model_decoder_layers"},
      {"128", "0.01", "true", "true", "[]", "\"\""}},
+    {"qronos", {"block_size", "desc_act", "static_groups", "alpha", "beta", "inside_layer_modules",
+                "model_decoder_layers"},
+     {"128", "true", "true", "0.001", "10000.0", "[]", "\"\""}},
 };
 
 /* One --algo item, NAME[:key=value]...: a value is a JSON literal (0.7, true, "x"), else a
@@ -204,7 +225,7 @@ static qc_status add_one(qc_bytes *b, const char *p, const char *e) {
     if (strlen(DEFAULTS[i].name) == l && strncmp(p, DEFAULTS[i].name, l) == 0) d = &DEFAULTS[i];
   if (!d)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
-                                                   "(rotation, smooth, gptq)", (int)l, p);
+                                                   "(rotation, smooth, gptq, qronos)", (int)l, p);
   qc_bytes_puts(b, "{\"name\": ");
   qc_json_put_cstring(b, d->name);
   for (int i = 0; i < 12 && d->keys[i]; i++) {

@@ -177,7 +177,7 @@ static const qc_pass_option OPTIONS[] = {
     {"scheme", QC_OPT_STRING, "", "a preset: int8, fp8, int4_wo_128, mxfp4, nvfp4, ..."},
     {"exclude", QC_OPT_STRING, "", "more exclude patterns, separated by ',' or ';'"},
     {"kv-cache", QC_OPT_STRING, "", "KV-cache scheme added to a preset (fp8)"},
-    {"algo", QC_OPT_STRING, "", "algorithms added to algo_config: rotation, smooth, gptq (',' separated)"},
+    {"algo", QC_OPT_STRING, "", "algorithms added to algo_config: rotation, smooth, gptq, qronos (',' separated)"},
 };
 const qc_pass_info qc_pass_quant_annotate = {
     "quant-annotate", "resolve a Quark quantization config against the layers (records only)",

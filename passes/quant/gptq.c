@@ -25,7 +25,22 @@
  *
  * Weights: one static stage of int or fp8 dtype, per_tensor, per_channel or per_group over
  * the input axis (the schemes GPTQ is used with); anything else is an error naming the
- * layer. */
+ * layer.
+ *
+ * qronos{alpha=1e-3, beta=1e4, ...}: Qronos (Zhang et al., 2025) as Quark's `qronos`
+ * computes it (reference/quark.md §1.4), which corrects the error of the layers before too:
+ * it solves min ||X W^T - X~ Q^T|| where X~ is the layer's input in the model quantized so far
+ * and X its input in the float model (a second sequential run over a copy of the graph taken
+ * before any weight changed). With H = X~^T X~ and G = X^T X~ (both over the tokens), in the
+ * column order above:
+ *
+ *   damp  = alpha * (largest eigenvalue of H, 30 power iterations from a vector of ones)
+ *   q_0   = Q(W (G[:,0] - H[0,:] with H[0][0] := 0) / H[0][0])
+ *   A     = ((H + damp I)[1:,1:])^-1
+ *   W[:,1:] = W ((G + damp I)[:,1:] A) - q_0 (H[0,1:] A)
+ *   then GPTQ's loop over columns 1.. with U the upper Cholesky factor of A.
+ *
+ * (Quark factors A * beta and divides by sqrt(beta), which is the same factor.) */
 #include "passes/internal.h"
 #include "passes/quant/qpass.h"
 #include "passes/quant/quant_internal.h"
@@ -42,6 +57,11 @@ typedef struct hgroup {
   int64_t c;
   float *h;      /* [c, c], sum of x^T x */
   int64_t tokens;
+  /* Qronos: */
+  float *g;      /* [c, c], sum of xf^T x (xf: the float model's x) */
+  float **xf;    /* per batch, the float model's x, until its quantized pair arrives */
+  int64_t *xf_rows;
+  int64_t n_xf, n_x; /* batches of xf stored, and of x seen */
 } hgroup;
 
 typedef struct gctx {
@@ -49,21 +69,55 @@ typedef struct gctx {
   qc_pool *pool;
   const int32_t *order; /* the groups in run order ... */
   int32_t base;         /* ... of which those from here on are collected */
+  const char *algo;
 } gctx;
+
+static qc_status x_f32(const gctx *c, const hgroup *hg, const qc_tensor *t, float **f,
+                       int64_t *rows) {
+  if (t->rank < 1 || t->dims[t->rank - 1] != hg->c)
+    return qc_status_new(QC_CODE_RUNTIME, "%s: an input has %lld channels, expected %lld", c->algo,
+                         t->rank ? (long long)t->dims[t->rank - 1] : 0LL, (long long)hg->c);
+  QC_RETURN_IF_ERROR(qc_qtensor_f32(t, f));
+  *rows = qc_tensor_numel(t) / hg->c;
+  return QC_OK;
+}
+
+/* The float model's run (Qronos): keep each batch's x for its pair. */
+static qc_status on_xf(void *user, int32_t index, const qc_tensor *t) {
+  gctx *c = user;
+  hgroup *hg = &c->h[c->order[c->base + index]];
+  float *f = NULL;
+  int64_t rows = 0;
+  QC_RETURN_IF_ERROR(x_f32(c, hg, t, &f, &rows));
+  hg->xf[hg->n_xf] = f;
+  hg->xf_rows[hg->n_xf++] = rows;
+  return QC_OK;
+}
 
 static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
   gctx *c = user;
   hgroup *hg = &c->h[c->order[c->base + index]];
-  if (t->rank < 1 || t->dims[t->rank - 1] != hg->c)
-    return qc_status_new(QC_CODE_RUNTIME, "gptq: an input has %lld channels, expected %lld",
-                         t->rank ? (long long)t->dims[t->rank - 1] : 0LL, (long long)hg->c);
-  float *f;
-  QC_RETURN_IF_ERROR(qc_qtensor_f32(t, &f));
-  int64_t rows = qc_tensor_numel(t) / hg->c;
+  float *f = NULL;
+  int64_t rows = 0;
+  QC_RETURN_IF_ERROR(x_f32(c, hg, t, &f, &rows));
   qc_sgemm(c->pool, true, false, hg->c, hg->c, rows, 1.0f, f, hg->c, f, hg->c, 1.0f, hg->h, hg->c);
   hg->tokens += rows;
+  qc_status s = QC_OK;
+  if (hg->g) { /* the batches come in the same order in both runs */
+    int64_t b = hg->n_x++;
+    if (b >= hg->n_xf || hg->xf_rows[b] != rows)
+      s = qc_status_new(QC_CODE_INTERNAL, "qronos: batch %lld of the float run does not match",
+                        (long long)b);
+    if (!s)
+      qc_sgemm(c->pool, true, false, hg->c, hg->c, rows, 1.0f, hg->xf[b], hg->c, f, hg->c, 1.0f,
+               hg->g, hg->c);
+    if (b < hg->n_xf) {
+      free(hg->xf[b]);
+      hg->xf[b] = NULL;
+    }
+  }
   free(f);
-  return QC_OK;
+  return s;
 }
 
 /* sum x[k] * y[k] with four independent partial sums (the compiler keeps a double
@@ -137,8 +191,12 @@ typedef struct hfactor {
   int64_t c;
   int64_t *perm;
   bool *dead;
-  float *u;      /* [c, c]: U, upper */
+  float *u;      /* [c, c]: U, upper (Qronos: U of A in [1:, 1:], row and column 0 unused) */
   double *hdiag; /* [c]: diag(H), original column order */
+  /* Qronos, in the permuted order: */
+  float *v0;     /* [c]: q_0 = Q(W v0) */
+  float *m;      /* [c, c-1]: (G + damp I)[:, 1:] A */
+  float *hrow;   /* [c-1]: H[0, 1:] A */
 } hfactor;
 
 static void hfactor_free(hfactor *f) {
@@ -146,6 +204,83 @@ static void hfactor_free(hfactor *f) {
   free(f->dead);
   free(f->u);
   free(f->hdiag);
+  free(f->v0);
+  free(f->m);
+  free(f->hrow);
+}
+
+/* Quark's estimate of the largest eigenvalue of h (n x n): h / max(h), 30 power iterations
+ * from a vector of ones, and the Rayleigh quotient. */
+static double largest_eigenvalue(const double *h, int64_t n) {
+  double mx = -INFINITY;
+  for (int64_t i = 0; i < n * n; i++) mx = h[i] > mx ? h[i] : mx;
+  double ck = fabs(mx);
+  if (!(ck > 0)) return 0;
+  double *b = malloc(sizeof *b * (size_t)n), *b1 = malloc(sizeof *b1 * (size_t)n);
+  double lambda = 0;
+  if (b && b1) {
+    for (int64_t i = 0; i < n; i++) b[i] = 1;
+    for (int it = 0; it < 30; it++) {
+      double norm = 0;
+      for (int64_t i = 0; i < n; i++) {
+        b1[i] = dot_f64(&h[i * n], b, n) / ck;
+        norm += b1[i] * b1[i];
+      }
+      norm = sqrt(norm) + 1e-12;
+      for (int64_t i = 0; i < n; i++) b[i] = b1[i] / norm;
+    }
+    for (int64_t i = 0; i < n; i++) lambda += b[i] * dot_f64(&h[i * n], b, n) / ck;
+    lambda *= ck;
+  }
+  free(b);
+  free(b1);
+  return lambda;
+}
+
+/* Qronos's part of the factorization: h is the permuted H (dead columns fixed), gp the
+ * permuted G. */
+static qc_status factor_qronos(const double *h, const double *gp, const qc_qalgo *a,
+                               const char *layer, qc_pool *pool, hfactor *f) {
+  int64_t n = f->c, n1 = n - 1;
+  double damp = a->alpha * largest_eigenvalue(h, n);
+  double *hs = malloc(sizeof *hs * (size_t)(n1 * n1 + 1)), *ud = malloc(sizeof *ud * (size_t)(n1 * n1 + 1));
+  float *uf = malloc(sizeof *uf * (size_t)(n1 * n1 + 1)), *af = malloc(sizeof *af * (size_t)(n1 * n1 + 1));
+  float *gd = malloc(sizeof *gd * (size_t)(n * n1 + 1));
+  f->v0 = malloc(sizeof *f->v0 * (size_t)n);
+  f->m = malloc(sizeof *f->m * (size_t)(n * n1 + 1));
+  f->hrow = malloc(sizeof *f->hrow * (size_t)(n1 + 1));
+  qc_status s = hs && ud && uf && af && gd && f->v0 && f->m && f->hrow ? QC_OK : QC_OOM();
+  for (int64_t i = 0; i < n && !s; i++) /* (G[:,0] - H[0,:] with H[0][0] := 0) / H[0][0] */
+    f->v0[i] = (float)((gp[i * n] - (i ? h[i] : 0.0)) / h[0]);
+  for (int64_t i = 0; i < n1 && !s; i++)
+    for (int64_t j = 0; j < n1; j++) hs[i * n1 + j] = h[(i + 1) * n + j + 1] + (i == j ? damp : 0.0);
+  if (!s && !inverse_factor(hs, ud, n1))
+    s = qc_status_new(QC_CODE_RUNTIME, "qronos: layer '%s': the input Hessian is not positive "
+                                       "definite (raise alpha)", layer);
+  for (int64_t i = 0; i < n * n && !s; i++) f->u[i] = 0;
+  for (int64_t i = 0; i < n1 && !s; i++)
+    for (int64_t j = 0; j < n1; j++) {
+      uf[i * n1 + j] = (float)ud[i * n1 + j];
+      f->u[(i + 1) * n + j + 1] = uf[i * n1 + j];
+    }
+  /* A = U^T U; M = (G + damp I)[:, 1:] A; hrow = H[0, 1:] A (float32, as Quark) */
+  if (!s && n1 > 0) {
+    qc_sgemm(pool, true, false, n1, n1, n1, 1.0f, uf, n1, uf, n1, 0.0f, af, n1);
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n1; j++) gd[i * n1 + j] = (float)(gp[i * n + j + 1] + (i == j + 1 ? damp : 0.0));
+    qc_sgemm(pool, false, false, n, n1, n1, 1.0f, gd, n1, af, n1, 0.0f, f->m, n1);
+    for (int64_t j = 0; j < n1; j++) {
+      double acc = 0;
+      for (int64_t k = 0; k < n1; k++) acc += h[k + 1] * (double)af[k * n1 + j];
+      f->hrow[j] = (float)acc;
+    }
+  }
+  free(hs);
+  free(ud);
+  free(uf);
+  free(af);
+  free(gd);
+  return s;
 }
 
 static const double *sort_key;
@@ -156,7 +291,8 @@ static int by_key_desc(const void *a, const void *b) {
   return i < j ? -1 : i > j; /* stable, as torch.argsort's order for ties is not relied on */
 }
 
-static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, hfactor *f) {
+static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, qc_pool *pool,
+                        hfactor *f) {
   int64_t n = hg->c;
   f->c = n;
   f->perm = malloc(sizeof *f->perm * (size_t)n);
@@ -167,8 +303,8 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
   double *diag = malloc(sizeof *diag * (size_t)n);
   qc_status s = f->perm && f->dead && f->u && h && hp && ud && diag ? QC_OK : QC_OOM();
   if (!s && hg->tokens == 0)
-    s = qc_status_new(QC_CODE_RUNTIME, "gptq: layer '%s': the calibration runs never reached its "
-                                       "input", layer);
+    s = qc_status_new(QC_CODE_RUNTIME, "%s: layer '%s': the calibration runs never reached its "
+                                       "input", a->name, layer);
   for (int64_t i = 0; i < n && !s; i++) {
     /* sgemm filled both triangles; average them so that H is exactly symmetric */
     for (int64_t j = 0; j < n; j++)
@@ -187,6 +323,22 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
   if (!s && a->desc_act) {
     sort_key = diag;
     qsort(f->perm, (size_t)n, sizeof *f->perm, by_key_desc);
+  }
+  if (!s && a->kind == QC_QALGO_QRONOS) {
+    double *gp = malloc(sizeof *gp * (size_t)(n * n));
+    if (!gp) s = QC_OOM();
+    for (int64_t i = 0; i < n && !s; i++)
+      for (int64_t j = 0; j < n; j++) {
+        hp[i * n + j] = h[f->perm[i] * n + f->perm[j]];
+        gp[i * n + j] = (double)hg->g[f->perm[i] * n + f->perm[j]] / (double)hg->tokens;
+      }
+    if (!s) s = factor_qronos(hp, gp, a, layer, pool, f);
+    free(gp);
+    free(h);
+    free(hp);
+    free(ud);
+    free(diag);
+    return s;
   }
   double mean = 0;
   for (int64_t i = 0; i < n && !s; i++) mean += diag[i];
@@ -213,8 +365,8 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
 
 /* The layer's weight spec, if GPTQ can use it: group size along the input axis (0: none), and
  * whether the parameters are per output row. */
-static qc_status usable_spec(const qc_qspecs *sp, const char *layer, int64_t cols, int64_t *G,
-                             bool *per_row) {
+static qc_status usable_spec(const qc_qspecs *sp, const char *algo, const char *layer,
+                             int64_t cols, int64_t *G, bool *per_row) {
   *G = 0;
   *per_row = false;
   const qc_qspec *w = &sp->v[0];
@@ -223,10 +375,10 @@ static qc_status usable_spec(const qc_qspecs *sp, const char *layer, int64_t col
   if (sp->n != 1 || w->is_dynamic == QC_QB_TRUE || !(qc_qdtype_is_int(w->dtype) || fp8) ||
       w->is_scale_quant)
     return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                         "gptq: layer '%s': its weight spec (%s%s) is not supported: gptq takes one "
+                         "%s: layer '%s': its weight spec (%s%s) is not supported: %s takes one "
                          "static stage of int or fp8 (float scales) per tensor, channel or input group",
-                         layer, qc_qdtype_name(w->dtype) ? qc_qdtype_name(w->dtype) : "?",
-                         sp->n > 1 ? ", several stages" : "");
+                         algo, layer, qc_qdtype_name(w->dtype) ? qc_qdtype_name(w->dtype) : "?",
+                         sp->n > 1 ? ", several stages" : "", algo);
   int32_t ax = w->has_ch_axis ? (w->ch_axis < 0 ? w->ch_axis + 2 : w->ch_axis) : 0;
   switch (w->qscheme) {
   case QC_QSCHEME_PER_TENSOR:
@@ -249,7 +401,7 @@ static qc_status usable_spec(const qc_qspecs *sp, const char *layer, int64_t col
     break;
   }
   return qc_status_new(QC_CODE_UNIMPLEMENTED,
-                       "gptq: layer '%s': weight qscheme %s along axis %d is not supported",
+                       "%s: layer '%s': weight qscheme %s along axis %d is not supported", algo,
                        layer, qc_qscheme_name(w->qscheme) ? qc_qscheme_name(w->qscheme) : "?", ax);
 }
 
@@ -349,7 +501,7 @@ static qc_status gptq_layer(qc_graph *g, qc_qsite *site, const char *key, const 
   if (!s && C != f->c)
     s = qc_status_new(QC_CODE_INTERNAL, "gptq: layer '%s': %lld columns, Hessian %lld", site->name,
                       (long long)C, (long long)f->c);
-  if (!s) s = usable_spec(&sp, site->name, C, &G, &per_row);
+  if (!s) s = usable_spec(&sp, a->name, site->name, C, &G, &per_row);
   bool grouped = G > 0;
   int64_t ng = grouped ? (C + G - 1) / G : 1;
   /* Parameters from the weight before any update, observed as freeze observes. */
@@ -399,7 +551,27 @@ static qc_status gptq_layer(qc_graph *g, qc_qsite *site, const char *key, const 
   for (int64_t r = 0; r < R && !s; r++)
     for (int64_t i = 0; i < C; i++) W[r * C + i] = w[r * C + f->perm[i]];
   int64_t cdims[2] = {R, 1};
-  for (int64_t i1 = 0; i1 < C && !s; i1 += B) {
+  int64_t start = 0;
+  if (!s && a->kind == QC_QALGO_QRONOS) {
+    /* q_0 = Q(W v0); W[:, 1:] = W M - q_0 hrow */
+    float *wm = malloc(sizeof *wm * (size_t)(R * (C - 1) + 1));
+    if (!wm) s = QC_OOM();
+    for (int64_t r = 0; r < R && !s; r++) {
+      double acc = 0;
+      for (int64_t i = 0; i < C; i++) acc += (double)W[r * C + i] * (double)f->v0[i];
+      col[r] = (float)acc;
+    }
+    if (!s) s = qc_fake_quantize(&cs, &colp[grouped ? f->perm[0] / G : 0], col, 2, cdims, QC_F32, qc);
+    if (!s && C > 1) {
+      qc_sgemm(pool, false, false, R, C - 1, C, 1.0f, W, C, f->m, C - 1, 0.0f, wm, C - 1);
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t j = 0; j < C - 1; j++) W[r * C + j + 1] = wm[r * (C - 1) + j] - qc[r] * f->hrow[j];
+    }
+    for (int64_t r = 0; r < R && !s; r++) w[r * C + f->perm[0]] = qc[r];
+    free(wm);
+    start = 1;
+  }
+  for (int64_t i1 = start; i1 < C && !s; i1 += B) {
     int64_t i2 = i1 + B < C ? i1 + B : C;
     for (int64_t i = i1; i < i2 && !s; i++) {
       int64_t orig = f->perm[i];
@@ -463,13 +635,14 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     if (!wants) continue;
     const char *key = weight_key(g, si);
     if (!key) {
-      s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "gptq: layer '%s' has no weight observer: gptq "
-                                                  "runs after observe, before freeze", si->name);
+      s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: layer '%s' has no weight observer: %s "
+                                                  "runs after observe, before freeze", a->name,
+                        si->name, a->name);
       break;
     }
     if (strchr(key, '('))
-      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "gptq: layer '%s' shares its weight scale ('%s'): "
-                                               "not supported", si->name, key);
+      s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: layer '%s' shares its weight scale ('%s'): "
+                                               "not supported", a->name, si->name, key);
     qc_vid x = qc_graph_node(g, si->node)->in[si->x_slot];
     int32_t k = 0;
     while (k < nh && hg[k].x != x) k++;
@@ -477,8 +650,9 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
       const qc_type *xt = &qc_graph_value(g, x)->type;
       int64_t c = xt->rank ? xt->dims[xt->rank - 1] : 0;
       if (xt->rank < 1 || !qc_dim_is_static(c))
-        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "gptq: layer '%s': input channels unknown", si->name);
-      hg[nh] = (hgroup){x, c, NULL, 0};
+        s = qc_status_new(QC_CODE_UNIMPLEMENTED, "%s: layer '%s': input channels unknown", a->name,
+                          si->name);
+      hg[nh] = (hgroup){.x = x, .c = c};
       if (!s && !(hg[nh].h = calloc((size_t)(c * c), sizeof(float)))) s = QC_OOM();
       xs[nh++] = x;
     }
@@ -496,36 +670,50 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
       if (hidx[i] == k && sites[i].node < first[k]) first[k] = sites[i].node;
     order[k] = k;
   }
-  for (int32_t a = 1; a < nh && !s; a++) /* insertion sort by first MatMul */
-    for (int32_t b = a; b > 0 && first[order[b]] < first[order[b - 1]]; b--) {
+  for (int32_t i = 1; i < nh && !s; i++) /* insertion sort by first MatMul */
+    for (int32_t b = i; b > 0 && first[order[b]] < first[order[b - 1]]; b--) {
       int32_t t = order[b];
       order[b] = order[b - 1];
       order[b - 1] = t;
     }
   qc_vid *pending = s ? NULL : malloc(sizeof *pending * (size_t)(nh ? nh : 1));
   if (!s && !pending) s = QC_OOM();
-  gctx c = {hg, NULL, order, 0};
-  qc_seqrun *run = NULL;
+  gctx c = {hg, NULL, order, 0, a->name};
+  qc_seqrun *run = NULL, *frun = NULL;
+  qc_graph *fg = NULL;
   int64_t batches = 0;
+  bool qronos = a->kind == QC_QALGO_QRONOS;
   if (!s && n_wanted > 0) s = qc_pool_create(o->n_threads, &c.pool);
   if (!s && n_wanted > 0) s = qc_seqrun_create(g, o, &run);
   if (!s && run) batches = qc_seqrun_batches(run);
+  /* Qronos: the float model as it is now, run beside the one being quantized; each group
+   * keeps the float x of each batch until the quantized x of that batch arrives. */
+  if (!s && n_wanted > 0 && qronos) s = qc_graph_clone(g, &fg);
+  if (!s && fg) s = qc_seqrun_create(fg, o, &frun);
+  for (int32_t k = 0; k < nh && !s && fg; k++) {
+    hg[k].g = calloc((size_t)(hg[k].c * hg[k].c), sizeof(float));
+    hg[k].xf = calloc((size_t)(batches ? batches : 1), sizeof *hg[k].xf);
+    hg[k].xf_rows = calloc((size_t)(batches ? batches : 1), sizeof *hg[k].xf_rows);
+    if (!hg[k].g || !hg[k].xf || !hg[k].xf_rows) s = QC_OOM();
+  }
   int32_t done = 0;
   for (int32_t oi = 0; oi < nh && !s; oi++) {
     int32_t k = order[oi];
     /* Run up to the group's first MatMul, collecting H for it and the groups after it. */
     c.base = oi;
     for (int32_t j = oi; j < nh; j++) pending[j - oi] = hg[order[j]].x;
-    s = qc_seqrun_segment(run, (qc_nid)first[k], nh - oi, pending, on_x, &c);
+    if (frun) s = qc_seqrun_segment(frun, (qc_nid)first[k], nh - oi, pending, on_xf, &c);
+    if (!s) s = qc_seqrun_segment(run, (qc_nid)first[k], nh - oi, pending, on_x, &c);
     if (o->progress && !s) o->progress(o->user, oi + 1, nh);
     hfactor f;
     memset(&f, 0, sizeof f);
     const char *lname = NULL;
     for (int32_t i = 0; i < ns && !lname; i++)
       if (hidx[i] == k) lname = sites[i].name;
-    if (!s) s = factor(&hg[k], a, lname, &f);
+    if (!s) s = factor(&hg[k], a, lname, c.pool, &f);
     free(hg[k].h);
-    hg[k].h = NULL;
+    free(hg[k].g);
+    hg[k].h = hg[k].g = NULL;
     for (int32_t i = 0; i < ns && !s; i++) {
       if (hidx[i] != k) continue;
       s = gptq_layer(g, &sites[i], weight_key(g, &sites[i]), &f, a, batches, c.pool);
@@ -535,11 +723,19 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     if (!s) s = qc_seqrun_refresh(run);
   }
   qc_seqrun_destroy(run);
+  qc_seqrun_destroy(frun);
+  qc_graph_destroy(fg);
   free(first);
   free(order);
   free(pending);
   qc_pool_destroy(c.pool);
-  for (int32_t k = 0; k < nh; k++) free(hg[k].h);
+  for (int32_t k = 0; k < nh; k++) {
+    free(hg[k].h);
+    free(hg[k].g);
+    for (int64_t b = 0; hg[k].xf && b < batches; b++) free(hg[k].xf[b]);
+    free(hg[k].xf);
+    free(hg[k].xf_rows);
+  }
   free(hg);
   free(hidx);
   free(xs);
@@ -549,17 +745,26 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
   return s;
 }
 
-static qc_status run_gptq(qc_graph *g, const qc_pass_args *pa, void *user) {
-  (void)user;
+static qc_status run(qc_graph *g, const qc_pass_args *pa, void *user) {
+  bool qronos = user != NULL;
   qc_calib_options o;
   qc_calib_options_from_args(pa, &o);
-  qc_qalgo a = {.kind = QC_QALGO_GPTQ, .name = "gptq", .static_groups = true};
+  qc_qalgo a = {.kind = qronos ? QC_QALGO_QRONOS : QC_QALGO_GPTQ,
+                .name = qronos ? "qronos" : "gptq",
+                .static_groups = true};
   a.block_size = qc_pass_arg_int(pa, "block-size");
   a.scale_search = qc_pass_arg_bool(pa, "scale-search");
-  a.damp_percent = qc_pass_arg_float(pa, "damp");
   a.desc_act = qc_pass_arg_bool(pa, "desc-act");
-  if (a.block_size < 1 || !(a.damp_percent >= 0 && a.damp_percent <= 1))
-    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "gptq: block-size must be >= 1 and damp in [0, 1]");
+  if (qronos) {
+    a.alpha = qc_pass_arg_float(pa, "alpha");
+    a.beta = qc_pass_arg_float(pa, "beta");
+  } else {
+    a.damp_percent = qc_pass_arg_float(pa, "damp");
+  }
+  if (a.block_size < 1 || !(a.damp_percent >= 0 && a.damp_percent <= 1) || !(a.alpha >= 0) ||
+      (qronos && !(a.beta > 0)))
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: block-size must be >= 1, damp in [0, 1], "
+                                                   "alpha >= 0 and beta > 0", a.name);
   return qc_quant_gptq(g, &o, &a, NULL);
 }
 
@@ -572,4 +777,17 @@ static const qc_pass_option OPTIONS[] = {
 };
 const qc_pass_info qc_pass_gptq = {
     "gptq", "GPTQ: quantize Linear weights column by column with error feedback (after observe)",
-    OPTIONS, 4 + QC_CALIB_PASS_N_OPTIONS, run_gptq, NULL};
+    OPTIONS, 4 + QC_CALIB_PASS_N_OPTIONS, run, NULL};
+
+static const qc_pass_option QRONOS_OPTIONS[] = {
+    {"block-size", QC_OPT_INT, "128", "columns per lazy-update block"},
+    {"alpha", QC_OPT_FLOAT, "0.001", "damping: this fraction of the largest eigenvalue of H"},
+    {"beta", QC_OPT_FLOAT, "10000", "scale of the Cholesky factorization (Quark's)"},
+    {"desc-act", QC_OPT_BOOL, "true", "columns in order of decreasing Hessian diagonal"},
+    {"scale-search", QC_OPT_BOOL, "false", "shrink each parameter's range to minimize the H-weighted rounding error"},
+    QC_CALIB_PASS_OPTIONS,
+};
+static char qronos_tag;
+const qc_pass_info qc_pass_qronos = {
+    "qronos", "Qronos: GPTQ that also corrects the error of the layers before (after observe)",
+    QRONOS_OPTIONS, 5 + QC_CALIB_PASS_N_OPTIONS, run, &qronos_tag};

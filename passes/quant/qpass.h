@@ -220,16 +220,23 @@ void qc_calib_options_from_args(const qc_pass_args *a, qc_calib_options *o);
 
 /* ---- algorithms (algo_config) ---------------------------------------------------------------- */
 
-typedef enum qc_qalgo_kind { QC_QALGO_SMOOTH = 1, QC_QALGO_GPTQ = 2, QC_QALGO_ROTATION = 3 } qc_qalgo_kind;
+typedef enum qc_qalgo_kind {
+  QC_QALGO_SMOOTH = 1,
+  QC_QALGO_GPTQ = 2,
+  QC_QALGO_ROTATION = 3,
+  QC_QALGO_QRONOS = 4
+} qc_qalgo_kind;
 
 /** One entry of a Quark config's algo_config (passes/quant/algo.c has the keys). */
 typedef struct qc_qalgo {
   qc_qalgo_kind kind;
-  const char *name;       /**< "smooth", "gptq" (static) */
-  double alpha;           /**< smooth: migration strength */
+  const char *name;       /**< "smooth", "gptq", "qronos", "rotation" (static) */
+  double alpha;           /**< smooth: migration strength; qronos: damping, a fraction of
+                               the largest eigenvalue of H */
+  double beta;            /**< qronos: the scale of the Cholesky factorization */
   double scale_clamp_min; /**< smooth: lower bound of the smoothing scales */
   bool fold_only;         /**< smooth: no Mul where 1/s cannot be folded (quarc's key) */
-  int64_t block_size;     /**< gptq: columns per lazy-update block */
+  int64_t block_size;     /**< gptq, qronos: columns per lazy-update block */
   double damp_percent;    /**< gptq: damping, a fraction of the mean Hessian diagonal */
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
   bool static_groups;     /**< gptq: group parameters from the weight before any update */
@@ -256,10 +263,11 @@ qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) QC_MUST_USE;
  *  number of groups smoothed. */
 qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                           int32_t *n_smoothed) QC_MUST_USE;
-/** GPTQ (passes/quant/gptq.c) on an observed graph before `freeze`: each quantized Linear
- *  weight is replaced by GPTQ's quantized weight, computed from the Hessian of its input on
- *  the calibration data, and its parameters are recorded as quant.calib.<L>.weight for
- *  freeze. *n_layers (may be NULL) gets the number of layers done. */
+/** GPTQ or Qronos (a->kind; passes/quant/gptq.c) on an observed graph before `freeze`: each
+ *  quantized Linear weight is replaced by GPTQ's quantized weight, computed from the Hessian
+ *  of its input on the calibration data (Qronos: and from the input the float model gives
+ *  it), and its parameters are recorded as quant.calib.<L>.weight for freeze. *n_layers
+ *  (may be NULL) gets the number of layers done. */
 qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                         int32_t *n_layers) QC_MUST_USE;
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """amd-quark side of the algorithm tests (tests/python/test_quant_algorithms.py): run Quark's
-SmoothQuant and GPTQ on the test's small Llama (the same random weights and calibration
+SmoothQuant, GPTQ and Qronos on the test's small Llama (the same random weights and calibration
 batches, made by the same seeded code) and record the smoothing scale s of every layer Quark
-smooths and every GPTQ code and scale, as a small oracle file that the CI test compares quarc
+smooths and every GPTQ and Qronos code and scale, as a small oracle file that the CI test compares quarc
 against without needing torch.
 
 Run with the torch venv (amd-quark 0.13, transformers, torch on CPU):
@@ -31,11 +31,11 @@ import quant_util as qu  # noqa: E402
 import test_quant_algorithms as t  # noqa: E402
 
 
-def gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM):
-    """Quark's GPTQ on the test's int4 per-group-32 weight-only config: every layer's codes
-    (round(W / scale), as hex digits of code + 8) and scales."""
+def gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM, algo="gptq"):
+    """Quark's GPTQ (or Qronos) on the test's int4 per-group-32 weight-only config: every
+    layer's codes (round(W / scale), as hex digits of code + 8) and scales."""
     out = subprocess.run([a.quarc, "quantize", "--scheme", "int4_wo_128", "--algo",
-                          "gptq:model_decoder_layers=model.layers", "--print-config"],
+                          algo + ":model_decoder_layers=model.layers", "--print-config"],
                          check=True, capture_output=True, text=True).stdout
     cfg = json.loads(out)
     cfg["global_quant_config"]["weight"]["group_size"] = 32
@@ -56,7 +56,7 @@ def gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalL
         codes = torch.round(w / torch.repeat_interleave(sc, 32, dim=1)).to(torch.int64)
         res[name] = {"codes": "".join("%x" % (c + 8) for c in codes.flatten().tolist()),
                      "scale": [float(x) for x in sc.flatten()]}
-    print("gptq layers: %d" % len(res), file=sys.stderr)
+    print("%s layers: %d" % (algo, len(res)), file=sys.stderr)
     return res
 
 
@@ -111,6 +111,8 @@ def main():
                     out["norm_ratio"][name] = [float(x) for x in r]
         print("smoothed linears: %d, norms: %d" % (len(out["linear_s"]), len(out["norm_ratio"])), file=sys.stderr)
         out["gptq"] = gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM)
+        out["qronos"] = gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM,
+                                   "qronos")
     with open(a.output, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
