@@ -10,7 +10,8 @@
  *   qronos: name, block_size (128), desc_act (true), static_groups (true), alpha (1e-3: the
  *           damping, a fraction of the largest eigenvalue of H), beta (1e4: a scale that
  *           does not change the result in exact arithmetic), inside_layer_modules,
- *           model_decoder_layers, and quarc's scale_search (false: gptq.c)
+ *           model_decoder_layers, and quarc's scale_search and quantize_inputs (false:
+ *           gptq.c)
  *   rotation: name, r1 (true), r2, r4 (false), rotation_size (null), random_r1, random_r2,
  *           online_r1_rotation (null: false), scaling_layers, backbone, model_decoder_layers,
  *           v_proj, o_proj, self_attn, mlp; r3, trainable, train_smooth and a non-null
@@ -70,7 +71,8 @@ static const char *const GPTQ_KEYS[] = {"name", "block_size", "damp_percent", "d
                                         "model_decoder_layers", "scale_search", NULL};
 static const char *const QRONOS_KEYS[] = {"name", "block_size", "desc_act", "static_groups",
                                           "alpha", "beta", "inside_layer_modules",
-                                          "model_decoder_layers", "scale_search", NULL};
+                                          "model_decoder_layers", "scale_search",
+                                          "quantize_inputs", NULL};
 
 static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a) {
   memset(a, 0, sizeof *a);
@@ -99,6 +101,7 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     if (bs != (double)(int64_t)bs) return bad(src, i, "block_size", "expected an integer");
     a->block_size = (int64_t)bs;
     if (qronos) {
+      QC_RETURN_IF_ERROR(boolean(src, i, o, "quantize_inputs", &a->quantize_inputs));
       QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1e6, &a->alpha));
       QC_RETURN_IF_ERROR(num(src, i, o, "beta", 1e-30, 1e30, &a->beta));
     } else {

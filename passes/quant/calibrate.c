@@ -121,6 +121,53 @@ qc_status qc_qcalib_record(qc_graph *g, const char *key, int32_t stage, int64_t 
   return s;
 }
 
+qc_status qc_qcalib_read(const qc_graph *g, const char *key, int32_t stage, qc_qparams *p) {
+  memset(p, 0, sizeof *p);
+  size_t kl = strlen(key) + 16;
+  char *mk = malloc(kl);
+  if (!mk) return QC_OOM();
+  snprintf(mk, kl, "quant.calib.%s", key);
+  const char *text = qc_graph_meta(g, mk);
+  if (!text) {
+    qc_status s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                                "observer '%s' reads an activation and has no calibration "
+                                "record (%s): run calibrate first",
+                                key, mk);
+    free(mk);
+    return s;
+  }
+  qj_value *v = NULL;
+  qc_status s = qj_parse(text, strlen(text), mk, &v);
+  const qj_value *st = s ? NULL : qj_get(v, "stage"), *sc = s ? NULL : qj_get(v, "scale");
+  const qj_value *zp = s ? NULL : qj_get(v, "zero_point"), *sh = s ? NULL : qj_get(v, "shape");
+  const qj_value *sd = s ? NULL : qj_get(v, "scale_dtype"), *zd = s ? NULL : qj_get(v, "zp_dtype");
+  if (!s && (!st || st->kind != QJ_INT || !sc || sc->kind != QJ_ARRAY || !zp ||
+             zp->kind != QJ_ARRAY || zp->n != sc->n || !sh || sh->kind != QJ_ARRAY ||
+             sh->n > QC_QPARAMS_MAX_RANK))
+    s = qc_status_new(QC_CODE_PARSE, "%s: malformed calibration record", mk);
+  if (!s && st->i != stage)
+    s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: parameters of stage %lld, expected stage %d",
+                      mk, (long long)st->i, stage);
+  if (!s) {
+    p->n = sc->n;
+    p->rank = sh->n;
+    for (int32_t d = 0; d < sh->n; d++) p->shape[d] = sh->items[d].i;
+    p->scale_dtype = sd && sd->kind == QJ_STRING ? qc_dtype_from_name(sd->s) : QC_F32;
+    p->zp_dtype = zd && zd->kind == QJ_STRING ? qc_dtype_from_name(zd->s) : QC_I32;
+    p->scale = malloc(sizeof *p->scale * (size_t)(p->n ? p->n : 1));
+    p->zero_point = malloc(sizeof *p->zero_point * (size_t)(p->n ? p->n : 1));
+    if (!p->scale || !p->zero_point) s = QC_OOM();
+    for (int64_t i = 0; i < p->n && !s; i++) {
+      p->scale[i] = (float)sc->items[i].d;
+      p->zero_point[i] = zp->items[i].d;
+    }
+  }
+  qj_free(v);
+  free(mk);
+  if (s) qc_qparams_clear(p);
+  return s;
+}
+
 /* quant.calib.<key> for one calibrated key. */
 static qc_status write_record(qc_graph *g, ckey *k, int64_t batches) {
   QC_RETURN_IF_ERROR(qc_quantizer_finalize(k->q));

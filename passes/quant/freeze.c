@@ -19,7 +19,6 @@
  * name of the Observe it replaces: "<L>.weight_observer" -> "<L>.weight_quantizer", output
  * "<L>.weight_quantized". */
 #include "passes/internal.h"
-#include "passes/quant/qjson.h"
 #include "passes/quant/qpass.h"
 #include "quarc/rewrite.h"
 #include "runtime/k_qc.h"
@@ -53,54 +52,6 @@ static qc_status stage_axis(const qc_qspec *s, int32_t rank, const char *key, in
                                                    "rank %d", key, s->ch_axis, rank);
   *axis = a;
   return QC_OK;
-}
-
-/* quant.calib.<key> as Quark's parameters. */
-static qc_status read_calib(const qc_graph *g, const char *key, int32_t stage, qc_qparams *p) {
-  memset(p, 0, sizeof *p);
-  size_t kl = strlen(key) + 16;
-  char *mk = malloc(kl);
-  if (!mk) return QC_OOM();
-  snprintf(mk, kl, "quant.calib.%s", key);
-  const char *text = qc_graph_meta(g, mk);
-  if (!text) {
-    qc_status s = qc_status_new(QC_CODE_INVALID_ARGUMENT,
-                                "observer '%s' reads an activation and has no calibration "
-                                "record (%s): run calibrate first",
-                                key, mk);
-    free(mk);
-    return s;
-  }
-  qj_value *v = NULL;
-  qc_status s = qj_parse(text, strlen(text), mk, &v);
-  const qj_value *st = s ? NULL : qj_get(v, "stage"), *sc = s ? NULL : qj_get(v, "scale");
-  const qj_value *zp = s ? NULL : qj_get(v, "zero_point"), *sh = s ? NULL : qj_get(v, "shape");
-  const qj_value *sd = s ? NULL : qj_get(v, "scale_dtype"), *zd = s ? NULL : qj_get(v, "zp_dtype");
-  if (!s && (!st || st->kind != QJ_INT || !sc || sc->kind != QJ_ARRAY || !zp ||
-             zp->kind != QJ_ARRAY || zp->n != sc->n || !sh || sh->kind != QJ_ARRAY ||
-             sh->n > QC_QPARAMS_MAX_RANK))
-    s = qc_status_new(QC_CODE_PARSE, "%s: malformed calibration record", mk);
-  if (!s && st->i != stage)
-    s = qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: parameters of stage %lld, expected stage %d",
-                      mk, (long long)st->i, stage);
-  if (!s) {
-    p->n = sc->n;
-    p->rank = sh->n;
-    for (int32_t d = 0; d < sh->n; d++) p->shape[d] = sh->items[d].i;
-    p->scale_dtype = sd && sd->kind == QJ_STRING ? qc_dtype_from_name(sd->s) : QC_F32;
-    p->zp_dtype = zd && zd->kind == QJ_STRING ? qc_dtype_from_name(zd->s) : QC_I32;
-    p->scale = malloc(sizeof *p->scale * (size_t)(p->n ? p->n : 1));
-    p->zero_point = malloc(sizeof *p->zero_point * (size_t)(p->n ? p->n : 1));
-    if (!p->scale || !p->zero_point) s = QC_OOM();
-    for (int64_t i = 0; i < p->n && !s; i++) {
-      p->scale[i] = (float)sc->items[i].d;
-      p->zero_point[i] = zp->items[i].d;
-    }
-  }
-  qj_free(v);
-  free(mk);
-  if (s) qc_qparams_clear(p);
-  return s;
 }
 
 /* One FakeQuant to build: a spec (text) and, for a static stage, its parameters. */
@@ -273,7 +224,7 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
     snprintf(mk, sizeof mk, "quant.calib.%s", key);
     bool pinned = sp->n == 1 && qc_graph_meta(g, mk) != NULL;
     if (!s && pinned) {
-      s = read_calib(g, key, st, &calib);
+      s = qc_qcalib_read(g, key, st, &calib);
       if (!s) s = qc_quantizer_set_params(q, st, &calib);
     }
     for (int32_t i = 0; i < k && !s && !pinned; i++) {
@@ -304,7 +255,7 @@ static qc_status freeze_key(qc_graph *g, qc_rewriter *rw, const obs *m, int32_t 
       if (stage_static(&sp->v[i]) && !has_sq)
         s = qc_status_new(QC_CODE_UNIMPLEMENTED,
                           "observer '%s': an activation with two static stages", key);
-    if (!s) s = read_calib(g, key, st, &calib);
+    if (!s) s = qc_qcalib_read(g, key, st, &calib);
     if (!s) P[st] = &calib;
   }
   if (!s && st >= 0 && !P[st])

@@ -62,6 +62,8 @@ typedef struct hgroup {
   float **xf;    /* per batch, the float model's x, until its quantized pair arrives */
   int64_t *xf_rows;
   int64_t n_xf, n_x; /* batches of xf stored, and of x seen */
+  const qc_qspec *aspec; /* quantize_inputs: x's own static quantizer (NULL: none) ... */
+  qc_qparams aparams;    /* ... and its calibrated parameters */
 } hgroup;
 
 typedef struct gctx {
@@ -100,10 +102,16 @@ static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
   float *f = NULL;
   int64_t rows = 0;
   QC_RETURN_IF_ERROR(x_f32(c, hg, t, &f, &rows));
-  qc_sgemm(c->pool, true, false, hg->c, hg->c, rows, 1.0f, f, hg->c, f, hg->c, 1.0f, hg->h, hg->c);
-  hg->tokens += rows;
   qc_status s = QC_OK;
-  if (hg->g) { /* the batches come in the same order in both runs */
+  if (hg->aspec) { /* X~ as the layer will read it */
+    int64_t dims[2] = {rows, hg->c};
+    s = qc_fake_quantize(hg->aspec, &hg->aparams, f, 2, dims, QC_F32, f);
+  }
+  if (!s) {
+    qc_sgemm(c->pool, true, false, hg->c, hg->c, rows, 1.0f, f, hg->c, f, hg->c, 1.0f, hg->h, hg->c);
+    hg->tokens += rows;
+  }
+  if (hg->g && !s) { /* the batches come in the same order in both runs */
     int64_t b = hg->n_x++;
     if (b >= hg->n_xf || hg->xf_rows[b] != rows)
       s = qc_status_new(QC_CODE_INTERNAL, "qronos: batch %lld of the float run does not match",
@@ -612,6 +620,21 @@ static const char *weight_key(const qc_graph *g, const qc_qsite *s) {
   return qc_node_string(g, s->weight_user, "key", NULL);
 }
 
+/* quantize_inputs: the static quantizer of x (the Observe that produces it, one static stage
+ * with calibrated parameters), if it has one; other inputs are used as they are. */
+static qc_status input_quantizer(const qc_graph *g, qc_vid x, hgroup *hg) {
+  const qc_value *v = qc_graph_value(g, x);
+  if (v->kind != QC_VALUE_NODE) return QC_OK;
+  const qc_node *n = qc_graph_node(g, v->node);
+  if (n->op != QC_OP_Q_Observe || qc_qvalue_is_constlike(g, n->in[0])) return QC_OK;
+  const qc_qspecs *sp;
+  QC_RETURN_IF_ERROR(qc_qattr_cached(qc_node_string(g, v->node, "spec", ""), qc_node_desc(g, v->node), &sp));
+  if (sp->n != 1 || qc_qattr_static_stage(sp) != 0) return QC_OK;
+  QC_RETURN_IF_ERROR(qc_qcalib_read(g, qc_node_string(g, v->node, "key", ""), 0, &hg->aparams));
+  hg->aspec = &sp->v[0];
+  return QC_OK;
+}
+
 qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
                         int32_t *n_layers) {
   if (n_layers) *n_layers = 0;
@@ -654,6 +677,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
                           si->name);
       hg[nh] = (hgroup){.x = x, .c = c};
       if (!s && !(hg[nh].h = calloc((size_t)(c * c), sizeof(float)))) s = QC_OOM();
+      if (!s && a->quantize_inputs) s = input_quantizer(g, x, &hg[nh]);
       xs[nh++] = x;
     }
     hidx[i] = k;
@@ -735,6 +759,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     for (int64_t b = 0; hg[k].xf && b < batches; b++) free(hg[k].xf[b]);
     free(hg[k].xf);
     free(hg[k].xf_rows);
+    qc_qparams_clear(&hg[k].aparams);
   }
   free(hg);
   free(hidx);
@@ -757,6 +782,7 @@ static qc_status run(qc_graph *g, const qc_pass_args *pa, void *user) {
   a.desc_act = qc_pass_arg_bool(pa, "desc-act");
   if (qronos) {
     a.alpha = qc_pass_arg_float(pa, "alpha");
+    a.quantize_inputs = qc_pass_arg_bool(pa, "quantize-inputs");
     a.beta = qc_pass_arg_float(pa, "beta");
   } else {
     a.damp_percent = qc_pass_arg_float(pa, "damp");
@@ -785,9 +811,10 @@ static const qc_pass_option QRONOS_OPTIONS[] = {
     {"beta", QC_OPT_FLOAT, "10000", "scale of the Cholesky factorization (Quark's)"},
     {"desc-act", QC_OPT_BOOL, "true", "columns in order of decreasing Hessian diagonal"},
     {"scale-search", QC_OPT_BOOL, "false", "shrink each parameter's range to minimize the H-weighted rounding error"},
+    {"quantize-inputs", QC_OPT_BOOL, "false", "X~ through the layer's own static input quantizer (after calibrate)"},
     QC_CALIB_PASS_OPTIONS,
 };
 static char qronos_tag;
 const qc_pass_info qc_pass_qronos = {
     "qronos", "Qronos: GPTQ that also corrects the error of the layers before (after observe)",
-    QRONOS_OPTIONS, 5 + QC_CALIB_PASS_N_OPTIONS, run, &qronos_tag};
+    QRONOS_OPTIONS, 6 + QC_CALIB_PASS_N_OPTIONS, run, &qronos_tag};

@@ -171,6 +171,10 @@ qc_status qc_quant_calibrate(qc_graph *g, const qc_calib_options *o) QC_MUST_USE
  *  weight key in place of observing the weight (an algorithm such as gptq fixed them). */
 qc_status qc_qcalib_record(qc_graph *g, const char *key, int32_t stage, int64_t batches,
                            const qc_qparams *p, const qc_qstats *stats) QC_MUST_USE;
+/** The parameters quant.calib.<key> records for stage `stage` (clear *p); an error naming
+ *  the key when there is no record or it is for another stage. */
+qc_status qc_qcalib_read(const qc_graph *g, const char *key, int32_t stage,
+                         qc_qparams *p) QC_MUST_USE;
 
 /** Whether g has Observe nodes whose parameters come from calibration data (a static stage
  *  on a non-constant input). */
@@ -241,6 +245,8 @@ typedef struct qc_qalgo {
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
   bool static_groups;     /**< gptq: group parameters from the weight before any update */
   bool scale_search;      /**< gptq: shrink the parameters' ranges first (quarc's key) */
+  bool quantize_inputs;   /**< qronos: X~ through the layer's own static input quantizer
+                               (quarc's key) */
   bool r1, r2, r4;        /**< rotation: which rotations (SpinQuant's names) */
   bool online_r1;         /**< rotation: R1 as a MatMul before each layer, not fused */
   int64_t rotation_size;  /**< rotation: block size of R1 / R4 (0: the whole width) */

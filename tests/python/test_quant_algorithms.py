@@ -30,7 +30,9 @@ qronos (same config; X~ the quantized model's input, X the float model's):
      amd-quark 0.13's codes are quarc's in the first layer's attention, and its weights lose
      what quarc's do within 1% in every layer (float32 rounding picks other codes of the same
      quality once H is ill-conditioned);
-  9. a config with an unknown algorithm or key fails, naming algo_config[i].key.
+  9. with quarc's quantize_inputs (int8 static inputs), the codes equal numpy's Qronos fed
+     X~ through each layer's own input quantizer;
+ 10. a config with an unknown algorithm or key fails, naming algo_config[i].key.
 """
 import json
 import os
@@ -417,6 +419,57 @@ def check_qronos(tmp, model, calib):
            % (np.mean(first), np.mean(list(equal.values())), min(vs_quark), max(vs_quark)))
 
 
+def without_activation_qdq(src, dst):
+    """src with every activation QuantizeLinear -> DequantizeLinear pair bypassed: what the
+    model computes with its quantized weights and float activations."""
+    m = onnx.load(src)
+    inits, prod = qu.initializers(m), qu.producer_map(m)
+    bypass = {}
+    for n in m.graph.node:
+        q = prod.get(n.input[0]) if n.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear" and q.input[0] not in inits:
+            bypass[n.output[0]] = q.input[0]
+    for n in m.graph.node:
+        for k, x in enumerate(n.input):
+            if x in bypass:
+                n.input[k] = bypass[x]
+    onnx.save(m, dst)
+
+
+def check_qronos_inputs(tmp, model, calib):
+    """quarc's quantize_inputs: X~ through the layer's own static input quantizer (int8 per
+    tensor here, weights int4 per group of 32), against numpy fed the same."""
+    G = 32
+    cfg = json.loads(qu.quarc("quantize", "--scheme", "int4_wo_128", "--print-config").stdout)
+    cfg["global_quant_config"]["weight"]["group_size"] = G
+    cfg["global_quant_config"]["input_tensors"] = json.loads(qu.quarc(
+        "quantize", "--scheme", "int8", "--print-config").stdout)["global_quant_config"]["input_tensors"]
+    cfg["algo_config"] = [{"name": "qronos", "quantize_inputs": True}]
+    path, q_onnx = os.path.join(tmp, "a8w4_qronos.json"), os.path.join(tmp, "a8w4_qronos.onnx")
+    json.dump(cfg, open(path, "w"))
+    qu.quarc("quantize", model, "--config", path, "--calib", calib, "-o", q_onnx)
+    plain_onnx = os.path.join(tmp, "a8w4_qronos_wonly.onnx")
+    without_activation_qdq(q_onnx, plain_onnx)
+    fm = matmuls(onnx.load(os.path.join(tmp, "float.onnx")))
+    xs = sorted({x for x, _ in fm.values()})
+    fx, qx = run_ort(os.path.join(tmp, "float.onnx"), calib, extra=xs), run_ort(plain_onnx, calib, extra=xs)
+    qw, ascale = dequantized_weights(q_onnx), qu.activation_quant(onnx.load(q_onnx))
+    flat = lambda acts, x: np.concatenate([a.reshape(-1, a.shape[-1]) for a in acts[x]]).astype(np.float64)
+    agree = []
+    for layer in sorted(qw):
+        x_name, w = fm[layer]
+        s = np.float64(ascale[layer])
+        X, Xq = flat(fx, x_name), np.clip(np.round(flat(qx, x_name) / s), -128, 127) * s
+        ref = qronos_ref(w, Xq.T @ Xq / len(Xq), X.T @ Xq / len(Xq), G)
+        d_q, d_ref = (X @ w.astype(np.float64).T - Xq @ q.T for q in (qw[layer], ref))
+        l_q, l_ref = float(np.sum(d_q * d_q)), float(np.sum(d_ref * d_ref))
+        agree.append(float(np.mean(np.isclose(qw[layer], ref, rtol=0, atol=1e-6 * np.max(np.abs(ref))))))
+        assert abs(l_q / l_ref - 1) < 0.02, "%s: quantize_inputs loss %.4g, numpy %.4g" % (layer, l_q, l_ref)
+        assert agree[-1] >= 0.9, "%s: only %.3f of the codes match numpy's" % (layer, agree[-1])
+    qu.log("qronos quantize_inputs: %d layers (int8 inputs, int4 weights); codes equal to numpy's "
+           "Qronos on the quantized inputs %.4f (worst %.4f)" % (len(agree), np.mean(agree), min(agree)))
+
+
 def check_errors(tmp, model, calib):
     cases = [([{"name": "qronos2"}], "algo_config[0].name"),
              ([{"name": "gptq", "damp": 0.1}], "algo_config[0].damp"),
@@ -452,6 +505,7 @@ def main():
         check_smooth(tmp, model, calib)
         check_gptq(tmp, model, calib)
         check_qronos(tmp, model, calib)
+        check_qronos_inputs(tmp, model, calib)
         check_errors(tmp, model, calib)
     print("ok")
 
