@@ -119,7 +119,21 @@ typedef struct layer_report {
   char *out_name;   /* the layer's output value (same name in the float and frozen graphs) */
   char *in_name;    /* the value a static per-tensor input quantizer reads (frozen graph) */
   double input_zeroed; /* % of its nonzero inputs that round to 0 (first batch); NAN */
+  double input_step;   /* the input dtype's smallest positive value, in scales (NAN: unknown) */
 } layer_report;
+
+/* The smallest positive magnitude of a spec's first-stage dtype, in units of its scale: 1
+ * for the integers, the smallest subnormal for the float formats (fp8_e4m3: 2^-9). A value
+ * below half of it (times the scale) quantizes to 0. */
+static double smallest_step(const qc_qspecs *sp) {
+  if (sp->n < 1) return NAN;
+  qc_qdtype dt = sp->v[0].dtype;
+  if (qc_qdtype_is_int(dt)) return 1.0;
+  qc_dtype e = qc_qdtype_element(dt);
+  if (e == QC_DT_UNDEFINED || !qc_dtype_is_float(e)) return NAN;
+  double v = qc_float_decode(e, 1);
+  return v > 0 && isfinite(v) ? v : NAN;
+}
 
 static const char *source_label(qc_qsource s) {
   switch (s) {
@@ -266,9 +280,9 @@ static qc_status on_capture(void *user, const qc_graph *g, qc_vid v, const qc_rv
     QC_RETURN_IF_ERROR(qc_qtensor_f32(&val->t, &x));
     int64_t n = qc_tensor_numel(&val->t), nz = 0, zeroed = 0;
     for (int64_t i = 0; i < n; i++)
-      if (x[i] != 0) nz++, zeroed += fabs((double)x[i]) < 0.5 * r->iscale_max;
+      if (x[i] != 0) nz++, zeroed += fabs((double)x[i]) < 0.5 * r->input_step * r->iscale_max;
     free(x);
-    if (nz) r->input_zeroed = 100.0 * (double)zeroed / (double)nz;
+    if (nz && !isnan(r->input_step)) r->input_zeroed = 100.0 * (double)zeroed / (double)nz;
   }
   if (c->layer_of[v] < 0) return QC_OK;
   int32_t l = c->layer_of[v];
@@ -506,6 +520,7 @@ static qc_status report_init(const qc_graph *fg, const qc_qconfig *cfg, report *
     l->weight_spec = spec_summary(&res.layer.weight);
     l->input_spec = spec_summary(&res.layer.input_tensors);
     l->output_spec = spec_summary(&res.layer.output_tensors);
+    l->input_step = smallest_step(&res.layer.input_tensors);
     l->out_name = strdup(qc_graph_value(fg, qc_graph_node(fg, s->node)->out[0])->name);
     l->weight_sqnr = l->output_sqnr = l->input_zeroed = NAN;
     l->wscale_min = l->wscale_max = l->iscale_min = l->iscale_max = NAN;

@@ -72,6 +72,7 @@ typedef struct gctx {
   const int32_t *order; /* the groups in run order ... */
   int32_t base;         /* ... of which those from here on are collected */
   const char *algo;
+  int64_t batches;
 } gctx;
 
 static qc_status x_f32(const gctx *c, const hgroup *hg, const qc_tensor *t, float **f,
@@ -90,6 +91,8 @@ static qc_status on_xf(void *user, int32_t index, const qc_tensor *t) {
   hgroup *hg = &c->h[c->order[c->base + index]];
   float *f = NULL;
   int64_t rows = 0;
+  if (hg->n_xf >= c->batches)
+    return qc_status_new(QC_CODE_INTERNAL, "qronos: more float batches than %lld", (long long)c->batches);
   QC_RETURN_IF_ERROR(x_f32(c, hg, t, &f, &rows));
   hg->xf[hg->n_xf] = f;
   hg->xf_rows[hg->n_xf++] = rows;
@@ -702,14 +705,14 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     }
   qc_vid *pending = s ? NULL : malloc(sizeof *pending * (size_t)(nh ? nh : 1));
   if (!s && !pending) s = QC_OOM();
-  gctx c = {hg, NULL, order, 0, a->name};
+  gctx c = {hg, NULL, order, 0, a->name, 0};
   qc_seqrun *run = NULL, *frun = NULL;
   qc_graph *fg = NULL;
   int64_t batches = 0;
   bool qronos = a->kind == QC_QALGO_QRONOS;
   if (!s && n_wanted > 0) s = qc_pool_create(o->n_threads, &c.pool);
   if (!s && n_wanted > 0) s = qc_seqrun_create(g, o, &run);
-  if (!s && run) batches = qc_seqrun_batches(run);
+  if (!s && run) batches = c.batches = qc_seqrun_batches(run);
   /* Qronos: the float model as it is now, run beside the one being quantized; each group
    * keeps the float x of each batch until the quantized x of that batch arrives. */
   if (!s && n_wanted > 0 && qronos) s = qc_graph_clone(g, &fg);
