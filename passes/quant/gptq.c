@@ -85,10 +85,13 @@ static qc_status x_f32(const gctx *c, const hgroup *hg, const qc_tensor *t, floa
   return QC_OK;
 }
 
+/* The group of the index-th value the current segment collects. */
+static hgroup *group_at(const gctx *c, int32_t index) { return &c->h[c->order[c->base + index]]; }
+
 /* The float model's run (Qronos): keep each batch's x for its pair. */
 static qc_status on_xf(void *user, int32_t index, const qc_tensor *t) {
   gctx *c = user;
-  hgroup *hg = &c->h[c->order[c->base + index]];
+  hgroup *hg = group_at(c, index);
   float *f = NULL;
   int64_t rows = 0;
   if (hg->n_xf >= c->batches)
@@ -101,7 +104,7 @@ static qc_status on_xf(void *user, int32_t index, const qc_tensor *t) {
 
 static qc_status on_x(void *user, int32_t index, const qc_tensor *t) {
   gctx *c = user;
-  hgroup *hg = &c->h[c->order[c->base + index]];
+  hgroup *hg = group_at(c, index);
   float *f = NULL;
   int64_t rows = 0;
   QC_RETURN_IF_ERROR(x_f32(c, hg, t, &f, &rows));
@@ -302,6 +305,32 @@ static int by_key_desc(const void *a, const void *b) {
   return i < j ? -1 : i > j; /* stable, as torch.argsort's order for ties is not relied on */
 }
 
+/* GPTQ's part of the factorization: hp is the permuted H (dead columns fixed); the damping
+ * grows x10 while H + damp I is not positive definite. */
+static qc_status factor_gptq(const double *hp, const qc_qalgo *a, const char *layer, hfactor *f) {
+  int64_t n = f->c;
+  double *w = malloc(sizeof *w * (size_t)(n * n)), *ud = malloc(sizeof *ud * (size_t)(n * n));
+  qc_status s = w && ud ? QC_OK : QC_OOM();
+  double mean = 0;
+  for (int64_t i = 0; i < n; i++) mean += f->hdiag[i];
+  mean /= (double)(n ? n : 1);
+  double damp = a->damp_percent * mean;
+  bool ok = false;
+  for (int attempt = 0; attempt < 6 && !s && !ok; attempt++) {
+    for (int64_t i = 0; i < n * n; i++) w[i] = hp[i];
+    for (int64_t i = 0; i < n; i++) w[i * n + i] += damp;
+    ok = inverse_factor(w, ud, n);
+    damp = damp > 0 ? damp * 10 : 1e-8 * mean;
+  }
+  if (!s && !ok)
+    s = qc_status_new(QC_CODE_RUNTIME, "gptq: layer '%s': the input Hessian is not positive "
+                                       "definite even with damping", layer);
+  for (int64_t i = 0; i < n * n && !s; i++) f->u[i] = (float)ud[i];
+  free(w);
+  free(ud);
+  return s;
+}
+
 static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, qc_pool *pool,
                         hfactor *f) {
   int64_t n = hg->c;
@@ -309,10 +338,9 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
   f->perm = malloc(sizeof *f->perm * (size_t)n);
   f->dead = calloc((size_t)n, sizeof *f->dead);
   f->u = malloc(sizeof *f->u * (size_t)(n * n));
+  f->hdiag = malloc(sizeof *f->hdiag * (size_t)n);
   double *h = malloc(sizeof *h * (size_t)(n * n)), *hp = malloc(sizeof *hp * (size_t)(n * n));
-  double *ud = malloc(sizeof *ud * (size_t)(n * n));
-  double *diag = malloc(sizeof *diag * (size_t)n);
-  qc_status s = f->perm && f->dead && f->u && h && hp && ud && diag ? QC_OK : QC_OOM();
+  qc_status s = f->perm && f->dead && f->u && f->hdiag && h && hp ? QC_OK : QC_OOM();
   if (!s && hg->tokens == 0)
     s = qc_status_new(QC_CODE_RUNTIME, "%s: layer '%s': the calibration runs never reached its "
                                        "input", a->name, layer);
@@ -326,51 +354,28 @@ static qc_status factor(const hgroup *hg, const qc_qalgo *a, const char *layer, 
       f->dead[i] = true;
       h[i * n + i] = 1;
     }
-    diag[i] = h[i * n + i];
+    f->hdiag[i] = h[i * n + i];
     f->perm[i] = i;
   }
-  if (!s && !(f->hdiag = malloc(sizeof *f->hdiag * (size_t)n))) s = QC_OOM();
-  for (int64_t i = 0; i < n && !s; i++) f->hdiag[i] = diag[i];
   if (!s && a->desc_act) {
-    sort_key = diag;
+    sort_key = f->hdiag;
     qsort(f->perm, (size_t)n, sizeof *f->perm, by_key_desc);
   }
+  for (int64_t i = 0; i < n && !s; i++)
+    for (int64_t j = 0; j < n; j++) hp[i * n + j] = h[f->perm[i] * n + f->perm[j]];
+  free(h);
   if (!s && a->kind == QC_QALGO_QRONOS) {
     double *gp = malloc(sizeof *gp * (size_t)(n * n));
     if (!gp) s = QC_OOM();
     for (int64_t i = 0; i < n && !s; i++)
-      for (int64_t j = 0; j < n; j++) {
-        hp[i * n + j] = h[f->perm[i] * n + f->perm[j]];
+      for (int64_t j = 0; j < n; j++)
         gp[i * n + j] = (double)hg->g[f->perm[i] * n + f->perm[j]] / (double)hg->tokens;
-      }
     if (!s) s = factor_qronos(hp, gp, a, layer, pool, f);
     free(gp);
-    free(h);
-    free(hp);
-    free(ud);
-    free(diag);
-    return s;
+  } else if (!s) {
+    s = factor_gptq(hp, a, layer, f);
   }
-  double mean = 0;
-  for (int64_t i = 0; i < n && !s; i++) mean += diag[i];
-  mean /= (double)(n ? n : 1);
-  double damp = a->damp_percent * mean;
-  bool ok = false;
-  for (int attempt = 0; attempt < 6 && !s && !ok; attempt++) {
-    for (int64_t i = 0; i < n; i++)
-      for (int64_t j = 0; j < n; j++)
-        hp[i * n + j] = h[f->perm[i] * n + f->perm[j]] + (i == j ? damp : 0.0);
-    ok = inverse_factor(hp, ud, n);
-    damp = damp > 0 ? damp * 10 : 1e-8 * mean;
-  }
-  if (!s && !ok)
-    s = qc_status_new(QC_CODE_RUNTIME, "gptq: layer '%s': the input Hessian is not positive "
-                                       "definite even with damping", layer);
-  for (int64_t i = 0; i < n * n && !s; i++) f->u[i] = (float)ud[i];
-  free(h);
   free(hp);
-  free(ud);
-  free(diag);
   return s;
 }
 

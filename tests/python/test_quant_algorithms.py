@@ -107,6 +107,16 @@ def matmuls(m):
     return out
 
 
+def tokens(acts, x):
+    """The activations of value x over every batch, one row per token (float64)."""
+    return np.concatenate([a.reshape(-1, a.shape[-1]) for a in acts[x]]).astype(np.float64)
+
+
+def quark_codes(entry, shape):
+    """An oracle layer's int4 codes (hex digits of code + 8) as an int array of `shape`."""
+    return np.array([int(ch, 16) - 8 for ch in entry["codes"]]).reshape(shape)
+
+
 def sqnr(ref, got):
     ref = np.concatenate([r.ravel() for r in ref]).astype(np.float64)
     got = np.concatenate([g.ravel() for g in got]).astype(np.float64)
@@ -306,7 +316,7 @@ def check_gptq(tmp, model, calib):
     ratios, agree = [], []
     for layer in sorted(gq):
         x_name, w = fm[layer]
-        X = np.concatenate([a.reshape(-1, a.shape[-1]) for a in acts[x_name]]).astype(np.float64)
+        X = tokens(acts, x_name)
         H = X.T @ X / len(X)
         ref = gptq_ref(w, H, G)
 
@@ -329,7 +339,7 @@ def check_gptq(tmp, model, calib):
     equal = []
     for layer, (codes, scale, _, _) in sorted(gptq_q.items()):
         c = np.asarray(codes).astype(np.int64).T  # ONNX stores [in, out]
-        qk = np.array([int(ch, 16) - 8 for ch in quark[layer]["codes"]]).reshape(c.shape)
+        qk = quark_codes(quark[layer], c.shape)
         assert np.allclose(np.asarray(scale, np.float64).T.ravel(), quark[layer]["scale"], rtol=1e-6), layer
         equal.append(float(np.mean(c == qk)))
         assert equal[-1] >= 0.99, "%s: %.4f of the codes equal amd-quark's GPTQ" % (layer, equal[-1])
@@ -371,12 +381,11 @@ def check_qronos(tmp, model, calib):
     fm = matmuls(onnx.load(float_onnx))
     xs = sorted({x for x, _ in fm.values()})
     fx, qx, gx = (run_ort(p, calib, extra=xs) for p in (float_onnx, q_onnx, gptq_onnx))
-    flat = lambda acts, x: np.concatenate([a.reshape(-1, a.shape[-1]) for a in acts[x]]).astype(np.float64)
     quark = json.load(open(ORACLE))["qronos"]
     better, agree, vs_quark, equal = [], [], [], {}
     for layer in sorted(qw):
         x_name, w = fm[layer]
-        X, Xq, Xg = flat(fx, x_name), flat(qx, x_name), flat(gx, x_name)
+        X, Xq, Xg = tokens(fx, x_name), tokens(qx, x_name), tokens(gx, x_name)
         ref = qronos_ref(w, Xq.T @ Xq / len(Xq), X.T @ Xq / len(Xq), G)
         target = X @ w.astype(np.float64).T
 
@@ -387,7 +396,7 @@ def check_qronos(tmp, model, calib):
         # amd-quark's Qronos on the same model, config and data (tests/oracle/quark_algorithms.py)
         codes, scale = q_q[layer][0], q_q[layer][1]
         c = np.asarray(codes).astype(np.int64).T  # ONNX stores [in, out]
-        qk = np.array([int(ch, 16) - 8 for ch in quark[layer]["codes"]]).reshape(c.shape)
+        qk = quark_codes(quark[layer], c.shape)
         assert np.allclose(np.asarray(scale, np.float64).T.ravel(), quark[layer]["scale"], rtol=1e-6), layer
         equal[layer] = float(np.mean(c == qk))
         wq = qk * np.repeat(np.asarray(quark[layer]["scale"], np.float64).reshape(c.shape[0], -1), G, axis=1)
@@ -454,12 +463,11 @@ def check_qronos_inputs(tmp, model, calib):
     xs = sorted({x for x, _ in fm.values()})
     fx, qx = run_ort(os.path.join(tmp, "float.onnx"), calib, extra=xs), run_ort(plain_onnx, calib, extra=xs)
     qw, ascale = dequantized_weights(q_onnx), qu.activation_quant(onnx.load(q_onnx))
-    flat = lambda acts, x: np.concatenate([a.reshape(-1, a.shape[-1]) for a in acts[x]]).astype(np.float64)
     agree = []
     for layer in sorted(qw):
         x_name, w = fm[layer]
         s = np.float64(ascale[layer])
-        X, Xq = flat(fx, x_name), np.clip(np.round(flat(qx, x_name) / s), -128, 127) * s
+        X, Xq = tokens(fx, x_name), np.clip(np.round(tokens(qx, x_name) / s), -128, 127) * s
         ref = qronos_ref(w, Xq.T @ Xq / len(Xq), X.T @ Xq / len(Xq), G)
         d_q, d_ref = (X @ w.astype(np.float64).T - Xq @ q.T for q in (qw[layer], ref))
         l_q, l_ref = float(np.sum(d_q * d_q)), float(np.sum(d_ref * d_ref))
