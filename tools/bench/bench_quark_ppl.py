@@ -4,7 +4,8 @@ tools/bench/bench_quant_quality.py gives quarc (torch environment: torch, transf
 amd-quark; never in CI):
 
     /opt/torchvenv/bin/python tools/bench/bench_quark_ppl.py [--quarc build/quarc]
-        [--schemes int8,int4_wo_128,fp8] [--eval-windows 32] [--seq-len 512] [--threads 1]
+        [--schemes int8,int4_wo_128,fp8,fp8+autosmoothquant] [--eval-windows 32] [--seq-len 512]
+        [--threads 1]
 
 The float Hugging Face directory comes from tests/oracle/gguf_to_hf.py (the Q4_1 GGUF,
 dequantized to float32). The tokens are quarc's own (`quarc eval ppl --save-tokens`): the
@@ -12,7 +13,9 @@ calibration windows of the first 64 KB of tinyshakespeare (every window, one [1,
 batch each, as bench_quant_quality.py gives `quarc quantize --calib`) and the first
 --eval-windows non-overlapping windows of the next 256 KB; the HF tokenizer's ids are
 checked against them. Each scheme is Quark's LLMTemplate("llama").get_config(scheme)
-(lm_head excluded, as quarc's presets), ModelQuantizer.quantize_model on the calibration
+(lm_head excluded, as quarc's presets; "NAME+ALGO[+ALGO]" adds Quark's algorithms by their
+template names, e.g. smoothquant, autosmoothquant, gptq, with the template's Llama settings),
+ModelQuantizer.quantize_model on the calibration
 batches, then freeze; perplexity is computed as tools/cmd_eval.c does it: one forward pass
 per window from an empty context, NLL of tokens 1..seq-len-1 (log-softmax in float64),
 ppl = exp(mean NLL over all scored positions).
@@ -119,7 +122,8 @@ def main():
     calib = [torch.from_numpy(w.astype(np.int64)).reshape(1, -1) for w in cal]
     for s in a.schemes.split(","):
         t0 = time.time()
-        cfg = LLMTemplate.get("llama").get_config(scheme=s)
+        name, *algos = s.split("+")
+        cfg = LLMTemplate.get("llama").get_config(scheme=name, algorithm=algos or None)
         q = ModelQuantizer(cfg)
         try:
             m = q.quantize_model(load(), calib)
@@ -131,9 +135,9 @@ def main():
         p = ppl(m, ev)
         res[s] = p
         base = res.get("float", QUARC["float"])
-        print("%-12s Quark ppl %.4f (%+.2f%%)   quarc %.4f (%+.2f%%)   quantize %.0fs, eval %.0fs" % (
-            s, p, 100 * (p / base - 1), QUARC[s], 100 * (QUARC[s] / QUARC["float"] - 1), tq, time.time() - t0 - tq),
-            flush=True)
+        ours = "   quarc %.4f (%+.2f%%)" % (QUARC[s], 100 * (QUARC[s] / QUARC["float"] - 1)) if s in QUARC else ""
+        print("%-12s Quark ppl %.4f (%+.2f%%)%s   quantize %.0fs, eval %.0fs" % (
+            s, p, 100 * (p / base - 1), ours, tq, time.time() - t0 - tq), flush=True)
         del m, q
     return 0
 
