@@ -713,19 +713,18 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
   gctx c = {hg, NULL, order, 0, a->name, 0};
   qc_seqrun *run = NULL, *frun = NULL;
   qc_graph *fg = NULL;
-  int64_t batches = 0;
   bool qronos = a->kind == QC_QALGO_QRONOS;
   if (!s && n_wanted > 0) s = qc_pool_create(o->n_threads, &c.pool);
   if (!s && n_wanted > 0) s = qc_seqrun_create(g, o, &run);
-  if (!s && run) batches = c.batches = qc_seqrun_batches(run);
+  if (!s && run) c.batches = qc_seqrun_batches(run);
   /* Qronos: the float model as it is now, run beside the one being quantized; each group
    * keeps the float x of each batch until the quantized x of that batch arrives. */
   if (!s && n_wanted > 0 && qronos) s = qc_graph_clone(g, &fg);
   if (!s && fg) s = qc_seqrun_create(fg, o, &frun);
   for (int32_t k = 0; k < nh && !s && fg; k++) {
     hg[k].g = calloc((size_t)(hg[k].c * hg[k].c), sizeof(float));
-    hg[k].xf = calloc((size_t)(batches ? batches : 1), sizeof *hg[k].xf);
-    hg[k].xf_rows = calloc((size_t)(batches ? batches : 1), sizeof *hg[k].xf_rows);
+    hg[k].xf = calloc((size_t)(c.batches ? c.batches : 1), sizeof *hg[k].xf);
+    hg[k].xf_rows = calloc((size_t)(c.batches ? c.batches : 1), sizeof *hg[k].xf_rows);
     if (!hg[k].g || !hg[k].xf || !hg[k].xf_rows) s = QC_OOM();
   }
   int32_t done = 0;
@@ -748,7 +747,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
     hg[k].h = hg[k].g = NULL;
     for (int32_t i = 0; i < ns && !s; i++) {
       if (hidx[i] != k) continue;
-      s = gptq_layer(g, &sites[i], weight_key(g, &sites[i]), &f, a, batches, c.pool);
+      s = gptq_layer(g, &sites[i], weight_key(g, &sites[i]), &f, a, c.batches, c.pool);
       done++;
     }
     hfactor_free(&f);
@@ -764,7 +763,7 @@ qc_status qc_quant_gptq(qc_graph *g, const qc_calib_options *o, const qc_qalgo *
   for (int32_t k = 0; k < nh; k++) {
     free(hg[k].h);
     free(hg[k].g);
-    for (int64_t b = 0; hg[k].xf && b < batches; b++) free(hg[k].xf[b]);
+    for (int64_t b = 0; hg[k].xf && b < c.batches; b++) free(hg[k].xf[b]);
     free(hg[k].xf);
     free(hg[k].xf_rows);
     qc_qparams_clear(&hg[k].aparams);
