@@ -609,12 +609,25 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
     if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layers)\n", "rotation", cli_now() - t1, n);
   }
   for (int32_t i = 0; i < n_algos && !s; i++) {
-    if (algos[i].kind != QC_QALGO_SMOOTH) continue;
+    if (algos[i].kind != QC_QALGO_SMOOTH && algos[i].kind != QC_QALGO_AUTOSMOOTH) continue;
     double t1 = cli_now();
     int32_t n = 0;
-    pr = (progress){"smooth", cli_now(), isatty(2) != 0, -1, NULL};
-    s = qc_quant_smooth(g, &co, &algos[i], &n);
-    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layer groups)\n", "smooth", cli_now() - t1, n);
+    float *ratios = NULL;
+    bool autos = algos[i].kind == QC_QALGO_AUTOSMOOTH;
+    pr = (progress){autos ? "autosmooth" : "smooth", cli_now(), isatty(2) != 0, -1,
+                    autos ? "layer groups" : NULL};
+    s = qc_quant_smooth(g, &co, &algos[i], &n, autos ? &ratios : NULL);
+    if (!s) fprintf(stderr, "quarc quantize: %-10s %.2fs (%d layer groups)\n", autos ? "autosmooth" : "smooth", cli_now() - t1, n);
+    if (!s && autos) { /* which exponents the search chose, and how often */
+      fprintf(stderr, "quarc quantize: autosmooth exponents:");
+      for (int r = 0; r < 10; r++) {
+        int32_t c = 0;
+        for (int32_t k = 0; k < n; k++) c += (int)lroundf(ratios[k] * 10) == r;
+        if (c) fprintf(stderr, " %.1f x%d", r / 10.0, (int)c);
+      }
+      fprintf(stderr, "\n");
+    }
+    free(ratios);
   }
   /* dce: the weights and norm scales the algorithms replaced (and their dequantization) */
   if (!s && n_algos > 0) s = step(ctx, g, "dce", "dce");

@@ -4,6 +4,8 @@
  * Keys are Quark 0.13's dataclass fields (quark/torch/quantization/config/config.py):
  *   smooth: name, alpha (1), scale_clamp_min (1e-3), scaling_layers, model_decoder_layers, and
  *           quarc's fold_only (false: a Mul where the scale cannot be folded; smooth.c)
+ *   autosmoothquant: name, scaling_layers, model_decoder_layers, compute_scale_loss ("MSE";
+ *           "MAE", "RMSE"), and quarc's fold_only
  *   gptq:   name, block_size (128), damp_percent (0.01), desc_act (true),
  *           static_groups (true), inside_layer_modules, model_decoder_layers, and quarc's
  *           scale_search (false: gptq.c)
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static qc_status bad(const char *src, int32_t i, const char *key, const char *what) {
   return qc_status_new(QC_CODE_INVALID_ARGUMENT, "%s: algo_config[%d]%s%s: %s", src, (int)i,
@@ -62,6 +65,8 @@ static bool known(const char *const *keys, const char *k) {
 
 static const char *const SMOOTH_KEYS[] = {"name", "alpha", "scale_clamp_min", "scaling_layers",
                                           "model_decoder_layers", "fold_only", NULL};
+static const char *const AUTOSMOOTH_KEYS[] = {"name", "scaling_layers", "model_decoder_layers",
+                                              "compute_scale_loss", "fold_only", NULL};
 static const char *const ROTATION_KEYS[] = {
     "name", "r1", "r2", "r3", "r4", "rotation_size", "random_r1", "random_r2", "scaling_layers",
     "backbone", "model_decoder_layers", "v_proj", "o_proj", "self_attn", "mlp",
@@ -87,6 +92,14 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
     keys = SMOOTH_KEYS;
     QC_RETURN_IF_ERROR(num(src, i, o, "alpha", 0.0, 1.0, &a->alpha));
     QC_RETURN_IF_ERROR(num(src, i, o, "scale_clamp_min", 0.0, 1e30, &a->scale_clamp_min));
+    QC_RETURN_IF_ERROR(boolean(src, i, o, "fold_only", &a->fold_only));
+  } else if (strcmp(name->s, "autosmoothquant") == 0) {
+    a->kind = QC_QALGO_AUTOSMOOTH;
+    a->loss_power = 2.0; /* the dataclass's "MSE" (Quark's LLM templates say "MAE") */
+    keys = AUTOSMOOTH_KEYS;
+    const qj_value *v = qj_get(o, "compute_scale_loss");
+    if (v && (v->kind != QJ_STRING || !qc_qalgo_loss_power(v->s, &a->loss_power)))
+      return bad(src, i, "compute_scale_loss", "expected \"MAE\", \"MSE\" or \"RMSE\"");
     QC_RETURN_IF_ERROR(boolean(src, i, o, "fold_only", &a->fold_only));
   } else if (strcmp(name->s, "gptq") == 0 || strcmp(name->s, "qronos") == 0) {
     bool qronos = name->s[0] == 'q';
@@ -157,7 +170,7 @@ static qc_status one(const char *src, int32_t i, const qj_value *o, qc_qalgo *a)
                                           "supported (as in Quark)");
   } else {
     char m[300];
-    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: rotation, smooth, gptq, qronos)", name->s);
+    snprintf(m, sizeof m, "'%.200s' is not implemented (quarc has: rotation, smooth, autosmoothquant, gptq, qronos)", name->s);
     return bad(src, i, "name", m);
   }
   a->name = name->s;
@@ -183,7 +196,8 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
   for (int32_t i = 0; !s && i < v->n; i++) s = one(src, i, &v->items[i], &a[i]);
   /* Names point into v: keep only what is needed. */
   for (int32_t i = 0; !s && i < v->n; i++)
-    a[i].name = a[i].kind == QC_QALGO_SMOOTH ? "smooth"
+    a[i].name = a[i].kind == QC_QALGO_SMOOTH       ? "smooth"
+                : a[i].kind == QC_QALGO_AUTOSMOOTH ? "autosmoothquant"
                 : a[i].kind == QC_QALGO_GPTQ     ? "gptq"
                 : a[i].kind == QC_QALGO_QRONOS   ? "qronos"
                                                  : "rotation";
@@ -197,8 +211,20 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out, int
   return s;
 }
 
+bool qc_qalgo_loss_power(const char *name, double *power) {
+  static const char *const NAMES[] = {"mse", "mae", "rmse"};
+  static const double POWERS[] = {2.0, 1.0, 0.5};
+  for (int i = 0; i < 3; i++)
+    if (strcasecmp(name, NAMES[i]) == 0) {
+      *power = POWERS[i];
+      return true;
+    }
+  return false;
+}
+
 /* The entries --algo writes: Quark's fields with their defaults, except smooth's alpha 0.5
- * (SmoothQuant's own default; Quark's dataclass says 1). */
+ * (SmoothQuant's own default; Quark's dataclass says 1) and autosmoothquant's loss "MAE"
+ * (Quark's LLM templates; its dataclass says "MSE"). */
 typedef struct algo_default {
   const char *name;
   const char *keys[12];
@@ -210,6 +236,8 @@ static const algo_default DEFAULTS[] = {
      {"true", "false", "false", "false", "null", "false", "false", "false", "{}", "false"}},
     {"smooth", {"alpha", "scale_clamp_min", "scaling_layers", "model_decoder_layers"},
      {"0.5", "0.001", "[]", "\"\""}},
+    {"autosmoothquant", {"scaling_layers", "model_decoder_layers", "compute_scale_loss"},
+     {"[]", "\"\"", "\"MAE\""}},
     {"gptq", {"block_size", "damp_percent", "desc_act", "static_groups", "inside_layer_modules",
               "model_decoder_layers"},
      {"128", "0.01", "true", "true", "[]", "\"\""}},
@@ -228,7 +256,8 @@ static qc_status add_one(qc_bytes *b, const char *p, const char *e) {
     if (strlen(DEFAULTS[i].name) == l && strncmp(p, DEFAULTS[i].name, l) == 0) d = &DEFAULTS[i];
   if (!d)
     return qc_status_new(QC_CODE_INVALID_ARGUMENT, "--algo: '%.*s' is not an algorithm quarc has "
-                                                   "(rotation, smooth, gptq, qronos)", (int)l, p);
+                                                   "(rotation, smooth, autosmoothquant, gptq, qronos)",
+                           (int)l, p);
   qc_bytes_puts(b, "{\"name\": ");
   qc_json_put_cstring(b, d->name);
   for (int i = 0; i < 12 && d->keys[i]; i++) {

@@ -205,16 +205,26 @@ typedef struct seg {
   qc_vid *map; /* g's values -> one's */
   qc_vid *ins; /* g's values that are one's inputs */
   int32_t *n_ins;
+  const qc_seqrun_edit *edits; /* a probe's replaced values */
+  int32_t n_edits;
 } seg;
+
+static const qc_seqrun_edit *edit_of(const seg *sg, qc_vid x) {
+  for (int32_t i = 0; i < sg->n_edits; i++)
+    if (sg->edits[i].value == x) return &sg->edits[i];
+  return NULL;
+}
 
 static qc_status seg_add(seg *sg, qc_nid k, int depth);
 
 /* one's value for g's x: a constant, a kept value (an input of one), or the output of a node
- * computed from constants, added here. */
+ * computed from constants, added here; a probe's edit first. */
 static qc_status seg_value(seg *sg, qc_vid x, int depth) {
   const qc_graph *g = sg->r->g;
   if (sg->map[x] >= 0) return QC_OK;
   const qc_value *xv = qc_graph_value(g, x);
+  const qc_seqrun_edit *e = edit_of(sg, x);
+  if (e && e->constant) return qc_graph_add_const(sg->one, xv->name, e->constant, &sg->map[x]);
   if (xv->kind == QC_VALUE_CONST) return qc_graph_add_const(sg->one, xv->name, &xv->cst, &sg->map[x]);
   if (sg->r->kept[x]) {
     qc_type t = type_in(g, sg->one, x);
@@ -222,12 +232,12 @@ static qc_status seg_value(seg *sg, qc_vid x, int depth) {
     sg->ins[(*sg->n_ins)++] = x;
     return QC_OK;
   }
-  if (xv->kind == QC_VALUE_NODE && sg->r->konst[xv->node]) {
+  if (!e && xv->kind == QC_VALUE_NODE && sg->r->konst[xv->node]) {
     QC_RETURN_IF_ERROR(seg_add(sg, xv->node, depth + 1));
     if (sg->map[x] >= 0) return QC_OK;
   }
-  return qc_status_new(QC_CODE_INTERNAL, "a segment reads '%s', which no earlier segment kept",
-                       xv->name);
+  return qc_status_new(QC_CODE_INTERNAL, "a segment reads '%s', which no earlier segment kept%s",
+                       xv->name, e ? " (a probe replaces it per batch)" : "");
 }
 
 static qc_status seg_add(seg *sg, qc_nid k, int depth) {
@@ -241,8 +251,12 @@ static qc_status seg_add(seg *sg, qc_nid k, int depth) {
   return qc_qclone_node(g, k, sg->one, sg->map);
 }
 
-qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
-                            qc_collect_fn fn, void *user) {
+/* The nodes from r->done to `to` on every batch. A segment (probe false) keeps what later
+ * nodes read and advances; a probe keeps nothing, reads `edits` in place of the values they
+ * name, and makes the listed values outputs so that they are computed. */
+static qc_status run_range(qc_seqrun *r, qc_nid to, bool probe, int32_t n_edits,
+                           const qc_seqrun_edit *edits, int32_t n, const qc_vid *values,
+                           qc_collect_fn fn, void *user) {
   const qc_graph *g = r->g;
   int32_t nn = qc_graph_num_nodes(g), nv = qc_graph_num_values(g);
   qc_nid from = r->done;
@@ -256,10 +270,18 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
   int32_t n_ins = 0, n_outs = 0;
   if (!s && (!map || !ins || !outs)) s = QC_OOM();
   for (qc_vid v = 0; !s && v < nv; v++) map[v] = QC_NONE;
+  for (int32_t i = 0; i < n_edits && !s; i++) {
+    qc_vid v = edits[i].value;
+    if (v < 0 || v >= nv || (!edits[i].constant && !edits[i].fn))
+      s = qc_status_new(QC_CODE_INTERNAL, "a probe edit names no value or replacement");
+    else if (!edits[i].constant && !r->kept[v])
+      s = qc_status_new(QC_CODE_INTERNAL, "a probe replaces '%s' per batch, which is not kept",
+                        qc_graph_value(g, v)->name);
+  }
   /* The segment's nodes (those whose outputs someone reads), reading kept values as inputs;
    * nodes computed from constants alone (a weight's Transpose, its dequantization) are
    * added where they are read, from the constants as they are now. */
-  seg sg = {r, one, map, ins, &n_ins};
+  seg sg = {r, one, map, ins, &n_ins, edits, n_edits};
   for (qc_nid k = from; k < to && !s; k++) {
     const qc_node *d = qc_graph_node(g, k);
     if (d->dead || r->konst[k]) continue;
@@ -267,14 +289,19 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
     for (int32_t i = 0; i < d->n_out; i++) used = used || (d->out[i] >= 0 && r->last_use[d->out[i]] >= 0);
     if (used) s = seg_add(&sg, k, 0);
   }
-  /* Outputs: what later nodes read. */
-  for (qc_vid v = 0; v < nv && !s; v++)
-    if (map[v] >= 0 && qc_graph_value(g, v)->kind == QC_VALUE_NODE && r->last_use[v] >= to &&
-        qc_graph_value(g, v)->node >= from && qc_graph_value(g, v)->node < to &&
-        !r->konst[qc_graph_value(g, v)->node]) {
+  /* Outputs: what later nodes read (a segment), the listed values (a probe). */
+  for (qc_vid v = 0; v < nv && !s; v++) {
+    const qc_value *xv = qc_graph_value(g, v);
+    if (map[v] < 0 || xv->kind != QC_VALUE_NODE || xv->node < from || xv->node >= to ||
+        r->konst[xv->node])
+      continue;
+    bool listed = false;
+    for (int32_t i = 0; i < n && probe && !listed; i++) listed = values[i] == v;
+    if (probe ? listed : r->last_use[v] >= to) {
       s = qc_graph_add_output(one, map[v]);
       outs[n_outs++] = v;
     }
+  }
   collect c = {one, NULL, fn, user};
   if (!s) {
     int32_t snv = qc_graph_num_values(one);
@@ -284,27 +311,46 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
     for (int32_t i = 0; !s && i < n; i++)
       if (values[i] >= 0 && values[i] < nv && map[values[i]] >= 0) c.index_of[map[values[i]]] = i;
   }
-  for (int32_t i = 0; i < n_outs && !s; i++)
+  for (int32_t i = 0; i < n_outs && !s && !probe; i++)
     if (!(r->kept[outs[i]] = calloc((size_t)(r->n_batches ? r->n_batches : 1), sizeof(qc_rvalue))))
       s = QC_OOM();
   /* The graph's own inputs are computed by no segment: the first one hands them over. */
-  for (int32_t i = 0; i < n && !s && from == 0; i++) {
+  for (int32_t i = 0; i < n && !s && from == 0 && !probe; i++) {
     const qc_value *v = values[i] >= 0 && values[i] < nv ? qc_graph_value(g, values[i]) : NULL;
     if (!v || v->kind != QC_VALUE_INPUT || !r->kept[values[i]]) continue;
     for (int64_t b = 0; b < r->n_batches && !s; b++)
       if (r->kept[values[i]][b].kind == QC_RV_TENSOR) s = fn(user, i, &r->kept[values[i]][b].t);
   }
+  /* Per input of one: the probe edit that replaces it per batch, or NULL. */
+  const qc_seqrun_edit **per = s ? NULL : calloc((size_t)(n_ins ? n_ins : 1), sizeof *per);
+  if (!s && !per) s = QC_OOM();
+  for (int32_t i = 0; i < n_ins && !s; i++) per[i] = edit_of(&sg, ins[i]);
   qc_interp *it = NULL;
   qc_interp_options io = {r->n_threads, on_value, &c, NULL, false};
   if (!s) s = qc_interp_create(one, &io, &it);
   qc_rvalue *in_vals = s ? NULL : calloc((size_t)(n_ins ? n_ins : 1), sizeof *in_vals);
   qc_rvalue *out_vals = s ? NULL : calloc((size_t)(n_outs ? n_outs : 1), sizeof *out_vals);
-  if (!s && (!in_vals || !out_vals)) s = QC_OOM();
+  qc_rvalue *edited = s ? NULL : calloc((size_t)(n_ins ? n_ins : 1), sizeof *edited);
+  if (!s && (!in_vals || !out_vals || !edited)) s = QC_OOM();
   for (int64_t b = 0; b < r->n_batches && !s; b++) {
-    for (int32_t i = 0; i < n_ins; i++) in_vals[i] = r->kept[ins[i]][b];
-    s = qc_interp_run(it, n_ins, in_vals, n_outs, out_vals);
+    for (int32_t i = 0; i < n_ins && !s; i++) {
+      in_vals[i] = r->kept[ins[i]][b];
+      if (!per[i]) continue;
+      if (in_vals[i].kind != QC_RV_TENSOR) {
+        s = qc_status_new(QC_CODE_RUNTIME, "value '%s' is not a tensor",
+                          qc_graph_value(g, ins[i])->name);
+        break;
+      }
+      edited[i].kind = QC_RV_TENSOR;
+      s = per[i]->fn(per[i]->user, b, &in_vals[i].t, &edited[i].t);
+      if (!s) in_vals[i] = edited[i];
+      else memset(&edited[i], 0, sizeof edited[i]);
+    }
+    if (!s) s = qc_interp_run(it, n_ins, in_vals, n_outs, out_vals);
+    for (int32_t i = 0; i < n_ins; i++) qc_rvalue_release(&edited[i]);
     for (int32_t i = 0; i < n_outs && !s; i++) {
-      r->kept[outs[i]][b] = out_vals[i];
+      if (probe) qc_rvalue_release(&out_vals[i]);
+      else r->kept[outs[i]][b] = out_vals[i];
       memset(&out_vals[i], 0, sizeof out_vals[i]);
     }
     if (s) s = qc_status_wrap(s, "calibration batch %lld", (long long)b);
@@ -312,15 +358,34 @@ qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *va
   qc_interp_destroy(it);
   free(in_vals);
   free(out_vals);
+  free(edited);
+  free(per);
   free(c.index_of);
   qc_graph_destroy(one);
   free(map);
   free(ins);
   free(outs);
-  if (s) return s;
+  if (s || probe) return s;
   r->done = to;
   /* Values no later node reads are let go. */
   for (qc_vid v = 0; v < nv; v++)
     if (r->kept[v] && r->last_use[v] < to) drop(r, v);
   return QC_OK;
+}
+
+qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
+                            qc_collect_fn fn, void *user) {
+  return run_range(r, to, false, 0, NULL, n, values, fn, user);
+}
+
+qc_status qc_seqrun_probe(qc_seqrun *r, qc_nid to, int32_t n_edits, const qc_seqrun_edit *edits,
+                          int32_t n, const qc_vid *values, qc_collect_fn fn, void *user) {
+  return run_range(r, to, true, n_edits, edits, n, values, fn, user);
+}
+
+const qc_tensor *qc_seqrun_kept(const qc_seqrun *r, qc_vid v, int64_t batch) {
+  if (v < 0 || v >= r->nv || !r->kept[v] || batch < 0 || batch >= r->n_batches ||
+      r->kept[v][batch].kind != QC_RV_TENSOR)
+    return NULL;
+  return &r->kept[v][batch].t;
 }

@@ -85,6 +85,10 @@ void qc_qsites_free(qc_qsite *s, int32_t n);
  *  Embedding's table, [num, dim]. */
 qc_status qc_qsite_weight(const qc_graph *g, const qc_qsite *s, float **w, int64_t *rows,
                           int64_t *cols) QC_MUST_USE;
+/** w ([out, in], as qc_qsite_weight gives it) as a new f32 tensor in the orientation of
+ *  s's weight value (what the weight chain reads). */
+qc_status qc_qsite_weight_tensor(const qc_graph *g, const qc_qsite *s, const float *w,
+                                 qc_tensor *t) QC_MUST_USE;
 /** Make a Linear layer compute with w ([out, in], as qc_qsite_weight gives it): a new f32
  *  constant, in the orientation the weight chain reads, named as the weight constant was
  *  (that one becomes "<name>.orig" for dce), so that the layer keeps its name. Refused when
@@ -204,6 +208,25 @@ qc_status qc_seqrun_create(const qc_graph *g, const qc_calib_options *o,
  *  batch, computing them from g as it is now; fn sees the listed values computed there. */
 qc_status qc_seqrun_segment(qc_seqrun *r, qc_nid to, int32_t n, const qc_vid *values,
                             qc_collect_fn fn, void *user) QC_MUST_USE;
+/** A value a probe replaces: by `constant` in every batch (a trial weight), or, for a kept
+ *  value (an activation a segment computed), by what fn makes of it for each batch (*out a
+ *  new tensor the probe releases). */
+typedef struct qc_seqrun_edit {
+  qc_vid value;
+  const qc_tensor *constant;
+  qc_status (*fn)(void *user, int64_t batch, const qc_tensor *in, qc_tensor *out);
+  void *user;
+} qc_seqrun_edit;
+/** Run the nodes from where the last segment ended up to node `to` (exclusive) on every batch,
+ *  with `edits` in place of the values they name, and give fn the listed values, batch after
+ *  batch; nothing is kept and the run does not advance, so that an algorithm can try
+ *  changes to a segment (AutoSmoothQuant's search) before the segment is run. */
+qc_status qc_seqrun_probe(qc_seqrun *r, qc_nid to, int32_t n_edits, const qc_seqrun_edit *edits,
+                          int32_t n, const qc_vid *values, qc_collect_fn fn,
+                          void *user) QC_MUST_USE;
+/** Value v as kept for batch b (a graph input, or a value a segment computed that later nodes
+ *  read), or NULL. */
+const qc_tensor *qc_seqrun_kept(const qc_seqrun *r, qc_vid v, int64_t batch);
 /** After g's values changed (an input now reads a new constant): recount who reads what. */
 qc_status qc_seqrun_refresh(qc_seqrun *r) QC_MUST_USE;
 int64_t qc_seqrun_batches(const qc_seqrun *r);
@@ -228,18 +251,23 @@ typedef enum qc_qalgo_kind {
   QC_QALGO_SMOOTH = 1,
   QC_QALGO_GPTQ = 2,
   QC_QALGO_ROTATION = 3,
-  QC_QALGO_QRONOS = 4
+  QC_QALGO_QRONOS = 4,
+  QC_QALGO_AUTOSMOOTH = 5
 } qc_qalgo_kind;
 
 /** One entry of a Quark config's algo_config (passes/quant/algo.c has the keys). */
 typedef struct qc_qalgo {
   qc_qalgo_kind kind;
-  const char *name;       /**< "smooth", "gptq", "qronos", "rotation" (static) */
+  const char *name;       /**< "smooth", "autosmoothquant", "gptq", "qronos", "rotation"
+                               (static) */
   double alpha;           /**< smooth: migration strength; qronos: damping, a fraction of
                                the largest eigenvalue of H */
   double beta;            /**< qronos: the scale of the Cholesky factorization */
   double scale_clamp_min; /**< smooth: lower bound of the smoothing scales */
-  bool fold_only;         /**< smooth: no Mul where 1/s cannot be folded (quarc's key) */
+  bool fold_only;         /**< smooth, autosmoothquant: no Mul where 1/s cannot be folded
+                               (quarc's key) */
+  double loss_power;      /**< autosmoothquant: the search minimizes mean |d|^loss_power
+                               (compute_scale_loss MSE 2, MAE 1, RMSE 0.5, as Quark) */
   int64_t block_size;     /**< gptq, qronos: columns per lazy-update block */
   double damp_percent;    /**< gptq: damping, a fraction of the mean Hessian diagonal */
   bool desc_act;          /**< gptq: columns in order of decreasing Hessian diagonal */
@@ -261,14 +289,18 @@ qc_status qc_qalgos_parse(const char *json, const char *src, qc_qalgo **out,
  *  cfg's algo_config. */
 qc_status qc_qalgos_add(qc_qconfig *cfg, const char *names) QC_MUST_USE;
 
-/** SmoothQuant (passes/quant/smooth.c) on an annotated graph before `observe`: per group of
- *  layers reading one activation, s = max|x|^alpha / max|W|^(1-alpha) per input channel,
- *  folded into what produces x (a norm's scale and bias, a Mul by a constant, a Linear's
- *  output rows) and into the layers' weight columns; a group whose x cannot take 1/s exactly
- *  reads it through a new Mul(x, 1/s), unless fold_only. *n_smoothed (may be NULL) gets the
- *  number of groups smoothed. */
+/** SmoothQuant or AutoSmoothQuant (a->kind; passes/quant/smooth.c) on an annotated graph
+ *  before `observe`: per group of layers reading one activation, a scale s per input channel
+ *  (SmoothQuant: max|x|^alpha / max|W|^(1-alpha); AutoSmoothQuant: max|x|^r with r searched
+ *  against the group's quantized output), folded into what produces x (a norm's scale and
+ *  bias, a Linear's output rows, through an Attention a value projection's rows) and into the
+ *  layers' weight columns; a group whose x cannot take 1/s exactly reads it through a new
+ *  Mul(x, 1/s), unless fold_only. *n_smoothed (may be NULL) gets the number of groups
+ *  smoothed; *ratios (may be NULL; free it) each group's searched exponent, in node order. */
 qc_status qc_quant_smooth(qc_graph *g, const qc_calib_options *o, const qc_qalgo *a,
-                          int32_t *n_smoothed) QC_MUST_USE;
+                          int32_t *n_smoothed, float **ratios) QC_MUST_USE;
+/** Quark's compute_scale_loss, any case ("MAE", "mse", "RMSE"), as a power; false if unknown. */
+bool qc_qalgo_loss_power(const char *name, double *power);
 /** GPTQ or Qronos (a->kind; passes/quant/gptq.c) on an observed graph before `freeze`: each
  *  quantized Linear weight is replaced by GPTQ's quantized weight, computed from the Hessian
  *  of its input on the calibration data (Qronos: and from the input the float model gives

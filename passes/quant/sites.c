@@ -428,7 +428,8 @@ qc_status qc_qreplace_input(qc_graph *g, qc_nid n, int32_t slot, const qc_tensor
 }
 
 /* w ([out, in]) as a constant in the orientation s's weight chain reads (caller releases). */
-static qc_status weight_tensor(qc_graph *g, const qc_qsite *s, const float *w, qc_tensor *t) {
+qc_status qc_qsite_weight_tensor(const qc_graph *g, const qc_qsite *s, const float *w,
+                                 qc_tensor *t) {
   const qc_type *wt = &qc_graph_value(g, s->weight)->type;
   int64_t r = wt->dims[0], c = wt->dims[1];
   int64_t dims[2] = {r, c};
@@ -458,7 +459,7 @@ static qc_status weight_shared(const qc_graph *g, const qc_qsite *s, bool *share
  * "<layer>.weight" (made unique), the other readers keeping the shared one. */
 static qc_status put_weight(qc_graph *g, qc_qsite *s, const float *w, bool shared) {
   qc_tensor t;
-  QC_RETURN_IF_ERROR(weight_tensor(g, s, w, &t));
+  QC_RETURN_IF_ERROR(qc_qsite_weight_tensor(g, s, w, &t));
   qc_vid nv = QC_NONE;
   qc_status st = QC_OK;
   if (!shared) {

@@ -76,40 +76,55 @@ def main():
                                           "smooth:model_decoder_layers=model.layers", "--print-config"],
                                          check=True, capture_output=True, text=True).stdout)
     # Quark 0.13's smooth does not detect the layers: an empty scaling_layers smooths nothing (its
-    # LLM templates fill the list). These are Llama's, the groups quarc finds in the graph
-    # (quarc also smooths o_proj through an inserted Mul, which Quark has no entry for).
-    cfg_dict["algo_config"][0]["scaling_layers"] = [
+    # LLM templates fill the list). These are Llama's (the template's), the groups quarc finds in
+    # the graph.
+    llama_groups = [
         {"prev_op": "input_layernorm", "layers": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
          "inp": "self_attn.q_proj", "module2inspect": "self_attn"},
+        {"prev_op": "self_attn.v_proj", "layers": ["self_attn.o_proj"], "inp": "self_attn.o_proj"},
         {"prev_op": "post_attention_layernorm", "layers": ["mlp.gate_proj", "mlp.up_proj"],
          "inp": "mlp.gate_proj", "module2inspect": "mlp"},
         {"prev_op": "mlp.up_proj", "layers": ["mlp.down_proj"], "inp": "mlp.down_proj"}]
+    cfg_dict["algo_config"][0]["scaling_layers"] = llama_groups
+    # AutoSmoothQuant on fp8, as `quarc quantize --scheme fp8 --algo autosmoothquant` writes it
+    asq_dict = json.loads(subprocess.run([a.quarc, "quantize", "--scheme", "fp8", "--algo",
+                                          "autosmoothquant:model_decoder_layers=model.layers",
+                                          "--print-config"],
+                                         check=True, capture_output=True, text=True).stdout)
+    asq_dict["algo_config"][0]["scaling_layers"] = llama_groups
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, calib = os.path.join(tmp, "llama"), os.path.join(tmp, "calib")
         t.outlier_llama(model_dir)
         qu.write_id_batches(calib, t.BATCHES, t.SEQ, t.VOCAB)
         data = [torch.from_numpy(np.load(os.path.join(b, "input_ids.npy"))) for b in t.batches(calib)]
-        torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-        orig = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        qm = ModelQuantizer(QConfig.from_dict(cfg_dict)).quantize_model(model, data)
         out = {"quark_version": getattr(quark, "__version__", "?"), "torch_version": torch.__version__,
-               "config": cfg_dict["algo_config"], "linear_s": {}, "norm_ratio": {}}
-        for k, v in qm.state_dict().items():
-            if k not in orig or not k.endswith(".weight") or "lm_head" in k or "embed" in k:
-                continue
-            o = orig[k].double()
-            w = v.detach().double()
-            name = k[:-len(".weight")]
-            if w.ndim == 2:
-                ratio = (w / o).mean(dim=0)  # per input column
-                if not torch.allclose(ratio, torch.ones_like(ratio), atol=1e-7):
-                    out["linear_s"][name] = [float(x) for x in ratio]
-            elif "norm" in k:
-                r = w / o
-                if not torch.allclose(r, torch.ones_like(r), atol=1e-7):
-                    out["norm_ratio"][name] = [float(x) for x in r]
-        print("smoothed linears: %d, norms: %d" % (len(out["linear_s"]), len(out["norm_ratio"])), file=sys.stderr)
+               "config": cfg_dict["algo_config"]}
+        for key, cfg in (("smooth", cfg_dict), ("autosmoothquant", asq_dict)):
+            torch.manual_seed(0)
+            model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+            orig = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            qm = ModelQuantizer(QConfig.from_dict(cfg)).quantize_model(model, data)
+            res = {"linear_s": {}, "norm_ratio": {}}
+            for k, v in qm.state_dict().items():
+                if k not in orig or not k.endswith(".weight") or "lm_head" in k or "embed" in k:
+                    continue
+                o = orig[k].double()
+                w = v.detach().double()
+                name = k[:-len(".weight")]
+                if w.ndim == 2:
+                    ratio = (w / o).mean(dim=0)  # per input column
+                    if not torch.allclose(ratio, torch.ones_like(ratio), atol=1e-7):
+                        res["linear_s"][name] = [float(x) for x in ratio]
+                elif "norm" in k:
+                    r = w / o
+                    if not torch.allclose(r, torch.ones_like(r), atol=1e-7):
+                        res["norm_ratio"][name] = [float(x) for x in r]
+            print("%s: smoothed linears: %d, norms: %d" % (key, len(res["linear_s"]), len(res["norm_ratio"])),
+                  file=sys.stderr)
+            if key == "smooth":
+                out.update(res)
+            else:
+                out["autosmoothquant"] = dict(res, config=cfg["algo_config"])
         out["gptq"] = gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM)
         out["qronos"] = gptq_codes(a, model_dir, calib, ModelQuantizer, QConfig, AutoModelForCausalLM,
                                    "qronos")

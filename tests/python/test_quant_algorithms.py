@@ -123,6 +123,105 @@ def sqnr(ref, got):
     return 10 * np.log10(np.sum(ref ** 2) / np.sum((ref - got) ** 2))
 
 
+def same_as_quark(float_onnx, smooth_onnx, quark, what):
+    """Every smoothed layer and norm of smooth_onnx against Quark's record (per Linear, the
+    smoothed weight over the original averaged over the rows: rows rescaled by a later group,
+    up_proj's and v_proj's, are compared that way too). The count and the worst relative
+    difference."""
+    fm, sm = onnx.load(float_onnx), onnx.load(smooth_onnx)
+    fmm, mm, finits, sinits = matmuls(fm), matmuls(sm), qu.initializers(fm), qu.initializers(sm)
+    worst, n = 0.0, 0
+    changed = {layer for layer in mm if "lm_head" not in layer and not np.allclose(
+        mm[layer][1].astype(np.float64) / fmm[layer][1].astype(np.float64), 1, rtol=0, atol=1e-7)}
+    assert changed == set(quark["linear_s"]), (what, sorted(changed ^ set(quark["linear_s"])))
+    for layer, s_quark in quark["linear_s"].items():
+        s_quarc = np.mean(mm[layer][1].astype(np.float64) / fmm[layer][1].astype(np.float64), axis=0)
+        rel = np.max(np.abs(s_quarc - s_quark) / np.abs(s_quark))
+        worst, n = max(worst, rel), n + 1
+        assert rel < 1e-4, "%s: %s: scales differ from amd-quark's by %.3g relative" % (what, layer, rel)
+    for norm, r_quark in quark["norm_ratio"].items():
+        r = sinits[norm + ".weight"].astype(np.float64) / finits[norm + ".weight"].astype(np.float64)
+        rel = np.max(np.abs(r - r_quark) / np.abs(r_quark))
+        worst, n = max(worst, rel), n + 1
+        assert rel < 1e-4, "%s: %s: smoothed norm differs from amd-quark's by %.3g relative" % (what, norm, rel)
+    return n, worst
+
+
+def check_autosmooth(tmp, model, calib):
+    """AutoSmoothQuant on fp8: the float function is kept, each group's exponent and scales are
+    amd-quark's, and fp8 loses less with it than without."""
+    float_onnx = os.path.join(tmp, "float.onnx")
+    asq_onnx = os.path.join(tmp, "asq.onnx")
+    p = qu.quarc("quantize", model, "--scheme", "fp8", "--algo", "autosmoothquant", "--calib", calib,
+                 "-o", os.path.join(tmp, "fp8_asq.onnx"))
+    # quarc's --algo writes the loss Quark's Llama template uses, and says what it chose
+    cfg = json.loads(qu.quarc("quantize", "--scheme", "fp8", "--algo", "autosmoothquant",
+                              "--print-config").stdout)["algo_config"][0]
+    assert cfg["compute_scale_loss"] == "MAE", cfg
+    chosen = [ln for ln in p.stderr.splitlines() if "autosmooth exponents:" in ln]
+    assert len(chosen) == 1, p.stderr
+    qu.quarc("opt", model, "--passes=quant-annotate{scheme=fp8},autosmoothquant{data=%s,loss=mae},dce" % calib,
+             "-o", asq_onnx)
+    ref = run_ort(float_onnx, calib)
+    logits = [o.name for o in onnx.load(float_onnx).graph.output][0]
+    got = run_ort(asq_onnx, calib)
+    for a, b in zip(ref[logits], got[logits]):
+        rel = np.max(np.abs(a - b)) / np.max(np.abs(a))
+        assert rel < 1e-4, "autosmoothquant changed the float model: max relative %.3g" % rel
+    quark = json.load(open(ORACLE))["autosmoothquant"]
+    n, worst = same_as_quark(float_onnx, asq_onnx, quark, "autosmoothquant")
+    qu.log("autosmoothquant: %d layers and norms as amd-quark smooths them (worst %.2g relative); "
+           "quarc chose %s" % (n, worst, chosen[0].split(":", 2)[2].strip()))
+    # The search itself, in numpy, where the module is one layer (o_proj, down_proj), on int8
+    # (per-tensor symmetric: scale amax / 127.5, half-even rounding, [-128, 127]).
+    int8_onnx = os.path.join(tmp, "asq_int8.onnx")
+    qu.quarc("opt", model, "--passes=quant-annotate{scheme=int8},autosmoothquant{data=%s},dce" % calib,
+             "-o", int8_onnx)
+    fmm, qmm = matmuls(onnx.load(float_onnx)), matmuls(onnx.load(int8_onnx))
+    singles = sorted(k for k in fmm if k.endswith(("o_proj", "down_proj")))
+    acts = run_ort(float_onnx, calib, extra=[fmm[k][0] for k in singles])
+
+    def q8(a):
+        scale = np.float32(np.max(np.abs(a)) / np.float32(127.5))
+        return (np.clip(np.round(a / scale), -128, 127) * scale).astype(np.float32)
+
+    picked = []
+    for layer in singles:
+        x = np.concatenate([v.reshape(-1, v.shape[-1]) for v in acts[fmm[layer][0]]]).astype(np.float32)
+        w = fmm[layer][1].astype(np.float32)
+        y = x.astype(np.float64) @ w.T.astype(np.float64)
+        xmax = np.max(np.abs(x), axis=0)
+        losses, cands = [], []
+        for i in range(10):
+            s = np.maximum(xmax ** np.float32(i / 10), np.float32(1e-4)).astype(np.float32)
+            s = (s / np.sqrt(np.max(s) * np.min(s))).astype(np.float32)
+            yq = q8(x / s).astype(np.float64) @ q8(w * s).T.astype(np.float64)
+            losses.append(np.mean(np.abs(y - yq)))
+            cands.append(s.astype(np.float64))
+        best = int(np.argmin(losses))
+        s = cands[best]
+        if layer.endswith("o_proj"):  # folded per KV head (2 query heads each)
+            hd = HIDDEN // 4
+            s = np.broadcast_to(np.max(s.reshape(2, 2, hd), axis=1, keepdims=True), (2, 2, hd)).reshape(-1)
+        got = np.mean(qmm[layer][1].astype(np.float64) / fmm[layer][1].astype(np.float64), axis=0)
+        rel = np.max(np.abs(got - s) / s)
+        margin = sorted(losses)[1] / losses[best] - 1
+        picked.append("%s %.1f (next best +%.1f%%)" % (layer.split("layers.")[1], best / 10, 100 * margin))
+        assert rel < 1e-4, "%s: quarc's scales are not numpy's search's (exponent %.1f): %.3g relative" % (
+            layer, best / 10, rel)
+    qu.log("autosmoothquant int8: the search equals numpy's in %d single-layer groups: %s"
+           % (len(singles), ", ".join(picked)))
+    res = {}
+    for tag, extra in (("fp8", []), ("fp8+autosmoothquant", ["--algo", "autosmoothquant"]),
+                       ("fp8+smooth", ["--algo", "smooth"])):
+        q = os.path.join(tmp, tag + ".onnx")
+        qu.quarc("quantize", model, "--scheme", "fp8", *extra, "--calib", calib, "-o", q)
+        res[tag] = sqnr(ref[logits], run_ort(q, calib)[logits])
+    qu.log("autosmoothquant: fp8 logit SQNR %.2f dB, with smooth %.2f dB, with autosmoothquant %.2f dB"
+           % (res["fp8"], res["fp8+smooth"], res["fp8+autosmoothquant"]))
+    assert res["fp8+autosmoothquant"] > res["fp8"], res
+
+
 def check_smooth(tmp, model, calib):
     float_onnx = os.path.join(tmp, "float.onnx")
     qu.quarc("opt", model, "--passes=dce", "-o", float_onnx)
@@ -136,7 +235,8 @@ def check_smooth(tmp, model, calib):
         if "lm_head" not in layer:
             groups.setdefault(x, []).append(w)
     assert len(groups) == 8, "expected 4 smoothed groups per layer, got %s" % sorted(groups)
-    assert sum(x.endswith("o_proj.input_smoothed") for x in groups) == 2, sorted(groups)
+    assert not any(x.endswith("input_smoothed") for x in groups), sorted(groups)
+    assert sum(x.endswith("self_attn.attention") for x in groups) == 2, sorted(groups)
     ref = run_ort(float_onnx, calib)
     got = run_ort(smooth_onnx, calib, extra=list(groups))
     logits = [o.name for o in onnx.load(float_onnx).graph.output][0]
@@ -156,9 +256,24 @@ def check_smooth(tmp, model, calib):
         flat, flat0 = np.max(act) / np.median(act), np.max(act0) / np.median(act0)
         want = flat0 / 3 if x.endswith("layernorm") else flat0  # the norms carry the outliers
         assert flat < want, "%s: max/median of max|x| %.1f, before smoothing %.1f" % (x, flat, flat0)
-        if x.endswith("post_attention_layernorm"):
-            continue  # up_proj's rows are rescaled again by the up -> down smoothing after it
+        if x.endswith("layernorm"):
+            continue  # v_proj's and up_proj's rows are rescaled again (v -> o, up -> down)
         wmax = np.max(np.abs(np.concatenate(ws, axis=0)), axis=0)
+        if x.endswith("self_attn.attention"):
+            # through the attention (2 query heads per KV head): each KV head's channel takes
+            # the larger of its query heads' s = sqrt(max|x| / max|W|), and so do both heads
+            layer = [k for k, (xx, _) in mm.items() if xx == x][0]
+            w0 = matmuls(onnx.load(float_onnx))[layer][1]
+            s = np.sqrt(act0 / np.max(np.abs(w0), axis=0).astype(np.float64))
+            hd = HIDDEN // 4
+            s_kv = np.max(s.reshape(2, 2, hd), axis=1, keepdims=True)
+            want_s = np.broadcast_to(s_kv, (2, 2, hd)).reshape(-1)
+            got_s = np.mean(ws[0].astype(np.float64) / w0.astype(np.float64), axis=0)
+            rel = np.max(np.abs(got_s - want_s) / want_s)
+            worst = max(worst, rel)
+            checked += 1
+            assert rel < 1e-3, "%s: s differs from the per-KV-head max by %.3g relative" % (x, rel)
+            continue
         rel = np.max(np.abs(act - wmax) / wmax)
         worst = max(worst, rel)
         checked += 1
@@ -167,20 +282,7 @@ def check_smooth(tmp, model, calib):
            "channel in %d (worst %.2g)" % (len(groups), checked, worst))
     # amd-quark's smooth on the same model and data (tests/oracle/quark_algorithms.py)
     quark = json.load(open(ORACLE))
-    fmm, finits, sinits = matmuls(onnx.load(float_onnx)), qu.initializers(onnx.load(float_onnx)), qu.initializers(sm)
-    worst, n = 0.0, 0
-    for layer, s_quark in quark["linear_s"].items():
-        if layer.endswith("up_proj"):
-            continue  # its rows are rescaled too (up -> down): no per-column s
-        s_quarc = np.mean(mm[layer][1].astype(np.float64) / fmm[layer][1].astype(np.float64), axis=0)
-        rel = np.max(np.abs(s_quarc - s_quark) / np.abs(s_quark))
-        worst, n = max(worst, rel), n + 1
-        assert rel < 1e-4, "%s: smoothing scales differ from amd-quark's by %.3g relative" % (layer, rel)
-    for norm, r_quark in quark["norm_ratio"].items():
-        r = sinits[norm + ".weight"].astype(np.float64) / finits[norm + ".weight"].astype(np.float64)
-        rel = np.max(np.abs(r - r_quark) / np.abs(r_quark))
-        worst, n = max(worst, rel), n + 1
-        assert rel < 1e-4, "%s: smoothed norm differs from amd-quark's by %.3g relative" % (norm, rel)
+    n, worst = same_as_quark(float_onnx, smooth_onnx, quark, "smooth")
     qu.log("smooth: %d layers and norms as amd-quark %s smooths them (worst %.2g relative)"
            % (n, quark["quark_version"], worst))
     # int8 with and without smooth
@@ -484,7 +586,10 @@ def check_errors(tmp, model, calib):
              ([{"name": "smooth", "alpha": 2}], "algo_config[0].alpha"),
              ([{"name": "gptq", "desc_act": True, "static_groups": False}], "algo_config[0].static_groups"),
              ([{"name": "qronos", "damp_percent": 0.01}], "algo_config[0].damp_percent"),
-             ([{"name": "qronos", "beta": 0}], "algo_config[0].beta")]
+             ([{"name": "qronos", "beta": 0}], "algo_config[0].beta"),
+             ([{"name": "autosmoothquant", "compute_scale_loss": "L1"}],
+              "algo_config[0].compute_scale_loss"),
+             ([{"name": "autosmoothquant", "alpha": 0.5}], "algo_config[0].alpha")]
     cfg = json.loads(qu.quarc("quantize", "--scheme", "int8", "--print-config").stdout)
     for algo, want in cases:
         cfg["algo_config"] = algo
@@ -511,6 +616,7 @@ def main():
         calib = os.path.join(tmp, "calib")
         qu.write_id_batches(calib, BATCHES, SEQ, VOCAB)
         check_smooth(tmp, model, calib)
+        check_autosmooth(tmp, model, calib)
         check_gptq(tmp, model, calib)
         check_qronos(tmp, model, calib)
         check_qronos_inputs(tmp, model, calib)
