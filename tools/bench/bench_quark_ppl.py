@@ -82,6 +82,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--hf-dir", default=None, help="an existing float HF directory (default: made in a temp dir)")
     ap.add_argument("--no-float", action="store_true")
+    ap.add_argument("--export", default=None,
+                    help="a directory: each quantized model is also written there (DIR/SCHEME, Quark's "
+                         "safetensors export), for `quarc eval ppl` on Quark's own weights and scales")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tmp = tempfile.mkdtemp(prefix="quark-ppl-")
@@ -132,6 +135,10 @@ def main():
             continue
         m = q.freeze(m)
         tq = time.time() - t0
+        if a.export:
+            from quark.torch import export_safetensors
+            export_safetensors(m, os.path.join(a.export, s))
+            AutoTokenizer.from_pretrained(hf).save_pretrained(os.path.join(a.export, s))
         p = ppl(m, ev)
         res[s] = p
         base = res.get("float", QUARC["float"])
