@@ -28,7 +28,7 @@ qc_format qc_format_from_path(const char *path) {
 
 /* A Hugging Face directory holding a quantized checkpoint: config.json with a
  * quantization_config, or Quark's native model_state_dict.pth. */
-static bool is_quantized_hf(const char *dir) {
+bool qc_hf_is_quantized(const char *dir) {
   char p[4096];
   struct stat st;
   snprintf(p, sizeof p, "%s/model_state_dict.pth", dir);
@@ -58,7 +58,7 @@ qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
   case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
   case QC_FORMAT_ONNX: return qc_onnx_import(path, NULL, out);
   case QC_FORMAT_HF:
-    if (is_quantized_hf(path)) return qc_hf_quant_load(path, NULL, out);
+    if (qc_hf_is_quantized(path)) return qc_hf_quant_load(path, NULL, out);
     return qc_hf_load(path, NULL, out);
   case QC_FORMAT_GGUF: return qc_gguf_load(path, NULL, out);
   default:

@@ -24,6 +24,11 @@ typedef enum qc_format {
   QC_FORMAT_GGUF = 4, /**< a GGUF file of a llama-family model (qc_gguf_load) */
 } qc_format;
 
+/** Whether a Hugging Face directory holds a quantized checkpoint (its config.json has a
+ *  quantization_config, or it has Quark's model_state_dict.pth): qc_model_load reads those
+ *  with qc_hf_quant_load, the others with qc_hf_load. */
+bool qc_hf_is_quantized(const char *dir);
+
 /** The format implied by a path ("m.onnx" -> ONNX), QC_FORMAT_AUTO if none. */
 qc_format qc_format_from_path(const char *path);
 

@@ -15,6 +15,7 @@ transformers; none of those is a test dependency):
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,24 @@ class ModelKinds(unittest.TestCase):
         self.assertEqual(a.returncode, 0, a.stderr)
         self.assertEqual(b.returncode, 0, b.stderr)
         self.assertAlmostEqual(ppl_of(a), ppl_of(b), delta=1e-5 * ppl_of(a))
+
+    def test_ppl_quantized_directory(self):
+        # a quantized checkpoint directory (Quark's fp8 layout) is read as one, with its scales,
+        # as `quarc opt` reads it: not as float weights holding the fp8 codes
+        q = os.path.join(self.tmp.name, "fp8")
+        r = quarc("quantize", self.dir, "--scheme", "fp8", "--calib", self.text, "--seq-len", "64", "-o", q)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shutil.copy(os.path.join(self.dir, "tokenizer.json"), q)
+        qir = os.path.join(self.tmp.name, "fp8.qir")
+        self.assertEqual(quarc("opt", q, "-o", qir).returncode, 0)
+        a = quarc("eval", "ppl", q, "--text", self.text, "--seq-len", "64", "--max-windows", "3")
+        b = quarc("eval", "ppl", qir, "--text", self.text, "--seq-len", "64", "--max-windows", "3",
+                  "--tokenizer", GPT2_TOK)
+        f = quarc("eval", "ppl", self.dir, "--text", self.text, "--seq-len", "64", "--max-windows", "3")
+        for p in (a, b, f):
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertAlmostEqual(ppl_of(a), ppl_of(b), delta=1e-5 * ppl_of(b))
+        self.assertLess(abs(ppl_of(a) / ppl_of(f) - 1), 0.2)  # fp8 stays near float
 
     def test_generate_directory_and_onnx(self):
         # random weights: the text may hold bytes that are no UTF-8, so compare bytes
