@@ -382,8 +382,6 @@ static qc_status module_outputs(const qc_graph *g, const qc_uses *u, const qc_qs
 }
 
 typedef struct asq {
-  const qc_graph *g;
-  qc_seqrun *run;
   group *gr;
   int64_t batches;
   double power;        /* the loss: mean |float - quantized|^power */
@@ -426,22 +424,16 @@ static qc_status add_loss(void *user, int32_t index, const qc_tensor *t) {
   return QC_OK;
 }
 
-/* x / s (in float32, as Quark divides), [rows, c]; malloc'd. */
+/* x / s in float32 (as Quark divides), [rows, c], whatever float dtype x has; malloc'd. */
 static qc_status divide_x(const asq *c, const qc_tensor *in, float **out, int64_t *rows) {
-  if (in->dtype != QC_F32)
-    return qc_status_new(QC_CODE_UNIMPLEMENTED, "autosmoothquant: activation of dtype %s (f32 "
-                                                "only)", qc_dtype_name(in->dtype));
   int64_t C = c->gr->c, n = qc_tensor_numel(in);
-  const float *x = qc_tensor_data(in);
-  float *f = malloc(sizeof *f * (size_t)(n ? n : 1));
-  if (!f) return QC_OOM();
-  for (int64_t i = 0; i < n; i++) f[i] = x[i] / c->s[i % C];
-  *out = f;
+  QC_RETURN_IF_ERROR(qc_qtensor_f32(in, out));
+  for (int64_t i = 0; i < n; i++) (*out)[i] /= c->s[i % C];
   *rows = n / C;
   return QC_OK;
 }
 
-/* The trial's input: Q(x / s) with the quantizer observed on every batch. */
+/* The trial's input: Q(x / s) with the quantizer observed on every batch, in x's dtype. */
 static qc_status trial_input(void *user, int64_t batch, const qc_tensor *in, qc_tensor *out) {
   (void)batch;
   asq *c = user;
@@ -450,8 +442,8 @@ static qc_status trial_input(void *user, int64_t batch, const qc_tensor *in, qc_
   QC_RETURN_IF_ERROR(divide_x(c, in, &f, &rows));
   int64_t shape[2] = {rows, c->gr->c};
   qc_status st = c->xq ? qc_quantizer_forward(c->xq, f, 2, shape, f) : QC_OK;
-  if (!st) st = qc_tensor_alloc(out, NULL, QC_F32, in->rank, in->dims);
-  if (!st) memcpy(qc_tensor_data(out), f, sizeof *f * (size_t)qc_tensor_numel(in));
+  if (!st) st = qc_tensor_alloc(out, NULL, in->dtype, in->rank, in->dims);
+  if (!st) qc_convert_from_f32(f, in->dtype, qc_tensor_data(out), (size_t)qc_tensor_numel(in), 0);
   free(f);
   return st;
 }
@@ -484,27 +476,71 @@ static qc_status trial_weights(const qc_graph *g, const qc_qsite *sites, const g
   return st;
 }
 
+/* gr->act_max over every calibration batch the run kept of x. */
+static qc_status kept_max(const qc_graph *g, qc_seqrun *run, group *gr) {
+  sctx one = {gr, 1};
+  for (int64_t b = 0; b < qc_seqrun_batches(run); b++) {
+    const qc_tensor *x = qc_seqrun_kept(run, gr->x, b);
+    if (!x)
+      return qc_status_new(QC_CODE_INTERNAL, "autosmoothquant: '%s' was not kept",
+                           qc_graph_value(g, gr->x)->name);
+    QC_RETURN_IF_ERROR(on_x(&one, 0, x));
+  }
+  return QC_OK;
+}
+
+/* The trial scales for exponent r: max(max|x|^r, 1e-4) / sqrt(max s * min s), in float32. */
+static void ratio_scales(const group *gr, float ratio, float *s) {
+  float hi = 0, lo = INFINITY;
+  for (int64_t k = 0; k < gr->c; k++) {
+    float v = powf(gr->act_max[k], ratio);
+    s[k] = v < 1e-4f ? 1e-4f : v;
+    hi = fmaxf(hi, s[k]);
+    lo = fminf(lo, s[k]);
+  }
+  float norm = sqrtf(hi * lo);
+  for (int64_t k = 0; k < gr->c; k++) s[k] /= norm;
+}
+
+/* c->xq: the input quantizer (spec xs) observed on x / s over every kept batch; NULL when the
+ * input is not quantized. */
+static qc_status observe_input(asq *c, qc_seqrun *run, const qc_qspecs *xs) {
+  c->xq = NULL;
+  if (xs->n == 0) return QC_OK;
+  QC_RETURN_IF_ERROR(qc_quantizer_create(xs, QC_F32, &c->xq));
+  for (int64_t b = 0; b < c->batches; b++) {
+    float *f;
+    int64_t r;
+    QC_RETURN_IF_ERROR(divide_x(c, qc_seqrun_kept(run, c->gr->x, b), &f, &r));
+    qc_status st = qc_quantizer_observe(c->xq, f, 2, (int64_t[]){r, c->gr->c});
+    free(f);
+    QC_RETURN_IF_ERROR(st);
+  }
+  return qc_quantizer_finalize(c->xq);
+}
+
 /* Quark's search (quark/torch/algorithm/awq/auto_smooth.py): for ratio r = 0, 0.1, ..., 0.9,
- * s = max(max|x|^r, 1e-4) / sqrt(max s * min s); the module runs with its layers' weights
- * Q(W * s) and its input Q(x / s) (the last layer's input quantizer, observed over all
- * calibration tokens); the s with the smallest mean |float - quantized|^p is kept. */
+ * s = ratio_scales(r); the module runs with its layers' weights Q(W * s) and its input
+ * Q(x / s) (the last layer's input quantizer, observed over all calibration tokens); the s
+ * with the smallest mean |float - quantized|^p is kept. */
 static qc_status search_group(const qc_graph *g, const qc_qsite *sites, const qc_uses *u,
                               int32_t ns, qc_seqrun *run, group *gr, const qc_qalgo *a) {
   int64_t C = gr->c, B = qc_seqrun_batches(run);
   qc_nid first = sites[gr->site[0]].node;
   for (int32_t k = 1; k < gr->n; k++)
     if (sites[gr->site[k]].node < first) first = sites[gr->site[k]].node;
-  qc_vid outs[64];
+  qc_vid *outs = malloc(sizeof *outs * (size_t)gr->n);
   int32_t n_out = 0;
-  if (gr->n > 64) return qc_status_new(QC_CODE_UNIMPLEMENTED, "more than 64 layers read one input");
-  QC_RETURN_IF_ERROR(module_outputs(g, u, sites, ns, gr, outs, &n_out));
+  qc_status st = outs ? module_outputs(g, u, sites, ns, gr, outs, &n_out) : QC_OOM();
+  if (st) {
+    free(outs);
+    return st;
+  }
   qc_nid to = first;
   for (int32_t i = 0; i < n_out; i++)
     if (qc_graph_value(g, outs[i])->node + 1 > to) to = qc_graph_value(g, outs[i])->node + 1;
-  QC_RETURN_IF_ERROR(qc_seqrun_segment(run, first, 0, NULL, NULL, NULL));
-  /* max |x| per channel, over every calibration token */
-  float *xmax = calloc((size_t)C, sizeof *xmax), *s = malloc(sizeof *s * (size_t)C);
-  asq c = {g, run, gr, B, a->loss_power, n_out, NULL, NULL, NULL, 0, 0, s, NULL};
+  float *s = malloc(sizeof *s * (size_t)C);
+  asq c = {gr, B, a->loss_power, n_out, NULL, NULL, NULL, 0, 0, s, NULL};
   c.ref = calloc((size_t)(n_out * B + 1), sizeof *c.ref);
   c.ref_n = calloc((size_t)(n_out * B + 1), sizeof *c.ref_n);
   c.calls = calloc((size_t)n_out, sizeof *c.calls);
@@ -513,49 +549,22 @@ static qc_status search_group(const qc_graph *g, const qc_qsite *sites, const qc
   float **w = NULL;
   int64_t *rows = NULL;
   qc_qspecs xs = {0};
-  qc_status st = xmax && s && c.ref && c.ref_n && c.calls && wt && edits ? QC_OK : QC_OOM();
-  for (int64_t b = 0; b < B && !st; b++) {
-    const qc_tensor *x = qc_seqrun_kept(run, gr->x, b);
-    if (!x) {
-      st = qc_status_new(QC_CODE_INTERNAL, "autosmoothquant: '%s' was not kept",
-                         qc_graph_value(g, gr->x)->name);
-      break;
-    }
-    float *f;
-    st = qc_qtensor_f32(x, &f);
-    for (int64_t i = 0; !st && i < qc_tensor_numel(x); i++) {
-      float v = fabsf(f[i]);
-      if (v > xmax[i % C]) xmax[i % C] = v;
-    }
-    if (!st) free(f);
-  }
+  st = s && c.ref && c.ref_n && c.calls && wt && edits ? QC_OK : QC_OOM();
+  if (!st) st = qc_seqrun_segment(run, first, 0, NULL, NULL, NULL);
+  if (!st) st = kept_max(g, run, gr);
   /* the float module's output */
   if (!st) st = qc_seqrun_probe(run, to, 0, NULL, n_out, outs, keep_ref, &c);
   if (!st) st = group_weights(g, sites, gr, &w, &rows);
   if (!st) st = qc_qlayer_specs(g, sites[gr->site[gr->n - 1]].name, "input_tensors", &xs);
   double best = INFINITY;
   for (int32_t i = 0; i < 10 && !st; i++) {
-    float ratio = (float)(i / 10.0), hi = 0, lo = INFINITY;
-    for (int64_t k = 0; k < C; k++) {
-      float v = powf(xmax[k], ratio);
-      s[k] = v < 1e-4f ? 1e-4f : v;
-      hi = fmaxf(hi, s[k]);
-      lo = fminf(lo, s[k]);
-    }
-    float norm = sqrtf(hi * lo);
-    for (int64_t k = 0; k < C; k++) s[k] /= norm;
+    float ratio = (float)(i / 10.0);
+    ratio_scales(gr, ratio, s);
     st = trial_weights(g, sites, gr, w, rows, s, wt);
-    for (int32_t k = 0; k < gr->n; k++) edits[k] = (qc_seqrun_edit){sites[gr->site[k]].weight, &wt[k], NULL, NULL};
+    for (int32_t k = 0; k < gr->n; k++)
+      edits[k] = (qc_seqrun_edit){sites[gr->site[k]].weight, &wt[k], NULL, NULL};
     edits[gr->n] = (qc_seqrun_edit){gr->x, NULL, trial_input, &c};
-    if (!st && xs.n > 0) st = qc_quantizer_create(&xs, QC_F32, &c.xq);
-    for (int64_t b = 0; b < B && !st && c.xq; b++) {
-      float *f;
-      int64_t r;
-      st = divide_x(&c, qc_seqrun_kept(run, gr->x, b), &f, &r);
-      if (!st) st = qc_quantizer_observe(c.xq, f, 2, (int64_t[]){r, C});
-      if (!st) free(f);
-    }
-    if (!st && c.xq) st = qc_quantizer_finalize(c.xq);
+    if (!st) st = observe_input(&c, run, &xs);
     c.loss_sum = 0;
     c.loss_n = 0;
     memset(c.calls, 0, sizeof *c.calls * (size_t)n_out);
@@ -581,8 +590,8 @@ static qc_status search_group(const qc_graph *g, const qc_qsite *sites, const qc
   free(c.calls);
   free(wt);
   free(edits);
-  free(xmax);
   free(s);
+  free(outs);
   return st;
 }
 
