@@ -3,7 +3,10 @@
  * Quantizes a model the way Quark's ModelQuantizer does (without an algorithm) and
  * exports it: the pass pipeline
  *
- *   quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
+ *   [convert-float ->] quant-annotate -> observe -> calibrate -> freeze -> realize -> lower-qdq
+ *
+ * (convert-float{to=f32} for a model that computes in f16, bf16 or f64: the quantization
+ * passes compute in f32)
  *
  * (docs/quant.md "Passes"; lower-qdq for ONNX and .qir only: OUT's format comes from
  * --format or its name, and the Hugging Face / Quark / AWQ / fp8 / GGUF writers, which take
@@ -553,6 +556,15 @@ static qc_status quantize(const qopts *o, qc_context *ctx, qc_qconfig *cfg) {
   progress pr = {"calibrate", 0, isatty(2) != 0, -1, NULL};
   qc_status s = qc_model_load(o->model, QC_FORMAT_AUTO, &g);
   if (!s) s = qc_graph_verify(g);
+  /* A float16 / bfloat16 / float64 model computes in float32 from here on, its inputs and
+   * outputs keeping their type (as Quark's convert_fp16_to_fp32). */
+  qc_vid nf = s ? QC_NONE : qc_qgraph_not_f32(g);
+  if (nf >= 0) {
+    char text[96];
+    snprintf(text, sizeof text, "convert-float{from=%s,to=f32}",
+             qc_dtype_name(qc_graph_value(g, nf)->type.dtype));
+    s = step(ctx, g, "to f32", text);
+  }
   if (!s) s = qc_graph_clone(g, &fg);
   if (!s) s = report_init(fg, cfg, &rep, &sites);
   /* Calibration data. */

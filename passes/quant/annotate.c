@@ -135,6 +135,14 @@ qc_status qc_quant_config_load(const char *file, const char *scheme, const char 
 
 static qc_status run_annotate(qc_graph *g, const qc_pass_args *a, void *user) {
   (void)user;
+  qc_vid nf = qc_qgraph_not_f32(g);
+  if (nf >= 0) {
+    const char *dt = qc_dtype_name(qc_graph_value(g, nf)->type.dtype);
+    return qc_status_new(QC_CODE_INVALID_ARGUMENT,
+                         "quant-annotate: value '%s' is %s: the quantization passes compute in "
+                         "f32; run convert-float{from=%s,to=f32} first (quarc quantize does)",
+                         qc_graph_value(g, nf)->name, dt, dt);
+  }
   qc_qconfig *cfg;
   QC_RETURN_IF_ERROR(qc_quant_config_load(qc_pass_arg_string(a, "config"),
                                           qc_pass_arg_string(a, "scheme"),

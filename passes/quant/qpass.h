@@ -111,6 +111,12 @@ bool qc_qsite_quantized(const qc_graph *g, const qc_qsite *s, qc_status *st);
 /** The precondition of the algorithms that change the float model (rotation, smoothquant):
  *  an annotated graph with no observer yet; the error names `pass`. */
 qc_status qc_qcheck_before_observe(const qc_graph *g, const char *pass) QC_MUST_USE;
+/** The first value a node other than Cast reads in f16, bf16 or f64, or QC_NONE. The quant
+ *  passes compute in float32 (Quark's ONNX quantizer converts float16 models the same way,
+ *  convert_fp16_to_fp32): quant-annotate refuses a graph with one, `quarc quantize` converts
+ *  such a model first (convert-float). */
+qc_vid qc_qgraph_not_f32(const qc_graph *g);
+
 
 /** The layer type's name for messages: "Linear", "Conv2d", ... */
 const char *qc_qsite_type_name(qc_qlayer_type t);

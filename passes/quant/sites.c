@@ -539,6 +539,18 @@ bool qc_qsite_quantized(const qc_graph *g, const qc_qsite *s, qc_status *st) {
   return q;
 }
 
+qc_vid qc_qgraph_not_f32(const qc_graph *g) {
+  for (qc_nid n = 0; n < qc_graph_num_nodes(g); n++) {
+    const qc_node *nd = qc_graph_node(g, n);
+    if (nd->dead || nd->op == QC_OP_Cast) continue;
+    for (int32_t i = 0; i < nd->n_in; i++) {
+      qc_dtype dt = nd->in[i] >= 0 ? qc_graph_value(g, nd->in[i])->type.dtype : QC_F32;
+      if (dt == QC_F16 || dt == QC_BF16 || dt == QC_F64) return nd->in[i];
+    }
+  }
+  return QC_NONE;
+}
+
 qc_status qc_qcheck_before_observe(const qc_graph *g, const char *pass) {
   if (!qc_graph_meta(g, "quant.config"))
     return qc_status_new(QC_CODE_INVALID_ARGUMENT,
