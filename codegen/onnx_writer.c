@@ -49,6 +49,11 @@ typedef struct writer {
   int64_t need_ir;
   bool uses_optional;
   bool uninit_initializer; /* an initializer that is not a graph input */
+  /* domains the nodes use (other than ""), each with the newest `since` of its ops: the
+   * opset_import entries the graph does not declare (passes add quarc.* ops without one) */
+  const char *used_domain[16];
+  int64_t used_version[16];
+  int32_t n_used;
 } writer;
 
 static void *new_msg(writer *w, const ProtobufCMessageDescriptor *d) {
@@ -427,7 +432,17 @@ static qc_status node_proto(writer *w, const qc_graph *g, qc_nid n, Onnx__NodePr
   Onnx__NodeProto *np = NEW(w, Onnx__NodeProto, onnx__node_proto__descriptor);
   if (!np) return QC_OOM();
   np->op_type = (char *)sc->name;
-  if (*sc->domain) np->domain = (char *)sc->domain;
+  if (*sc->domain) {
+    np->domain = (char *)sc->domain;
+    int32_t k = 0;
+    while (k < w->n_used && strcmp(w->used_domain[k], sc->domain)) k++;
+    if (k == w->n_used && k < (int32_t)(sizeof w->used_domain / sizeof w->used_domain[0])) {
+      w->used_domain[k] = sc->domain;
+      w->used_version[k] = 0;
+      w->n_used++;
+    }
+    if (k < w->n_used && sc->since > w->used_version[k]) w->used_version[k] = sc->since;
+  }
   if (nd->name && *nd->name) np->name = (char *)nd->name;
   np->n_input = (size_t)nd->n_in;
   np->input = arr(w, (size_t)nd->n_in, sizeof(char *));
@@ -577,12 +592,18 @@ static qc_status model_proto(writer *w, const qc_graph *g, Onnx__ModelProto **ou
   QC_RETURN_IF_ERROR(graph_proto(w, g, true, &m->graph));
 
   int32_t no = qc_graph_num_opsets(g);
-  m->opset_import = arr(w, (size_t)no, sizeof *m->opset_import);
+  m->opset_import = arr(w, (size_t)(no + w->n_used), sizeof *m->opset_import);
   if (!m->opset_import) return QC_OOM();
-  for (int32_t i = 0; i < no; i++) {
+  for (int32_t i = 0; i < no + w->n_used; i++) {
     const char *d;
     int64_t v;
-    qc_graph_opset_at(g, i, &d, &v);
+    if (i < no) {
+      qc_graph_opset_at(g, i, &d, &v);
+    } else {
+      d = w->used_domain[i - no];
+      v = w->used_version[i - no];
+      if (qc_graph_opset(g, d) != 0) continue;
+    }
     Onnx__OperatorSetIdProto *o = NEW(w, Onnx__OperatorSetIdProto, onnx__operator_set_id_proto__descriptor);
     if (!o) return QC_OOM();
     o->domain = (char *)d;
