@@ -517,9 +517,7 @@ qc_status qc_model_tokenizer(const char *path, qc_tokenizer **out) {
 
 qc_status qc_model_open(const char *path, const qc_build_options *opts, qc_graph **out) {
   *out = NULL;
-  /* a quantized checkpoint is built by qc_hf_quant_load (no build options), as qc_model_load
-   * does: qc_hf_load would read its codes as float weights */
-  if (is_dir(path) && !qc_hf_is_quantized(path)) return qc_hf_load(path, opts, out);
+  if (is_dir(path)) return qc_hf_load(path, opts, out); /* quantized or not */
   if (ends_with(path, ".gguf")) return qc_gguf_load(path, opts, out);
   return qc_model_load(path, QC_FORMAT_AUTO, out);
 }

@@ -4,6 +4,8 @@
  * unpickler (quarc/pth.h). A sentence-transformers directory's sentence_bert_config.json
  * gives max_seq_length, recorded as graph metadata for the tools. */
 #include "quarc/models.h"
+#include "quarc/export.h"
+#include "quarc/io.h"
 
 #include "ir/internal.h"
 #include "quarc/pth.h"
@@ -124,6 +126,8 @@ static int64_t sentence_max_seq(const char *dir) {
 
 qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **out) {
   *out = NULL;
+  /* its codes are no float weights */
+  if (qc_hf_is_quantized(dir)) return qc_hf_quant_load(dir, opts, NULL, out);
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", dir);
   char *json;

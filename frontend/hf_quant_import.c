@@ -1038,7 +1038,8 @@ static void imp_free(imp *m) {
   qc_arena_free(&m->ar);
 }
 
-qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph **out) {
+qc_status qc_hf_quant_load(const char *dir, const qc_build_options *opts, qc_quant_checkpoint *kind,
+                           qc_graph **out) {
   *out = NULL;
   if (kind) *kind = QC_CKPT_FLOAT;
   imp m;
@@ -1093,7 +1094,7 @@ qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph 
   qc_graph *g = NULL;
   if (!s) {
     qc_weight_source ws = {src_get, &m};
-    s = qc_model_build(&m.mc, &ws, NULL, &g);
+    s = qc_model_build(&m.mc, &ws, opts, &g);
   }
   if (!s && m.kind != QC_CKPT_FLOAT) s = rewrite(&m, g);
   if (!s) s = qc_graph_infer_types(g);

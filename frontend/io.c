@@ -58,8 +58,7 @@ qc_status qc_model_load(const char *path, qc_format fmt, qc_graph **out) {
   case QC_FORMAT_QIR: return qc_qir_read_file(path, out);
   case QC_FORMAT_ONNX: return qc_onnx_import(path, NULL, out);
   case QC_FORMAT_HF:
-    if (qc_hf_is_quantized(path)) return qc_hf_quant_load(path, NULL, out);
-    return qc_hf_load(path, NULL, out);
+    return qc_hf_load(path, NULL, out); /* quantized or not */
   case QC_FORMAT_GGUF: return qc_gguf_load(path, NULL, out);
   default:
     return qc_status_new(QC_CODE_UNIMPLEMENTED,

@@ -43,6 +43,7 @@
 #define QUARC_EXPORT_H
 
 #include "quarc/graph.h"
+#include "quarc/models.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -143,9 +144,11 @@ typedef enum qc_quant_checkpoint {
  *  [out, in] shape) + scales + zero points + quarc.DequantizePacked, activation and KV
  *  cache quantizers become quarc.FakeQuant; the quantization_config is kept as graph
  *  metadata ("quant.config" as a QConfig, "quarc.hf_config" the whole config.json),
- *  so exporting the graph again gives the same files. `kind` (may be NULL) receives what
- *  the directory held. */
-qc_status qc_hf_quant_load(const char *dir, qc_quant_checkpoint *kind, qc_graph **out) QC_MUST_USE;
+ *  so exporting the graph again gives the same files. `opts` (may be NULL) are the build
+ *  options of qc_model_build (a KV cache, ...). `kind` (may be NULL) receives what the
+ *  directory held. */
+qc_status qc_hf_quant_load(const char *dir, const qc_build_options *opts, qc_quant_checkpoint *kind,
+                           qc_graph **out) QC_MUST_USE;
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,8 @@ typedef enum qc_format {
 } qc_format;
 
 /** Whether a Hugging Face directory holds a quantized checkpoint (its config.json has a
- *  quantization_config, or it has Quark's model_state_dict.pth): qc_model_load reads those
- *  with qc_hf_quant_load, the others with qc_hf_load. */
+ *  quantization_config, or it has Quark's model_state_dict.pth): qc_hf_load reads those
+ *  with qc_hf_quant_load. */
 bool qc_hf_is_quantized(const char *dir);
 
 /** The format implied by a path ("m.onnx" -> ONNX), QC_FORMAT_AUTO if none. */

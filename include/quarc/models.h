@@ -100,7 +100,9 @@ qc_status qc_model_build(const qc_model_config *cfg, const qc_weight_source *w,
 
 /** Load a Hugging Face model directory (config.json + model.safetensors /
  *  model.safetensors.index.json shards / pytorch_model.bin) as a graph; weights stay
- *  mapped. The config and build options are recorded as graph metadata. */
+ *  mapped. The config and build options are recorded as graph metadata. A quantized
+ *  checkpoint (qc_hf_is_quantized: a quantization_config, or Quark's model_state_dict.pth)
+ *  is read with its scales by qc_hf_quant_load, with the same options. */
 qc_status qc_hf_load(const char *dir, const qc_build_options *opts, qc_graph **out) QC_MUST_USE;
 
 /** Load a GGUF file of a llama-family model (general.architecture "llama", "qwen2" or

@@ -96,6 +96,22 @@ class RealModels(unittest.TestCase):
             self.assertIn("tokens/s", r.stderr)
 
 
+def run_npy(tmp, model, inputs, *flags):
+    """quarc run MODEL with named .npy inputs; the outputs in graph order."""
+    out = tempfile.mkdtemp(dir=tmp)
+    args = ["run", model, "-o", out, "--npy", *flags]
+    for name, arr in inputs.items():
+        p = os.path.join(out, "in_" + name + ".npy")
+        np.save(p, arr)
+        args += ["-i", "%s=%s" % (name, p)]
+    r = quarc(*args)
+    assert r.returncode == 0, r.stderr
+    outs = []
+    while os.path.exists(os.path.join(out, "output_%d.npy" % len(outs))):
+        outs.append(np.load(os.path.join(out, "output_%d.npy" % len(outs))))
+    return outs
+
+
 def tiny_llama(d, vocab=2000):
     """A Hugging Face llama directory with random weights (numpy, seeded)."""
     rng = np.random.default_rng(0)
@@ -167,6 +183,25 @@ class ModelKinds(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
         self.assertAlmostEqual(ppl_of(a), ppl_of(b), delta=1e-5 * ppl_of(b))
         self.assertLess(abs(ppl_of(a) / ppl_of(f) - 1), 0.2)  # fp8 stays near float
+        # the KV-cache graph of the quantized directory (qc_hf_load with build options reads it
+        # as a quantized checkpoint too), fed in two chunks: the logits of the same
+        # quantization written straight to .qir by quarc quantize (no directory read back)
+        direct = os.path.join(self.tmp.name, "fp8_direct.qir")
+        r = quarc("quantize", self.dir, "--scheme", "fp8", "--calib", self.text, "--seq-len", "64", "-o", direct)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = np.random.default_rng(3).integers(0, 2000, (1, 12)).astype(np.int64)
+        past = {"past_key_values.%d.%s" % (i, kv): np.zeros((1, 2, 0, 16), np.float32)
+                for i in range(2) for kv in ("key", "value")}
+        want = run_npy(self.tmp.name, direct, {"input_ids": ids})[0]
+        got = []
+        for c, (lo, hi) in enumerate(((0, 7), (7, 12))):
+            outs = run_npy(self.tmp.name, q, {"input_ids": ids[:, lo:hi], **past}, "--kv-cache")
+            self.assertEqual(len(outs), 5)
+            got.append(outs[0])
+            past = {"past_key_values.%d.%s" % (i, kv): outs[1 + 2 * i + j]
+                    for i in range(2) for j, kv in enumerate(("key", "value"))}
+        got = np.concatenate(got, axis=1)
+        self.assertLess(np.abs(got - want).max(), 1e-4 * np.abs(want).max())
 
     def test_generate_directory_and_onnx(self):
         # random weights: the text may hold bytes that are no UTF-8, so compare bytes
