@@ -436,12 +436,15 @@ static qc_status node_proto(writer *w, const qc_graph *g, qc_nid n, Onnx__NodePr
     np->domain = (char *)sc->domain;
     int32_t k = 0;
     while (k < w->n_used && strcmp(w->used_domain[k], sc->domain)) k++;
-    if (k == w->n_used && k < (int32_t)(sizeof w->used_domain / sizeof w->used_domain[0])) {
+    if (k == (int32_t)(sizeof w->used_domain / sizeof w->used_domain[0]))
+      return qc_status_new(QC_CODE_UNIMPLEMENTED, "node '%s': more than %d op domains", nd->name ? nd->name : "",
+                           k);
+    if (k == w->n_used) {
       w->used_domain[k] = sc->domain;
       w->used_version[k] = 0;
       w->n_used++;
     }
-    if (k < w->n_used && sc->since > w->used_version[k]) w->used_version[k] = sc->since;
+    if (sc->since > w->used_version[k]) w->used_version[k] = sc->since;
   }
   if (nd->name && *nd->name) np->name = (char *)nd->name;
   np->n_input = (size_t)nd->n_in;

@@ -45,15 +45,15 @@ static qc_status convert_attrs(qc_graph *g, qc_nid n, const cf_ctx *c) {
    * (opset 27) on an int64 Range stays absent, so the model still loads at its own opset. */
   const qc_node *nd = qc_graph_node(g, n);
   const qc_op_schema *sc = qc_op_schema_of(nd->op);
-  bool reads_from = false;
+  bool touches_from = false;
   for (int32_t i = 0; i < nd->n_in; i++)
-    reads_from |= nd->in[i] >= 0 && qc_graph_value(g, nd->in[i])->type.dtype == c->from;
+    touches_from |= nd->in[i] >= 0 && qc_graph_value(g, nd->in[i])->type.dtype == c->from;
   for (int32_t i = 0; i < nd->n_out; i++)
-    reads_from |= nd->out[i] >= 0 && qc_graph_value(g, nd->out[i])->type.dtype == c->from;
+    touches_from |= nd->out[i] >= 0 && qc_graph_value(g, nd->out[i])->type.dtype == c->from;
   for (int32_t k = 0; k < sc->n_attrs; k++)
     if (sc->attrs[k].kind == QC_ATTR_INT && is_dtype_attr(sc->attrs[k].name) &&
         qc_node_int(g, n, sc->attrs[k].name, 0) == from_code &&
-        (reads_from || qc_node_attr(g, n, sc->attrs[k].name)))
+        (touches_from || qc_node_attr(g, n, sc->attrs[k].name)))
       QC_RETURN_IF_ERROR(qc_node_set_int(g, n, sc->attrs[k].name, to_code));
   for (int32_t k = 0; k < qc_graph_node(g, n)->n_attr; k++) {
     const qc_attr *at = &qc_graph_node(g, n)->attr[k];
