@@ -437,8 +437,10 @@ static qc_status node_proto(writer *w, const qc_graph *g, qc_nid n, Onnx__NodePr
     int32_t k = 0;
     while (k < w->n_used && strcmp(w->used_domain[k], sc->domain)) k++;
     if (k == (int32_t)(sizeof w->used_domain / sizeof w->used_domain[0]))
-      return qc_status_new(QC_CODE_UNIMPLEMENTED, "node '%s': more than %d op domains", nd->name ? nd->name : "",
-                           k);
+      return qc_status_new(QC_CODE_UNIMPLEMENTED,
+                           "%s: its op domain '%s' would be the %dth; the ONNX writer declares "
+                           "at most %d in opset_import",
+                           qc_node_desc(g, n), sc->domain, k + 1, k);
     if (k == w->n_used) {
       w->used_domain[k] = sc->domain;
       w->used_version[k] = 0;
